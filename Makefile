@@ -1,0 +1,27 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create the virtual environment in .venv and install everything they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export YOLO_OFFLINE ?= True
+export YOLO_AUTOINSTALL ?= False
+
+.PHONY: setup demo test lint
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+demo: setup
+	$(BIN)/baywatch demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
