@@ -18,5 +18,9 @@ def _main() -> None:
     """baywatch: delivery-bay observation and optimisation."""
 
 
+from api.cli import register as _register_api  # noqa: E402  (after app exists)
+
+_register_api(app)
+
 if __name__ == "__main__":
     app()
