@@ -103,7 +103,7 @@ def test_arrival_dwell_departure() -> None:
     arrive = s.t
     s.run(4, move=drive(1, -14, 6, 1.2, arrive))  # 20 m at 5 m/s: at rest at arrive+4 s
     stopped = arrive + 4000  # the first frame at rest (x=6)
-    s.run(60, [obs(1, 6, 1.2)])
+    s.run(80, [obs(1, 6, 1.2)])
     last = s.t - STEP
     s.run(10)  # gone
     assert len(s.sessions) == 1
@@ -111,7 +111,7 @@ def test_arrival_dwell_departure() -> None:
     assert sess.kind is SessionKind.PARK and sess.curb_zone_id == "bay"
     assert sess.start_ms == stopped
     assert sess.end_ms == last
-    assert sess.dwell_s == pytest.approx(59.5)
+    assert sess.dwell_s == pytest.approx(79.5)
     assert sess.overstay  # max_stay is one minute
     assert not sess.start_censored and not sess.end_censored
     assert sess.vehicle_length == 440
