@@ -16,6 +16,7 @@ import importlib
 import logging
 import threading
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,7 @@ def pipeline_runner(
     # By name: the pipeline belongs to another package and pulls torch when imported.
     pipeline = importlib.import_module("occupancy.pipeline")
     site_mod = importlib.import_module("occupancy.site")
-    parsed = site_mod.Site.model_validate(dict(site))
+    parsed = site_mod.parse_site(dict(site), Path("<job site>"))
     result = pipeline.analyse(source, parsed, store, progress=progress)
     if isinstance(result, Mapping):
         return dict(result)

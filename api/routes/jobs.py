@@ -73,8 +73,12 @@ def check_source(source: str) -> None:
 def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
     """Queue footage for analysis; poll ``GET /jobs/{job_id}`` for progress."""
     check_source(job.source)
-    if not job.site:
-        raise bad_request("site: a site description is required")
+    from occupancy.site import SiteError, parse_site
+
+    try:
+        parse_site(job.site, Path("site"))
+    except SiteError as exc:
+        raise bad_request(str(exc)) from None
     return _out(state.jobs.submit(job.source, job.site))
 
 
