@@ -16,9 +16,9 @@ import importlib
 import logging
 import threading
 import uuid
-from pathlib import Path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update

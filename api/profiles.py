@@ -55,7 +55,10 @@ def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot
     zones = store.zones_frame()
     p_free: dict[str, npt.NDArray[np.float64]] = {}
     if not sessions.empty and not zones.empty:
-        prof = stats.weekly_profile(sessions, zones, tz=tz)
+        comms = store.events_frame(event_types=["comms_lost", "comms_restored"])
+        offline = stats.offline_intervals(comms, computed_ms)
+        prof = stats.weekly_profile(sessions, zones, tz=tz, offline=offline)
+        prof = prof[prof["n_hours_observed"] > 0]
         for zid, g in prof.groupby("curb_zone_id", sort=False):
             arr = np.full((7, 24), np.nan)
             arr[g["weekday"].to_numpy(int), g["hour"].to_numpy(int)] = g["p_free"].to_numpy(float)

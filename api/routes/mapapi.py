@@ -60,10 +60,10 @@ def _stat_values(
     from api.routes.metrics import aggregates_frame
 
     t = aggregates_frame(state, zone_ids, start_ms, end_ms)
-    t = t[(t["metric_type"] == stat) & (t["value"] != -1)]
+    t = t[(t["metric_type"] == stat) & t["value"].notna() & (t["value"] != -1)]
     if hour is not None:
         t = t[t["hour"].astype(int) == hour]
-    means = t.groupby("curb_place_id")["value"].mean()
+    means = t.astype({"value": float}).groupby("curb_place_id")["value"].mean()
     return {z: (round(float(means[z]), 4) if z in means.index else None) for z in zone_ids}
 
 

@@ -175,6 +175,7 @@ def query_aggregates(
 def aggregates_frame(
     state: ApiState, zone_ids: list[str] | None, start_ms: int, end_ms: int
 ) -> pd.DataFrame:
+    """CDS aggregate rows (one per zone, local hour and metric) from ``occupancy.stats``."""
     from occupancy import stats
 
     sessions = state.store.sessions_frame(start_ms=start_ms, end_ms=end_ms)
@@ -185,8 +186,9 @@ def aggregates_frame(
         sessions = sessions[sessions["curb_zone_id"].isin(keep)]
     if zones.empty:
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
-    offline = stats.offline_intervals(state.store.events_frame(end_ms=end_ms), end_ms)
-    table = stats.hourly_aggregates(
+    comms = state.store.events_frame(end_ms=end_ms, event_types=["comms_lost", "comms_restored"])
+    offline = stats.offline_intervals(comms, end_ms)
+    wide = stats.hourly_aggregates(
         sessions,
         zones,
         start_ms=start_ms,
@@ -194,12 +196,28 @@ def aggregates_frame(
         tz=state.settings.api_time_zone,
         offline=offline,
     )
-    return table[AGGREGATE_COLUMNS]
+    local = pd.DatetimeIndex(wide["local_hour"])
+    base = pd.DataFrame(
+        {
+            "curb_place_type": "zone",
+            "curb_place_id": wide["curb_zone_id"].astype(str).to_numpy(),
+            "date": local.strftime("%Y-%m-%d"),
+            "hour": local.hour,
+        }
+    )
+    parts = []
+    for metric in stats.CDS_METRICS:
+        part = base.copy()
+        part["metric_type"] = metric
+        # NaN (e.g. no session: no mean dwell) is written as an empty CSV cell.
+        part["value"] = wide[metric].round(4).astype(object).where(wide[metric].notna(), None)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[AGGREGATE_COLUMNS]
 
 
 def _area_rollup(table: pd.DataFrame, area_id: str) -> pd.DataFrame:
     """Area aggregates: sums of counts, means of the rest, over hours the zones were seen."""
-    seen = table[table["value"] != -1]
+    seen = table[table["value"].notna() & (table["value"] != -1)]
     how = {"total_sessions": "sum", "turnover": "sum"}
     parts = []
     for metric, g in seen.groupby("metric_type"):

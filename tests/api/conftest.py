@@ -98,7 +98,9 @@ def event(
     return e
 
 
-def session(name: str, start: int, end: int, *, n: int = 0, source: str = "camera") -> dict[str, Any]:
+def session(
+    name: str, start: int, end: int, *, n: int = 0, source: str = "camera"
+) -> dict[str, Any]:
     lat, lon = BAYS[name][0], BAYS[name][1]
     return {
         "session_id": stable_id("test-session", name, n),
@@ -169,7 +171,13 @@ def assert_cds_envelope(body: Mapping[str, Any]) -> None:
 
 
 def assert_cds_zone(z: Mapping[str, Any]) -> None:
-    for k in ("curb_zone_id", "curb_policy_ids", "published_date", "last_updated_date", "start_date"):
+    for k in (
+        "curb_zone_id",
+        "curb_policy_ids",
+        "published_date",
+        "last_updated_date",
+        "start_date",
+    ):
         assert k in z, k
     for k in ("published_date", "last_updated_date", "start_date"):
         assert isinstance(z[k], int) and z[k] > 1_500_000_000_000
@@ -181,8 +189,14 @@ def assert_cds_zone(z: Mapping[str, Any]) -> None:
 
 
 def assert_cds_event(e: Mapping[str, Any]) -> None:
-    for k in ("event_id", "event_type", "event_time", "event_publication_time",
-              "data_source_device_id", "data_source_type"):
+    for k in (
+        "event_id",
+        "event_type",
+        "event_time",
+        "event_publication_time",
+        "data_source_device_id",
+        "data_source_type",
+    ):
         assert k in e, k
     assert isinstance(e["event_time"], int)
     if "event_location" in e:

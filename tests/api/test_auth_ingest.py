@@ -24,8 +24,12 @@ def test_protected_endpoints_need_the_right_scope(api: Api) -> None:
         r = c.request(method, path, headers=headers, json={})
         assert r.status_code == 401, path
         assert r.headers["www-authenticate"] == "Bearer"
-        assert r.json()["error_description"] == f"this endpoint needs an API key with scope '{scope}'"
-        r = c.request(method, path, headers={**headers, "Authorization": "Bearer bw_nope_nope"}, json={})
+        assert (
+            r.json()["error_description"] == f"this endpoint needs an API key with scope '{scope}'"
+        )
+        r = c.request(
+            method, path, headers={**headers, "Authorization": "Bearer bw_nope_nope"}, json={}
+        )
         assert r.status_code == 401, path
         assert r.json()["error_description"] == "unknown or revoked API key"
         r = c.request(method, path, headers={**headers, "Authorization": "Basic abc"}, json={})
@@ -57,7 +61,9 @@ def test_keys_are_stored_hashed(api: Api) -> None:
     from api.tables import api_keys
 
     with api.store.engine.connect() as conn:
-        stored = [tuple(r) for r in conn.execute(select(api_keys.c.secret_sha256, api_keys.c.key_id))]
+        stored = [
+            tuple(r) for r in conn.execute(select(api_keys.c.secret_sha256, api_keys.c.key_id))
+        ]
     secrets = [t.split("_", 2)[2] for t in api.tokens.values()]
     assert len(stored) == 4
     for digest, _ in stored:
@@ -111,14 +117,18 @@ def test_ingest_validation_errors(api: Api) -> None:
     r = c.post("/ingest/batch", json={"events": [bad_type]}, headers=h)
     assert r.status_code == 400
     assert r.json()["error_details"][0].startswith("body.events.0.event_type:")
-    bad_loc = event("park_start", "b1", T0) | {"event_location": {"type": "Point", "coordinates": [48.8, 200]}}
+    bad_loc = event("park_start", "b1", T0) | {
+        "event_location": {"type": "Point", "coordinates": [48.8, 200]}
+    }
     r = c.post("/ingest/batch", json={"events": [bad_loc]}, headers=h)
     assert r.status_code == 400
     backwards = session("b1", T0 + 10, T0)
     r = c.post("/ingest/batch", json={"sessions": [backwards]}, headers=h)
     assert r.status_code == 400
     assert "end_ms is before start_ms" in r.json()["error_description"]
-    r = c.post("/ingest/batch", content=b"{not json", headers={**h, "Content-Type": "application/json"})
+    r = c.post(
+        "/ingest/batch", content=b"{not json", headers={**h, "Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     r = c.post("/ingest/batch", json={"evnts": []}, headers=h)
     assert r.status_code == 400

@@ -113,7 +113,10 @@ def test_free_errors(api: Api) -> None:
     r = c.get("/availability/free", params={"lat": 48.8, "lon": 2.3, "radius": 0})
     assert r.status_code == 400
     assert r.json()["error_details"] == ["query.radius: Input should be greater than 0"]
-    assert c.get("/availability/free", params={"lat": 48.8, "lon": 2.3, "radius": 6000}).status_code == 400
+    assert (
+        c.get("/availability/free", params={"lat": 48.8, "lon": 2.3, "radius": 6000}).status_code
+        == 400
+    )
     assert c.get("/availability/free", params={"lat": "x", "lon": 2.3}).status_code == 400
     r = c.get("/availability/free", params={"lat": 48.8, "lon": 2.3, "vehicle_type": "tank"})
     assert r.status_code == 400

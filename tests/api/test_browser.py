@@ -74,8 +74,10 @@ def test_map_draws_bays_and_opens_chart(tmp_path: Path) -> None:
         assert page.inner_text("#summary").startswith("5 bays: 1 free, 1 occupied, 3 unknown")
         # Click bay b1 where the map draws it.
         lat, lon = BAYS["b1"][0], BAYS["b1"][1]
-        xy = page.evaluate(f"(() => {{ const p = window.baywatchMap.project([{lon}, {lat}]);"
-                           " return [p.x, p.y]; })()")
+        xy = page.evaluate(
+            f"(() => {{ const p = window.baywatchMap.project([{lon}, {lat}]);"
+            " return [p.x, p.y]; })()"
+        )
         page.mouse.click(xy[0], xy[1])
         page.wait_for_function(f"window.__baywatchPanel === '{zid('b1')}'", timeout=10_000)
         assert page.is_visible("#chart")

@@ -28,7 +28,10 @@ def test_zones_radius_in_centimetres_nearest_first(api: Api) -> None:
     assert ids == [zid("b1"), zid("b2"), zid("b3")]  # 80 m: b4 (~220 m) is outside
     r = api.client.get("/curbs/zones", params={"lat": lat, "lng": lon, "radius": 30000})
     assert [z["curb_zone_id"] for z in r.json()["data"]["zones"]] == [
-        zid("b1"), zid("b2"), zid("b3"), zid("b4")
+        zid("b1"),
+        zid("b2"),
+        zid("b3"),
+        zid("b4"),
     ]
 
 
@@ -46,18 +49,25 @@ def test_zones_bbox_area_and_geometry_flag(api: Api) -> None:
 
 def test_zone_validity_time(api: Api) -> None:
     published = api.client.get(f"/curbs/zones/{zid('b1')}").json()["data"]["published_date"]
-    assert api.client.get("/curbs/zones", params={"time": published - 1}).json()["data"][
-        "zones"
-    ] == []
-    assert api.client.get(f"/curbs/zones/{zid('b1')}", params={"time": published - 1}).status_code == 404
-    assert api.client.get(f"/curbs/zones/{zid('b1')}", params={"time": published}).status_code == 200
+    assert (
+        api.client.get("/curbs/zones", params={"time": published - 1}).json()["data"]["zones"] == []
+    )
+    assert (
+        api.client.get(f"/curbs/zones/{zid('b1')}", params={"time": published - 1}).status_code
+        == 404
+    )
+    assert (
+        api.client.get(f"/curbs/zones/{zid('b1')}", params={"time": published}).status_code == 200
+    )
 
 
 def test_zone_errors(api: Api) -> None:
     c = api.client
     r = c.get("/curbs/zones", params={"lat": 48.85, "lng": 2.35})
     assert r.status_code == 400
-    assert r.json()["error_description"] == "a lat/lng/radius query needs all three; missing: radius"
+    assert (
+        r.json()["error_description"] == "a lat/lng/radius query needs all three; missing: radius"
+    )
     r = c.get("/curbs/zones", params={"min_lat": 48.85})
     assert r.status_code == 400
     assert "missing: min_lng, max_lat, max_lng" in r.json()["error_description"]
@@ -78,7 +88,13 @@ def test_zone_errors(api: Api) -> None:
 
 def test_accept_header_rule(api: Api) -> None:
     c = api.client
-    for ok in (CDS_JSON, "application/vnd.cds+json", "*/*", "application/*", "text/html, */*;q=0.1"):
+    for ok in (
+        CDS_JSON,
+        "application/vnd.cds+json",
+        "*/*",
+        "application/*",
+        "text/html, */*;q=0.1",
+    ):
         assert c.get("/curbs/zones", headers={"Accept": ok}).status_code == 200, ok
     for bad in (
         "application/json",
@@ -106,7 +122,10 @@ def test_areas(api: Api) -> None:
     near = api.client.get("/curbs/areas", params={"lat": lat, "lng": lon, "radius": 5000})
     assert [a["curb_area_id"] for a in near.json()["data"]["areas"]] == ["a-north"]
     box = {"min_lat": 48.845, "max_lat": 48.8462, "min_lng": 2.365, "max_lng": 2.366}
-    assert [a["curb_area_id"] for a in api.client.get("/curbs/areas", params=box).json()["data"]["areas"]] == ["a-south"]
+    assert [
+        a["curb_area_id"]
+        for a in api.client.get("/curbs/areas", params=box).json()["data"]["areas"]
+    ] == ["a-south"]
     one = api.client.get("/curbs/areas/a-south").json()["data"]
     assert one["curb_area_id"] == "a-south"
     assert api.client.get("/curbs/areas/none").status_code == 404

@@ -5,7 +5,17 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.api.conftest import CDS_CSV, CDS_JSON, T0, Api, assert_cds_envelope, assert_cds_event, event, session, zid
+from tests.api.conftest import (
+    CDS_CSV,
+    CDS_JSON,
+    T0,
+    Api,
+    assert_cds_envelope,
+    assert_cds_event,
+    event,
+    session,
+    zid,
+)
 
 MIN = 60_000
 
@@ -25,7 +35,9 @@ def seed(api: Api) -> None:
 def test_events_window_newest_first(api: Api) -> None:
     seed(api)
     h = api.auth("read")
-    r = api.client.get("/events/events", params={"start_time": T0, "end_time": T0 + 10 * MIN}, headers=h)
+    r = api.client.get(
+        "/events/events", params={"start_time": T0, "end_time": T0 + 10 * MIN}, headers=h
+    )
     assert r.status_code == 200 and r.headers["content-type"] == CDS_JSON
     body = r.json()
     assert_cds_envelope(body)
@@ -58,8 +70,13 @@ def test_events_window_newest_first(api: Api) -> None:
 def test_events_errors(api: Api) -> None:
     h = api.auth("read")
     c = api.client
-    assert c.get("/events/events", params={"start_time": T0, "end_time": T0}, headers=h).status_code == 400
-    r = c.get("/events/events", params={"start_time": T0, "end_time": T0 + 40 * 86_400_000}, headers=h)
+    assert (
+        c.get("/events/events", params={"start_time": T0, "end_time": T0}, headers=h).status_code
+        == 400
+    )
+    r = c.get(
+        "/events/events", params={"start_time": T0, "end_time": T0 + 40 * 86_400_000}, headers=h
+    )
     assert r.status_code == 400 and "31 days" in r.json()["error_description"]
     assert c.get("/events/events", params={"curb_zone_id": "nope"}, headers=h).status_code == 404
     assert c.get("/events/events", params={"curb_area_id": "nope"}, headers=h).status_code == 404
@@ -113,7 +130,9 @@ def test_metrics_sessions_csv(api: Api) -> None:
     )
     assert [row["curb_zone_id"] for row in read_csv(r.text)] == [zid("b2")]
     r = api.client.get(
-        "/metrics/sessions", params={"curb_place_type": "zone", "curb_place_id": zid("b1")}, headers=h
+        "/metrics/sessions",
+        params={"curb_place_type": "zone", "curb_place_id": zid("b1")},
+        headers=h,
     )
     assert [row["curb_zone_id"] for row in read_csv(r.text)] == [zid("b1")]
     r = api.client.get(
@@ -128,12 +147,20 @@ def test_metrics_errors(api: Api) -> None:
     assert c.get("/metrics/sessions", headers={**h, "Accept": CDS_JSON}).status_code == 406
     r = c.get("/metrics/sessions", params={"curb_place_type": "zone"}, headers=h)
     assert r.status_code == 400
-    assert r.json()["error_description"] == "curb_place_type and curb_place_id must be given together"
-    r = c.get("/metrics/sessions", params={"curb_place_type": "space", "curb_place_id": "x"}, headers=h)
+    assert (
+        r.json()["error_description"] == "curb_place_type and curb_place_id must be given together"
+    )
+    r = c.get(
+        "/metrics/sessions", params={"curb_place_type": "space", "curb_place_id": "x"}, headers=h
+    )
     assert r.status_code == 404
-    r = c.get("/metrics/sessions", params={"curb_place_type": "area", "curb_place_id": "x"}, headers=h)
+    r = c.get(
+        "/metrics/sessions", params={"curb_place_type": "area", "curb_place_id": "x"}, headers=h
+    )
     assert r.status_code == 404
     r = c.get("/metrics/aggregates", params={"metric_type": "vibes"}, headers=h)
     assert r.status_code == 400
-    r = c.get("/metrics/aggregates", params={"start_time": 0, "end_time": 40 * 86_400_000}, headers=h)
+    r = c.get(
+        "/metrics/aggregates", params={"start_time": 0, "end_time": 40 * 86_400_000}, headers=h
+    )
     assert r.status_code == 400

@@ -25,15 +25,21 @@ SITE: dict[str, Any] = {
 }
 
 
-def stand_in(source: str, site: Mapping[str, Any], store: Store, progress: Progress) -> Mapping[str, Any]:
+def stand_in(
+    source: str, site: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
     """Pretends to analyse: reports progress and writes two events, as analyse would."""
     progress(0.5)
-    rows = [EventIn.model_validate(event("park_start", "b1", T0 + i, n=i)).row(T0) for i in range(2)]
+    rows = [
+        EventIn.model_validate(event("park_start", "b1", T0 + i, n=i)).row(T0) for i in range(2)
+    ]
     store.ingest_events(rows)
     return {"events": 2, "source": Path(source).name, "camera": site["camera_id"]}
 
 
-def failing(source: str, site: Mapping[str, Any], store: Store, progress: Progress) -> Mapping[str, Any]:
+def failing(
+    source: str, site: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
     raise RuntimeError("decoder gave up at frame 12")
 
 
@@ -66,7 +72,9 @@ def test_failed_job_reports_error(tmp_path: Path) -> None:
     gen = make_api(tmp_path, runner=failing)
     api = next(gen)
     h = api.auth("jobs")
-    jid = api.client.post("/jobs", json={"source": str(footage), "site": SITE}, headers=h).json()["job_id"]
+    jid = api.client.post("/jobs", json={"source": str(footage), "site": SITE}, headers=h).json()[
+        "job_id"
+    ]
     api.state.jobs.run_one()
     j = api.client.get(f"/jobs/{jid}", headers=h).json()
     assert j["status"] == "failed"
@@ -79,7 +87,10 @@ def test_submission_errors(api: Api) -> None:
     c = api.client
     r = c.post("/jobs", json={"source": "/no/such/file.mp4", "site": SITE}, headers=h)
     assert r.status_code == 400
-    assert r.json()["error_description"] == "source: '/no/such/file.mp4' is not a file the server can read"
+    assert (
+        r.json()["error_description"]
+        == "source: '/no/such/file.mp4' is not a file the server can read"
+    )
     r = c.post("/jobs", json={"source": "ftp://x/y.mp4", "site": SITE}, headers=h)
     assert r.status_code == 400 and "unsupported URL scheme 'ftp'" in r.json()["error_description"]
     bad_site = {**SITE, "bays": []}
