@@ -65,7 +65,11 @@ def check_source(source: str) -> None:
             f"source: unsupported URL scheme {scheme!r} (http, https, rtsp or a path)"
         )
     path = Path(urlparse(source).path if scheme == "file" else source)
-    if not path.is_file():
+    try:
+        readable = path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte
+        readable = False
+    if not readable:
         raise bad_request(f"source: {str(path)!r} is not a file the server can read")
 
 
