@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope as AsgiScope
 
 from api.cds import error_body
+from api.fastpath import AvailabilityFastPath
 from api.jobs import JobQueue, JobRunner, pipeline_runner
 from api.keys import KeyStore
 from api.live import Broadcaster, LiveFollower, LiveIndex
@@ -124,6 +125,8 @@ def create_app(
     )
     app.state.api = state
 
+    # Outermost but CORS: well-formed availability queries skip FastAPI's machinery.
+    app.add_middleware(AvailabilityFastPath, state=state)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -155,7 +158,12 @@ def create_app(
     @app.get("/health", tags=["Service"])
     def health() -> dict[str, object]:
         """Liveness and a summary of what the service holds."""
-        return {"status": "ok", "bays": len(live.bays), "states": live.counts()}
+        return {
+            "status": "ok",
+            "bays": len(live.bays),
+            "states": live.counts(),
+            "profiles_computed_ms": state.profiles.snapshot.computed_ms or None,
+        }
 
     @app.get("/docs", include_in_schema=False)
     def _docs() -> HTMLResponse:

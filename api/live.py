@@ -25,12 +25,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from api.geo import BBox, LocalProjection
-from occupancy.store import Store
+from occupancy.store import Store, now_ms
 
 log = logging.getLogger(__name__)
 
-# Events committed by a slower transaction may carry a publication time a little
-# older than the newest one seen; re-reading this overlap catches them (idempotently).
+# A transaction that commits after a poll may carry a publication time stamped
+# before that poll; each poll re-reads from this long before the previous one
+# (re-applying is idempotent), which covers any transaction shorter than this.
 _OVERLAP_MS = 10_000
 
 
@@ -136,6 +137,9 @@ class LiveIndex:
         self._park_code = np.zeros(0, dtype=np.int8)
         self._park_ms = np.full(0, -1, dtype=np.int64)
         self._device_of: list[str | None] = []
+        # True where the bay's camera has lost comms: kept as an array so that the
+        # free-bay search is one vectorised mask.
+        self._offline = np.zeros(0, dtype=bool)
         # device id -> (time of its latest comms event, online?)
         self._comms: dict[str, tuple[int, bool]] = {}
         self._listeners: list[Callable[[list[StateChange]], None]] = []
@@ -163,6 +167,13 @@ class LiveIndex:
             self._x, self._y = self._proj.xy(self.lon, self.lat)
             self._park_code, self._park_ms = code, ms
             self._device_of = [b.device_id for b in bays]
+            self._offline = np.array(
+                [
+                    d is not None and d in self._comms and not self._comms[d][1]
+                    for d in self._device_of
+                ],
+                dtype=bool,
+            )
 
     def add_listener(self, fn: Callable[[list[StateChange]], None]) -> None:
         self._listeners.append(fn)
@@ -207,6 +218,7 @@ class LiveIndex:
                     idx = [i for i, d in enumerate(self._device_of) if d == dev]
                     before_all = [self._effective(i) for i in idx]
                     self._comms[dev] = (t, et == "comms_restored")
+                    self._offline[idx] = et == "comms_lost"
                     for i, before in zip(idx, before_all, strict=True):
                         after = self._effective(i)
                         if after != before:
@@ -265,15 +277,25 @@ class LiveIndex:
     def free_near(
         self, lat: float, lon: float, radius_m: float, limit: int
     ) -> list[tuple[int, float, StateChange]]:
+        """Free bays within ``radius_m``, nearest first, at most ``limit``."""
         with self._lock:
-            out = []
-            for i, d in self.near(lat, lon, radius_m):
-                st = self._effective(i)
-                if st.state is BayState.FREE:
-                    out.append((i, d, st))
-                    if len(out) >= limit:
-                        break
-            return out
+            if not self.bays:
+                return []
+            px, py = self._proj.xy(np.array([lon]), np.array([lat]))
+            d2 = (self._x - px[0]) ** 2 + (self._y - py[0]) ** 2
+            ok = (d2 <= radius_m * radius_m) & (self._park_code == 1) & ~self._offline
+            hit = np.flatnonzero(ok)
+            if len(hit) > limit:
+                hit = hit[np.argpartition(d2[hit], limit - 1)[:limit]]
+            hit = hit[np.argsort(d2[hit], kind="stable")]
+            return [
+                (
+                    int(i),
+                    math.sqrt(float(d2[i])),
+                    StateChange(self.bays[i].curb_zone_id, BayState.FREE, int(self._park_ms[i])),
+                )
+                for i in hit
+            ]
 
 
 class LiveFollower:
@@ -281,15 +303,15 @@ class LiveFollower:
 
     def __init__(self, store: Store, live: LiveIndex, interval_s: float) -> None:
         self.store, self.live, self.interval_s = store, live, interval_s
-        self._watermark = 0
+        self._since_ms = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def load_all(self) -> None:
+        started = now_ms()
         self.reload_zones(force=True)
-        rows = self.store.latest_state_events()
-        self.live.apply(rows)
-        self._watermark = max((int(r["event_publication_time"]) for r in rows), default=0)
+        self.live.apply(self.store.latest_state_events())
+        self._since_ms = started - _OVERLAP_MS
 
     def reload_zones(self, *, force: bool = False) -> bool:
         sig = self.store.zones_signature()
@@ -303,11 +325,13 @@ class LiveFollower:
         return True
 
     def poll(self) -> int:
+        """Apply events published since shortly before the previous poll."""
+        started = now_ms()
         self.reload_zones()
-        rows = self.store.events_published_since(max(0, self._watermark - _OVERLAP_MS))
+        rows = self.store.events_published_since(self._since_ms)
         if rows:
-            self._watermark = max(self._watermark, int(rows[-1]["event_publication_time"]))
             self.live.apply(rows)
+        self._since_ms = started - _OVERLAP_MS
         return len(rows)
 
     def start(self) -> None:

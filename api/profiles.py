@@ -79,11 +79,14 @@ class Profiles:
         self.snapshot = compute_snapshot(self.store, self.tz_name, now_ms)
 
     def p_free_at(self, curb_zone_id: str, when_ms: int) -> float | None:
+        d, h = weekday_hour(when_ms, self.tz)
+        return self.p_free_slot(curb_zone_id, d, h)
+
+    def p_free_slot(self, curb_zone_id: str, weekday: int, hour: int) -> float | None:
         arr = self.snapshot.p_free.get(curb_zone_id)
         if arr is None:
             return None
-        d, h = weekday_hour(when_ms, self.tz)
-        v = arr[d, h]
+        v = arr[weekday, hour]
         return None if np.isnan(v) else round(float(v), 4)
 
     def occupancy(self, curb_zone_id: str, hour: int | None, weekday: int | None) -> float | None:

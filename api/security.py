@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.keys import Principal, Scope
-from api.state import ApiState, get_state
+from api.state import ApiState, get_state, state_of
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer bw_...`")
 
@@ -51,23 +51,28 @@ def _unauthorized(msg: str) -> HTTPException:
     return HTTPException(status_code=401, detail=msg, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     creds: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Principal | None:
-    """The caller's key, None if it sent none; 401 if it sent one that is not valid."""
+    """The caller's key, None if it sent none; 401 if it sent one that is not valid.
+
+    Dependencies here are ``async`` so that the hot public endpoints never pay a
+    thread-pool hop; a key is checked against the database at most every few
+    seconds (``KeyStore.CACHE_S``), so this does not block the loop in practice.
+    """
     if creds is None:
         if request.headers.get("authorization"):
             raise _unauthorized("the Authorization header must read 'Bearer <api key>'")
         return None
-    principal = get_state(request).keys.verify(creds.credentials)
+    principal = state_of(request).keys.verify(creds.credentials)
     if principal is None:
         raise _unauthorized("unknown or revoked API key")
     return principal
 
 
-def require(scope: Scope) -> Callable[..., Principal]:
-    def dep(principal: Principal | None = Depends(current_principal)) -> Principal:
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    async def dep(principal: Principal | None = Depends(current_principal)) -> Principal:
         if principal is None:
             raise _unauthorized(f"this endpoint needs an API key with scope {scope.value!r}")
         if not principal.allows(scope):
@@ -80,7 +85,7 @@ def require(scope: Scope) -> Callable[..., Principal]:
     return dep
 
 
-def public(
+async def public(
     request: Request,
     principal: Principal | None = Depends(current_principal),
     state: ApiState = Depends(get_state),

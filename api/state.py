@@ -48,6 +48,11 @@ class ApiState:
         }
 
 
-def get_state(request: Request) -> ApiState:
+def state_of(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
+
+
+async def get_state(request: Request) -> ApiState:
+    """Dependency; ``async`` because a plain def would cost a thread-pool hop per request."""
+    return state_of(request)

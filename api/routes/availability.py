@@ -16,6 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from api.live import BayState, StateChange
+from api.profiles import weekday_hour
 from api.security import public
 from api.state import ApiState, get_state
 from occupancy.records import VehicleType
@@ -46,33 +47,22 @@ class FreeBays(BaseModel):
     bays: list[FreeBay]
 
 
-@router.get(
-    "/free",
-    response_model=FreeBays,
-    response_class=Response,
-    dependencies=[Depends(public)],
-)
-def free_bays(
-    lat: float = Query(ge=-90, le=90),
-    lon: float = Query(ge=-180, le=180),
-    radius: float = Query(300.0, gt=0, le=5000, description="metres"),
-    arrival_ms: int | None = Query(
-        None, ge=0, le=10**14, description="expected arrival (ms); default now"
-    ),
-    vehicle_type: VehicleType | None = Query(None, description="only bays allowing this type"),
-    limit: int = Query(20, ge=1, le=200),
-    state: ApiState = Depends(get_state),
-) -> Response:
-    """Free bays within ``radius`` metres, nearest first.
-
-    ``p_free_at_arrival`` is the share of time the bay was observed free at that hour
-    and weekday (local time), null where it was never observed then.
-    """
+def free_bays_payload(
+    state: ApiState,
+    lat: float,
+    lon: float,
+    radius: float,
+    arrival_ms: int | None,
+    vehicle_type: VehicleType | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The answer of ``GET /availability/free`` (shared with the fast path in ``api.fastpath``)."""
     arrival = arrival_ms if arrival_ms is not None else now_ms()
     live, prof = state.live, state.profiles
+    weekday, hour = weekday_hour(arrival, prof.tz)
     want = None if vehicle_type is None else vehicle_type.value
     out: list[dict[str, Any]] = []
-    for i, d, st in live.free_near(lat, lon, radius, limit=10_000 if want else limit):
+    for i, d, st in live.free_near(lat, lon, radius, limit=len(live.bays) if want else limit):
         b = live.bays[i]
         if want is not None and b.vehicle_types is not None and want not in b.vehicle_types:
             continue
@@ -88,12 +78,37 @@ def free_bays(
                 "max_stay_min": b.max_stay_min,
                 "vehicle_types": None if b.vehicle_types is None else list(b.vehicle_types),
                 "length_cm": b.length_cm,
-                "p_free_at_arrival": prof.p_free_at(b.curb_zone_id, arrival),
+                "p_free_at_arrival": prof.p_free_slot(b.curb_zone_id, weekday, hour),
             }
         )
         if len(out) >= limit:
             break
-    body = {"lat": lat, "lon": lon, "radius_m": radius, "arrival_ms": arrival, "bays": out}
+    return {"lat": lat, "lon": lon, "radius_m": radius, "arrival_ms": arrival, "bays": out}
+
+
+@router.get(
+    "/free",
+    response_model=FreeBays,
+    response_class=Response,
+    dependencies=[Depends(public)],
+)
+async def free_bays(
+    lat: float = Query(ge=-90, le=90),
+    lon: float = Query(ge=-180, le=180),
+    radius: float = Query(300.0, gt=0, le=5000, description="metres"),
+    arrival_ms: int | None = Query(
+        None, ge=0, le=10**14, description="expected arrival (ms); default now"
+    ),
+    vehicle_type: VehicleType | None = Query(None, description="only bays allowing this type"),
+    limit: int = Query(20, ge=1, le=200),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """Free bays within ``radius`` metres, nearest first.
+
+    ``p_free_at_arrival`` is the share of time the bay was observed free at that hour
+    and weekday (local time), null where it was never observed then.
+    """
+    body = free_bays_payload(state, lat, lon, radius, arrival_ms, vehicle_type, limit)
     return Response(orjson.dumps(body), media_type="application/json")
 
 

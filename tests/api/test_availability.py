@@ -58,11 +58,18 @@ def test_state_rebuilt_from_database_at_start(tmp_path: Path) -> None:
 def test_follower_picks_up_events_written_by_another_process(api: Api) -> None:
     from api.wire import EventIn
 
-    row = EventIn.model_validate(event("park_end", "b3", T0)).row(T0 + 1)
+    from occupancy.store import now_ms
+
+    seen: list[list[object]] = []
+    api.state.live.add_listener(seen.append)
+    row = EventIn.model_validate(event("park_end", "b3", T0)).row(now_ms())
     api.store.ingest_events([row])  # as the CLI or a job would: straight into the DB
     assert api.state.live.state(zid("b3")).state is BayState.UNKNOWN
     assert api.state.follower.poll() == 1
     assert api.state.live.state(zid("b3")).state is BayState.FREE
+    # The next poll re-reads the overlap window but announces nothing twice.
+    assert api.state.follower.poll() == 1
+    assert len(seen) == 1
 
 
 def test_free_bays_sorted_with_fields(api: Api) -> None:
@@ -136,3 +143,21 @@ def test_public_rate_limit(tmp_path: Path) -> None:
     r = api.client.get("/curbs/zones", headers=api.auth("read"))
     assert r.status_code == 200
     gen.close()
+
+
+def test_fast_path_answers_like_the_fastapi_route(api: Api) -> None:
+    api.ingest([event("park_end", "b1", T0), event("park_end", "b3", T0), event("park_end", "b4", T0)])
+    q = {"lat": ORIGIN[0], "lon": ORIGIN[1], "radius": 500, "arrival_ms": T0, "limit": 2}
+    fast = api.client.get("/availability/free", params=q)
+    # An extra parameter is not the fast path's business: FastAPI answers (and ignores it).
+    slow = api.client.get("/availability/free", params={**q, "extra": "1"})
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json() == slow.json()
+    assert [b["curb_zone_id"] for b in fast.json()["bays"]] == [zid("b1"), zid("b3")]
+    # Invalid values fall through to FastAPI's validation and get its 400.
+    bad = api.client.get("/availability/free", params={**q, "limit": 0})
+    assert bad.status_code == 400 and bad.json()["error_details"][0].startswith("query.limit")
+    bad = api.client.get("/availability/free", params={**q, "lat": "nan"})
+    assert bad.status_code == 400
+    bad = api.client.get("/availability/free", params=q, headers={"Authorization": "Bearer x"})
+    assert bad.status_code == 401
