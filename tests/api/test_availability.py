@@ -146,7 +146,9 @@ def test_public_rate_limit(tmp_path: Path) -> None:
 
 
 def test_fast_path_answers_like_the_fastapi_route(api: Api) -> None:
-    api.ingest([event("park_end", "b1", T0), event("park_end", "b3", T0), event("park_end", "b4", T0)])
+    api.ingest(
+        [event("park_end", "b1", T0), event("park_end", "b3", T0), event("park_end", "b4", T0)]
+    )
     q = {"lat": ORIGIN[0], "lon": ORIGIN[1], "radius": 500, "arrival_ms": T0, "limit": 2}
     fast = api.client.get("/availability/free", params=q)
     # An extra parameter is not the fast path's business: FastAPI answers (and ignores it).
