@@ -57,7 +57,6 @@ def test_state_rebuilt_from_database_at_start(tmp_path: Path) -> None:
 
 def test_follower_picks_up_events_written_by_another_process(api: Api) -> None:
     from api.wire import EventIn
-
     from occupancy.store import now_ms
 
     seen: list[list[object]] = []

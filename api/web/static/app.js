@@ -30,14 +30,16 @@ function colourExpression() {
   }
   return ["case", ["==", ["get", "value"], null], "#d1d5db",
     ["interpolate", ["linear"], ["get", "value"],
-      0, "#2c7bb6", 0.25, "#abd9e9", 0.5, "#ffffbf", 0.75, "#fdae61", 1, "#d7191c"]];
+      // Delivery bays are rarely full for a whole hour: the ramp saturates at 60 %.
+      0, "#2c7bb6", 0.15, "#abd9e9", 0.3, "#ffffbf", 0.45, "#fdae61", 0.6, "#d7191c"]];
 }
 
 function renderLegend() {
   const el = document.getElementById("legend");
   const rows = state.colourBy === "state"
     ? Object.entries(STATE_COLOURS).map(([k, c]) => [c, k])
-    : [["#2c7bb6", "0 % occupied"], ["#ffffbf", "50 %"], ["#d7191c", "100 %"], ["#d1d5db", "no data"]];
+    : [["#2c7bb6", "0 % of the hour occupied"], ["#ffffbf", "30 %"], ["#d7191c", "60 % or more"],
+      ["#d1d5db", "no data"]];
   el.innerHTML = rows.map(([c, label]) =>
     `<div class="legend-row"><span class="swatch" style="background:${c}"></span>${label}</div>`).join("")
     + `<div class="legend-row"><span class="swatch ring"></span>simulated statistics</div>`;
@@ -79,7 +81,7 @@ function addLayers() {
     paint: {
       "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 2.5, 15, 6, 18, 11],
       "circle-color": colourExpression(),
-      "circle-stroke-width": ["case", ["==", ["get", "stats_source"], "simulated"], 1.5, 0.5],
+      "circle-stroke-width": ["case", ["==", ["get", "stats_source"], "simulated"], 1, 0.5],
       "circle-stroke-color": ["case", ["==", ["get", "stats_source"], "simulated"], SIM_STROKE, "#ffffff"],
     },
   });
