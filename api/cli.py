@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from baywatch.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the store pulls pandas/SQLAlchemy: import it only when a command runs
+    from occupancy.store import Store
 
 keys_app = typer.Typer(
     help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True
@@ -18,7 +22,7 @@ err = Console(stderr=True)
 
 
 def _fail(msg: str) -> typer.Exit:
-    err.print(f"error: {msg}", markup=False, highlight=False)
+    typer.echo(f"error: {msg}", err=True)
     return typer.Exit(2)
 
 
@@ -32,11 +36,12 @@ def _settings(db: str | None, env_file: Path | None) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise _fail(f"invalid setting {where}: {first['msg']}") from None
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise _fail(f"invalid setting {where}: {msg}") from None
     return base.model_copy(update={"db": db}) if db else base
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
+def _store(settings: Settings) -> Store:
     from occupancy.store import Store, StoreError
 
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -160,3 +162,25 @@ def test_push_stream_delivers_state_changes(api: Api) -> None:
     data = [json.loads(line[6:]) for line in got if line.startswith("data: ")]
     assert data[0]["counts"] == {"free": 0, "occupied": 0, "unknown": 5}
     assert data[1] == [{"curb_zone_id": zid("b3"), "state": "occupied", "since_ms": T0}]
+
+
+def test_cors_is_configurable(tmp_path: Path) -> None:
+    from tests.api.conftest import make_api
+
+    gen = make_api(tmp_path, api_cors_origins=["https://planner.example"])
+    api = next(gen)
+    pre = {"Origin": "https://planner.example", "Access-Control-Request-Method": "GET"}
+    r = api.client.options("/curbs/zones", headers=pre)
+    assert r.headers["access-control-allow-origin"] == "https://planner.example"
+    r = api.client.get(
+        "/availability/free",
+        params={"lat": 48.85, "lon": 2.36},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert "access-control-allow-origin" not in r.headers
+    gen.close()
+
+
+def test_no_cors_headers_by_default(api: Api) -> None:
+    r = api.client.get("/curbs/zones", headers={"Origin": "https://planner.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
