@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
+
+from baywatch.analyse_cmd import analyse_command
 
 app = typer.Typer(
     name="baywatch",
@@ -12,10 +16,15 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command("analyse")(analyse_command)
 
-@app.callback()
-def _main() -> None:
-    """baywatch: delivery-bay observation and optimisation."""
+
+@app.command("site-schema")
+def site_schema() -> None:
+    """Print the JSON schema of site description files."""
+    from occupancy.site import site_json_schema
+
+    typer.echo(json.dumps(site_json_schema(), indent=2))
 
 
 if __name__ == "__main__":

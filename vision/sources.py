@@ -9,6 +9,7 @@ exponential backoff and reports the outage as a ``SourceGap``.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ class FrameSource:
     def expected_frames(self, analysis_fps: float) -> int | None:
         if self.info.duration_s is None:
             return None
-        return max(1, int(self.info.duration_s * analysis_fps) + 1)
+        return max(1, math.ceil(self.info.duration_s * analysis_fps - 1e-9))
 
 
 def _file_fingerprint(path: Path) -> str:
