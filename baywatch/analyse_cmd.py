@@ -25,12 +25,13 @@ from occupancy.pipeline import (
     analyse,
     prepare,
     resolve_source,
+    resolve_start_ms,
 )
 from occupancy.site import Site, SiteError, load_site
 from occupancy.store import Store, StoreError
 from vision.annotate import ReviewWriter
 from vision.detector import Detector, ModelNotFoundError, resolve_model
-from vision.sources import SourceError
+from vision.sources import SourceError, open_source
 
 
 def run_analysis(
@@ -52,6 +53,11 @@ def run_analysis(
     uri = resolve_source(source, site, site_path)
     if start is not None and start.tzinfo is None:
         raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
+    start_ms = resolve_start_ms(None if start is None else round(start.timestamp() * 1000), site)
+    # Open the footage first: a bad source fails before a model is loaded.
+    frames = open_source(
+        uri, analysis_fps=fps, start_ms=start_ms, folder_fps=folder_fps or site.source.fps
+    )
     store = Store(db or get_settings().db)
     if detector is None:
         chosen = resolve_model(model, site.detector.model, get_settings().model)
@@ -79,11 +85,11 @@ def run_analysis(
             store,
             detector=detector,
             analysis_fps=fps,
-            start_ms=None if start is None else round(start.timestamp() * 1000),
-            folder_fps=folder_fps,
+            start_ms=start_ms,
             progress=on_progress,
             sink=sink,
             observer=observer,
+            source=frames,
         )
     store.close()
     return site, result

@@ -8,3 +8,7 @@ import os as _os
 
 # ultralytics prints a banner on every model load; baywatch reports progress itself.
 _os.environ.setdefault("YOLO_VERBOSE", "False")
+# FFmpeg (inside OpenCV) would print demuxer warnings for every damaged file; baywatch
+# reports such problems itself, in one line.
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
