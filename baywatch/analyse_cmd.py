@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,20 +18,16 @@ from baywatch.console import (
     sigterm_as_interrupt,
 )
 from baywatch.settings import get_settings
-from occupancy.pipeline import (
-    DEFAULT_ANALYSIS_FPS,
-    AnalysisResult,
-    EventSink,
-    analyse,
-    prepare,
-    resolve_source,
-    resolve_start_ms,
-)
 from occupancy.site import Site, SiteError, load_site
 from occupancy.store import Store, StoreError
-from vision.annotate import ReviewWriter
-from vision.detector import Detector, ModelNotFoundError, resolve_model
+from vision.detector import ModelNotFoundError
 from vision.sources import SourceError, open_source
+
+if TYPE_CHECKING:  # the pipeline imports torch: only load it when a command runs
+    from occupancy.pipeline import AnalysisResult, EventSink
+    from vision.detector import Detector
+
+DEFAULT_ANALYSIS_FPS = 2.0
 
 
 def run_analysis(
@@ -49,6 +45,10 @@ def run_analysis(
     detector: Detector | None = None,
 ) -> tuple[Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
+    from occupancy.pipeline import analyse, prepare, resolve_source, resolve_start_ms
+    from vision.annotate import ReviewWriter
+    from vision.detector import Detector, resolve_model
+
     site = load_site(site_path)
     uri = resolve_source(source, site, site_path)
     if start is not None and start.tzinfo is None:

@@ -7,6 +7,7 @@ import json
 import typer
 
 from baywatch.analyse_cmd import analyse_command
+from baywatch.demo_cmd import demo_command
 
 app = typer.Typer(
     name="baywatch",
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 
 app.command("analyse")(analyse_command)
+app.command("demo")(demo_command)
 
 
 @app.command("site-schema")

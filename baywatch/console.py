@@ -86,10 +86,9 @@ def sessions_table(
     for s in sorted(sessions, key=lambda s: (s.start_ms, s.session_id)):
         zone = names.get(s.lane_zone_id or s.curb_zone_id or "", "?")
         flags = []
-        if s.start_censored:
-            flags.append("present at start")
-        if s.end_censored:
-            flags.append("present at end")
+        censored = [w for w, c in (("start", s.start_censored), ("end", s.end_censored)) if c]
+        if censored:
+            flags.append("in view at " + "+".join(censored))
         if s.overstay:
             flags.append("overstay")
         if s.blocked_lane_types:

@@ -232,6 +232,8 @@ def analyse(
                 run_id, attempt, status=status, footage_end_ms=last_ms, frames_analysed=frames
             )
     footage_s = frames / analysis_fps
+    if source.info.duration_s is not None and not source.truncated:
+        footage_s = source.info.duration_s
     if source.truncated:
         store.finish_run(
             run_id,
