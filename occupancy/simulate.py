@@ -201,23 +201,25 @@ def simulate_sessions(
     wall_ms = hour * 3_600_000 + rng.integers(0, 3_600_000, size=n)
     off = np.where(hour < 3, offsets[0][day], offsets[1][day])
     start_ms = day_naive_ms[day] + wall_ms - off
+    vnames = list(VEHICLE_MIX)
+    vprob = np.array([VEHICLE_MIX[v] for v in vnames])
+    vcode = rng.choice(len(vnames), size=n, p=vprob / vprob.sum())
+    median = np.array([DWELL_MEDIAN_MIN_BY_TYPE[v] for v in vnames])[vcode]
     dwell_ms = (
-        np.minimum(rng.lognormal(np.log(DWELL_MEDIAN_MIN), DWELL_SIGMA, size=n), DWELL_CAP_MIN)
-        * 60_000
+        np.minimum(median * rng.lognormal(0.0, DWELL_SIGMA, size=n), DWELL_CAP_MIN) * 60_000
     ).astype(np.int64)
+    del median
     dwell_ms = np.maximum(dwell_ms, 30_000)
     end_ms = start_ms + dwell_ms
 
     order = np.lexsort((start_ms, bay))
     bay, start_ms, end_ms, dwell_ms = bay[order], start_ms[order], end_ms[order], dwell_ms[order]
+    vcode = vcode[order]
     del order
 
     double = _double_parked(bay, start_ms, end_ms, spaces[bay])
     double |= rng.random(n) < CARELESS_DOUBLE_PARK
 
-    vnames = list(VEHICLE_MIX)
-    vprob = np.array([VEHICLE_MIX[v] for v in vnames])
-    vcode = rng.choice(len(vnames), size=n, p=vprob / vprob.sum())
     vlen = np.array([VEHICLE_LENGTH_CM[v] for v in vnames], dtype=np.int64)[vcode]
 
     def zone_col(name: str, default: Any = np.nan) -> np.ndarray:

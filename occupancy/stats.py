@@ -483,7 +483,7 @@ def weekly_profile(
     n = np.zeros(size)
     for block in iter_hourly_aggregates(p, start_ms=start_ms, end_ms=end_ms, tz=tz):
         lh = pd.DatetimeIndex(block["local_hour"])
-        slot = lh.weekday.to_numpy() * 24 + lh.hour.to_numpy()
+        slot = lh.day_of_week.to_numpy() * 24 + lh.hour.to_numpy()
         key = block["curb_zone_id"].cat.codes.to_numpy(np.int64) * 168 + slot
         ok = ~block["offline"].to_numpy()
         k = key[ok]
@@ -666,3 +666,11 @@ def double_parking_by_lane(
         .sort_values("minutes", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
+
+
+def provenance(sessions: pd.DataFrame) -> str:
+    """'camera', 'simulated' or both joined by '+': how a statistic must be labelled."""
+    if "data_source_type" not in sessions or sessions.empty:
+        return "none"
+    kinds = sorted({str(v) for v in pd.Series(sessions["data_source_type"]).unique()})
+    return "+".join(kinds)
