@@ -11,7 +11,8 @@ stops are short van stops in the morning, Sunday is nearly empty):
 * stops per bay-day ~ Poisson(``stops_per_bay_day`` x popularity x weekday factor);
 * arrival time of day from an hourly profile peaking 08:00-12:00, with a smaller
   afternoon peak, in local time of ``tz``;
-* dwell ~ lognormal, median 12 min (sigma 0.8), capped at 3 h;
+* dwell ~ lognormal (sigma 0.8) around a median by vehicle type (van 12 min,
+  car 30 min, truck 18 min, ...), capped at 3 h;
 * vehicle types: van 55 %, car 20 % (the usual misuse), truck 12 %, cargo bicycle
   6 %, motorcycle 4 %, freight 3 %;
 * a stop double parks when the bay is already full at its arrival (the
@@ -59,7 +60,15 @@ VEHICLE_LENGTH_CM = {
     "motorcycle": 210,
     "freight": 1200,
 }
-DWELL_MEDIAN_MIN = 12.0
+# Median dwell by vehicle type (min): cars parked in delivery bays stay longest.
+DWELL_MEDIAN_MIN_BY_TYPE = {
+    "van": 12.0,
+    "car": 30.0,
+    "truck": 18.0,
+    "cargo_bicycle": 6.0,
+    "motorcycle": 8.0,
+    "freight": 25.0,
+}
 DWELL_SIGMA = 0.8
 DWELL_CAP_MIN = 180.0
 CARELESS_DOUBLE_PARK = 0.04
