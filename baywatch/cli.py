@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from occupancy import stats_cli
+
 app = typer.Typer(
     name="baywatch",
     help="Observe delivery bays from cameras, compute CDS statistics, propose better bays.",
@@ -16,6 +18,9 @@ app = typer.Typer(
 @app.callback()
 def _main() -> None:
     """baywatch: delivery-bay observation and optimisation."""
+
+
+stats_cli.register(app)  # import-bays, simulate, stats, report
 
 
 if __name__ == "__main__":

@@ -80,9 +80,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return p
 
 
-def cds_sessions(
-    sessions: pd.DataFrame, zones: pd.DataFrame | None = None
-) -> pd.DataFrame:
+def cds_sessions(sessions: pd.DataFrame, zones: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sessions as CDS ``/metrics/sessions`` rows (``session_type`` = parking)."""
     n = len(sessions)
     area = pd.Series([None] * n, dtype=object)

@@ -121,12 +121,8 @@ def assign_h3(zones: pd.DataFrame, resolution: int) -> pd.DataFrame:
 
 
 def h3_polygons(cells: list[str]) -> gpd.GeoDataFrame:
-    polys = [
-        shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells
-    ]
-    return gpd.GeoDataFrame(
-        {"area_id": cells, "area_name": cells}, geometry=polys, crs=WGS84
-    )
+    polys = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
+    return gpd.GeoDataFrame({"area_id": cells, "area_name": cells}, geometry=polys, crs=WGS84)
 
 
 def aggregate_totals(
@@ -195,7 +191,10 @@ def aggregate_totals(
         )
         hull = t.groupby("area_id")["curb_zone_id"].agg(list)
         geoms = np.array(
-            [shapely.convex_hull(shapely.union_all(pts.loc[hull[a]].to_numpy())) for a in out["area_id"]]
+            [
+                shapely.convex_hull(shapely.union_all(pts.loc[hull[a]].to_numpy()))
+                for a in out["area_id"]
+            ]
         )
     gdf = gpd.GeoDataFrame(out, geometry=geoms, crs=WGS84)
     area_km2 = gdf.to_crs(metric_crs(zones["lon"].to_numpy(), zones["lat"].to_numpy())).area / 1e6
