@@ -66,12 +66,13 @@ def aggregate_phase(workdir: Path) -> dict[str, float]:
     t_load = time.perf_counter() - t
     rss_loaded = rss_peak_mb()
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     prepared = stats.prepare(sessions, zones)
     t_prep = time.perf_counter() - t
+    c_prep = time.process_time() - c
     del sessions
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     cells = 0
     occupied = 0.0
     sessions_counted = 0.0
@@ -80,21 +81,26 @@ def aggregate_phase(workdir: Path) -> dict[str, float]:
         occupied += float(a.column("occupied_min").sum())
         sessions_counted += float(a.column("total_sessions").sum())
     t_arrays = time.perf_counter() - t
+    c_arrays = time.process_time() - c
     rss_arrays = rss_peak_mb()
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     rows = 0
     for block in stats.iter_hourly_aggregates(
         prepared, start_ms=meta["start_ms"], end_ms=meta["end_ms"]
     ):
         rows += len(block)
     t_frames = time.perf_counter() - t
+    c_frames = time.process_time() - c
     assert rows == cells
     return {
         "load_s": t_load,
         "prepare_s": t_prep,
         "arrays_s": t_arrays,
         "frames_s": t_frames,
+        "prepare_cpu_s": c_prep,
+        "arrays_cpu_s": c_arrays,
+        "frames_cpu_s": c_frames,
         "bay_hours": rows,
         "sessions_counted": sessions_counted,
         "occupied_hours": occupied / 60.0,
@@ -162,6 +168,11 @@ def main() -> None:
         f" peak RSS {r['peak_rss_mb']:,.0f} MB"
     )
     print(f"  (peak RSS after loading the sessions: {r['rss_after_load_mb']:,.0f} MB)")
+    print(
+        f"  CPU time (wall time on an idle machine): map {r['prepare_cpu_s']:.1f} s,"
+        f" arrays {r['arrays_cpu_s']:.1f} s, DataFrames {r['frames_cpu_s']:.1f} s;"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"  check: {r['sessions_counted']:,.0f} parked sessions counted,"
         f" {r['occupied_hours']:,.0f} occupied bay-hours"

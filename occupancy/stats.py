@@ -31,13 +31,14 @@ Definitions (CDS Metrics 1.0, ``metrics/README.md``, and ours beyond it):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 DEFAULT_TZ = "Europe/Paris"
 OFFLINE = -1.0
 
@@ -101,6 +102,16 @@ class PreparedSessions:
     oz: np.ndarray
     ostart: np.ndarray
     oend: np.ndarray
+    # sessions are grouped by day of start since origin_ms (park: day, double park: dday)
+    origin_ms: int = 0
+    day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    dday: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def window(self, days: np.ndarray, t0: int, t1: int, reach: int) -> slice:
+        """Slice of sessions (grouped by start day) that may overlap [t0, t1)."""
+        lo = np.searchsorted(days, (t0 - reach - self.origin_ms) // DAY_MS, side="left")
+        hi = np.searchsorted(days, (t1 - 1 - self.origin_ms) // DAY_MS, side="right")
+        return slice(int(lo), int(hi))
 
     @property
     def max_duration_ms(self) -> int:
@@ -130,6 +141,11 @@ def _listish(v: Any) -> list[str] | None:
     if isinstance(v, list | tuple | np.ndarray):
         return [str(x) for x in v]
     return None
+
+
+def _day_key(start: np.ndarray, origin: int) -> np.ndarray:
+    d = (start - origin) // DAY_MS
+    return d.astype(np.int16 if len(d) == 0 or d.max() < 2**15 else np.int32)
 
 
 def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
@@ -226,10 +242,14 @@ def prepare(
         ost = m["start_ms"].to_numpy(np.int64)
         oen = m["end_ms"].to_numpy(np.int64)
 
-    # Sorted by start, a time chunk's sessions are one contiguous slice (searchsorted).
-    order = np.argsort(start, kind="stable")
+    # Grouped by start day, a time chunk's sessions are one contiguous slice
+    # (searchsorted on the day); a radix sort on small day numbers is O(n).
+    origin = int(start_all.min()) if len(start_all) else 0
+    day = _day_key(start, origin)
+    order = np.argsort(day, kind="stable")
     dz, dstart, dend = codes_all[dsel], start_all[dsel], end_all[dsel]
-    dorder = np.argsort(dstart, kind="stable")
+    dday = _day_key(dstart, origin)
+    dorder = np.argsort(dday, kind="stable")
     return PreparedSessions(
         zone_ids=zone_ids,
         num_spaces=spaces,
@@ -242,6 +262,9 @@ def prepare(
         dz=dz[dorder],
         dstart=dstart[dorder],
         dend=dend[dorder],
+        origin_ms=origin,
+        day=day[order],
+        dday=dday[dorder],
         oz=oz,
         ostart=ost,
         oend=oen,
@@ -340,14 +363,12 @@ def hourly_arrays(
     n_b = p.n_bays
     t1 = t0 + n_hours * HOUR_MS
     reach = p.max_duration_ms if max_duration_ms is None else max_duration_ms
-    lo, hi = np.searchsorted(p.start, [t0 - reach, t1])
-    sl = slice(int(lo), int(hi))
+    sl = p.window(p.day, t0, t1, reach)
     count, dwell_sum, over, mis = _arrival_counts(
         p.z[sl], p.start[sl], n_b, t0, n_hours, [None, p.dwell_s[sl], p.overstay[sl], p.misuse[sl]]
     )
     occ_ms = covered_ms(p.z[sl], p.start[sl], p.end[sl], n_b, t0, n_hours)
-    lo, hi = np.searchsorted(p.dstart, [t0 - reach, t1])
-    dl = slice(int(lo), int(hi))
+    dl = p.window(p.dday, t0, t1, reach)
     (dp_count,) = _arrival_counts(p.dz[dl], p.dstart[dl], n_b, t0, n_hours, [None])
     dp_ms = covered_ms(p.dz[dl], p.dstart[dl], p.dend[dl], n_b, t0, n_hours)
     off_ms = (
