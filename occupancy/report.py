@@ -346,6 +346,7 @@ def write_report(rep: Report, path: str | Path, *, figures_dir: str | Path | Non
         tables=[(k, Markup(_table_html(v))) for k, v in rep.tables.items()],
     )
     p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(page, encoding="utf-8")
     if figures_dir is not None:
         d = Path(figures_dir)

@@ -6,12 +6,14 @@ errors print one ``error: ...`` line and exit with status 2.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, ParamSpec
 
 import pandas as pd
 import typer
@@ -26,6 +28,7 @@ from occupancy.opening_hours import OpeningHoursError
 from occupancy.store import Store, StoreError
 
 console = Console(soft_wrap=True)
+P = ParamSpec("P")
 
 DbOpt = Annotated[
     str | None, typer.Option("--db", help="SQLAlchemy URL (default: BAYWATCH_DB or sqlite file)")
@@ -408,13 +411,29 @@ def report_cmd(
             areas=polys,
             title=title,
         )
-        write_report(rep, output, figures_dir=figures_dir)
+        try:
+            write_report(rep, output, figures_dir=figures_dir)
+        except OSError as exc:
+            fail(f"cannot write {exc.filename or output}: {exc.strerror}")
     _banner(rep.provenance)
     console.print(f"wrote {output}")
 
 
+def _user_errors(fn: Callable[P, None]) -> Callable[P, None]:
+    """Files that cannot be written become one ``error:`` line, never a traceback."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except OSError as exc:
+            fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
+
+    return run
+
+
 def register(app: typer.Typer) -> None:
-    app.command("import-bays")(import_bays)
-    app.command("simulate")(simulate)
-    app.command("stats")(stats_cmd)
-    app.command("report")(report_cmd)
+    app.command("import-bays")(_user_errors(import_bays))
+    app.command("simulate")(_user_errors(simulate))
+    app.command("stats")(_user_errors(stats_cmd))
+    app.command("report")(_user_errors(report_cmd))
