@@ -28,6 +28,16 @@ from pyproj import Transformer
 from occupancy import stats
 from occupancy.geometry import WGS84, metric_crs
 
+_HEADERS = {
+    "name": "bay",
+    "street_name": "street",
+    "area_name": "area",
+    "occupancy_10h": "occupancy % (10-11h)",
+    "p_free_10h": "P(bay free) 10-11h",
+    "double_park_sessions": "double-park stops",
+    "double_park_minutes": "double-parked minutes",
+    "occupancy_14_18h": "occupancy % (14-18h)",
+}
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -254,8 +264,8 @@ def build_report(
         .head(15)
     )
     rep.tables["Most saturated bays, weekdays 10:00-11:00"] = sat[
-        ["name", "street_name", "area_name", "occupancy_10h", "p_free_10h"]
-    ]
+        ["name", "area_name", "occupancy_10h", "p_free_10h"]
+    ].rename(columns=_HEADERS)
     streets = (
         totals.merge(info, on="curb_zone_id")
         .groupby(["street_name", "area_name"], dropna=False)
@@ -268,7 +278,7 @@ def build_report(
         .sort_values("double_park_minutes", ascending=False)
         .head(15)
     )
-    rep.tables["Streets with the most double parking"] = streets
+    rep.tables["Streets with the most double parking"] = streets.rename(columns=_HEADERS)
     aft = profile[(profile["weekday"] < 5) & profile["hour"].between(14, 17)]
     empty = (
         aft.groupby("curb_zone_id", observed=True)["occupancy_percent"]

@@ -150,13 +150,15 @@ def _print_table(frame: pd.DataFrame, title: str, limit: int) -> None:
             justify="right" if numeric else "left",
             no_wrap=True,
             overflow="ellipsis",
-            max_width=None if numeric else 28,
+            max_width=None if numeric else 26,
         )
     for rec in frame.head(limit).itertuples(index=False):
         t.add_row(
             *[f"{v:,.1f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in rec]
         )
-    console.print(t)
+    # Piped output has no terminal width: do not squeeze numbers into 80 columns.
+    wide = console if console.is_terminal else Console(width=max(console.width, 150))
+    wide.print(t)
     if len(frame) > limit:
         console.print(f"... {len(frame) - limit:,} more rows (use --limit or --format csv)")
 
@@ -344,14 +346,15 @@ def stats_cmd(
             shown[c] = shown[c] * 100.0
         shown = shown.rename(
             columns={
-                "average_dwell_time": "mean dwell min",
-                "median_dwell_time": "median dwell min",
                 "area_name": "area",
-                "occupancy_percent": "occupancy %",
+                "n_bays": "bays",
+                "total_sessions": "sessions",
+                "average_dwell_time": "dwell min",
+                "median_dwell_time": "p50 dwell",
+                "occupancy_percent": "occ %",
                 "overstay_share": "overstay %",
                 "misuse_share": "misuse %",
-                "double_park_sessions": "double parks",
-                "total_sessions": "sessions",
+                "double_park_sessions": "dbl parks",
             }
         )
         _print_table(
