@@ -8,6 +8,7 @@ import typer
 
 from baywatch.analyse_cmd import analyse_command
 from baywatch.demo_cmd import demo_command
+from occupancy import stats_cli
 
 app = typer.Typer(
     name="baywatch",
@@ -27,6 +28,9 @@ def site_schema() -> None:
     from occupancy.site import site_json_schema
 
     typer.echo(json.dumps(site_json_schema(), indent=2))
+
+
+stats_cli.register(app)  # import-bays, simulate, stats, report
 
 
 if __name__ == "__main__":
