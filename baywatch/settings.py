@@ -31,6 +31,7 @@ class Settings(BaseSettings):
 
     db: str = Field(default=DEFAULT_DB, description="SQLAlchemy database URL")
     model: str = Field(default=DEFAULT_MODEL, description="YOLO weights path or name")
+    tz: str = Field(default="Europe/Paris", description="site time zone for local-hour statistics")
 
     # -- HTTP service (``baywatch serve``) ---------------------------------------------
     api_time_zone: str = Field(

@@ -33,6 +33,7 @@ class GroundProjection:
     to_lonlat: Transformer  # local metres -> lon/lat
     from_lonlat: Transformer  # lon/lat -> local metres
     rms_error_m: float
+    front_sign: float = 1.0  # sign of the homogeneous w for ground the camera sees
 
     @classmethod
     def from_calibration(cls, cal: Calibration, where: str = "calibration") -> GroundProjection:
@@ -60,7 +61,15 @@ class GroundProjection:
                 f"{where}.control_points.{worst}: reprojection error {err[worst]:.2f} m exceeds "
                 f"max_error_m={cal.max_error_m} (points do not lie on one ground plane?)"
             )
-        return cls(h, proj.h_ground_to_img, inv, fwd, float(np.sqrt(np.mean(err**2))))
+        centre = np.append(ground.mean(axis=0), 1.0) @ proj.h_ground_to_img.T
+        return cls(
+            h,
+            proj.h_ground_to_img,
+            inv,
+            fwd,
+            float(np.sqrt(np.mean(err**2))),
+            float(np.sign(centre[2])) or 1.0,
+        )
 
     def pixels_to_ground(self, pts: FloatArray | Sequence[Sequence[float]]) -> FloatArray:
         arr = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
@@ -80,6 +89,10 @@ class GroundProjection:
         x, y = self.to_lonlat.transform(pts[:, 0], pts[:, 1])
         return np.column_stack([x, y]).astype(np.float64)
 
+    def point_to_lonlat(self, xy: tuple[float, float]) -> tuple[float, float]:
+        lon, lat = self.to_lonlat.transform(xy[0], xy[1])
+        return float(lon), float(lat)
+
     def lonlat_to_ground(self, pts: FloatArray | Sequence[Sequence[float]]) -> FloatArray:
         arr = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
         x, y = self.from_lonlat.transform(arr[:, 0], arr[:, 1])
@@ -91,8 +104,7 @@ class GroundProjection:
     def in_front_of_camera(self, ground_pts: FloatArray) -> NDArray[np.bool_]:
         """Whether ground points map to the image side of the horizon (w > 0)."""
         homog = np.column_stack([ground_pts, np.ones(len(ground_pts))]) @ self.h_ground_to_img.T
-        sign = np.sign(np.linalg.det(self.h_img_to_ground))
-        return np.asarray(homog[:, 2] * sign > 0)
+        return np.asarray(homog[:, 2] * self.front_sign > 0)
 
 
 def _check_spread(pts: FloatArray, kind: str, where: str) -> None:

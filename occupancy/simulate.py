@@ -11,7 +11,8 @@ stops are short van stops in the morning, Sunday is nearly empty):
 * stops per bay-day ~ Poisson(``stops_per_bay_day`` x popularity x weekday factor);
 * arrival time of day from an hourly profile peaking 08:00-12:00, with a smaller
   afternoon peak, in local time of ``tz``;
-* dwell ~ lognormal, median 12 min (sigma 0.8), capped at 3 h;
+* dwell ~ lognormal (sigma 0.8) around a median by vehicle type (van 12 min,
+  car 30 min, truck 18 min, ...), capped at 3 h;
 * vehicle types: van 55 %, car 20 % (the usual misuse), truck 12 %, cargo bicycle
   6 %, motorcycle 4 %, freight 3 %;
 * a stop double parks when the bay is already full at its arrival (the
@@ -59,7 +60,15 @@ VEHICLE_LENGTH_CM = {
     "motorcycle": 210,
     "freight": 1200,
 }
-DWELL_MEDIAN_MIN = 12.0
+# Median dwell by vehicle type (min): cars parked in delivery bays stay longest.
+DWELL_MEDIAN_MIN_BY_TYPE = {
+    "van": 12.0,
+    "car": 30.0,
+    "truck": 18.0,
+    "cargo_bicycle": 6.0,
+    "motorcycle": 8.0,
+    "freight": 25.0,
+}
 DWELL_SIGMA = 0.8
 DWELL_CAP_MIN = 180.0
 CARELESS_DOUBLE_PARK = 0.04
@@ -201,23 +210,25 @@ def simulate_sessions(
     wall_ms = hour * 3_600_000 + rng.integers(0, 3_600_000, size=n)
     off = np.where(hour < 3, offsets[0][day], offsets[1][day])
     start_ms = day_naive_ms[day] + wall_ms - off
+    vnames = list(VEHICLE_MIX)
+    vprob = np.array([VEHICLE_MIX[v] for v in vnames])
+    vcode = rng.choice(len(vnames), size=n, p=vprob / vprob.sum())
+    median = np.array([DWELL_MEDIAN_MIN_BY_TYPE[v] for v in vnames])[vcode]
     dwell_ms = (
-        np.minimum(rng.lognormal(np.log(DWELL_MEDIAN_MIN), DWELL_SIGMA, size=n), DWELL_CAP_MIN)
-        * 60_000
+        np.minimum(median * rng.lognormal(0.0, DWELL_SIGMA, size=n), DWELL_CAP_MIN) * 60_000
     ).astype(np.int64)
+    del median
     dwell_ms = np.maximum(dwell_ms, 30_000)
     end_ms = start_ms + dwell_ms
 
     order = np.lexsort((start_ms, bay))
     bay, start_ms, end_ms, dwell_ms = bay[order], start_ms[order], end_ms[order], dwell_ms[order]
+    vcode = vcode[order]
     del order
 
     double = _double_parked(bay, start_ms, end_ms, spaces[bay])
     double |= rng.random(n) < CARELESS_DOUBLE_PARK
 
-    vnames = list(VEHICLE_MIX)
-    vprob = np.array([VEHICLE_MIX[v] for v in vnames])
-    vcode = rng.choice(len(vnames), size=n, p=vprob / vprob.sum())
     vlen = np.array([VEHICLE_LENGTH_CM[v] for v in vnames], dtype=np.int64)[vcode]
 
     def zone_col(name: str, default: Any = np.nan) -> np.ndarray:

@@ -338,6 +338,12 @@ def _format_error(path: Path, exc: ValidationError) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
+    sub = re.match(r"^([a-z_]+(?:\.\d+)?(?:\.[a-z_]+)*): (.*)$", msg)
+    if sub and loc != "(top level)":
+        # A model check names the sub-field it is about: fold it into the location.
+        loc, msg = f"{loc}.{sub.group(1)}", sub.group(2)
+    elif sub:
+        loc, msg = sub.group(1), sub.group(2)
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{path}: {loc}: {msg}{more}"
 

@@ -31,13 +31,14 @@ Definitions (CDS Metrics 1.0, ``metrics/README.md``, and ours beyond it):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 DEFAULT_TZ = "Europe/Paris"
 OFFLINE = -1.0
 
@@ -45,7 +46,7 @@ CDS_METRICS = ("total_sessions", "turnover", "average_dwell_time", "occupancy_pe
 
 # Hourly chunks of at most this many bay-hours keep peak memory bounded for a
 # year of a whole city (9,000 bays x 8,760 h = 79 million bay-hours).
-_MAX_CELLS = 8_000_000
+_MAX_CELLS = 1_600_000  # about a week of 9,000 bays: arrays stay small and cache-friendly
 
 
 class StatsError(ValueError):
@@ -101,6 +102,22 @@ class PreparedSessions:
     oz: np.ndarray
     ostart: np.ndarray
     oend: np.ndarray
+    # sessions are grouped by day of start since origin_ms (park: day, double park: dday)
+    origin_ms: int = 0
+    day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    dday: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def window(self, days: np.ndarray, t0: int, t1: int, reach: int) -> slice:
+        """Slice of sessions (grouped by start day) that may overlap [t0, t1)."""
+        lo = np.searchsorted(days, (t0 - reach - self.origin_ms) // DAY_MS, side="left")
+        hi = np.searchsorted(days, (t1 - 1 - self.origin_ms) // DAY_MS, side="right")
+        return slice(int(lo), int(hi))
+
+    @property
+    def max_duration_ms(self) -> int:
+        d = [int((self.end - self.start).max()) if len(self.start) else 0]
+        d.append(int((self.dend - self.dstart).max()) if len(self.dstart) else 0)
+        return max(d)
 
     @property
     def n_bays(self) -> int:
@@ -124,6 +141,11 @@ def _listish(v: Any) -> list[str] | None:
     if isinstance(v, list | tuple | np.ndarray):
         return [str(x) for x in v]
     return None
+
+
+def _day_key(start: np.ndarray, origin: int) -> np.ndarray:
+    d = (start - origin) // DAY_MS
+    return d.astype(np.int16 if len(d) == 0 or d.max() < 2**15 else np.int32)
 
 
 def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
@@ -220,18 +242,29 @@ def prepare(
         ost = m["start_ms"].to_numpy(np.int64)
         oen = m["end_ms"].to_numpy(np.int64)
 
+    # Grouped by start day, a time chunk's sessions are one contiguous slice
+    # (searchsorted on the day); a radix sort on small day numbers is O(n).
+    origin = int(start_all.min()) if len(start_all) else 0
+    day = _day_key(start, origin)
+    order = np.argsort(day, kind="stable")
+    dz, dstart, dend = codes_all[dsel], start_all[dsel], end_all[dsel]
+    dday = _day_key(dstart, origin)
+    dorder = np.argsort(dday, kind="stable")
     return PreparedSessions(
         zone_ids=zone_ids,
         num_spaces=spaces,
-        z=z,
-        start=start,
-        end=end,
-        dwell_s=dwell_s,
-        overstay=overstay,
-        misuse=misuse,
-        dz=codes_all[dsel],
-        dstart=start_all[dsel],
-        dend=end_all[dsel],
+        z=z[order],
+        start=start[order],
+        end=end[order],
+        dwell_s=dwell_s[order],
+        overstay=overstay[order],
+        misuse=misuse[order],
+        dz=dz[dorder],
+        dstart=dstart[dorder],
+        dend=dend[dorder],
+        origin_ms=origin,
+        day=day[order],
+        dday=dday[dorder],
         oz=oz,
         ostart=ost,
         oend=oen,
@@ -309,14 +342,35 @@ HOURLY_FLOAT_COLUMNS = (
 )
 
 
-def _hourly_block(p: PreparedSessions, t0: int, n_hours: int, tz: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class HourlyArrays:
+    """Every hourly aggregate of ``n_hours`` hours from ``t0`` as dense (bay, hour) arrays."""
+
+    t0: int
+    n_hours: int
+    values: np.ndarray  # (len(HOURLY_FLOAT_COLUMNS), B, H) float64, in that column order
+    counts: np.ndarray  # (3, B, H) int32: overstay, misuse, double-park sessions
+    offline: np.ndarray  # (B, H) bool
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[HOURLY_FLOAT_COLUMNS.index(name)]
+
+
+def hourly_arrays(
+    p: PreparedSessions, t0: int, n_hours: int, *, max_duration_ms: int | None = None
+) -> HourlyArrays:
+    """The numerical core of ``hourly_aggregates``, without building a DataFrame."""
     n_b = p.n_bays
+    t1 = t0 + n_hours * HOUR_MS
+    reach = p.max_duration_ms if max_duration_ms is None else max_duration_ms
+    sl = p.window(p.day, t0, t1, reach)
     count, dwell_sum, over, mis = _arrival_counts(
-        p.z, p.start, n_b, t0, n_hours, [None, p.dwell_s, p.overstay, p.misuse]
+        p.z[sl], p.start[sl], n_b, t0, n_hours, [None, p.dwell_s[sl], p.overstay[sl], p.misuse[sl]]
     )
-    occ_ms = covered_ms(p.z, p.start, p.end, n_b, t0, n_hours)
-    (dp_count,) = _arrival_counts(p.dz, p.dstart, n_b, t0, n_hours, [None])
-    dp_ms = covered_ms(p.dz, p.dstart, p.dend, n_b, t0, n_hours)
+    occ_ms = covered_ms(p.z[sl], p.start[sl], p.end[sl], n_b, t0, n_hours)
+    dl = p.window(p.dday, t0, t1, reach)
+    (dp_count,) = _arrival_counts(p.dz[dl], p.dstart[dl], n_b, t0, n_hours, [None])
+    dp_ms = covered_ms(p.dz[dl], p.dstart[dl], p.dend[dl], n_b, t0, n_hours)
     off_ms = (
         np.minimum(covered_ms(p.oz, p.ostart, p.oend, n_b, t0, n_hours), HOUR_MS)
         if len(p.oz)
@@ -347,6 +401,15 @@ def _hourly_block(p: PreparedSessions, t0: int, n_hours: int, tz: str) -> pd.Dat
         for i in range(4):
             v[i][offline] = OFFLINE
 
+    counts = np.stack([over, mis, dp_count]).astype(np.int32)
+    return HourlyArrays(t0=t0, n_hours=n_hours, values=v, counts=counts, offline=offline)
+
+
+def hourly_frame(p: PreparedSessions, a: HourlyArrays, tz: str) -> pd.DataFrame:
+    """``HourlyArrays`` as one row per (bay, hour), ordered by bay then hour."""
+    t0, n_hours = a.t0, a.n_hours
+    n_b = p.n_bays
+    vals = a.values.reshape(len(HOURLY_FLOAT_COLUMNS), n_b * n_hours)
     hours = local_hours(t0, n_hours, tz)
     take = np.tile(np.arange(n_hours), n_b)
     codes = np.repeat(np.arange(n_b, dtype=np.int32), n_hours)
@@ -356,10 +419,10 @@ def _hourly_block(p: PreparedSessions, t0: int, n_hours: int, tz: str) -> pd.Dat
         1, "hour_start_ms", np.tile(t0 + np.arange(n_hours, dtype=np.int64) * HOUR_MS, n_b)
     )
     frame.insert(2, "local_hour", hours.take(take))
-    frame["overstay_sessions"] = over.ravel().astype(np.int32)
-    frame["misuse_sessions"] = mis.ravel().astype(np.int32)
-    frame["double_park_sessions"] = dp_count.ravel().astype(np.int32)
-    frame["offline"] = offline.ravel()
+    frame["overstay_sessions"] = a.counts[0].ravel()
+    frame["misuse_sessions"] = a.counts[1].ravel()
+    frame["double_park_sessions"] = a.counts[2].ravel()
+    frame["offline"] = a.offline.ravel()
     return frame
 
 
@@ -369,6 +432,24 @@ def _grid(start_ms: int, end_ms: int, tz: str) -> tuple[int, int]:
     t0 = floor_local_hour(int(start_ms), tz)
     t1 = ceil_local_hour(int(end_ms), tz)
     return t0, (t1 - t0) // HOUR_MS
+
+
+def iter_hourly_arrays(
+    prepared: PreparedSessions,
+    *,
+    start_ms: int,
+    end_ms: int,
+    tz: str = DEFAULT_TZ,
+    max_cells: int = _MAX_CELLS,
+) -> Iterator[HourlyArrays]:
+    """Like ``iter_hourly_aggregates`` but yields the dense arrays (fastest to consume)."""
+    t0, n_hours = _grid(start_ms, end_ms, tz)
+    step = max(1, max_cells // max(1, prepared.n_bays))
+    reach = prepared.max_duration_ms
+    for h in range(0, n_hours, step):
+        yield hourly_arrays(
+            prepared, t0 + h * HOUR_MS, min(step, n_hours - h), max_duration_ms=reach
+        )
 
 
 def iter_hourly_aggregates(
@@ -383,10 +464,10 @@ def iter_hourly_aggregates(
 
     Lets a year of a whole city be aggregated (and written) with bounded memory.
     """
-    t0, n_hours = _grid(start_ms, end_ms, tz)
-    step = max(1, max_cells // max(1, prepared.n_bays))
-    for h in range(0, n_hours, step):
-        yield _hourly_block(prepared, t0 + h * HOUR_MS, min(step, n_hours - h), tz)
+    for a in iter_hourly_arrays(
+        prepared, start_ms=start_ms, end_ms=end_ms, tz=tz, max_cells=max_cells
+    ):
+        yield hourly_frame(prepared, a, tz)
 
 
 def hourly_aggregates(
@@ -404,7 +485,7 @@ def hourly_aggregates(
     """
     p = prepare(sessions, zones, offline=offline)
     t0, n_hours = _grid(start_ms, end_ms, tz)
-    return _hourly_block(p, t0, n_hours, tz)
+    return hourly_frame(p, hourly_arrays(p, t0, n_hours), tz)
 
 
 # -- offline intervals ----------------------------------------------------------------
@@ -481,15 +562,15 @@ def weekly_profile(
     arr = np.zeros(size)
     free = np.zeros(size)
     n = np.zeros(size)
-    for block in iter_hourly_aggregates(p, start_ms=start_ms, end_ms=end_ms, tz=tz):
-        lh = pd.DatetimeIndex(block["local_hour"])
-        slot = lh.weekday.to_numpy() * 24 + lh.hour.to_numpy()
-        key = block["curb_zone_id"].cat.codes.to_numpy(np.int64) * 168 + slot
-        ok = ~block["offline"].to_numpy()
+    for a in iter_hourly_arrays(p, start_ms=start_ms, end_ms=end_ms, tz=tz):
+        lh = local_hours(a.t0, a.n_hours, tz)
+        slot = lh.day_of_week.to_numpy() * 24 + lh.hour.to_numpy()
+        key = (np.arange(n_b, dtype=np.int64)[:, None] * 168 + slot[None, :]).ravel()
+        ok = ~a.offline.ravel()
         k = key[ok]
-        share = block["occupancy_percent"].to_numpy()[ok] / 100.0
+        share = a.column("occupancy_percent").ravel()[ok] / 100.0
         occ += np.bincount(k, weights=share * 100.0, minlength=size)
-        arr += np.bincount(k, weights=block["total_sessions"].to_numpy()[ok], minlength=size)
+        arr += np.bincount(k, weights=a.column("total_sessions").ravel()[ok], minlength=size)
         free += np.bincount(k, weights=1.0 - np.clip(share, 0.0, 1.0), minlength=size)
         n += np.bincount(k, minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -555,30 +636,18 @@ def period_totals(
             "dwell_sum",
         )
     }
-    for block in iter_hourly_aggregates(p, start_ms=start_ms, end_ms=end_ms, tz=tz):
-        zc = block["curb_zone_id"].cat.codes.to_numpy(np.int64)
-        ok = ~block["offline"].to_numpy()
-
-        def add(
-            name: str,
-            values: np.ndarray,
-            mask: np.ndarray | None = None,
-            zc: np.ndarray = zc,
-            ok: np.ndarray = ok,
-        ) -> None:
-            m = ok if mask is None else mask
-            acc[name] += np.bincount(zc[m], weights=values[m], minlength=n_b)
-
-        ts = block["total_sessions"].to_numpy(np.float64)
-        add("total_sessions", ts)
-        add("occupied_min", block["occupied_min"].to_numpy())
-        add("observed_h", np.ones(len(block)))
-        add("overstay", block["overstay_sessions"].to_numpy(np.float64))
-        add("misuse", block["misuse_sessions"].to_numpy(np.float64))
-        allm = np.ones(len(block), dtype=bool)
-        add("dp_sessions", block["double_park_sessions"].to_numpy(np.float64), allm)
-        add("dp_min", block["double_park_minutes"].to_numpy(), allm)
-        add("dwell_sum", np.nan_to_num(block["average_dwell_time"].to_numpy() * ts), ok)
+    for a in iter_hourly_arrays(p, start_ms=start_ms, end_ms=end_ms, tz=tz):
+        ok = ~a.offline
+        ts = np.where(ok, a.column("total_sessions"), 0.0)
+        acc["total_sessions"] += ts.sum(axis=1)
+        acc["occupied_min"] += np.where(ok, a.column("occupied_min"), 0.0).sum(axis=1)
+        acc["observed_h"] += ok.sum(axis=1)
+        acc["overstay"] += np.where(ok, a.counts[0], 0).sum(axis=1)
+        acc["misuse"] += np.where(ok, a.counts[1], 0).sum(axis=1)
+        acc["dp_sessions"] += a.counts[2].sum(axis=1)
+        acc["dp_min"] += a.column("double_park_minutes").sum(axis=1)
+        dwell = np.nan_to_num(a.column("average_dwell_time")) * ts
+        acc["dwell_sum"] += np.where(ok, dwell, 0.0).sum(axis=1)
 
     # Dwell quantiles and vehicle shares need the sessions themselves.
     t0, n_hours = _grid(start_ms, end_ms, tz)
@@ -666,3 +735,11 @@ def double_parking_by_lane(
         .sort_values("minutes", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
+
+
+def provenance(sessions: pd.DataFrame) -> str:
+    """'camera', 'simulated' or both joined by '+': how a statistic must be labelled."""
+    if "data_source_type" not in sessions or sessions.empty:
+        return "none"
+    kinds = sorted({str(v) for v in pd.Series(sessions["data_source_type"]).unique()})
+    return "+".join(kinds)

@@ -10,7 +10,9 @@ from occupancy.stats import (
     StatsError,
     covered_ms,
     hourly_aggregates,
+    iter_hourly_aggregates,
     offline_intervals,
+    prepare,
 )
 from tests.stats.conftest import frame, ms, session
 
@@ -194,3 +196,28 @@ def test_covered_ms_matches_brute_force() -> None:
         for hh in range(hours):
             want[zi, hh] += max(0, min(ei, (hh + 1) * HOUR) - max(si, hh * HOUR))
     np.testing.assert_array_equal(got, want)
+
+
+def test_chunked_iteration_equals_one_block() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    start = ms("2025-03-29 00:00") + rng.integers(0, (3 * 24 - 1) * HOUR, n)  # DST: 71 h
+    s = frame(
+        [
+            session(
+                "AB"[i % 2],
+                int(a),
+                int(a + d),
+                kind="double_park" if i % 7 == 0 else "park",
+                sid=str(i),
+            )
+            for i, (a, d) in enumerate(zip(start, rng.integers(60_000, 5 * HOUR, n), strict=True))
+        ]
+    )
+    period = {"start_ms": ms("2025-03-29 00:00"), "end_ms": ms("2025-04-01 00:00")}
+    whole = hourly_aggregates(s, ZONES, **period)
+    p = prepare(s, ZONES)
+    parts = pd.concat(list(iter_hourly_aggregates(p, **period, max_cells=2 * 5)))
+    parts = parts.sort_values(["curb_zone_id", "hour_start_ms"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(parts, whole)
+    assert whole["total_sessions"].sum() == sum(1 for i in range(n) if i % 7)

@@ -234,3 +234,34 @@ def test_osm_loading_restrictions(tmp_path: Path) -> None:
     assert r.zones[1]["lat"] > 48.8600
     assert [x.number for x in r.rejected] == [3]
     assert "bad opening_hours" in r.rejected[0].reason
+
+
+PARIS_HEAD = (
+    "Régime prioritaire;Régime particulier;Arrondissement;Nombre places réelles;Numéro voie;"
+    "Type voie;Nom voie;Parité;Longueur;Largeur;Plage horaire 1-Début;Plage horaire 1-Fin;"
+    "Nouvel identifiant;Ancien identifiant;geo_shape\n"
+)
+PT = '"{""coordinates"": [2.35, 48.86], ""type"": ""Point""}"'
+
+
+def test_paris_bad_records(tmp_path: Path) -> None:
+    rows = [
+        f"LIVRAISON;ZL périodique;3;1;12;RUE;DE BRETAGNE;Pair;10.5;2.0;09:00;12:00;77;;{PT}",
+        f"PAYANT;;3;1;14;RUE;DE BRETAGNE;Pair;10.5;2.0;;;78;;{PT}",
+        "LIVRAISON;ZL permanente;3;1;16;RUE;DE BRETAGNE;Pair;10.5;2.0;;;79;;not json",
+        f"LIVRAISON;ZL permanente;3;1;18;RUE;DE BRETAGNE;Pair;dix;2.0;;;80;;{PT}",
+        f"LIVRAISON;ZL permanente;4;2;1;RUE;VIEILLE DU TEMPLE;Impair;12;2.0;;;;A9;{PT}",
+    ]
+    f = tmp_path / "paris.csv"
+    f.write_text("\ufeff" + PARIS_HEAD + "\n".join(rows) + "\n", encoding="utf-8")
+    r = load_bays(f)
+    assert r.fmt == "paris"
+    assert [z["attributes"]["local_id"] for z in r.zones] == ["77", "ancien:A9"]
+    assert r.zones[0]["delivery_hours"] == "09:00-12:00"
+    assert r.zones[1]["delivery_hours"] == "24/7"
+    assert (r.zones[1]["area_id"], r.zones[1]["num_spaces"]) == ("75104", 2)
+    assert [str(x) for x in r.rejected] == [
+        "line 3: not a delivery bay (Régime prioritaire = 'PAYANT')",
+        "line 4: geo_shape is not a GeoJSON point: 'not json'",
+        "line 5: Longueur is not a number: 'dix'",
+    ]

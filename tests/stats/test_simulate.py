@@ -44,7 +44,9 @@ def test_simulated_sessions_are_marked_and_reproducible() -> None:
     assert local.max() < pd.Timestamp("2025-04-07", tz="Europe/Paris")
     # weekday mornings are busier than Sunday mornings
     morning = local.dt.hour.between(8, 11)
-    assert (morning & (local.dt.weekday == 1)).sum() > 4 * (morning & (local.dt.weekday == 6)).sum()
+    assert (morning & (local.dt.day_of_week == 1)).sum() > 4 * (
+        morning & (local.dt.day_of_week == 6)
+    ).sum()
     assert set(a["kind"]) == {"park", "double_park"}
 
 
