@@ -12,7 +12,6 @@ What a job runs is a ``JobRunner``; production uses ``occupancy.pipeline.analyse
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import uuid
@@ -67,15 +66,34 @@ def _job(r: Mapping[str, Any]) -> Job:
 def pipeline_runner(
     source: str, site: Mapping[str, Any], store: Store, progress: Progress
 ) -> Mapping[str, Any]:
-    """Run the real analysis pipeline on footage (lazy import: torch is heavy)."""
-    # By name: the pipeline belongs to another package and pulls torch when imported.
-    pipeline = importlib.import_module("occupancy.pipeline")
-    site_mod = importlib.import_module("occupancy.site")
-    parsed = site_mod.parse_site(dict(site), Path("<job site>"))
-    result = pipeline.analyse(source, parsed, store, progress=progress)
-    if isinstance(result, Mapping):
-        return dict(result)
-    return {"result": str(result)}
+    """Run the real analysis pipeline on footage, as ``baywatch analyse`` does."""
+    # Imported here: the pipeline pulls torch/OpenCV, which the API never needs otherwise.
+    from baywatch.settings import get_settings
+    from occupancy.pipeline import analyse
+    from occupancy.site import parse_site
+    from vision.detector import Detector, resolve_model
+
+    parsed = parse_site(dict(site), Path("<job site>"))
+    detector = Detector(
+        resolve_model(None, parsed.detector.model, get_settings().model),
+        vehicle_classes=parsed.detector.classes.keys(),
+        confidence=parsed.detector.confidence,
+        imgsz=parsed.detector.imgsz,
+    )
+
+    def on_progress(done: int, total: int | None) -> None:
+        if total:
+            progress(done / total)
+
+    result = analyse(source, parsed, store, detector=detector, progress=on_progress)
+    return {
+        "run_id": result.run_id,
+        "camera_id": result.camera_id,
+        "frames_analysed": result.frames_analysed,
+        "footage_s": result.footage_s,
+        "sessions": len(result.sessions),
+        "events": result.events,
+    }
 
 
 class JobQueue:

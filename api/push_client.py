@@ -95,8 +95,19 @@ class PushClient:
                 self._idle.wait(min(left, 0.1))
         return True
 
-    def close(self) -> None:
-        """Stop the sender; undelivered batches stay spooled for the next client."""
+    def close(self, flush_timeout_s: float = 10.0) -> None:
+        """Deliver what it can within ``flush_timeout_s``, then stop.
+
+        Batches still undelivered stay spooled; a later client on the same spool
+        directory sends them.
+        """
+        if flush_timeout_s > 0 and self.pending() and not self.flush(flush_timeout_s):
+            log.warning(
+                "%d batch(es) not yet delivered to %s; kept in %s for the next run",
+                len(self.pending()),
+                self.endpoint,
+                self.spool_dir,
+            )
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=self._http.timeout.read or 10.0)
