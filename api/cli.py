@@ -121,7 +121,35 @@ def keys_revoke(key_id: str = typer.Argument(...), db: str | None = typer.Option
     err.print(f"revoked key {key_id}")
 
 
+DEFAULT_INVENTORY = Path("../shared/geodata/paris_delivery_bays.csv")
+
+
+def demo_inventory(
+    inventory: Path = typer.Option(DEFAULT_INVENTORY, help="bay inventory file"),
+    fmt: str = typer.Option("auto", "--format", help="auto, paris, cerema, cds or osm"),
+    days: int = typer.Option(14, min=1, max=366, help="days of simulated stops up to now"),
+    seed: int = typer.Option(1),
+    db: str | None = typer.Option(None),
+) -> None:
+    """Load a real bay inventory with simulated statistics and live state, for the map."""
+    from api.demo import seed_inventory_demo
+    from occupancy.inventory import InventoryError
+
+    store = _store(_settings(db, None))
+    if not inventory.exists():
+        raise _fail(f"{inventory}: no such inventory file")
+    try:
+        s = seed_inventory_demo(store, inventory, fmt=fmt, days=days, seed=seed)
+    except InventoryError as exc:
+        raise _fail(str(exc)) from None
+    err.print(
+        f"{s.bays:,} bays ({s.rejected} rejected), {s.sessions:,} simulated sessions, "
+        f"{s.live_events:,} simulated live states in {store.url}"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``keys`` to the main ``baywatch`` CLI."""
+    """Add ``serve``, ``keys`` and ``demo-inventory`` to the main ``baywatch`` CLI."""
     app.command("serve")(serve)
+    app.command("demo-inventory")(demo_inventory)
     app.add_typer(keys_app, name="keys")

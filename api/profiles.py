@@ -48,10 +48,15 @@ def _source_by_zone(sessions: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+# Profiles describe the recent weeks: older habits matter less, and a bounded window
+# bounds the memory and time of each refresh.
+PROFILE_WINDOW_MS = 8 * 7 * 86_400_000
+
+
 def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot:
     from occupancy import stats  # the stats module is heavy; load it only when needed
 
-    sessions = store.sessions_frame()
+    sessions = store.sessions_frame(start_ms=computed_ms - PROFILE_WINDOW_MS)
     zones = store.zones_frame()
     p_free: dict[str, npt.NDArray[np.float64]] = {}
     if not sessions.empty and not zones.empty:
