@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -130,8 +131,10 @@ def create_app(
     )
     app.state.api = state
 
-    # Outermost but CORS: well-formed availability queries skip FastAPI's machinery.
+    # Well-formed availability queries skip FastAPI's machinery.
     app.add_middleware(AvailabilityFastPath, state=state)
+    # Only big answers (a city's GeoJSON: MBs) are worth compressing; small ones stay fast.
+    app.add_middleware(GZipMiddleware, minimum_size=64_000)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -171,3 +171,15 @@ def test_no_endpoint_serves_images(api: Api) -> None:
     assert api.client.get("/web/app.js").status_code == 200
     assert api.client.get("/docs").status_code == 200
     assert "cdn" not in api.client.get("/docs").text.lower()
+
+
+def test_big_answers_are_compressed(api: Api) -> None:
+    small = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers  # five bays: not worth it
+    from api.live import bays_from_frame
+
+    many = bays_from_frame(api.store.zones_frame()) * 200  # 1,000 features
+    api.state.live.set_bays(many)
+    big = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
+    assert big.headers["content-encoding"] == "gzip"
+    assert len(big.json()["features"]) == 1000
