@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from optimiser import cli as optimiser_cli
+
 app = typer.Typer(
     name="baywatch",
     help="Observe delivery bays from cameras, compute CDS statistics, propose better bays.",
@@ -11,6 +13,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+app.add_typer(optimiser_cli.app, name="optimise")
 
 
 @app.callback()

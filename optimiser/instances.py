@@ -142,7 +142,9 @@ def kerb_candidates(
     """Drivable ways inside the area, cut into pieces; usable length = USABLE_SHARE of each."""
     kerb = lines[lines["highway"].isin(KERB_HIGHWAYS)].to_crs(2154)
     near = shapely.STRtree(shapely.points(existing_xy))
-    ids, out, usable = [], [], []
+    ids: list[str] = []
+    out: list[list[tuple[float, float]]] = []
+    usable: list[float] = []
     for osm_id, geom in zip(kerb["osm_id"], kerb.geometry, strict=True):
         inside = geom.intersection(boundary_l93)
         for part in getattr(inside, "geoms", [inside]):

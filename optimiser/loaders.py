@@ -285,5 +285,5 @@ def with_candidates(
         area=existing.area + tuple(area or ["" for _ in ids]),
         label=existing.label + tuple("candidate kerb segment" for _ in ids),
         lines=(existing.lines or tuple(None for _ in existing.ids))
-        + tuple(tuple(tuple(p) for p in ln) for ln in lines_lonlat),
+        + tuple(tuple((float(p[0]), float(p[1])) for p in ln) for ln in lines_lonlat),
     )

@@ -131,7 +131,7 @@ def integer_secants(curve: ServedCurve, cap_units: int) -> list[tuple[int, int]]
     curve; a secant whose segment starts beyond the cap is implied by the earlier
     ones on the reachable range and left out.
     """
-    out = []
+    out: list[tuple[int, int]] = []
     for x0, sec in zip(curve.breakpoints, curve.secants, strict=False):
         if x0 * UNITS > cap_units and out:
             break
@@ -205,10 +205,10 @@ def _solve_cpsat(
 
     served_terms: list[cp_model.IntVar] = []
     z_of: dict[tuple[int, int], cp_model.IntVar] = {}
-    added_terms: list[cp_model.LinearExpr] = []
-    removed_terms: list[cp_model.LinearExpr] = []
-    new_kerb_terms: list[cp_model.LinearExpr] = []
-    total_kerb_terms: list[cp_model.LinearExpr] = []
+    added_terms: list[cp_model.LinearExprT] = []
+    removed_terms: list[cp_model.LinearExprT] = []
+    new_kerb_terms: list[cp_model.LinearExprT] = []
+    total_kerb_terms: list[cp_model.LinearExprT] = []
     kerb_dm = np.round(sites.bay_length_m * 10).astype(np.int64)  # decimetres
     for j in range(n_sites):
         k_max, e = int(sites.max_bays[j]), int(sites.existing[j])
@@ -251,7 +251,8 @@ def _solve_cpsat(
             for k, z in zs.items():
                 m.add_hint(z, k == int(hint[j]))
 
-    added, removed = sum(added_terms), sum(removed_terms)
+    added = cp_model.LinearExpr.sum(added_terms)
+    removed = cp_model.LinearExpr.sum(removed_terms)
     if budget.max_added is not None:
         m.add(added <= budget.max_added)
     if budget.max_removed is not None:
@@ -265,7 +266,7 @@ def _solve_cpsat(
 
     w = costs.double_parking_weight
     m.maximize(
-        _floor((1 + w) * OBJ_SCALE / UNITS) * sum(served_terms)
+        _floor((1 + w) * OBJ_SCALE / UNITS) * cp_model.LinearExpr.sum(served_terms)
         - round(costs.add_cost * OBJ_SCALE) * added
         - round(costs.remove_cost * OBJ_SCALE) * removed
     )

@@ -1,7 +1,7 @@
 """The time-slot model: in which hours each bay serves deliveries only (CP-SAT).
 
 For each bay and hour of the day, delivery-only (1) or given to another use (0).
-Each bay's delivery hours form at most ``max_windows`` contiguous windows of at
+Each bay's delivery hours form at least one and at most ``max_windows`` contiguous windows of at
 least ``min_window_h`` hours (a day runs 00:00-24:00, windows do not wrap). Bays of
 one zone (a street, an area) pool their demand: in each hour the zone's delivery
 places must keep the Erlang-B probability that a delivery finds no free bay under
@@ -117,6 +117,8 @@ def solve_timeslots(
                     m.add_implication(st[h], y[b][h + t])
                 else:
                     m.add(st[h] == 0)
+        # At least one window: retiming never removes a bay (placement does that).
+        m.add(sum(st) >= 1)
         m.add(sum(st) <= p.max_windows)
     unreachable = []
     dp_terms = []
