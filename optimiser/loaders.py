@@ -116,7 +116,10 @@ def zones_from_paris_csv(path: Path, arrondissement: int | None = None) -> pd.Da
     )
     return pd.DataFrame(
         {
-            "curb_zone_id": [f"paris-{v}" for v in ident],
+            "curb_zone_id": [
+                f"paris-{int(v)}" if pd.notna(v) else f"paris-row{i}"
+                for i, v in enumerate(pd.to_numeric(ident, errors="coerce"))
+            ],
             "lon": lonlat[:, 0],
             "lat": lonlat[:, 1],
             "length_cm": df["Longueur"].to_numpy(dtype=float) * 100.0,
