@@ -125,6 +125,7 @@ class TimeslotRequest(BaseModel):
     time_limit_s: float = Field(default=20.0, gt=0)
     num_workers: int = Field(default=8, ge=1)
     seed: int = 0
+    deterministic: bool = False
     out_dir: Path | None = None
 
 
@@ -178,7 +179,6 @@ def _load(
 
         progress("reading the Paris 3e instance (bays, shops, OSM streets)")
         inst = paris_3e(rules)
-        streets = [s for s in inst.sites.label[: int((inst.sites.existing > 0).sum())]]
         return _Loaded(
             sites=inst.sites,
             demand=inst.demand,
@@ -187,8 +187,7 @@ def _load(
             notes=list(inst.notes),
             profile=profile or TYPICAL_URBAN_PROFILE,
             dwell_h=dwell_h or DEFAULT_DWELL_H,
-            street_of=[s.removeprefix("bay, ") for s in streets]
-            + ["" for _ in range(len(inst.sites) - len(streets))],
+            street_of=list(inst.street_of),
             title="Paris 3e: delivery-bay proposals",
         )
     if src.bays_csv is not None:
@@ -235,7 +234,9 @@ def _load(
         lines_df = lines_df[lines_df["highway"].isin(WALK_HIGHWAYS)]
         streets_xy = [np.asarray(g.coords) for g in lines_df.to_crs(2154).geometry]
         graph = street_graph(streets_xy)
-    street_col = zones["street"] if "street" in zones.columns else zones.get("area_id")
+    street_col = next(
+        (zones[c] for c in ("street_name", "street", "area_id") if c in zones.columns), None
+    )
     street_of = [str(v) for v in street_col] if street_col is not None else []
     street_of += ["" for _ in range(len(sites) - len(street_of))]
     return _Loaded(
@@ -387,6 +388,7 @@ def run_timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Times
         time_limit_s=request.time_limit_s,
         num_workers=request.num_workers,
         seed=request.seed,
+        deterministic=request.deterministic,
     )
     props = retime_proposals(problem, res, sites.lonlat[bay_idx])
     simulated = bool(src.demand.simulated)

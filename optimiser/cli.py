@@ -187,9 +187,10 @@ def timeslots(
     min_window_h: int = typer.Option(2, help="shortest delivery window (h)"),
     max_windows: int = typer.Option(2, help="most delivery windows a day"),
     release_value: float = typer.Option(0.1, help="value of a place-hour given back"),
-    time_limit_s: float = typer.Option(20.0, help="solver deterministic time limit"),
+    time_limit_s: float = typer.Option(20.0, help="solver time limit (s)"),
     workers: int = typer.Option(8),
     seed: int = typer.Option(0),
+    deterministic: bool = typer.Option(False, help="same answer for a seed (slower)"),
     out: Out = Path("out/optimiser"),
 ) -> None:
     """In which hours each bay serves deliveries only: retime proposals."""
@@ -210,6 +211,7 @@ def timeslots(
                 "time_limit_s": time_limit_s,
                 "num_workers": workers,
                 "seed": seed,
+                "deterministic": deterministic,
                 "out_dir": out,
             }
         )

@@ -100,6 +100,7 @@ class RealInstance:
     streets_xy: list[np.ndarray]  # for the map
     boundary_lonlat: list[np.ndarray]
     notes: tuple[str, ...]
+    street_of: tuple[str, ...]  # street name of each existing bay (time-slot zones)
 
 
 def _arrondissement(geo: Path, number: int) -> shapely.Geometry:
@@ -200,6 +201,7 @@ def paris_3e(rules: Rules | None = None, geo: Path | None = None) -> RealInstanc
         graph=graph,
         streets_xy=walk_xy,
         boundary_lonlat=[ring] if ring is not None else [],
+        street_of=tuple(str(v) for v in zones["street_name"]),
         notes=(
             "bays: Ville de Paris open data (ODbL); streets: © OpenStreetMap contributors (ODbL)",
             f"demand: {len(demand)} self-declared shops, weights by shop type (simulated)",

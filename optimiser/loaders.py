@@ -127,6 +127,13 @@ def zones_from_paris_csv(path: Path, arrondissement: int | None = None) -> pd.Da
             "max_stay_min": np.nan,
             "area_id": [f"75{int(a):03d}" for a in df["Arrondissement"]],
             "street": street.str.strip().to_numpy(),
+            "street_name": (
+                df.get("Type voie", "").astype("string").fillna("")
+                + " "
+                + df.get("Nom voie", "").astype("string").fillna("")
+            )
+            .str.strip()
+            .to_numpy(),
         }
     )
 
