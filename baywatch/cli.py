@@ -9,6 +9,7 @@ import typer
 from baywatch.analyse_cmd import analyse_command
 from baywatch.demo_cmd import demo_command
 from occupancy import stats_cli
+from optimiser import cli as optimiser_cli
 
 app = typer.Typer(
     name="baywatch",
@@ -20,6 +21,8 @@ app = typer.Typer(
 
 app.command("analyse")(analyse_command)
 app.command("demo")(demo_command)
+
+app.add_typer(optimiser_cli.app, name="optimise")
 
 
 @app.command("site-schema")
