@@ -176,10 +176,17 @@ def test_no_endpoint_serves_images(api: Api) -> None:
 def test_big_answers_are_compressed(api: Api) -> None:
     small = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in small.headers  # five bays: not worth it
+    import dataclasses
+
     from api.live import bays_from_frame
 
-    many = bays_from_frame(api.store.zones_frame()) * 200  # 1,000 features
-    api.state.live.set_bays(many)
+    base = bays_from_frame(api.store.zones_frame())
+    many = [
+        dataclasses.replace(b, curb_zone_id=f"{b.curb_zone_id}-{k}")
+        for k in range(200)
+        for b in base
+    ]
+    api.state.live.set_bays(many)  # 5 + 1,000 bays
     big = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
     assert big.headers["content-encoding"] == "gzip"
-    assert len(big.json()["features"]) == 1000
+    assert len(big.json()["features"]) == 1005
