@@ -33,6 +33,8 @@ router = APIRouter(
 
 _CSV = doc_responses(CDS_CSV, "CDS CSV")
 MAX_AGG_WINDOW_MS = 31 * 86_400_000
+# One answer holds at most this many zone-hours (x 4 metrics rows): bounds memory/time.
+MAX_CELLS = 500_000
 
 SESSION_COLUMNS = [
     "session_type",
@@ -186,6 +188,12 @@ def aggregates_frame(
         sessions = sessions[sessions["curb_zone_id"].isin(keep)]
     if zones.empty:
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
+    cells = len(zones) * -(-(end_ms - start_ms) // 3_600_000)
+    if cells > MAX_CELLS:
+        raise bad_request(
+            f"{len(zones):,} zones x {cells // len(zones):,} hours is too much for one answer "
+            f"(at most {MAX_CELLS:,} zone-hours): narrow the area or the time window"
+        )
     comms = state.store.events_frame(end_ms=end_ms, event_types=["comms_lost", "comms_restored"])
     offline = stats.offline_intervals(comms, end_ms)
     wide = stats.hourly_aggregates(

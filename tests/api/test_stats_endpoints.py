@@ -190,3 +190,31 @@ def test_big_answers_are_compressed(api: Api) -> None:
     big = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
     assert big.headers["content-encoding"] == "gzip"
     assert len(big.json()["features"]) == 1005
+
+
+def test_oversized_aggregate_queries_are_refused(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.routes.metrics as metrics
+
+    monkeypatch.setattr(metrics, "MAX_CELLS", 5 * 24 - 1)  # just under 5 zones x 24 hours
+    r = api.client.get(
+        "/metrics/aggregates",
+        params={"start_time": T0, "end_time": T0 + 24 * 3_600_000},
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 400
+    assert r.json()["error_description"].startswith("5 zones x 24 hours is too much")
+    r = api.client.get(
+        "/map/bays", params={"stat": "turnover", "start_ms": T0, "end_ms": T0 + 86_400_000}
+    )
+    assert r.status_code == 400
+    r = api.client.get(
+        "/metrics/aggregates",
+        params={
+            "start_time": T0,
+            "end_time": T0 + 24 * 3_600_000,
+            "curb_place_type": "zone",
+            "curb_place_id": zid("b1"),
+        },
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 200
