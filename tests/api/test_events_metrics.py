@@ -149,6 +149,18 @@ def test_metrics_sessions_csv(api: Api) -> None:
     assert [row["curb_zone_id"] for row in read_csv(r.text)] == [zid("b1")]
 
 
+def test_metrics_sessions_size_bound(api: Api) -> None:
+    seed(api)
+    h = api.auth("read")
+    r = api.client.get("/metrics/sessions", params={"max_rows": 1}, headers=h)
+    assert r.status_code == 400
+    assert (
+        r.json()["error_description"]
+        == "more than 1 sessions match: narrow the time window or the area"
+    )
+    assert api.client.get("/metrics/sessions", params={"max_rows": 2}, headers=h).status_code == 200
+
+
 def test_metrics_errors(api: Api) -> None:
     h = api.auth("read")
     c = api.client
