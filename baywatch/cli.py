@@ -9,6 +9,7 @@ import typer
 from baywatch.analyse_cmd import analyse_command
 from baywatch.demo_cmd import demo_command
 from occupancy import stats_cli
+from optimiser import cli as optimiser_cli
 
 app = typer.Typer(
     name="baywatch",
@@ -31,6 +32,7 @@ def site_schema() -> None:
 
 
 stats_cli.register(app)  # import-bays, simulate, stats, report
+app.add_typer(optimiser_cli.app, name="optimise")
 
 
 if __name__ == "__main__":
