@@ -35,5 +35,9 @@ stats_cli.register(app)  # import-bays, simulate, stats, report
 app.add_typer(optimiser_cli.app, name="optimise")
 
 
+from api.cli import register as _register_api  # noqa: E402  (after app exists)
+
+_register_api(app)
+
 if __name__ == "__main__":
     app()
