@@ -163,6 +163,9 @@ def parse_cerema(path: Path) -> Parsed:
 # -- Ville de Paris ------------------------------------------------------------------
 
 
+PARIS_MAX_STAY_MIN = 30.0
+
+
 def _paris_row(line: int, row: dict[str, str]) -> Candidate:
     regime = _get(row, "Régime prioritaire")
     if regime.upper() != "LIVRAISON":
@@ -180,6 +183,8 @@ def _paris_row(line: int, row: dict[str, str]) -> Candidate:
     new_id, old_id = _get(row, "Nouvel identifiant"), _get(row, "Ancien identifiant")
     local_id = new_id or (f"ancien:{old_id}" if old_id else f"xy:{lon:.6f},{lat:.6f}")
     c = Candidate(number=line, local_id=local_id, lon=lon, lat=lat)
+    # The export carries no duration: Paris's rule for every delivery bay is a 30-minute stop.
+    c.max_stay_min = PARIS_MAX_STAY_MIN
     c.length_cm = _length_cm(_get(row, "Longueur"), "Longueur", metres=True)
     c.width_cm = _length_cm(_get(row, "Largeur"), "Largeur", metres=True)
     places = optional_number(
