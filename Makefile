@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export YOLO_OFFLINE ?= True
 export YOLO_AUTOINSTALL ?= False
+# Offline machines use the detector in ../shared/models; elsewhere ultralytics downloads yolo11n.pt.
+SHARED_MODEL := ../shared/models/yolo11n_int8_openvino_model
+export BAYWATCH_MODEL ?= $(if $(wildcard $(SHARED_MODEL)),$(abspath $(SHARED_MODEL)),yolo11n.pt)
 
 .PHONY: setup demo test lint
 

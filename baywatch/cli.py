@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
+from baywatch.analyse_cmd import analyse_command
+from baywatch.demo_cmd import demo_command
 from occupancy import stats_cli
 
 app = typer.Typer(
@@ -14,10 +18,16 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command("analyse")(analyse_command)
+app.command("demo")(demo_command)
 
-@app.callback()
-def _main() -> None:
-    """baywatch: delivery-bay observation and optimisation."""
+
+@app.command("site-schema")
+def site_schema() -> None:
+    """Print the JSON schema of site description files."""
+    from occupancy.site import site_json_schema
+
+    typer.echo(json.dumps(site_json_schema(), indent=2))
 
 
 stats_cli.register(app)  # import-bays, simulate, stats, report

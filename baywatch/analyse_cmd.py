@@ -1,0 +1,186 @@
+"""``baywatch analyse``: footage and a site file in, stored sessions and a table out."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from baywatch.console import (
+    console,
+    err_console,
+    fail,
+    progress_bar,
+    sessions_table,
+    sigterm_as_interrupt,
+)
+from baywatch.settings import get_settings
+from occupancy.site import Site, SiteError, load_site
+from occupancy.store import Store, StoreError
+from vision.detector import ModelNotFoundError
+from vision.sources import SourceError, open_source
+
+if TYPE_CHECKING:  # the pipeline imports torch: only load it when a command runs
+    from occupancy.pipeline import AnalysisResult, EventSink
+    from vision.detector import Detector
+
+DEFAULT_ANALYSIS_FPS = 2.0
+
+
+def run_analysis(
+    source: str | None,
+    site_path: Path,
+    *,
+    db: str | None,
+    fps: float,
+    annotate: Path | None,
+    start: datetime | None,
+    model: str | None,
+    folder_fps: float | None,
+    sink: EventSink | None = None,
+    quiet: bool = False,
+    detector: Detector | None = None,
+) -> tuple[Site, AnalysisResult]:
+    """Everything ``analyse`` does, raising the project's one-line errors."""
+    from occupancy.pipeline import analyse, prepare, resolve_source, resolve_start_ms
+    from vision.annotate import ReviewWriter
+    from vision.detector import Detector, resolve_model
+
+    site = load_site(site_path)
+    uri = resolve_source(source, site, site_path)
+    if start is not None and start.tzinfo is None:
+        raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
+    start_ms = resolve_start_ms(None if start is None else round(start.timestamp() * 1000), site)
+    # Open the footage first: a bad source fails before a model is loaded.
+    frames = open_source(
+        uri, analysis_fps=fps, start_ms=start_ms, folder_fps=folder_fps or site.source.fps
+    )
+    store = Store(db or get_settings().db)
+    if detector is None:
+        chosen = resolve_model(model, site.detector.model, get_settings().model)
+        detector = Detector(
+            chosen,
+            vehicle_classes=site.detector.classes.keys(),
+            confidence=site.detector.confidence,
+            imgsz=site.detector.imgsz,
+        )
+    observer = None
+    if annotate is not None:
+        _, zones = prepare(site)
+        observer = ReviewWriter(annotate, fps, zones)
+    with progress_bar(quiet=quiet) as bar:
+        task = bar.add_task(site.camera_id, total=None, rate="")
+        t0 = time.perf_counter()
+
+        def on_progress(done: int, total: int | None) -> None:
+            rate = done / max(1e-9, time.perf_counter() - t0)
+            bar.update(task, completed=done, total=total, rate=f"{rate:.1f} fps")
+
+        result = analyse(
+            uri,
+            site,
+            store,
+            detector=detector,
+            analysis_fps=fps,
+            start_ms=start_ms,
+            progress=on_progress,
+            sink=sink,
+            observer=observer,
+            source=frames,
+        )
+    store.close()
+    return site, result
+
+
+def analyse_command(
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="video file, folder of frames, rtsp/http URL or webcam index; default: the site's source.uri"
+        ),
+    ] = None,
+    site: Annotated[Path, typer.Option("--site", help="site description (YAML or JSON)")] = Path(
+        "site.yaml"
+    ),
+    db: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL; default BAYWATCH_DB or sqlite:///baywatch.db"),
+    ] = None,
+    fps: Annotated[
+        float, typer.Option("--fps", min=0.05, max=60, help="analysed frames per second of footage")
+    ] = DEFAULT_ANALYSIS_FPS,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(help="write a review video (people blurred); nothing is written otherwise"),
+    ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            help="wall-clock time of the first frame (recorded footage), ISO 8601 with offset"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="YOLO weights; default: site detector.model, BAYWATCH_MODEL, yolo11n.pt"),
+    ] = None,
+    folder_fps: Annotated[
+        float | None,
+        typer.Option(help="frame rate of a folder of frames (else the site's source.fps)"),
+    ] = None,
+    push: Annotated[
+        str | None, typer.Option(help="also push events to a baywatch server at this URL")
+    ] = None,
+    push_key: Annotated[
+        str | None, typer.Option(envvar="BAYWATCH_PUSH_KEY", help="API key with the ingest scope")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Analyse footage of one camera into occupancy sessions and CDS events."""
+    if not site.exists():
+        fail(f"{site}: site file not found (give it with --site)")
+    sink = None
+    if push is not None:
+        try:
+            from api.push_client import PushClient
+        except ImportError:
+            fail("--push needs the HTTP push client (api.push_client), which is not installed")
+        sink = PushClient(push, push_key, Path(".baywatch-spool"))
+    try:
+        with sigterm_as_interrupt():
+            site_obj, result = run_analysis(
+                source,
+                site,
+                db=db,
+                fps=fps,
+                annotate=annotate,
+                start=start,
+                model=model,
+                folder_fps=folder_fps,
+                sink=sink,
+                quiet=quiet,
+            )
+    except (SiteError, SourceError, ModelNotFoundError, StoreError) as exc:
+        fail(str(exc))
+    except ValueError as exc:  # e.g. detector classes the model does not have
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted:[/] what was analysed is stored; run the same command again to complete it"
+        )
+        raise typer.Exit(130) from None
+    finally:
+        if sink is not None:
+            sink.close()
+    speed = result.footage_s / max(result.wall_s, 1e-9)
+    console.print(
+        sessions_table(
+            result.sessions,
+            result.zones,
+            site_obj.timezone,
+            f"{site_obj.camera_id}: {len(result.sessions)} session(s) in {result.footage_s:.1f} s of footage "
+            f"({result.frames_analysed} frames analysed, {speed:.1f}× real time)",
+        )
+    )

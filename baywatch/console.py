@@ -1,0 +1,108 @@
+"""Shared terminal helpers: one-line errors, progress bars, session tables."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import FrameType
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from occupancy.records import OccupancySession
+from occupancy.zones import Zone
+
+# Piped output (CI logs, files) gets a width that fits a sessions table on one line per row.
+console = Console(width=None if sys.stdout.isatty() else 130)
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line naming the problem and exit non-zero (no traceback)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _term(_sig: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """``kill`` stops a run the same clean way Ctrl-C does."""
+    previous = signal.signal(signal.SIGTERM, _term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def progress_bar(*, quiet: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("[cyan]{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def local_time(ms: int, tz: str) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .astimezone(ZoneInfo(tz))
+        .strftime("%Y-%m-%d %H:%M:%S")
+    )
+
+
+def sessions_table(
+    sessions: Sequence[OccupancySession], zones: Sequence[Zone], tz: str, title: str
+) -> Table:
+    names = {z.key: z.name for z in zones}
+    table = Table(title=title, title_justify="left")
+    for col in ("zone", "kind", "vehicle", "start", "end", "dwell", "flags"):
+        table.add_column(col, justify="right" if col == "dwell" else "left")
+    for s in sorted(sessions, key=lambda s: (s.start_ms, s.session_id)):
+        zone = names.get(s.lane_zone_id or s.curb_zone_id or "", "?")
+        flags = []
+        censored = [w for w, c in (("start", s.start_censored), ("end", s.end_censored)) if c]
+        if censored:
+            flags.append("in view at " + "+".join(censored))
+        if s.overstay:
+            flags.append("overstay")
+        if s.blocked_lane_types:
+            flags.append("blocks " + ",".join(str(t) for t in s.blocked_lane_types))
+        length = f" {s.vehicle_length / 100:.1f} m" if s.vehicle_length else ""
+        table.add_row(
+            zone,
+            str(s.kind),
+            f"{s.vehicle_type}{length}",
+            local_time(s.start_ms, tz),
+            local_time(s.end_ms, tz)[11:],
+            f"{s.dwell_s:.1f} s",
+            "; ".join(flags),
+        )
+    if not sessions:
+        table.add_row("—", "no session", "", "", "", "", "")
+    return table

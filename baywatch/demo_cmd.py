@@ -1,0 +1,78 @@
+"""``baywatch demo``: the bundled sample scenes analysed into the database, sessions printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from baywatch.analyse_cmd import run_analysis
+from baywatch.console import console, fail, sessions_table
+from baywatch.settings import get_settings
+from occupancy.site import SiteError, load_site
+from occupancy.store import StoreError
+from vision.detector import ModelNotFoundError
+from vision.sources import SourceError
+
+if TYPE_CHECKING:
+    from vision.detector import Detector
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
+
+
+def demo_command(
+    db: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL; default BAYWATCH_DB or sqlite:///baywatch.db"),
+    ] = None,
+    samples: Annotated[Path, typer.Option(help="folder of sample site files")] = SAMPLES,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Analyse every sample scene into the database and print the sessions found."""
+    from vision.detector import Detector
+
+    url = db or get_settings().db
+    sites = sorted(samples.glob("*.yaml"))
+    if not sites:
+        fail(f"{samples}: no sample site files")
+    detectors: dict[tuple[str, ...], Detector] = {}
+    analysed = 0
+    for path in sites:
+        try:
+            site = load_site(path)
+            key = tuple(sorted(site.detector.classes))
+            if key not in detectors:
+                detectors[key] = Detector(
+                    site.detector.model or get_settings().model, vehicle_classes=key
+                )
+            _, result = run_analysis(
+                None,
+                path,
+                db=url,
+                fps=2.0,
+                annotate=None,
+                start=None,
+                model=None,
+                folder_fps=None,
+                quiet=quiet,
+                detector=detectors[key],
+            )
+        except SourceError as exc:
+            console.print(f"[yellow]skipped {path.name}:[/] {exc} (see sample_videos/README.md)")
+            continue
+        except (SiteError, ModelNotFoundError, StoreError, ValueError) as exc:
+            fail(str(exc))
+        analysed += 1
+        console.print(
+            sessions_table(
+                result.sessions,
+                result.zones,
+                site.timezone,
+                f"{path.name} ({site.camera_id}): {len(result.sessions)} session(s), "
+                f"{result.footage_s:.1f} s of footage",
+            )
+        )
+    if analysed == 0:
+        fail("no sample footage found: run `python sample_videos/fetch.py` first")
+    console.print(f"[green]Stored in {url}[/]")

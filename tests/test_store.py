@@ -1,0 +1,80 @@
+"""The store: idempotent batches, attempts replacing earlier outputs, bad URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from occupancy.records import CurbEvent, EventType, OccupancySession, SessionKind, VehicleType
+from occupancy.store import Store, StoreError
+
+
+def session(sid: str, start: int) -> OccupancySession:
+    return OccupancySession(
+        sid,
+        SessionKind.PARK,
+        "cam",
+        start,
+        start + 60_000,
+        VehicleType.VAN,
+        curb_zone_id="z",
+        max_stay_min=0.5,
+        run_id="r",
+    )
+
+
+def event(eid: str, t: int) -> CurbEvent:
+    return CurbEvent(
+        eid, EventType.PARK_START, t, "cam", lon=2.35, lat=48.85, curb_zone_id="z", run_id="r"
+    )
+
+
+def test_batches_are_idempotent(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    a = store.begin_run(
+        "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
+    )
+    for _ in range(3):
+        store.write_batch([event("e1", 0), event("e2", 1)], [session("s1", 0)], attempt=a)
+    assert len(store.events_frame()) == 2
+    sessions = store.sessions_frame()
+    assert (
+        len(sessions) == 1 and bool(sessions.overstay.iloc[0]) and sessions.dwell_s.iloc[0] == 60.0
+    )
+
+
+def test_completed_attempt_replaces_earlier_outputs(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    a1 = store.begin_run(
+        "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
+    )
+    store.write_batch([event("old", 0), event("kept", 5)], [session("s-old", 0)], attempt=a1)
+    store.finish_run("r", a1, status="interrupted", footage_end_ms=5, frames_analysed=3)
+    a2 = store.begin_run(
+        "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
+    )
+    assert a2 == a1 + 1
+    store.write_batch([event("kept", 5)], [session("s-new", 10)], attempt=a2)
+    # Until the new attempt completes, nothing of the old one is lost.
+    assert len(store.sessions_frame()) == 2
+    store.finish_run("r", a2, status="complete", footage_end_ms=9, frames_analysed=9)
+    assert list(store.sessions_frame().session_id) == ["s-new"]
+    assert list(store.events_frame().event_id) == ["kept"]
+
+
+def test_ingest_counts_only_new_events(tmp_path: Path) -> None:
+    from occupancy.store import event_row
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    rows = [event_row(event(f"e{i}", i), 0, None) for i in range(5)]
+    assert store.ingest_events(rows[:3]) == 3
+    assert store.ingest_events(rows) == 2
+    assert len(store.events_frame()) == 5
+
+
+def test_bad_database_urls(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="invalid database URL"):
+        Store("nonsense://x")
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store(f"sqlite:///{tmp_path}/no/such/dir/x.db")

@@ -1,0 +1,74 @@
+"""Small immutable vision types, in the spirit of supervision's ``Detections``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Image = NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame chosen for analysis.
+
+    ``pos_ms`` is the position in the footage (recorded) or since the stream
+    opened (live); ``t_ms`` is the wall-clock time it shows, ms since the epoch.
+    """
+
+    image: Image
+    index: int
+    pos_ms: int
+    t_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceGap:
+    """A live source stopped delivering frames between ``lost_ms`` and ``restored_ms``."""
+
+    lost_ms: int
+    restored_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    """N boxes in pixel ``xyxy``, with confidence, class and (after tracking) track id."""
+
+    xyxy: NDArray[np.float32]
+    confidence: NDArray[np.float32]
+    class_id: NDArray[np.int64]
+    class_names: dict[int, str] = field(default_factory=dict)
+    tracker_id: NDArray[np.int64] | None = None
+
+    @classmethod
+    def empty(cls, class_names: dict[int, str] | None = None) -> Detections:
+        return cls(
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+            class_names or {},
+        )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def filter(self, mask: NDArray[np.bool_]) -> Detections:
+        return Detections(
+            self.xyxy[mask],
+            self.confidence[mask],
+            self.class_id[mask],
+            self.class_names,
+            None if self.tracker_id is None else self.tracker_id[mask],
+        )
+
+    def names(self) -> list[str]:
+        return [self.class_names.get(int(c), str(int(c))) for c in self.class_id]
+
+    @property
+    def bottom_center(self) -> NDArray[np.float64]:
+        """Where a box meets the ground: the middle of its bottom edge."""
+        x = (self.xyxy[:, 0] + self.xyxy[:, 2]) / 2.0
+        return np.column_stack([x, self.xyxy[:, 3]]).astype(np.float64)
