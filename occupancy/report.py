@@ -83,17 +83,31 @@ def _profile_figure(
 ) -> bytes:
     top = totals.sort_values("occupancy_percent", ascending=False).head(12)["curb_zone_id"]
     names = dict(zip(zones["curb_zone_id"], zones["name"].fillna(""), strict=True))
-    fig, axes = plt.subplots(3, 4, figsize=(14, 8), sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        3, 4, figsize=(14, 8.5), sharex=True, sharey=True, layout="constrained"
+    )
     p = profile.assign(weekend=profile["weekday"] >= 5)
     city = p.groupby(["weekend", "hour"])["occupancy_percent"].mean()
+    for ax in axes.ravel()[len(top) :]:
+        ax.set_visible(False)
     for ax, zid in zip(axes.ravel(), top, strict=False):
         b = p[p["curb_zone_id"] == zid]
         g = b.groupby(["weekend", "hour"])["occupancy_percent"].mean()
         ax.plot(
-            range(24), g.loc[False].reindex(range(24)).to_numpy(), color="#1f77b4", label="Mon-Fri"
+            range(24),
+            g.loc[False].reindex(range(24)).to_numpy(),
+            color="#1f77b4",
+            marker="o",
+            ms=2,
+            label="Mon-Fri",
         )
         ax.plot(
-            range(24), g.loc[True].reindex(range(24)).to_numpy(), color="#ff7f0e", label="Sat-Sun"
+            range(24),
+            g.loc[True].reindex(range(24)).to_numpy(),
+            color="#ff7f0e",
+            marker="o",
+            ms=2,
+            label="Sat-Sun",
         )
         ax.plot(
             range(24),
@@ -105,6 +119,7 @@ def _profile_figure(
         )
         ax.set_title(str(names.get(zid, zid))[:32], fontsize=9)
         ax.set_xticks([0, 6, 12, 18, 23])
+        ax.tick_params(labelbottom=True)
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("occupancy %")
@@ -193,6 +208,7 @@ def _map_figures(
             ax.legend(loc="lower left", fontsize=8)
             ax.set_title("Double-parking hot spots (circle area ~ double-parked minutes)")
         ax.set_aspect("equal")
+        ax.margins(0.08)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel(f"projected in {crs.name}")
