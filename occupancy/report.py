@@ -66,11 +66,11 @@ def _png(fig: Figure) -> bytes:
 def _mark(fig: Figure, simulated: bool) -> None:
     if simulated:
         fig.text(
-            0.99,
-            0.01,
+            0.005,
+            0.995,
             "SIMULATED DATA",
-            ha="right",
-            va="bottom",
+            ha="left",
+            va="top",
             color="#c0392b",
             fontsize=12,
             fontweight="bold",
