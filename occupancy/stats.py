@@ -148,6 +148,13 @@ def _day_key(start: np.ndarray, origin: int) -> np.ndarray:
     return d.astype(np.int16 if len(d) == 0 or d.max() < 2**15 else np.int32)
 
 
+def _grouping_order(day: np.ndarray) -> slice | np.ndarray:
+    """Permutation grouping sessions by start day; a no-copy slice when already grouped."""
+    if len(day) < 2 or bool(np.all(day[1:] >= day[:-1])):
+        return slice(None)
+    return np.argsort(day, kind="stable")
+
+
 def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
     """Position of each value in ``categories`` (-1 if absent), fast for categoricals."""
     ser = pd.Series(values)
@@ -246,10 +253,11 @@ def prepare(
     # (searchsorted on the day); a radix sort on small day numbers is O(n).
     origin = int(start_all.min()) if len(start_all) else 0
     day = _day_key(start, origin)
-    order = np.argsort(day, kind="stable")
+    # The store returns sessions ordered by start: then nothing needs reordering.
+    order = _grouping_order(day)
     dz, dstart, dend = codes_all[dsel], start_all[dsel], end_all[dsel]
     dday = _day_key(dstart, origin)
-    dorder = np.argsort(dday, kind="stable")
+    dorder = _grouping_order(dday)
     return PreparedSessions(
         zone_ids=zone_ids,
         num_spaces=spaces,
