@@ -231,6 +231,7 @@ def build_report(
     tz: str = stats.DEFAULT_TZ,
     offline: pd.DataFrame | None = None,
     areas: gpd.GeoDataFrame | None = None,
+    lane_zones: pd.DataFrame | None = None,
     title: str = "Delivery bay occupancy",
 ) -> Report:
     prov = stats.provenance(sessions)
@@ -307,6 +308,27 @@ def build_report(
     rep.tables["Bays standing empty on weekday afternoons (14:00-18:00)"] = empty.sort_values(
         "occupancy_14_18h"
     ).head(15)[["name", "street_name", "area_name", "occupancy_14_18h"]]
+    lanes = stats.double_parking_by_lane(sessions, start_ms=start_ms, end_ms=end_ms)
+    lanes = lanes[lanes["lane_zone_id"].notna()]
+    if len(lanes):
+        if lane_zones is not None and "name" in lane_zones:
+            names = dict(zip(lane_zones["lane_zone_id"], lane_zones["name"], strict=True))
+            lanes = lanes.assign(
+                lane_zone_id=lanes["lane_zone_id"].map(names).fillna(lanes["lane_zone_id"])
+            )
+        rep.tables["Double parking per lane zone"] = (
+            lanes.merge(info, on="curb_zone_id", how="left")[
+                ["lane_zone_id", "name", "sessions", "minutes"]
+            ]
+            .rename(
+                columns={
+                    "lane_zone_id": "lane zone",
+                    "name": "beside bay",
+                    "minutes": "double-parked minutes",
+                }
+            )
+            .head(15)
+        )
     sources = {str(s).split(":")[0] for s in zones.get("source", pd.Series(dtype=str)).unique()}
     if "paris" in sources:
         rep.credits.append("Bay inventory: Ville de Paris open data (ODbL).")

@@ -413,6 +413,7 @@ def report_cmd(
             tz=zone_tz,
             offline=offline,
             areas=polys,
+            lane_zones=store.lane_zones_frame(),
             title=title,
         )
         try:
