@@ -30,6 +30,7 @@ Definitions (CDS Metrics 1.0, ``metrics/README.md``, and ours beyond it):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,8 +133,6 @@ def _listish(v: Any) -> list[str] | None:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
     if isinstance(v, str):
-        import json
-
         try:
             v = json.loads(v)
         except ValueError:
@@ -537,7 +536,7 @@ def offline_intervals(events: pd.DataFrame, end_ms: int) -> pd.DataFrame:
 # -- profiles and totals -----------------------------------------------------------------
 
 
-def _session_span(sessions: pd.DataFrame, tz: str) -> tuple[int, int]:
+def _session_span(sessions: pd.DataFrame) -> tuple[int, int]:
     if sessions.empty:
         raise StatsError("no sessions: give start_ms and end_ms")
     return int(sessions["start_ms"].min()), int(sessions["end_ms"].max())
@@ -560,7 +559,7 @@ def weekly_profile(
     counted as one) free.
     """
     if start_ms is None or end_ms is None:
-        s0, s1 = _session_span(sessions, tz)
+        s0, s1 = _session_span(sessions)
         start_ms = s0 if start_ms is None else start_ms
         end_ms = s1 if end_ms is None else end_ms
     p = prepare(sessions, zones, offline=offline)
