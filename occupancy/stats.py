@@ -300,18 +300,20 @@ def covered_ms(
     base = z * (n_hours + 1)
     size = n_bays * (n_hours + 1)
     same = hs == he
-    # partial first hour (or the whole piece when it starts and ends in one hour)
-    first = np.where(same, e - s, (hs + 1) * HOUR_MS - s).astype(np.float64)
-    out = np.bincount(base + hs, weights=first, minlength=size)
+    # partial first hour (or the whole piece when it starts and ends in one hour) and
+    # partial last hour, as point values
+    first = np.where(same, e - s, (hs + 1) * HOUR_MS - s)
     multi = ~same
-    last = (e - he * HOUR_MS).astype(np.float64)
-    out += np.bincount(base[multi] + he[multi], weights=last[multi], minlength=size)
-    # whole hours strictly between hs and he
+    pt_idx = np.concatenate([base + hs, base[multi] + he[multi]])
+    pt_w = np.concatenate([first, e[multi] - he[multi] * HOUR_MS]).astype(np.float64)
+    # whole hours strictly between hs and he: +1 h from hs + 1, -1 h from he, summed up
     inner = multi & (he - hs >= 2)
-    diff = np.bincount(base[inner] + hs[inner] + 1, minlength=size).astype(np.int64)
-    diff -= np.bincount(base[inner] + he[inner], minlength=size)
-    full = np.cumsum(diff.reshape(n_bays, n_hours + 1), axis=1)[:, :n_hours]
-    return out.reshape(n_bays, n_hours + 1)[:, :n_hours] + full * float(HOUR_MS)
+    rng_idx = np.concatenate([base[inner] + hs[inner] + 1, base[inner] + he[inner]])
+    rng_w = np.repeat([float(HOUR_MS), -float(HOUR_MS)], int(inner.sum()))
+    res = np.bincount(pt_idx, weights=pt_w, minlength=size).reshape(n_bays, n_hours + 1)
+    diff = np.bincount(rng_idx, weights=rng_w, minlength=size).reshape(n_bays, n_hours + 1)
+    res += np.cumsum(diff, axis=1)  # exact: sums of whole hours in ms stay below 2**53
+    return res[:, :n_hours]
 
 
 def _arrival_counts(
@@ -387,28 +389,24 @@ def hourly_arrays(
     spaces = p.num_spaces[:, None]
     # All float columns in one (k, N) array: the frame then holds it as a single
     # block without copying (consolidating separate arrays costs more than the maths).
-    vals = np.empty((len(HOURLY_FLOAT_COLUMNS), n_b * n_hours))
-    v = vals.reshape(len(HOURLY_FLOAT_COLUMNS), n_b, n_hours)
+    k = len(HOURLY_FLOAT_COLUMNS)
+    v = np.empty((k, n_b * n_hours)).reshape(k, n_b, n_hours)
     has = count > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(dwell_sum / 60.0, count, out=v[2])
-        np.divide(over, count, out=v[5])
-        np.divide(mis, count, out=v[6])
-    v[2][~has] = np.nan
-    v[5][~has] = np.nan
-    v[6][~has] = np.nan
+    for i, num, scale in ((2, dwell_sum, 60.0), (5, over, 1.0), (6, mis, 1.0)):
+        v[i].fill(np.nan)
+        np.divide(num, count * scale if scale != 1.0 else count, out=v[i], where=has)
     v[0] = count
     np.divide(count, spaces, out=v[1])
-    np.divide(occ_ms, HOUR_MS / 100.0, out=v[3])
-    v[3] /= spaces
+    np.divide(occ_ms, spaces * (HOUR_MS / 100.0), out=v[3])
     np.divide(occ_ms, 60_000.0, out=v[4])
     np.divide(dp_ms, 60_000.0, out=v[7])
     np.divide(off_ms, 60_000.0, out=v[8])
     if offline.any():
         for i in range(4):
             v[i][offline] = OFFLINE
-
-    counts = np.stack([over, mis, dp_count]).astype(np.int32)
+    counts = np.empty((3, n_b, n_hours), dtype=np.int32)
+    for i, c in enumerate((over, mis, dp_count)):
+        np.copyto(counts[i], c, casting="unsafe")
     return HourlyArrays(t0=t0, n_hours=n_hours, values=v, counts=counts, offline=offline)
 
 
