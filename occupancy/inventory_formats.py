@@ -362,8 +362,20 @@ def _osm_hours(props: dict[str, Any], side: str) -> str | None:
     return None
 
 
+_HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+
+
+def osm_tags(props: dict[str, Any]) -> dict[str, Any]:
+    """Feature properties with GDAL's ``other_tags`` hstore ("k"=>"v",...) expanded."""
+    extra = props.get("other_tags")
+    if not isinstance(extra, str):
+        return props
+    tags = {k.replace('\\"', '"'): v.replace('\\"', '"') for k, v in _HSTORE.findall(extra)}
+    return {**tags, **{k: v for k, v in props.items() if k != "other_tags"}}
+
+
 def _osm_feature(i: int, f: dict[str, Any]) -> list[Candidate]:
-    props = f.get("properties") or {}
+    props = osm_tags(f.get("properties") or {})
     sides = _loading_sides(props)
     if not sides:
         raise RecordError("no loading restriction tag (parking:<side>:restriction=loading_only)")
@@ -374,7 +386,9 @@ def _osm_feature(i: int, f: dict[str, Any]) -> list[Candidate]:
         shp = geometry.shapely_shape(geom)
     except Exception as exc:
         raise RecordError(f"invalid geometry: {exc}") from None
-    osm_id = str(props.get("@id") or props.get("id") or f.get("id") or f"feature{i}")
+    osm_id = str(
+        props.get("@id") or props.get("id") or props.get("osm_id") or f.get("id") or f"feature{i}"
+    )
     name = props.get("name")
     out = []
     if shp.geom_type in ("Polygon", "MultiPolygon", "Point"):
