@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from starlette.types import Scope as AsgiScope
 
 from api.cds import error_body
 from api.fastpath import AvailabilityFastPath
-from api.jobs import JobQueue, JobRunner, pipeline_runner
+from api.jobs import JobQueue, JobRunner
 from api.keys import KeyStore
 from api.live import Broadcaster, LiveFollower, LiveIndex
 from api.profiles import Profiles
@@ -80,10 +80,14 @@ def create_app(
     settings: Settings | None = None,
     *,
     store: Store | None = None,
-    job_runner: JobRunner = pipeline_runner,
+    job_runners: Mapping[str, JobRunner] | None = None,
     background: bool = True,
 ) -> FastAPI:
-    """Build the service. ``background=False`` runs no threads (tests drive them)."""
+    """Build the service. ``background=False`` runs no threads (tests drive them).
+
+    ``job_runners`` replaces what runs jobs of a kind (``footage``, ``placement``,
+    ``timeslots``), e.g. a stand-in in tests.
+    """
     settings = settings or get_settings()
     store = store or Store(settings.db)
     live = LiveIndex()
@@ -96,7 +100,7 @@ def create_app(
         broadcaster=Broadcaster(),
         limiter=RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst),
         profiles=Profiles(store, settings.api_time_zone),
-        jobs=JobQueue(store, job_runner),
+        jobs=JobQueue(store, job_runners),
     )
     live.add_listener(state.broadcaster.publish)
     # Read state now, not in the lifespan, so the app answers correctly at once

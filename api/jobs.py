@@ -96,9 +96,43 @@ def pipeline_runner(
     }
 
 
+def placement_runner(
+    source: str, payload: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
+    """Where delivery bays should be (``optimiser.api.run_placement``)."""
+    from optimiser.api import PlacementRequest, run_placement
+
+    result = run_placement(PlacementRequest.model_validate(dict(payload)))
+    return result.model_dump(mode="json")
+
+
+def timeslots_runner(
+    source: str, payload: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
+    """When bays should serve deliveries (``optimiser.api.run_timeslots``)."""
+    from optimiser.api import TimeslotRequest, run_timeslots
+
+    result = run_timeslots(TimeslotRequest.model_validate(dict(payload)))
+    return result.model_dump(mode="json")
+
+
+DEFAULT_RUNNERS: Mapping[str, JobRunner] = {
+    "footage": pipeline_runner,
+    "placement": placement_runner,
+    "timeslots": timeslots_runner,
+}
+
+
 class JobQueue:
-    def __init__(self, store: Store, runner: JobRunner = pipeline_runner) -> None:
-        self.store, self.runner = store, runner
+    """Jobs of several kinds; ``runners`` maps a kind to what runs it.
+
+    A footage job's input is (``source``, ``site``); an optimiser job's input is its
+    request, kept in the ``site`` column (the job's JSON input).
+    """
+
+    def __init__(self, store: Store, runners: Mapping[str, JobRunner] | None = None) -> None:
+        self.store = store
+        self.runners = {**DEFAULT_RUNNERS, **(runners or {})}
         ensure_tables(store)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -182,7 +216,10 @@ class JobQueue:
             self._set(job.job_id, progress=max(0.0, min(1.0, float(p))))
 
         try:
-            result = self.runner(job.source, job.site, self.store, progress)
+            runner = self.runners.get(job.kind)
+            if runner is None:
+                raise ValueError(f"no runner for jobs of kind {job.kind!r}")
+            result = runner(job.source, job.site, self.store, progress)
         except Exception as exc:  # a job's failure is data for its submitter, not a crash
             log.exception("job %s failed", job.job_id)
             self._set(

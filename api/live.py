@@ -45,6 +45,29 @@ _CODE = {BayState.UNKNOWN: 0, BayState.FREE: 1, BayState.OCCUPIED: 2}
 _STATE = {v: k for k, v in _CODE.items()}
 
 
+# Uniform grid over projected coordinates: a 300 m query reads about 9 cells instead of
+# every bay; past _MAX_CELLS cells a vectorised scan of all bays is cheaper.
+_CELL_M = 250.0
+_MAX_CELLS = 64
+
+
+def _build_grid(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> dict[tuple[int, int], npt.NDArray[np.intp]]:
+    if len(x) == 0:
+        return {}
+    cx = np.floor(x / _CELL_M).astype(np.int64)
+    cy = np.floor(y / _CELL_M).astype(np.int64)
+    order = np.lexsort((cy, cx))
+    keys = np.column_stack([cx[order], cy[order]])
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], len(order)]
+    return {
+        (int(keys[a, 0]), int(keys[a, 1])): order[a:b].astype(np.intp)
+        for a, b in zip(starts, ends, strict=True)
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Bay:
     """Static description of a bay, as the API shows it."""
@@ -134,6 +157,7 @@ class LiveIndex:
         self._x: npt.NDArray[np.float64] = np.zeros(0)
         self._y: npt.NDArray[np.float64] = np.zeros(0)
         self._proj = LocalProjection(0.0)
+        self._grid: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
         self._park_code = np.zeros(0, dtype=np.int8)
         self._park_ms = np.full(0, -1, dtype=np.int64)
         self._device_of: list[str | None] = []
@@ -165,6 +189,7 @@ class LiveIndex:
             self.lat = np.array([b.lat for b in bays], dtype=np.float64)
             self._proj = LocalProjection(float(self.lat.mean()) if n else 0.0)
             self._x, self._y = self._proj.xy(self.lon, self.lat)
+            self._grid = _build_grid(self._x, self._y)
             self._park_code, self._park_ms = code, ms
             self._device_of = [b.device_id for b in bays]
             self._offline = np.array(
@@ -259,6 +284,37 @@ class LiveIndex:
         with self._lock:
             return [int(i) for i in np.flatnonzero(bbox.mask(self.lon, self.lat))]
 
+    def _candidates(self, px: float, py: float, radius_m: float) -> npt.NDArray[np.intp] | None:
+        """Bays in the grid cells the circle touches; None when a full scan is cheaper."""
+        cs = _CELL_M
+        x0, x1 = math.floor((px - radius_m) / cs), math.floor((px + radius_m) / cs)
+        y0, y1 = math.floor((py - radius_m) / cs), math.floor((py + radius_m) / cs)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > _MAX_CELLS:
+            return None
+        parts = [
+            cell
+            for cx in range(x0, x1 + 1)
+            for cy in range(y0, y1 + 1)
+            if (cell := self._grid.get((cx, cy))) is not None
+        ]
+        if not parts:
+            return np.zeros(0, dtype=np.intp)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _distances(
+        self, lat: float, lon: float, radius_m: float
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """Indices of bays within ``radius_m`` and their squared distances (any order)."""
+        px, py = (float(v[0]) for v in self._proj.xy(np.array([lon]), np.array([lat])))
+        cand = self._candidates(px, py, radius_m)
+        if cand is None:
+            d2 = (self._x - px) ** 2 + (self._y - py) ** 2
+            hit = np.flatnonzero(d2 <= radius_m * radius_m)
+            return hit, d2[hit]
+        d2 = (self._x[cand] - px) ** 2 + (self._y[cand] - py) ** 2
+        keep = d2 <= radius_m * radius_m
+        return cand[keep], d2[keep]
+
     def near(
         self, lat: float, lon: float, radius_m: float, limit: int | None = None
     ) -> list[tuple[int, float]]:
@@ -266,13 +322,11 @@ class LiveIndex:
         with self._lock:
             if not self.bays:
                 return []
-            px, py = self._proj.xy(np.array([lon]), np.array([lat]))
-            d2 = (self._x - px[0]) ** 2 + (self._y - py[0]) ** 2
-            hit = np.flatnonzero(d2 <= radius_m * radius_m)
-            order = hit[np.argsort(d2[hit], kind="stable")]
+            idx, d2 = self._distances(lat, lon, radius_m)
+            order = np.lexsort((idx, d2))  # by distance, then index: deterministic
             if limit is not None:
                 order = order[:limit]
-            return [(int(i), float(math.sqrt(d2[i]))) for i in order]
+            return [(int(idx[k]), math.sqrt(float(d2[k]))) for k in order]
 
     def free_near(
         self, lat: float, lon: float, radius_m: float, limit: int
@@ -281,20 +335,19 @@ class LiveIndex:
         with self._lock:
             if not self.bays:
                 return []
-            px, py = self._proj.xy(np.array([lon]), np.array([lat]))
-            d2 = (self._x - px[0]) ** 2 + (self._y - py[0]) ** 2
-            ok = (d2 <= radius_m * radius_m) & (self._park_code == 1) & ~self._offline
-            hit = np.flatnonzero(ok)
-            if len(hit) > limit:
-                hit = hit[np.argpartition(d2[hit], limit - 1)[:limit]]
-            hit = hit[np.argsort(d2[hit], kind="stable")]
+            idx, d2 = self._distances(lat, lon, radius_m)
+            free = (self._park_code[idx] == 1) & ~self._offline[idx]
+            idx, d2 = idx[free], d2[free]
+            order = np.lexsort((idx, d2))[:limit]
             return [
                 (
-                    int(i),
-                    math.sqrt(float(d2[i])),
-                    StateChange(self.bays[i].curb_zone_id, BayState.FREE, int(self._park_ms[i])),
+                    int(idx[k]),
+                    math.sqrt(float(d2[k])),
+                    StateChange(
+                        self.bays[idx[k]].curb_zone_id, BayState.FREE, int(self._park_ms[idx[k]])
+                    ),
                 )
-                for i in hit
+                for k in order
             ]
 
 

@@ -24,7 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -377,18 +377,133 @@ def solve(
     return _solve_mip(problem, opts, hint, fix_bays, progress)
 
 
+def lp_relaxation(
+    problem: PlacementProblem, duals: dict[str, float] | None = None
+) -> tuple[float, FloatArray]:
+    """The LP bound (objective units, offset included) and the expected bays per site."""
+    frac = np.zeros(len(problem.sites))
+    sol = _solve_mip(
+        problem, SolveOptions(solver="glop"), None, None, None, fractional=frac, duals=duals
+    )
+    return sol.bound, frac
+
+
+def layout_feasible(problem: PlacementProblem, bays: IntArray) -> bool:
+    """Whether a layout keeps every hard rule and the budget."""
+    s, b = problem.sites, problem.budget
+    if np.any(bays < 0) or np.any(bays > s.max_bays) or np.any(bays[s.fixed] < s.existing[s.fixed]):
+        return False
+    added = int(np.maximum(bays - s.existing, 0).sum())
+    removed = int(np.maximum(s.existing - bays, 0).sum())
+    new_kerb = float((np.maximum(bays - s.existing, 0) * s.bay_length_m).sum())
+    total_kerb = float((bays * s.bay_length_m).sum())
+    return (
+        (b.max_added is None or added <= b.max_added)
+        and (b.max_removed is None or removed <= b.max_removed)
+        and (b.max_changes is None or added + removed <= b.max_changes)
+        and (b.max_new_kerb_m is None or new_kerb <= b.max_new_kerb_m + 1e-9)
+        and (b.max_total_kerb_m is None or total_kerb <= b.max_total_kerb_m + 1e-9)
+    )
+
+
+def round_layout(problem: PlacementProblem, fractional: FloatArray) -> IntArray | None:
+    """LP rounding: keep the whole bays the LP opens, then add bays where its fractions are
+    largest while the budget allows. ``None`` when rounding down already breaks a rule."""
+    bays = np.floor(fractional + 1e-6).astype(np.int64)
+    bays = np.maximum(bays, np.where(problem.sites.fixed, problem.sites.existing, 0))
+    if not layout_feasible(problem, bays):
+        return None
+    rest = fractional - bays
+    for j in np.argsort(-rest):
+        if rest[j] <= 1e-6:
+            break
+        bays[j] += 1
+        if not layout_feasible(problem, bays):
+            bays[j] -= 1
+    return bays
+
+
+def optimise(
+    problem: PlacementProblem,
+    options: SolveOptions | None = None,
+    hint: IntArray | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PlacementSolution:
+    """The full method: LP bound, greedy and LP-rounded layouts, then the MIP (or CP-SAT)
+    warm-started from the better of the two for the time left; best layout, tightest bound.
+
+    Every layout is evaluated exactly (its optimal assignment, a linear programme), and
+    the bound is the better of the LP relaxation and the solver's own, so the gap is honest.
+    """
+    opts = options or SolveOptions()
+    t0 = time.perf_counter()
+    say = progress or (lambda _: None)
+    layouts = [hint] if hint is not None else []
+    say("LP relaxation (bound)")
+    lp_bound, frac = lp_relaxation(problem)
+    rounded = round_layout(problem, frac)
+    if rounded is not None:
+        layouts.append(rounded)
+    exact = SolveOptions(solver="glop")
+    best = None
+    for lay in layouts:
+        if layout_feasible(problem, lay):
+            sol = _solve_mip(problem, exact, None, lay, None)
+            if best is None or sol.objective > best.objective:
+                best = sol
+    left = opts.time_limit_s - (time.perf_counter() - t0)
+    bound = lp_bound
+    if left > 0.5 and (best is None or lp_bound - best.objective > 1e-9):
+        say(f"{opts.solver} from the best layout, {left:.0f} s left")
+        try:
+            sol = solve(
+                problem,
+                replace(opts, time_limit_s=left),
+                hint=best.bays if best is not None else None,
+                progress=progress,
+            )
+            bound = min(bound, sol.bound)
+            if best is None or sol.objective > best.objective:
+                best = sol
+        except OptimiserInputError:
+            if best is None:
+                raise
+    if best is None:
+        raise OptimiserInputError("placement: no layout found; raise the time limit")
+    offset = objective_offset(problem)
+    obj, bnd = best.objective - offset, max(bound, best.objective) - offset
+    gap = (bnd - obj) / max(1.0, abs(bnd))
+    return replace(
+        best,
+        bound=bnd + offset,
+        gap=gap,
+        abs_gap=bnd - obj,
+        status="OPTIMAL" if gap <= max(opts.relative_gap, 1e-4) else "FEASIBLE",
+        wall_s=time.perf_counter() - t0,
+        solver=f"lp+greedy+{opts.solver}",
+    )
+
+
 def _solve_mip(
     problem: PlacementProblem,
     opts: SolveOptions,
     hint: IntArray | None,
     fix_bays: IntArray | None,
     progress: Callable[[str], None] | None,
+    fractional: FloatArray | None = None,
+    duals: dict[str, float] | None = None,
 ) -> PlacementSolution:
-    """The same model through OR-Tools' MIP interface, continuous loads and exact secants."""
+    """The same model through OR-Tools' MIP interface, continuous loads and exact secants.
+
+    With the ``glop`` backend the bay choices are relaxed to [0, 1]: the linear
+    programme whose optimum bounds every layout (its expected bays per site are
+    written into ``fractional``); with ``fix_bays`` it is the exact evaluation of a layout.
+    """
     t0 = time.perf_counter()
     sites, groups, budget, costs = problem.sites, problem.groups, problem.budget, problem.costs
     _, crv = curves(problem)
-    backend = {"scip": "SCIP", "highs": "HIGHS", "cbc": "CBC"}[opts.solver]
+    backend = {"scip": "SCIP", "highs": "HIGHS", "cbc": "CBC", "glop": "GLOP"}[opts.solver]
+    relax = backend == "GLOP"
     mip = pywraplp.Solver.CreateSolver(backend)
     if mip is None:
         raise OptimiserInputError(f"solver: OR-Tools has no {backend} backend here")
@@ -415,7 +530,10 @@ def _solve_mip(
         k_min = e if sites.fixed[j] else 0
         if fix_bays is not None:
             k_min = k_max = int(fix_bays[j])
-        zs = {k: mip.BoolVar(f"z{j}_{k}") for k in range(k_min, k_max + 1)}
+        zs = {
+            k: mip.NumVar(0.0, 1.0, f"z{j}_{k}") if relax else mip.BoolVar(f"z{j}_{k}")
+            for k in range(k_min, k_max + 1)
+        }
         z_of.update({(j, k): z for k, z in zs.items()})
         mip.Add(mip.Sum(list(zs.values())) == 1)
         cap = float(reach[j])
@@ -445,8 +563,9 @@ def _solve_mip(
         ]
         total_kerb += [k * float(sites.bay_length_m[j]) * z for k, z in zs.items() if k > 0]
     added, removed = mip.Sum(added_terms), mip.Sum(removed_terms)
+    added_con = None
     if budget.max_added is not None:
-        mip.Add(added <= budget.max_added)
+        added_con = mip.Add(added <= budget.max_added)
     if budget.max_removed is not None:
         mip.Add(removed <= budget.max_removed)
     if budget.max_changes is not None:
@@ -487,11 +606,16 @@ def _solve_mip(
     for (j, k), z in z_of.items():
         if z.solution_value() > 0.5:
             bays[j] = k
+        if fractional is not None:
+            fractional[j] += k * z.solution_value()
     load = np.zeros(n_sites)
     for j in range(n_sites):
         load[j] = sum(v.solution_value() for v, _ in site_in[j])
     obj = mip.Objective().Value()
-    bound = mip.Objective().BestBound()
+    bound = obj if relax else mip.Objective().BestBound()
+    if duals is not None and relax and added_con is not None:
+        # The LP value is concave in the bay budget; this is its slope (a supergradient).
+        duals["max_added"] = abs(added_con.dual_value())
     # OPTIMAL here means within the relative gap asked for; the gap itself is reported.
     return _solution(
         problem,

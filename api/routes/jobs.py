@@ -1,4 +1,4 @@
-"""Batch footage jobs: submit footage + site, poll progress (key, scope jobs)."""
+"""Batch jobs: footage analyses and optimiser runs; submit, then poll (key, scope jobs)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from api.keys import Scope
 from api.params import bad_request
 from api.security import require
 from api.state import ApiState, get_state
+from optimiser.api import PlacementRequest, TimeslotRequest
 
 router = APIRouter(prefix="/jobs", tags=["Batch jobs"], dependencies=[Depends(require(Scope.JOBS))])
 
@@ -84,6 +85,20 @@ def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
     except SiteError as exc:
         raise bad_request(str(exc)) from None
     return _out(state.jobs.submit(job.source, job.site))
+
+
+@router.post("/placement", status_code=202, response_model=JobOut)
+def submit_placement(request: PlacementRequest, state: ApiState = Depends(get_state)) -> JobOut:
+    """Queue an optimiser run: where delivery bays should be (``optimiser.api``)."""
+    payload = request.model_dump(mode="json")
+    return _out(state.jobs.submit("optimiser:placement", payload, kind="placement"))
+
+
+@router.post("/timeslots", status_code=202, response_model=JobOut)
+def submit_timeslots(request: TimeslotRequest, state: ApiState = Depends(get_state)) -> JobOut:
+    """Queue an optimiser run: when bays should serve deliveries (``optimiser.api``)."""
+    payload = request.model_dump(mode="json")
+    return _out(state.jobs.submit("optimiser:timeslots", payload, kind="timeslots"))
 
 
 @router.get("/{job_id}", response_model=JobOut)

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.jobs import JobRunner, pipeline_runner
+from api.jobs import JobRunner
 from api.keys import KeyStore
 from api.state import ApiState
 from baywatch.settings import Settings
@@ -141,16 +141,15 @@ class Api:
         return out
 
 
-def make_api(
-    tmp_path: Path, *, runner: JobRunner = pipeline_runner, **settings: Any
-) -> Iterator[Api]:
+def make_api(tmp_path: Path, *, runner: JobRunner | None = None, **settings: Any) -> Iterator[Api]:
     db = f"sqlite:///{tmp_path / 'api.db'}"
     store = Store(db)
     store.upsert_zones(zone_rows())
     keys = KeyStore(store)
     tokens = {s: keys.create(f"test {s}", [s])[1] for s in ("read", "ingest", "jobs", "admin")}
     cfg = Settings(db=db, **settings)
-    app = create_app(cfg, store=store, job_runner=runner, background=False)
+    runners = None if runner is None else {"footage": runner}
+    app = create_app(cfg, store=store, job_runners=runners, background=False)
     with TestClient(app) as client:
         yield Api(client, app.state.api, store, tokens)
     store.close()
