@@ -22,8 +22,6 @@ app = typer.Typer(
 app.command("analyse")(analyse_command)
 app.command("demo")(demo_command)
 
-app.add_typer(optimiser_cli.app, name="optimise")
-
 
 @app.command("site-schema")
 def site_schema() -> None:
@@ -34,6 +32,7 @@ def site_schema() -> None:
 
 
 stats_cli.register(app)  # import-bays, simulate, stats, report
+app.add_typer(optimiser_cli.app, name="optimise")
 
 
 from api.cli import register as _register_api  # noqa: E402  (after app exists)

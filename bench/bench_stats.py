@@ -135,7 +135,10 @@ def main() -> None:
         n_park = int((sessions["kind"] == "park").sum())
         start_ms = int(pd.Timestamp("2025-01-01", tz="Europe/Paris").value // 1_000_000)
         end_ms = start_ms + args.days * 86_400_000 + 3_600_000  # spans the DST hour
-        sessions[COLUMNS].to_parquet(work / "sessions.parquet")
+        # In the order Store.sessions_frame returns them: by start time.
+        sessions[COLUMNS].sort_values("start_ms", kind="stable").to_parquet(
+            work / "sessions.parquet"
+        )
         zones.to_parquet(work / "zones.parquet")
         (work / "meta.json").write_text(json.dumps({"start_ms": start_ms, "end_ms": end_ms}))
         del sessions

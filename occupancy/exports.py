@@ -19,6 +19,8 @@ import pandas as pd
 from occupancy.stats import CDS_METRICS
 
 CDS_CONTENT_TYPE = "application/vnd.cds+csv;version=1.0"
+# Values as CDS writes them: "6", "2.9", "-1", "0.05" (no trailing ".0").
+CDS_FLOAT = "%.10g"
 
 CDS_SESSION_COLUMNS = (
     "session_type",
@@ -157,6 +159,6 @@ def write_cds_csv(frames: Iterable[pd.DataFrame], path: str | Path) -> Path:
     first = True
     with p.open("w", encoding="utf-8", newline="") as fh:
         for f in frames:
-            f.to_csv(fh, index=False, header=first)
+            f.to_csv(fh, index=False, header=first, float_format=CDS_FLOAT)
             first = False
     return p

@@ -218,6 +218,8 @@ def detect_format(path: Path) -> str:
                 return "cds"
             if any(str(k).startswith("parking") for k in props):
                 return "osm"
+            if "parking" in str(props.get("other_tags", "")):  # GeoJSON written by GDAL
+                return "osm"
         raise InventoryError(
             f"{path}: GeoJSON with neither CDS curb_zone_id nor OSM parking:* tags; give --format"
         )

@@ -163,6 +163,9 @@ def parse_cerema(path: Path) -> Parsed:
 # -- Ville de Paris ------------------------------------------------------------------
 
 
+PARIS_MAX_STAY_MIN = 30.0
+
+
 def _paris_row(line: int, row: dict[str, str]) -> Candidate:
     regime = _get(row, "Régime prioritaire")
     if regime.upper() != "LIVRAISON":
@@ -180,6 +183,8 @@ def _paris_row(line: int, row: dict[str, str]) -> Candidate:
     new_id, old_id = _get(row, "Nouvel identifiant"), _get(row, "Ancien identifiant")
     local_id = new_id or (f"ancien:{old_id}" if old_id else f"xy:{lon:.6f},{lat:.6f}")
     c = Candidate(number=line, local_id=local_id, lon=lon, lat=lat)
+    # The export carries no duration: Paris's rule for every delivery bay is a 30-minute stop.
+    c.max_stay_min = PARIS_MAX_STAY_MIN
     c.length_cm = _length_cm(_get(row, "Longueur"), "Longueur", metres=True)
     c.width_cm = _length_cm(_get(row, "Largeur"), "Largeur", metres=True)
     places = optional_number(
@@ -357,8 +362,20 @@ def _osm_hours(props: dict[str, Any], side: str) -> str | None:
     return None
 
 
+_HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+
+
+def osm_tags(props: dict[str, Any]) -> dict[str, Any]:
+    """Feature properties with GDAL's ``other_tags`` hstore ("k"=>"v",...) expanded."""
+    extra = props.get("other_tags")
+    if not isinstance(extra, str):
+        return props
+    tags = {k.replace('\\"', '"'): v.replace('\\"', '"') for k, v in _HSTORE.findall(extra)}
+    return {**tags, **{k: v for k, v in props.items() if k != "other_tags"}}
+
+
 def _osm_feature(i: int, f: dict[str, Any]) -> list[Candidate]:
-    props = f.get("properties") or {}
+    props = osm_tags(f.get("properties") or {})
     sides = _loading_sides(props)
     if not sides:
         raise RecordError("no loading restriction tag (parking:<side>:restriction=loading_only)")
@@ -369,7 +386,9 @@ def _osm_feature(i: int, f: dict[str, Any]) -> list[Candidate]:
         shp = geometry.shapely_shape(geom)
     except Exception as exc:
         raise RecordError(f"invalid geometry: {exc}") from None
-    osm_id = str(props.get("@id") or props.get("id") or f.get("id") or f"feature{i}")
+    osm_id = str(
+        props.get("@id") or props.get("id") or props.get("osm_id") or f.get("id") or f"feature{i}"
+    )
     name = props.get("name")
     out = []
     if shp.geom_type in ("Polygon", "MultiPolygon", "Point"):

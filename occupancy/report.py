@@ -66,11 +66,11 @@ def _png(fig: Figure) -> bytes:
 def _mark(fig: Figure, simulated: bool) -> None:
     if simulated:
         fig.text(
-            0.99,
-            0.01,
+            0.005,
+            0.995,
             "SIMULATED DATA",
-            ha="right",
-            va="bottom",
+            ha="left",
+            va="top",
             color="#c0392b",
             fontsize=12,
             fontweight="bold",
@@ -83,17 +83,31 @@ def _profile_figure(
 ) -> bytes:
     top = totals.sort_values("occupancy_percent", ascending=False).head(12)["curb_zone_id"]
     names = dict(zip(zones["curb_zone_id"], zones["name"].fillna(""), strict=True))
-    fig, axes = plt.subplots(3, 4, figsize=(14, 8), sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        3, 4, figsize=(14, 8.5), sharex=True, sharey=True, layout="constrained"
+    )
     p = profile.assign(weekend=profile["weekday"] >= 5)
     city = p.groupby(["weekend", "hour"])["occupancy_percent"].mean()
+    for ax in axes.ravel()[len(top) :]:
+        ax.set_visible(False)
     for ax, zid in zip(axes.ravel(), top, strict=False):
         b = p[p["curb_zone_id"] == zid]
         g = b.groupby(["weekend", "hour"])["occupancy_percent"].mean()
         ax.plot(
-            range(24), g.loc[False].reindex(range(24)).to_numpy(), color="#1f77b4", label="Mon-Fri"
+            range(24),
+            g.loc[False].reindex(range(24)).to_numpy(),
+            color="#1f77b4",
+            marker="o",
+            ms=2,
+            label="Mon-Fri",
         )
         ax.plot(
-            range(24), g.loc[True].reindex(range(24)).to_numpy(), color="#ff7f0e", label="Sat-Sun"
+            range(24),
+            g.loc[True].reindex(range(24)).to_numpy(),
+            color="#ff7f0e",
+            marker="o",
+            ms=2,
+            label="Sat-Sun",
         )
         ax.plot(
             range(24),
@@ -105,6 +119,7 @@ def _profile_figure(
         )
         ax.set_title(str(names.get(zid, zid))[:32], fontsize=9)
         ax.set_xticks([0, 6, 12, 18, 23])
+        ax.tick_params(labelbottom=True)
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("occupancy %")
@@ -193,6 +208,7 @@ def _map_figures(
             ax.legend(loc="lower left", fontsize=8)
             ax.set_title("Double-parking hot spots (circle area ~ double-parked minutes)")
         ax.set_aspect("equal")
+        ax.margins(0.08)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel(f"projected in {crs.name}")
@@ -215,6 +231,7 @@ def build_report(
     tz: str = stats.DEFAULT_TZ,
     offline: pd.DataFrame | None = None,
     areas: gpd.GeoDataFrame | None = None,
+    lane_zones: pd.DataFrame | None = None,
     title: str = "Delivery bay occupancy",
 ) -> Report:
     prov = stats.provenance(sessions)
@@ -291,6 +308,27 @@ def build_report(
     rep.tables["Bays standing empty on weekday afternoons (14:00-18:00)"] = empty.sort_values(
         "occupancy_14_18h"
     ).head(15)[["name", "street_name", "area_name", "occupancy_14_18h"]]
+    lanes = stats.double_parking_by_lane(sessions, start_ms=start_ms, end_ms=end_ms)
+    lanes = lanes[lanes["lane_zone_id"].notna()]
+    if len(lanes):
+        if lane_zones is not None and "name" in lane_zones:
+            names = dict(zip(lane_zones["lane_zone_id"], lane_zones["name"], strict=True))
+            lanes = lanes.assign(
+                lane_zone_id=lanes["lane_zone_id"].map(names).fillna(lanes["lane_zone_id"])
+            )
+        rep.tables["Double parking per lane zone"] = (
+            lanes.merge(info, on="curb_zone_id", how="left")[
+                ["lane_zone_id", "name", "sessions", "minutes"]
+            ]
+            .rename(
+                columns={
+                    "lane_zone_id": "lane zone",
+                    "name": "beside bay",
+                    "minutes": "double-parked minutes",
+                }
+            )
+            .head(15)
+        )
     sources = {str(s).split(":")[0] for s in zones.get("source", pd.Series(dtype=str)).unique()}
     if "paris" in sources:
         rep.credits.append("Bay inventory: Ville de Paris open data (ODbL).")

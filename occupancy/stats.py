@@ -30,6 +30,7 @@ Definitions (CDS Metrics 1.0, ``metrics/README.md``, and ours beyond it):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,8 +133,6 @@ def _listish(v: Any) -> list[str] | None:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
     if isinstance(v, str):
-        import json
-
         try:
             v = json.loads(v)
         except ValueError:
@@ -146,6 +145,13 @@ def _listish(v: Any) -> list[str] | None:
 def _day_key(start: np.ndarray, origin: int) -> np.ndarray:
     d = (start - origin) // DAY_MS
     return d.astype(np.int16 if len(d) == 0 or d.max() < 2**15 else np.int32)
+
+
+def _grouping_order(day: np.ndarray) -> slice | np.ndarray:
+    """Permutation grouping sessions by start day; a no-copy slice when already grouped."""
+    if len(day) < 2 or bool(np.all(day[1:] >= day[:-1])):
+        return slice(None)
+    return np.argsort(day, kind="stable")
 
 
 def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
@@ -246,10 +252,11 @@ def prepare(
     # (searchsorted on the day); a radix sort on small day numbers is O(n).
     origin = int(start_all.min()) if len(start_all) else 0
     day = _day_key(start, origin)
-    order = np.argsort(day, kind="stable")
+    # The store returns sessions ordered by start: then nothing needs reordering.
+    order = _grouping_order(day)
     dz, dstart, dend = codes_all[dsel], start_all[dsel], end_all[dsel]
     dday = _day_key(dstart, origin)
-    dorder = np.argsort(dday, kind="stable")
+    dorder = _grouping_order(dday)
     return PreparedSessions(
         zone_ids=zone_ids,
         num_spaces=spaces,
@@ -293,18 +300,20 @@ def covered_ms(
     base = z * (n_hours + 1)
     size = n_bays * (n_hours + 1)
     same = hs == he
-    # partial first hour (or the whole piece when it starts and ends in one hour)
-    first = np.where(same, e - s, (hs + 1) * HOUR_MS - s).astype(np.float64)
-    out = np.bincount(base + hs, weights=first, minlength=size)
+    # partial first hour (or the whole piece when it starts and ends in one hour) and
+    # partial last hour, as point values
+    first = np.where(same, e - s, (hs + 1) * HOUR_MS - s)
     multi = ~same
-    last = (e - he * HOUR_MS).astype(np.float64)
-    out += np.bincount(base[multi] + he[multi], weights=last[multi], minlength=size)
-    # whole hours strictly between hs and he
+    pt_idx = np.concatenate([base + hs, base[multi] + he[multi]])
+    pt_w = np.concatenate([first, e[multi] - he[multi] * HOUR_MS]).astype(np.float64)
+    # whole hours strictly between hs and he: +1 h from hs + 1, -1 h from he, summed up
     inner = multi & (he - hs >= 2)
-    diff = np.bincount(base[inner] + hs[inner] + 1, minlength=size).astype(np.int64)
-    diff -= np.bincount(base[inner] + he[inner], minlength=size)
-    full = np.cumsum(diff.reshape(n_bays, n_hours + 1), axis=1)[:, :n_hours]
-    return out.reshape(n_bays, n_hours + 1)[:, :n_hours] + full * float(HOUR_MS)
+    rng_idx = np.concatenate([base[inner] + hs[inner] + 1, base[inner] + he[inner]])
+    rng_w = np.repeat([float(HOUR_MS), -float(HOUR_MS)], int(inner.sum()))
+    res = np.bincount(pt_idx, weights=pt_w, minlength=size).reshape(n_bays, n_hours + 1)
+    diff = np.bincount(rng_idx, weights=rng_w, minlength=size).reshape(n_bays, n_hours + 1)
+    res += np.cumsum(diff, axis=1)  # exact: sums of whole hours in ms stay below 2**53
+    return res[:, :n_hours]
 
 
 def _arrival_counts(
@@ -380,28 +389,24 @@ def hourly_arrays(
     spaces = p.num_spaces[:, None]
     # All float columns in one (k, N) array: the frame then holds it as a single
     # block without copying (consolidating separate arrays costs more than the maths).
-    vals = np.empty((len(HOURLY_FLOAT_COLUMNS), n_b * n_hours))
-    v = vals.reshape(len(HOURLY_FLOAT_COLUMNS), n_b, n_hours)
+    k = len(HOURLY_FLOAT_COLUMNS)
+    v = np.empty((k, n_b * n_hours)).reshape(k, n_b, n_hours)
     has = count > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(dwell_sum / 60.0, count, out=v[2])
-        np.divide(over, count, out=v[5])
-        np.divide(mis, count, out=v[6])
-    v[2][~has] = np.nan
-    v[5][~has] = np.nan
-    v[6][~has] = np.nan
+    for i, num, scale in ((2, dwell_sum, 60.0), (5, over, 1.0), (6, mis, 1.0)):
+        v[i].fill(np.nan)
+        np.divide(num, count * scale if scale != 1.0 else count, out=v[i], where=has)
     v[0] = count
     np.divide(count, spaces, out=v[1])
-    np.divide(occ_ms, HOUR_MS / 100.0, out=v[3])
-    v[3] /= spaces
+    np.divide(occ_ms, spaces * (HOUR_MS / 100.0), out=v[3])
     np.divide(occ_ms, 60_000.0, out=v[4])
     np.divide(dp_ms, 60_000.0, out=v[7])
     np.divide(off_ms, 60_000.0, out=v[8])
     if offline.any():
         for i in range(4):
             v[i][offline] = OFFLINE
-
-    counts = np.stack([over, mis, dp_count]).astype(np.int32)
+    counts = np.empty((3, n_b, n_hours), dtype=np.int32)
+    for i, c in enumerate((over, mis, dp_count)):
+        np.copyto(counts[i], c, casting="unsafe")
     return HourlyArrays(t0=t0, n_hours=n_hours, values=v, counts=counts, offline=offline)
 
 
@@ -529,7 +534,7 @@ def offline_intervals(events: pd.DataFrame, end_ms: int) -> pd.DataFrame:
 # -- profiles and totals -----------------------------------------------------------------
 
 
-def _session_span(sessions: pd.DataFrame, tz: str) -> tuple[int, int]:
+def _session_span(sessions: pd.DataFrame) -> tuple[int, int]:
     if sessions.empty:
         raise StatsError("no sessions: give start_ms and end_ms")
     return int(sessions["start_ms"].min()), int(sessions["end_ms"].max())
@@ -552,7 +557,7 @@ def weekly_profile(
     counted as one) free.
     """
     if start_ms is None or end_ms is None:
-        s0, s1 = _session_span(sessions, tz)
+        s0, s1 = _session_span(sessions)
         start_ms = s0 if start_ms is None else start_ms
         end_ms = s1 if end_ms is None else end_ms
     p = prepare(sessions, zones, offline=offline)

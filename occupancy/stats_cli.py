@@ -7,6 +7,7 @@ errors print one ``error: ...`` line and exit with status 2.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -290,7 +291,7 @@ def stats_cmd(
         )
         if output is None:
             for i, f in enumerate(frames):
-                f.to_csv(sys.stdout, index=False, header=i == 0)
+                f.to_csv(sys.stdout, index=False, header=i == 0, float_format=exports.CDS_FLOAT)
         else:
             exports.write_cds_csv(frames, output)
             console.print(f"wrote {output}")
@@ -412,6 +413,7 @@ def report_cmd(
             tz=zone_tz,
             offline=offline,
             areas=polys,
+            lane_zones=store.lane_zones_frame(),
             title=title,
         )
         try:
@@ -429,6 +431,9 @@ def _user_errors(fn: Callable[P, None]) -> Callable[P, None]:
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             fn(*args, **kwargs)
+        except BrokenPipeError:
+            # stdout piped into `head` and closed: not an error; silence the final flush.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except OSError as exc:
             fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from optimiser.areas import solve_by_area
 from optimiser.distances import StreetGraph, reach_network, reach_straight
 from optimiser.errors import OptimiserInputError
 from optimiser.greedy import greedy_layout
@@ -36,7 +38,7 @@ from optimiser.loaders import (
     zones_from_cds_geojson,
     zones_from_paris_csv,
 )
-from optimiser.placement import SolveOptions, solve
+from optimiser.placement import SolveOptions, optimise, solve
 from optimiser.plot import proposal_map
 from optimiser.problem import build_problem
 from optimiser.proposals import (
@@ -83,6 +85,9 @@ class PlacementRequest(BaseModel):
     seed: int = 0
     solver: Literal["scip", "cp-sat"] = "scip"
     relative_gap: float = Field(default=1e-4, ge=0)
+    split_by_area: bool = Field(
+        default=False, description="solve per area label and stitch (bays-added budget only)"
+    )
     out_dir: Path | None = None
 
 
@@ -281,10 +286,17 @@ def run_placement(request: PlacementRequest, progress: Progress = _noop) -> Plac
         solver=request.solver,
     )
     progress("evaluating the bays in place")
-    before = solve(problem, opts, fix_bays=problem.sites.existing)
-    progress("greedy warm start")
-    hint = greedy_layout(problem)
-    after = solve(problem, opts, hint=hint, progress=progress)
+    # With the bays fixed the model is a linear programme: GLOP evaluates it exactly.
+    before = solve(problem, replace(opts, solver="glop"), fix_bays=problem.sites.existing)
+    if request.split_by_area:
+        labels = problem.sites.area
+        index = {a: i for i, a in enumerate(dict.fromkeys(labels))}
+        area_of = np.array([index[a] for a in labels], dtype=np.int64)
+        after = solve_by_area(problem, area_of, opts, progress=progress)
+    else:
+        progress("greedy warm start")
+        hint = greedy_layout(problem)
+        after = optimise(problem, opts, hint=hint, progress=progress)
     props = placement_proposals(problem, before, after)
     simulated = bool(src.demand.simulated)
     geo = to_geojson(props, simulated)

@@ -9,13 +9,11 @@ Method (for a budget on bays added only, the city-scale case):
    between the areas in proportion to the sites it reaches in each, so the stitched
    layout is feasible for the whole city and its objective is the sum of the areas'
    (a lower bound on that layout's value: the split only restricts the assignment).
-3. The bound: each area's LP relaxation with the border groups' demand counted in
-   full in every area they touch (a relaxation of the city model restricted to that
-   area) at its budget share b_a gives L_a and the budget's dual mu_a, a supergradient
-   of the concave L_a. For any other split b' of the budget B,
-   sum L_a(b'_a) <= sum L_a(b_a) + mu_max * B - sum mu_a * b_a, and the city's LP
-   relaxation is at most the best such split: that sum is a valid bound on the city
-   model, whatever the budget split the greedy chose.
+3. The bound, Lagrangian: price the bay budget at mu (the greedy's last marginal
+   gain, an estimate of its shadow price) instead of enforcing it, and count the
+   border groups' demand in full in every area they touch. The city model then
+   falls apart into areas, each an LP relaxation V_a(mu), and
+   mu * B + sum_a V_a(mu) bounds the city model for any mu >= 0.
 """
 
 from __future__ import annotations
@@ -35,9 +33,11 @@ from optimiser.placement import (
     PlacementSolution,
     SolveOptions,
     _solve_mip,
+    layout_feasible,
     lp_relaxation,
     objective_offset,
-    optimise,
+    round_layout,
+    solve,
 )
 
 
@@ -107,8 +107,10 @@ def solve_by_area(
         )
     t0 = time.perf_counter()
     say = progress or (lambda _: None)
-    say("greedy layout of the whole city (budget shares)")
-    greedy = greedy_layout(problem)
+    say("greedy layout of the whole city (budget shares, bay price)")
+    price: list[float] = [0.0]
+    greedy = greedy_layout(problem, price=price)
+    mu = max(0.0, price[0])
     added = np.maximum(greedy - problem.sites.existing, 0)
     n_areas = int(area_of.max()) + 1
     bays = problem.sites.existing.copy()
@@ -116,39 +118,65 @@ def solve_by_area(
     served_model = np.zeros(len(problem.sites))
     served_erlang = np.zeros(len(problem.sites))
     obj = 0.0
-    lp_sum, mu, share = 0.0, np.zeros(n_areas), np.zeros(n_areas)
+    dual_sum = 0.0
     n_vars = n_cons = 0
     lin_err = 0.0
+    exact = SolveOptions(solver="glop")
     for a in range(n_areas):
         idx = np.flatnonzero(area_of == a)
         b_a = int(added[idx].sum())
-        share[a] = b_a
         relaxed = _area_problem(problem, idx, b_a, full_border=True)
-        if relaxed is None:
-            continue
-        duals: dict[str, float] = {}
-        lp_a, _ = lp_relaxation(relaxed, duals)
-        lp_sum += lp_a
-        mu[a] = duals.get("max_added", 0.0)
         primal = _area_problem(problem, idx, b_a, full_border=False)
-        assert primal is not None
+        if relaxed is None or primal is None:
+            continue
+        # Lagrangian bound: the budget priced at mu instead of enforced, border demand
+        # counted in full; any mu >= 0 gives a valid bound, mu near the shadow price a tight one.
+        priced = replace(
+            relaxed,
+            budget=Budget(),
+            costs=relaxed.costs.model_copy(update={"add_cost": relaxed.costs.add_cost + mu}),
+        )
+        v_a, frac = lp_relaxation(priced)
+        dual_sum += v_a
+        # Primal: greedy and LP-rounded layouts (rounded within this area's budget share),
+        # each evaluated exactly, then SCIP from the better for this area's share of time.
+        best = None
+        layouts = [greedy[idx]]
+        rounded = round_layout(primal, np.minimum(frac, primal.sites.max_bays))
+        if rounded is not None:
+            layouts.append(rounded)
+        for lay in layouts:
+            if layout_feasible(primal, lay):
+                sol = _solve_mip(primal, exact, None, lay, None)
+                if best is None or sol.objective > best.objective:
+                    best = sol
         left = options.time_limit_s - (time.perf_counter() - t0)
-        per_area = max(0.5, left / (n_areas - a) - 0.5)
-        say(f"area {a + 1}/{n_areas}: {len(idx)} sites, {b_a} bays, {per_area:.1f} s")
-        sol = optimise(primal, replace(options, time_limit_s=per_area), hint=greedy[idx])
-        bays[idx] = sol.bays
-        load[idx] = sol.load
-        served_model[idx] = sol.served_model
-        served_erlang[idx] = sol.served_erlang
-        obj += sol.objective  # area offsets are 0
-        n_vars += sol.n_variables
-        n_cons += sol.n_constraints
-        lin_err = max(lin_err, sol.linearisation_error)
-    bound = lp_sum + float(mu.max(initial=0.0)) * float(b.max_added) - float((mu * share).sum())
-    bound = max(bound, obj)
+        per_area = left / (n_areas - a) - 0.5
+        say(f"area {a + 1}/{n_areas}: {len(idx)} sites, {b_a} bays, {max(per_area, 0):.1f} s")
+        if per_area > 1.0:
+            try:
+                sol = solve(
+                    primal,
+                    replace(options, time_limit_s=per_area),
+                    hint=best.bays if best is not None else None,
+                )
+                if best is None or sol.objective > best.objective:
+                    best = sol
+            except OptimiserInputError:
+                pass
+        if best is None:
+            raise OptimiserInputError(f"areas: no layout for area {a}; raise the time limit")
+        bays[idx] = best.bays
+        load[idx] = best.load
+        served_model[idx] = best.served_model
+        served_erlang[idx] = best.served_erlang
+        obj += best.objective  # area offsets are 0
+        n_vars += best.n_variables
+        n_cons += best.n_constraints
+        lin_err = max(lin_err, best.linearisation_error)
+    bound = max(mu * float(b.max_added) + dual_sum, obj)
     offset = objective_offset(problem)
     gap = (bound - obj) / max(1.0, abs(bound))
-    _ = _solve_mip  # the areas reuse the single-area machinery
     return PlacementSolution(
         bays=bays,
         load=load,

@@ -38,7 +38,11 @@ def saturation_load(k: int, profile: tuple[float, ...], dwell_h: float, theta: f
     return lo
 
 
-def greedy_layout(problem: PlacementProblem, theta: float = 0.5) -> IntArray:
+def greedy_layout(
+    problem: PlacementProblem, theta: float = 0.5, price: list[float] | None = None
+) -> IntArray:
+    """The greedy layout; ``price`` receives the net gain of the last bay added, an
+    estimate of what one more bay of budget is worth (the budget's shadow price)."""
     sites, groups, budget, costs = problem.sites, problem.groups, problem.budget, problem.costs
     prof, dwell = problem.profile, problem.dwell_h
     value = 1.0 + costs.double_parking_weight
@@ -133,6 +137,8 @@ def greedy_layout(problem: PlacementProblem, theta: float = 0.5) -> IntArray:
             if gain - remove_loss(drop) <= 0:
                 continue
         bays[j] += 1
+        if price is not None:
+            price[:] = [gain - (remove_loss(drop) if drop is not None else 0.0)]
         feed(j)
         added += 1
         new_kerb += float(sites.bay_length_m[j])

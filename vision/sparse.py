@@ -74,7 +74,7 @@ class SparseVideoSource(FrameSource):
 
     def _decode_range(
         self, c: av.container.InputContainer, t0: float, t1: float
-    ) -> Iterator[tuple[float, Image]]:
+    ) -> Iterator[tuple[float, av.VideoFrame]]:
         s = c.streams.video[0]
         assert s.time_base is not None
         c.seek(int(t0 / s.time_base), stream=s, backward=True, any_frame=False)
@@ -86,7 +86,7 @@ class SparseVideoSource(FrameSource):
                 continue
             if t >= t1 - 1e-6:
                 break
-            yield t, np.asarray(f.to_ndarray(format="bgr24"), np.uint8)
+            yield t, f  # converted to BGR only if the analysis samples it
 
     def __iter__(self) -> Iterator[Frame]:
         period = 1.0 / self.analysis_fps
@@ -97,12 +97,14 @@ class SparseVideoSource(FrameSource):
         full = av.open(str(self.path))
         full.streams.video[0].thread_type = "AUTO"
 
-        def emit(t: float, image: Image) -> Iterator[Frame]:
+        def emit(t: float, image: Image | av.VideoFrame) -> Iterator[Frame]:
             # Exactly the sampling rule of VideoFileSource: the first frame at or after each tick.
             nonlocal next_t, n
             rel = t - (t_first or 0.0)
             if rel + 1e-6 < next_t:
                 return
+            if isinstance(image, av.VideoFrame):
+                image = np.asarray(image.to_ndarray(format="bgr24"), np.uint8)
             pos_ms = round(rel * 1000)
             yield Frame(image, n, pos_ms, self.start_ms + pos_ms)
             n += 1

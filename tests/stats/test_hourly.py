@@ -220,4 +220,11 @@ def test_chunked_iteration_equals_one_block() -> None:
     parts = pd.concat(list(iter_hourly_aggregates(p, **period, max_cells=2 * 5)))
     parts = parts.sort_values(["curb_zone_id", "hour_start_ms"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(parts, whole)
+    # sessions already in start order (as the store returns them) take the no-copy path
+    by_start = s.sort_values("start_ms").reset_index(drop=True)
+    q = prepare(by_start, ZONES)
+    assert isinstance(q.start, np.ndarray) and bool(np.all(np.diff(q.start) >= 0))
+    parts = pd.concat(list(iter_hourly_aggregates(q, **period, max_cells=2 * 7)))
+    parts = parts.sort_values(["curb_zone_id", "hour_start_ms"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(parts, whole)
     assert whole["total_sessions"].sum() == sum(1 for i in range(n) if i % 7)

@@ -265,3 +265,22 @@ def test_paris_bad_records(tmp_path: Path) -> None:
         "line 4: geo_shape is not a GeoJSON point: 'not json'",
         "line 5: Longueur is not a number: 'dix'",
     ]
+
+
+def test_osm_other_tags_from_gdal(tmp_path: Path) -> None:
+    tags = (
+        '"oneway"=>"yes","parking:left:restriction"=>"loading_only",'
+        '"parking:left:restriction:conditional"=>"loading_only @ (Mo-Fr 08:00-12:00)"'
+    )
+    feat = {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[2.36, 48.86], [2.36, 48.861]]},
+        "properties": {"osm_id": "42", "name": "Rue Z", "other_tags": tags},
+    }
+    f = tmp_path / "gdal.geojson"
+    f.write_text(json.dumps(cds_fc([feat])), encoding="utf-8")
+    r = load_bays(f)
+    assert r.fmt == "osm" and r.rejected == []
+    z = r.zones[0]
+    assert (z["attributes"]["local_id"], z["delivery_hours"]) == ("42:left", "Mo-Fr 08:00-12:00")
+    assert z["lon"] < 2.36  # left of a northbound way is west

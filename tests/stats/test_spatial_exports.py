@@ -147,3 +147,5 @@ def test_cds_csv_formats(tmp_path: Path) -> None:
     lines = p.read_text().splitlines()
     assert lines[0] == "curb_place_type,curb_place_id,metric_type,date,hour,value,data_source_type"
     assert len(lines) == 1 + len(agg)
+    assert "zone,W1,occupancy_percent,2025-10-26,1,50,camera" in lines
+    assert "zone,W1,total_sessions,2025-10-26,1,1,camera" in lines
