@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimiser.areas import solve_by_area
-from optimiser.distances import StreetGraph, reach_network, reach_straight
+from optimiser.distances import reach_network, reach_straight
 from optimiser.errors import OptimiserInputError
 from optimiser.greedy import greedy_layout
 from optimiser.inputs import (
@@ -480,4 +480,3 @@ __all__ = [
     "run_placement",
     "run_timeslots",
 ]
-_ = StreetGraph

@@ -32,7 +32,7 @@ from optimiser.placement import (
     PlacementProblem,
     PlacementSolution,
     SolveOptions,
-    _solve_mip,
+    evaluate_layout,
     layout_feasible,
     lp_relaxation,
     objective_offset,
@@ -121,7 +121,6 @@ def solve_by_area(
     dual_sum = 0.0
     n_vars = n_cons = 0
     lin_err = 0.0
-    exact = SolveOptions(solver="glop")
     for a in range(n_areas):
         idx = np.flatnonzero(area_of == a)
         b_a = int(added[idx].sum())
@@ -147,7 +146,7 @@ def solve_by_area(
             layouts.append(rounded)
         for lay in layouts:
             if layout_feasible(primal, lay):
-                sol = _solve_mip(primal, exact, None, lay, None)
+                sol = evaluate_layout(primal, lay)
                 if best is None or sol.objective > best.objective:
                     best = sol
         left = options.time_limit_s - (time.perf_counter() - t0)

@@ -388,6 +388,12 @@ def lp_relaxation(
     return sol.bound, frac
 
 
+def evaluate_layout(problem: PlacementProblem, bays: IntArray) -> PlacementSolution:
+    """The exact value of a layout: with the bays fixed the model is a linear programme
+    (the best assignment of demand to them), solved by GLOP."""
+    return _solve_mip(problem, SolveOptions(solver="glop"), None, bays, None)
+
+
 def layout_feasible(problem: PlacementProblem, bays: IntArray) -> bool:
     """Whether a layout keeps every hard rule and the budget."""
     s, b = problem.sites, problem.budget
@@ -444,11 +450,10 @@ def optimise(
     rounded = round_layout(problem, frac)
     if rounded is not None:
         layouts.append(rounded)
-    exact = SolveOptions(solver="glop")
     best = None
     for lay in layouts:
         if layout_feasible(problem, lay):
-            sol = _solve_mip(problem, exact, None, lay, None)
+            sol = evaluate_layout(problem, lay)
             if best is None or sol.objective > best.objective:
                 best = sol
     left = opts.time_limit_s - (time.perf_counter() - t0)
