@@ -18,8 +18,11 @@ Method (for a budget on bays added only, the city-scale case):
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -92,12 +95,58 @@ def _area_problem(
     )
 
 
+def _solve_area(
+    job: tuple[PlacementProblem, PlacementProblem, IntArray, float, SolveOptions, float],
+) -> tuple[float, PlacementSolution]:
+    """One area: its Lagrangian LP value and its best layout (runs in a worker process)."""
+    relaxed, primal, greedy, mu, options, deadline_s = job
+    t0 = time.perf_counter()
+    # Lagrangian bound: the budget priced at mu instead of enforced, border demand
+    # counted in full; any mu >= 0 gives a valid bound, mu near the shadow price a tight one.
+    priced = replace(
+        relaxed,
+        budget=Budget(),
+        costs=relaxed.costs.model_copy(update={"add_cost": relaxed.costs.add_cost + mu}),
+    )
+    v_a, frac = lp_relaxation(priced)
+    # Primal: the city greedy's layout here, this area's own greedy layouts and the
+    # LP-rounded one (within this area's budget share), each evaluated exactly, then
+    # SCIP from the best for the time this area has left.
+    layouts = [greedy] + [greedy_layout(primal, th) for th in (0.25, 0.4, 0.55)]
+    rounded = round_layout(primal, np.minimum(frac, primal.sites.max_bays))
+    if rounded is not None:
+        layouts.append(rounded)
+    best = None
+    for lay in layouts:
+        if layout_feasible(primal, lay):
+            sol = evaluate_layout(primal, lay)
+            if best is None or sol.objective > best.objective:
+                best = sol
+    left = deadline_s - (time.perf_counter() - t0)
+    if left > 1.0:
+        try:
+            sol = solve(
+                primal,
+                replace(options, time_limit_s=left),
+                hint=None if best is None else best.bays,
+            )
+            if best is None or sol.objective > best.objective:
+                best = sol
+        except OptimiserInputError:
+            pass
+    if best is None:
+        raise OptimiserInputError("areas: no layout for an area; raise the time limit")
+    return v_a, best
+
+
 def solve_by_area(
     problem: PlacementProblem,
     area_of: IntArray,
     options: SolveOptions,
     progress: Callable[[str], None] | None = None,
+    processes: int | None = None,
 ) -> PlacementSolution:
+    """Split, solve (areas in parallel, one process per core), stitch, bound."""
     b = problem.budget
     if b.max_added is None or any(
         v is not None for v in (b.max_removed, b.max_changes, b.max_new_kerb_m, b.max_total_kerb_m)
@@ -113,14 +162,8 @@ def solve_by_area(
     mu = max(0.0, price[0])
     added = np.maximum(greedy - problem.sites.existing, 0)
     n_areas = int(area_of.max()) + 1
-    bays = problem.sites.existing.copy()
-    load = np.zeros(len(problem.sites))
-    served_model = np.zeros(len(problem.sites))
-    served_erlang = np.zeros(len(problem.sites))
-    obj = 0.0
-    dual_sum = 0.0
-    n_vars = n_cons = 0
-    lin_err = 0.0
+    procs = max(1, processes or os.cpu_count() or 1)
+    jobs, where = [], []
     for a in range(n_areas):
         idx = np.flatnonzero(area_of == a)
         b_a = int(added[idx].sum())
@@ -128,43 +171,28 @@ def solve_by_area(
         primal = _area_problem(problem, idx, b_a, full_border=False)
         if relaxed is None or primal is None:
             continue
-        # Lagrangian bound: the budget priced at mu instead of enforced, border demand
-        # counted in full; any mu >= 0 gives a valid bound, mu near the shadow price a tight one.
-        priced = replace(
-            relaxed,
-            budget=Budget(),
-            costs=relaxed.costs.model_copy(update={"add_cost": relaxed.costs.add_cost + mu}),
-        )
-        v_a, frac = lp_relaxation(priced)
+        where.append(idx)
+        jobs.append([relaxed, primal, greedy[idx], mu, options, 0.0])
+    # Each process works through its share of the areas within the time left.
+    left = options.time_limit_s - (time.perf_counter() - t0)
+    per_area = max(0.0, left * procs / max(1, len(jobs)) - 0.5)
+    for job in jobs:
+        job[5] = per_area
+    say(f"{len(jobs)} areas on {procs} process(es), {per_area:.1f} s each")
+    if procs > 1 and len(jobs) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=procs, mp_context=ctx) as pool:
+            results = list(pool.map(_solve_area, [tuple(j) for j in jobs]))
+    else:
+        results = [_solve_area(tuple(j)) for j in jobs]  # type: ignore[arg-type]
+    bays = problem.sites.existing.copy()
+    load = np.zeros(len(problem.sites))
+    served_model = np.zeros(len(problem.sites))
+    served_erlang = np.zeros(len(problem.sites))
+    obj = dual_sum = lin_err = 0.0
+    n_vars = n_cons = 0
+    for idx, (v_a, best) in zip(where, results, strict=True):
         dual_sum += v_a
-        # Primal: greedy and LP-rounded layouts (rounded within this area's budget share),
-        # each evaluated exactly, then SCIP from the better for this area's share of time.
-        best = None
-        layouts = [greedy[idx]]
-        rounded = round_layout(primal, np.minimum(frac, primal.sites.max_bays))
-        if rounded is not None:
-            layouts.append(rounded)
-        for lay in layouts:
-            if layout_feasible(primal, lay):
-                sol = evaluate_layout(primal, lay)
-                if best is None or sol.objective > best.objective:
-                    best = sol
-        left = options.time_limit_s - (time.perf_counter() - t0)
-        per_area = left / (n_areas - a) - 0.5
-        say(f"area {a + 1}/{n_areas}: {len(idx)} sites, {b_a} bays, {max(per_area, 0):.1f} s")
-        if per_area > 1.0:
-            try:
-                sol = solve(
-                    primal,
-                    replace(options, time_limit_s=per_area),
-                    hint=best.bays if best is not None else None,
-                )
-                if best is None or sol.objective > best.objective:
-                    best = sol
-            except OptimiserInputError:
-                pass
-        if best is None:
-            raise OptimiserInputError(f"areas: no layout for area {a}; raise the time limit")
         bays[idx] = best.bays
         load[idx] = best.load
         served_model[idx] = best.served_model
