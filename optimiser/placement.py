@@ -50,6 +50,9 @@ class PlacementProblem:
     rules: Rules
     costs: Costs
     total_daily: float  # all demand, including points with no site in reach
+    # A price per delivery sent to a site, per group (Lagrangian multipliers on demand
+    # shared with another area; used by the area bound only, MIP interface only).
+    group_price: FloatArray | None = None
 
     def __post_init__(self) -> None:
         if len(self.groups.daily) == 0 or not np.any(self.sites.max_bays > 0):
@@ -520,6 +523,7 @@ def _solve_mip(
     n_sites = len(sites)
     reach = site_reach_daily(problem)
     site_in: list[list[tuple[pywraplp.Variable, float]]] = [[] for _ in range(n_sites)]
+    priced_terms = []
     for g, (d, r) in enumerate(zip(groups.daily, groups.reach, strict=True)):
         xs = []
         for j in r:
@@ -530,6 +534,8 @@ def _solve_mip(
             xs.append(v)
         if len(xs) > 1:
             mip.Add(mip.Sum(xs) <= float(d))
+        if problem.group_price is not None and problem.group_price[g] > 0:
+            priced_terms.append(float(problem.group_price[g]) * mip.Sum(xs))
     served_terms = []
     added_terms, removed_terms, new_kerb, total_kerb = [], [], [], []
     z_of: dict[tuple[int, int], pywraplp.Variable] = {}
@@ -586,7 +592,10 @@ def _solve_mip(
         mip.Add(mip.Sum(total_kerb) <= budget.max_total_kerb_m)
     w = costs.double_parking_weight
     mip.Maximize(
-        (1 + w) * mip.Sum(served_terms) - costs.add_cost * added - costs.remove_cost * removed
+        (1 + w) * mip.Sum(served_terms)
+        - costs.add_cost * added
+        - costs.remove_cost * removed
+        - mip.Sum(priced_terms)
     )
     if hint is not None:
         hv = [z for (j, k), z in z_of.items()]
