@@ -443,7 +443,7 @@ def run_timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Times
         (out / "timeslot_summary.txt").write_text(summary + "\n" + "\n".join(src.notes) + "\n")
         proposal_map(
             out / "timeslot_map.png",
-            src.title.replace("proposals", "delivery hours"),
+            src.title.replace("delivery-bay proposals", "delivery-only hours of each bay"),
             sites,
             sites.existing,
             src.demand,

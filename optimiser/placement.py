@@ -1,4 +1,4 @@
-"""The placement model: where bays should be, with Erlang-B loss, solved by CP-SAT.
+"""The placement model: where bays should be, with Erlang-B loss, solved with OR-Tools.
 
 Model (one day; deliveries a day is the unit of the objective):
 
@@ -8,10 +8,13 @@ Model (one day; deliveries a day is the unit of the objective):
 - a site's load is split by its bay count (``A[j, k] <= reach_j * z[j, k]``), and
   what it serves is bounded by the secants of the Erlang-B served curve of ``k``
   bays (``S[j, k] <= c_l z[j, k] + m_l A[j, k]``): the perspective of a concave curve,
-  i.e. the convex hull of each site's choice, so the LP bound stays tight;
+  i.e. the convex hull of each site's choice, the tightest per-site relaxation;
+- demand goes only to open sites (``x[g, j] <= d_g (1 - z[j, 0])``);
 - deliveries not served (blocked at a full site, or with no site in reach) double park.
 
-Objective: served - weight * expected double parking - cost of changes. CP-SAT works
+Objective: served - weight * expected double parking - cost of changes. Solved
+through OR-Tools' MIP interface (SCIP, with GLOP for the LP bound and for exact
+layout evaluations; ``optimise`` is the full method) or with CP-SAT. CP-SAT works
 in integers, so loads are counted in tenths of a delivery a day and coefficients
 rounded down (never promising more than the curve). The bound CP-SAT proves is a
 bound of this linearised integer model; the Erlang-B value of the chosen bays,
