@@ -8,6 +8,7 @@ import typer
 
 from baywatch.analyse_cmd import analyse_command
 from baywatch.demo_cmd import demo_command
+from baywatch.evaluate_cmd import evaluate_command
 
 app = typer.Typer(
     name="baywatch",
@@ -19,6 +20,7 @@ app = typer.Typer(
 
 app.command("analyse")(analyse_command)
 app.command("demo")(demo_command)
+app.command("evaluate")(evaluate_command)
 
 
 @app.command("site-schema")
