@@ -14,6 +14,11 @@ Metrics, all on times in seconds from the start of the footage:
 * **Start, end and dwell errors** of matched pairs: median and 90th percentile
   (linear interpolation) of the absolute differences, in seconds.
 * **Double-parking recall**: the share of true double_park sessions matched.
+
+A found session still in progress when the analysis ended (right-censored) ends
+at the last analysed frame, up to one analysis period before the footage ends;
+it is taken to last to the end of the footage, as a truth session of a vehicle
+still there does.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Span:
     kind: str  # park | double_park
     start_s: float
     end_s: float
+    open_end: bool = False  # found still in progress when the footage ended
 
     @property
     def dwell_s(self) -> float:
@@ -172,7 +178,11 @@ def truth_spans(truth: Truth) -> list[Span]:
 def evaluate(truth: Truth, found: Sequence[Span], iou_min: float = DEFAULT_IOU) -> Report:
     """Compare ``found`` (only zones the truth lists count) with ``truth``."""
     zones = truth.zone_ids()
-    found = [s for s in found if s.zone in zones]
+    found = [
+        Span(s.zone, s.kind, s.start_s, max(s.end_s, truth.duration_s)) if s.open_end else s
+        for s in found
+        if s.zone in zones
+    ]
     true = truth_spans(truth)
     acc = {
         z: float(
@@ -271,6 +281,7 @@ def spans_from_store(store: Store, site: Site, run_id: str | None) -> tuple[list
                     str(row.kind),
                     (int(row.start_ms) - run.footage_start_ms) / 1000,
                     (int(row.end_ms) - run.footage_start_ms) / 1000,
+                    open_end=bool(row.end_censored),
                 )
             )
     return spans, run_id
