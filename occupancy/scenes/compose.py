@@ -115,10 +115,13 @@ def truth_of(spec: SceneSpec, visits: list[Visit], frames: int) -> Truth:
     )
 
 
-class _Painter:
-    """Pastes sprites at ground positions, scaled by the homography, far ones first."""
+class Renderer:
+    """Frames of a planned scene: sprites pasted at their ground positions, scaled by the
+    homography, far ones first (nearer vehicles hide farther ones)."""
 
-    def __init__(self, backdrop: Backdrop) -> None:
+    def __init__(self, backdrop: Backdrop, visits: list[Visit]) -> None:
+        self.background = backdrop.background
+        self.visits = visits
         self.proj = projection()
         self.sprites = {s.name: s for s in backdrop.sprites}
         self.cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -135,9 +138,11 @@ class _Painter:
             self.cache[key] = (img, alpha)
         return self.cache[key]
 
-    def paint(self, frame: np.ndarray, visits: list[Visit], t: float) -> None:
+    def frame(self, t: float) -> np.ndarray:
+        """The scene at ``t`` seconds, at the footage's native size."""
+        frame = self.background.copy()
         placed = []
-        for v in visits:
+        for v in self.visits:
             g = v.ground_at(t)
             if g is not None:
                 p = self.proj.ground_to_pixels(g[None, :])[0]
@@ -155,6 +160,7 @@ class _Painter:
             region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
             a = alpha[sub]
             frame[fy0:fy1, fx0:fx1] = (a * img[sub] + (1 - a) * region).astype(np.uint8)
+        return frame
 
 
 def compose_scene(
@@ -174,12 +180,10 @@ def compose_scene(
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), spec.fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"{video}: OpenCV cannot write mp4v video here")
-    painter = _Painter(backdrop)
+    renderer = Renderer(backdrop, visits)
     try:
         for i in range(frames):
-            t = i / spec.fps
-            frame = backdrop.background.copy()
-            painter.paint(frame, [v for v in visits if v.t0 <= t < v.t_gone], t)
+            frame = renderer.frame(i / spec.fps)
             writer.write(
                 frame
                 if size == FRAME_SIZE

@@ -129,7 +129,7 @@ class PlanSpec:
     park_dwell_s: tuple[float, float] = (20.0, 70.0)
     short_stop_s: tuple[float, float] = (3.0, 6.0)
     double_park_s: tuple[float, float] = (15.0, 30.0)
-    gap_s: tuple[float, float] = (2.0, 6.0)
+    gap_s: tuple[float, float] = (4.0, 12.0)
 
 
 # One cycle of what happens; long scenes repeat it. Every kind of difficulty is in it.
@@ -215,7 +215,7 @@ def plan_visits(spec: PlanSpec, backdrop: Backdrop, seed: int) -> list[Visit]:
         p_in = Path.of(proj, path_in)
         p_out = None if path_out is None else Path.of(proj, path_out)
         visit = _book(aisle, kind, sprite, zone, start, p_in, dwell, p_out, spec.speed_mps)
-        t = max(t, visit.t0 if visit.t_gone <= end else t) + float(rng.uniform(*spec.gap_s))
+        t += float(rng.uniform(*spec.gap_s))
         if visit.t_gone > end:
             continue  # does not fit before the end: the next, shorter item may
         visits.append(visit)
