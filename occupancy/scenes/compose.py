@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,21 @@ def truth_of(spec: SceneSpec, visits: list[Visit], frames: int) -> Truth:
 
 
 class Renderer:
-    """Frames of a planned scene: sprites pasted at their ground positions, scaled by the
-    homography, far ones first (nearer vehicles hide farther ones)."""
+    """Frames of a planned scene at ``size``: sprites pasted at their ground positions, scaled
+    by the homography, far ones first (nearer vehicles hide farther ones).
 
-    def __init__(self, backdrop: Backdrop, visits: list[Visit]) -> None:
-        self.background = backdrop.background
+    The background is resized once and sprites are pasted at the output size, so a 720p
+    scene costs no full-frame resize per frame.
+    """
+
+    def __init__(
+        self, backdrop: Backdrop, visits: list[Visit], size: tuple[int, int] = FRAME_SIZE
+    ) -> None:
+        self.sx, self.sy = size[0] / FRAME_SIZE[0], size[1] / FRAME_SIZE[1]
+        bg = backdrop.background
+        self.background = (
+            bg if size == FRAME_SIZE else cv2.resize(bg, size, interpolation=cv2.INTER_LINEAR)
+        )
         self.visits = visits
         self.proj = projection()
         self.sprites = {s.name: s for s in backdrop.sprites}
@@ -131,15 +142,15 @@ class Renderer:
         if key not in self.cache:
             f = key[1] / 100
             h, w = s.image.shape[:2]
-            size = (max(2, round(w * f)), max(2, round(h * f)))
-            interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+            size = (max(2, round(w * f * self.sx)), max(2, round(h * f * self.sy)))
+            interp = cv2.INTER_AREA if f * self.sx < 1 else cv2.INTER_LINEAR
             img = cv2.resize(s.image, size, interpolation=interp).astype(np.float32)
             alpha = cv2.resize(s.alpha, size, interpolation=cv2.INTER_LINEAR)[..., None]
             self.cache[key] = (img, alpha)
         return self.cache[key]
 
     def frame(self, t: float) -> np.ndarray:
-        """The scene at ``t`` seconds, at the footage's native size."""
+        """The scene at ``t`` seconds."""
         frame = self.background.copy()
         placed = []
         for v in self.visits:
@@ -151,7 +162,7 @@ class Renderer:
             s = self.sprites[v.sprite]
             img, alpha = self._resized(s, metres_per_pixel_scale(self.proj, s.foot, (x, y)))
             h, w = img.shape[:2]
-            x0, y0 = round(x - w / 2), round(y - h)
+            x0, y0 = round(x * self.sx - w / 2), round(y * self.sy - h)
             fx0, fy0 = max(x0, 0), max(y0, 0)
             fx1, fy1 = min(x0 + w, frame.shape[1]), min(y0 + h, frame.shape[0])
             if fx1 <= fx0 or fy1 <= fy0:
@@ -164,7 +175,12 @@ class Renderer:
 
 
 def compose_scene(
-    spec: SceneSpec, out_dir: str | Path, seed: int = 0, *, footage_dir: Path | None = None
+    spec: SceneSpec,
+    out_dir: str | Path,
+    seed: int = 0,
+    *,
+    footage_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ComposedScene:
     """Write ``scene.mp4``, ``site.yaml`` and ``truth.json`` into ``out_dir``."""
     out = Path(out_dir)
