@@ -124,6 +124,9 @@ def evaluate_command(
     ] = DEFAULT_IOU,
     fps: Annotated[float, typer.Option(min=0.05, max=60, help="analysed frames per second")] = 2.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="also draw true and found sessions on a timeline (PNG)")
+    ] = None,
     schema: Annotated[
         bool, typer.Option("--truth-schema", help="print the truth file's JSON schema and exit")
     ] = False,
@@ -146,6 +149,13 @@ def evaluate_command(
     except ValueError as exc:  # e.g. detector classes the model does not have
         fail(str(exc))
     report = evaluate(truth_obj, found, iou_min=iou)
+    if plot is not None:
+        from occupancy.evaluate_plot import timeline_png
+
+        try:
+            timeline_png(report, plot, f"{site_obj.camera_id}: {truth.name}")
+        except OSError as exc:
+            fail(f"{plot}: cannot write the picture ({exc.strerror or exc})")
     if as_json:
         typer.echo(
             json.dumps(

@@ -41,6 +41,9 @@ class SceneSpec:
     grace_s: float = 5.0
     speed_mps: float = 5.0
     park_dwell_s: tuple[float, float] = (20.0, 70.0)
+    # Least time from a vehicle starting to leave a bay to the next at rest in it (0: as soon
+    # as the traffic allows, about 3 s).
+    turnover_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,10 @@ def compose_scene(
     out.mkdir(parents=True, exist_ok=True)
     backdrop = load_backdrop((footage_dir or DEFAULT_FOOTAGE).resolve())
     plan = PlanSpec(
-        duration_s=spec.duration_s, speed_mps=spec.speed_mps, park_dwell_s=spec.park_dwell_s
+        duration_s=spec.duration_s,
+        speed_mps=spec.speed_mps,
+        park_dwell_s=spec.park_dwell_s,
+        turnover_s=spec.turnover_s,
     )
     visits = plan_visits(plan, backdrop, seed)
     frames = round(spec.duration_s * spec.fps)

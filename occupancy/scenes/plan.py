@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -129,7 +129,9 @@ class PlanSpec:
     park_dwell_s: tuple[float, float] = (20.0, 70.0)
     short_stop_s: tuple[float, float] = (3.0, 6.0)
     double_park_s: tuple[float, float] = (15.0, 30.0)
-    gap_s: tuple[float, float] = (4.0, 12.0)
+    gap_s: tuple[float, float] = (3.0, 10.0)
+    # Least time from a vehicle starting to leave a bay to the next one at rest in it.
+    turnover_s: float = 0.0
 
 
 # One cycle of what happens; long scenes repeat it. Every kind of difficulty is in it.
@@ -147,54 +149,101 @@ PATTERN: tuple[str, ...] = (
 )
 
 
-class _Aisle:
-    """Booked movements on the shared aisle: a time span and the stretch of aisle used."""
+class _Traffic:
+    """Where every booked vehicle's sprite is, every ``DT`` seconds, as shrunken boxes.
 
-    PAD_PX = 45.0  # half a car length each side
-    CLEAR_S = 1.0
+    A vehicle is scheduled at the earliest start at which its box never overlaps
+    another's: vehicles queue behind a double-parked one, wait for a bay to clear and
+    never drive through each other. Boxes are shrunk so neighbours in adjacent bays
+    and a car passing behind a parked row do not count as overlapping.
+    """
 
-    def __init__(self) -> None:
-        self.busy: list[tuple[float, float, float, float]] = []
+    DT = 0.2
+    SHRINK = 0.18  # of the box's width and height, each side
 
-    def free(self, a: float, b: float, xa: float, xb: float) -> bool:
-        c, p = self.CLEAR_S, self.PAD_PX
-        return all(
-            b + c <= s or a - c >= e or xb + p <= ya or xa - p >= yb for s, e, ya, yb in self.busy
-        )
+    def __init__(self, proj: GroundProjection, backdrop: Backdrop) -> None:
+        self.proj = proj
+        self.sizes = {s.name: s.image.shape[:2] for s in backdrop.sprites}
+        self.feet = {s.name: s.foot for s in backdrop.sprites}
+        self.booked: list[tuple[int, np.ndarray]] = []  # first time index, N x 4 boxes
 
-    def book(self, a: float, b: float, xa: float, xb: float) -> None:
-        self.busy.append((a, b, xa, xb))
+    def boxes(self, v: Visit) -> np.ndarray:
+        """Boxes from ``v.t0`` on, every DT, until it is gone."""
+        n = max(1, math.ceil((v.t_gone - v.t0) / self.DT))
+        pts = np.array([v.ground_at(v.t0 + i * self.DT) for i in range(n)], dtype=np.float64)
+        px = self.proj.ground_to_pixels(pts)
+        h, w = self.sizes[v.sprite]
+        foot = self.feet[v.sprite]
+        scale = np.array([metres_per_pixel_scale(self.proj, foot, (x, y)) for x, y in px])
+        hw, hh = w * scale / 2, h * scale
+        dx, dy = hw * (1 - 2 * self.SHRINK), hh * self.SHRINK
+        return np.column_stack([px[:, 0] - dx, px[:, 1] - hh + dy, px[:, 0] + dx, px[:, 1] - dy])
+
+    def clashes(self, k: int, boxes: np.ndarray) -> bool:
+        for kb, other in self.booked:
+            lo, hi = max(k, kb), min(k + len(boxes), kb + len(other))
+            if lo >= hi:
+                continue
+            a, b = boxes[lo - k : hi - k], other[lo - kb : hi - kb]
+            overlap = (
+                (a[:, 0] < b[:, 2])
+                & (b[:, 0] < a[:, 2])
+                & (a[:, 1] < b[:, 3])
+                & (b[:, 1] < a[:, 3])
+            )
+            if overlap.any():
+                return True
+        return False
+
+    def book(self, v: Visit, latest: float) -> Visit | None:
+        """``v`` at its earliest clash-free start no later than ``latest``, booked; or None."""
+        boxes = self.boxes(v)
+        k = math.ceil(v.t0 / self.DT - 1e-9)
+        while k * self.DT <= latest:
+            if not self.clashes(k, boxes):
+                self.booked.append((k, boxes))
+                return replace(v, t0=round(k * self.DT, 6))
+            k += 1
+        return None
 
 
 def plan_visits(spec: PlanSpec, backdrop: Backdrop, seed: int) -> list[Visit]:
     rng = np.random.default_rng(seed)
     proj = projection()
-    aisle = _Aisle()
+    traffic = _Traffic(proj, backdrop)
     bay_free = dict.fromkeys(BAY_IDS, 0.0)
     fronts = sorted(s.name for s in backdrop.front())
     sides = sorted(s.name for s in backdrop.side())
     visits: list[Visit] = []
     t = float(rng.uniform(1.0, 3.0))
-    last_bay: str | None = None
+    last: Visit | None = None
     end = spec.duration_s - 1.0
     for item in itertools.cycle(PATTERN):
         if t > end:
             break
         kind: VisitKind
         zone: str | None
+        start = t
         if item.startswith("park") or item == "short_stop":
             kind = "short_stop" if item == "short_stop" else "park"
-            if item == "park_back_to_back" and last_bay is not None:
-                zone = last_bay
+            back_to_back = item == "park_back_to_back" and last is not None
+            if back_to_back and last is not None:
+                zone = last.zone
             else:
                 soonest = min(bay_free.values())
                 zone = str(rng.choice([b for b, f in bay_free.items() if f == soonest]))
+            assert zone is not None
             stop = bay_stop(zone)
             path_in = (*_ENTRY, (stop[0], AISLE_Y), stop)
-            path_out: tuple[Pixel, ...] | None = (stop, (stop[0], AISLE_Y), *_ENTRY[::-1])
+            # Out forwards to the left, or backing out and away the way it came.
+            left = back_to_back or bool(rng.random() < 0.5)
+            path_out: tuple[Pixel, ...] | None = (
+                (stop, (stop[0], AISLE_Y), _EXIT_LEFT)
+                if left
+                else (stop, (stop[0], AISLE_Y), *_ENTRY[::-1])
+            )
             lo, hi = spec.short_stop_s if kind == "short_stop" else spec.park_dwell_s
             sprite = str(rng.choice(fronts))
-            start = max(t, bay_free[zone])
         elif item in ("double_park", "lane_stop"):
             kind = "double_park" if item == "double_park" else "lane_stop"
             zone = LANE_ID
@@ -203,62 +252,34 @@ def plan_visits(spec: PlanSpec, backdrop: Backdrop, seed: int) -> list[Visit]:
             path_out = (stop, _EXIT_LEFT)
             lo, hi = spec.double_park_s if kind == "double_park" else spec.short_stop_s
             sprite = str(rng.choice(sides))
-            start = t
         else:  # drive_through
             kind, zone = "drive_through", None
             path_in = (*_ENTRY, _EXIT_LEFT)
             path_out = None
             lo, hi = 0.0, 0.0
             sprite = str(rng.choice(sides))
-            start = t
-        dwell = float(rng.uniform(lo, hi))
         p_in = Path.of(proj, path_in)
         p_out = None if path_out is None else Path.of(proj, path_out)
-        visit = _book(aisle, kind, sprite, zone, start, p_in, dwell, p_out, spec.speed_mps)
+        draft = Visit(
+            kind, sprite, zone, start, p_in, float(rng.uniform(lo, hi)), p_out, spec.speed_mps
+        )
+        if zone in bay_free:
+            # At rest no sooner than the turnover after the previous vehicle started to leave;
+            # back-to-back: as soon as that (and the traffic) allows.
+            earliest = max(0.0, bay_free[zone] - (draft.t_stop - draft.t0))
+            draft = replace(draft, t0=earliest if item == "park_back_to_back" else max(t, earliest))
         t += float(rng.uniform(*spec.gap_s))
-        if visit.t_gone > end:
+        visit = traffic.book(draft, latest=end - (draft.t_gone - draft.t0))
+        if visit is None:
             continue  # does not fit before the end: the next, shorter item may
         visits.append(visit)
         if zone in bay_free:
-            # The bay is clear once the vehicle has backed out into the aisle.
-            bay_free[zone] = visit.t_leave + 3.0
+            bay_free[zone] = visit.t_leave + spec.turnover_s
             if kind == "park":
-                last_bay = zone
+                last = visit
         if item == "park_occluded":
             visits.append(_crossing(proj, backdrop, visit, spec.speed_mps * 0.75))
     return sorted(visits, key=lambda v: v.t0)
-
-
-def _book(
-    aisle: _Aisle,
-    kind: VisitKind,
-    sprite: str,
-    zone: str | None,
-    start: float,
-    p_in: Path,
-    dwell: float,
-    p_out: Path | None,
-    speed: float,
-) -> Visit:
-    t0 = start
-    while True:
-        v = Visit(kind, sprite, zone, t0, p_in, dwell, p_out, speed)
-        spans = [(v.t0, v.t_stop, _xs(p_in))]
-        if p_out is not None:
-            spans.append((v.t_leave, v.t_gone, _xs(p_out)))
-        if kind in ("double_park", "lane_stop"):
-            x = p_in.pixels[-1][0]
-            spans.append((v.t_stop, v.t_leave, (x, x)))  # it blocks the aisle where it stands
-        if all(aisle.free(a, b, *xr) for a, b, xr in spans):
-            for a, b, xr in spans:
-                aisle.book(a, b, *xr)
-            return v
-        t0 += 0.25
-
-
-def _xs(path: Path) -> tuple[float, float]:
-    xs = [p[0] for p in path.pixels]
-    return (min(xs), max(xs))
 
 
 def _crossing(proj: GroundProjection, backdrop: Backdrop, parked: Visit, speed: float) -> Visit:
