@@ -17,6 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rich.progress import (  # noqa: E402
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
 from occupancy.scenes import SceneSpec, compose_scene  # noqa: E402
 
 
@@ -34,9 +42,17 @@ def main() -> None:
     ap.add_argument("--size", type=_size, default=None, help="WxH, default 896x500")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    scene = compose_scene(
-        SceneSpec(duration_s=args.duration, fps=args.fps, size=args.size), args.out_dir, args.seed
-    )
+    spec = SceneSpec(duration_s=args.duration, fps=args.fps, size=args.size)
+    with Progress(
+        TextColumn("composing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
+        task = bar.add_task("frames", total=None)
+        scene = compose_scene(
+            spec,
+            args.out_dir,
+            args.seed,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     print(
         f"{scene.frames} frames, {len(scene.visits)} vehicles, {len(scene.truth.sessions)} true "
         f"sessions in {time.perf_counter() - t0:.1f} s\n"

@@ -202,15 +202,12 @@ def compose_scene(
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), spec.fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"{video}: OpenCV cannot write mp4v video here")
-    renderer = Renderer(backdrop, visits)
+    renderer = Renderer(backdrop, visits, size)
     try:
         for i in range(frames):
-            frame = renderer.frame(i / spec.fps)
-            writer.write(
-                frame
-                if size == FRAME_SIZE
-                else cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
-            )
+            writer.write(renderer.frame(i / spec.fps))
+            if progress is not None:
+                progress(i + 1, frames)
     finally:
         writer.release()
     truth = truth_of(spec, visits, frames)
