@@ -11,7 +11,14 @@ import cv2
 import numpy as np
 import yaml
 
-from occupancy.scenes.footage import CONTROL_POINTS, FRAME_SIZE, Backdrop, Sprite, load_backdrop
+from occupancy.scenes.footage import (
+    CONTROL_POINTS,
+    FOREGROUND_FROM,
+    FRAME_SIZE,
+    Backdrop,
+    Sprite,
+    load_backdrop,
+)
 from occupancy.scenes.plan import (
     BAY_IDS,
     LANE_ID,
@@ -136,6 +143,7 @@ class Renderer:
             bg if size == FRAME_SIZE else cv2.resize(bg, size, interpolation=cv2.INTER_LINEAR)
         )
         self.visits = visits
+        self.fg = (round(FOREGROUND_FROM[0] * self.sx), round(FOREGROUND_FROM[1] * self.sy))
         self.proj = projection()
         self.sprites = {s.name: s for s in backdrop.sprites}
         self.cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -174,6 +182,9 @@ class Renderer:
             region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
             a = alpha[sub]
             frame[fy0:fy1, fx0:fx1] = (a * img[sub] + (1 - a) * region).astype(np.uint8)
+        if placed:
+            fx, fy = self.fg
+            frame[fy:, fx:] = self.background[fy:, fx:]
         return frame
 
 

@@ -38,6 +38,9 @@ CONTROL_POINTS: tuple[tuple[Pixel, Pixel], ...] = (
 # pickup and a silver SUV stood there), and the front edge of the stalls: the
 # concrete curb, which slopes slightly across the image.
 EMPTY_X = (380, 581)
+# The building at the right edge (x, y from here on) stands in front of the aisle's end:
+# vehicles arriving from the right come out from behind it.
+FOREGROUND_FROM = (790, 280)
 EMPTY_TOP = 364
 _CURB = ((390, 431.0), (560, 427.0))
 

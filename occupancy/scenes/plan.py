@@ -25,7 +25,8 @@ VisitKind = Literal["park", "short_stop", "drive_through", "double_park", "lane_
 BAY_IDS = ("bay-1", "bay-2", "bay-3")
 LANE_ID = "aisle"
 AISLE_Y = 378.0
-_ENTRY: tuple[Pixel, ...] = ((745.0, 292.0), (745.0, AISLE_Y))
+# Vehicles come and go along the aisle from behind the building at the right edge.
+_ENTRY: tuple[Pixel, ...] = ((900.0, AISLE_Y),)
 _EXIT_LEFT: Pixel = (-70.0, 372.0)
 _FRONT: tuple[Pixel, Pixel] = ((980.0, 470.0), (-90.0, 474.0))  # crossing in front of the bays
 LANE_STOP_X = 480.0
