@@ -111,3 +111,30 @@ def test_truth_checked_against_the_site(tmp_path: Path) -> None:
         TruthError, match="camera_id: 'meva-g340' but the site's camera is 'meva-g328'"
     ):
         check_against_site(other, site, "t.json")
+
+
+def test_evaluate_command_user_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from baywatch.cli import app
+
+    site = str(SAMPLES / "meva-c4f6.yaml")
+    runner = CliRunner()
+    bad = write(
+        tmp_path,
+        {**GOOD, "sessions": [{"bay": "row-05", "start_s": 3, "end_s": 1, "kind": "park"}]},
+    )
+    out = runner.invoke(app, ["evaluate", str(bad), "--site", site])
+    assert out.exit_code == 2
+    assert out.output.strip() == f"error: {bad}: sessions.0.end_s: 1.0 is not after start_s 3.0"
+    wrong = write(tmp_path, {**GOOD, "lane_zones": ["road"], "sessions": []})
+    out = runner.invoke(app, ["evaluate", str(wrong), "--site", site])
+    assert (
+        out.exit_code == 2
+        and "lane_zones.0: 'road' is not one of the site's lane_zones" in out.output
+    )
+    assert "Traceback" not in out.output
+    out = runner.invoke(app, ["evaluate", str(tmp_path / "none.json"), "--site", site])
+    assert out.exit_code == 2 and "none.json: truth file not found" in out.output
+    out = runner.invoke(app, ["evaluate", "--truth-schema"])
+    assert out.exit_code == 0 and json.loads(out.output)["title"] == "Truth"
