@@ -43,6 +43,7 @@ def run_analysis(
     sink: EventSink | None = None,
     quiet: bool = False,
     detector: Detector | None = None,
+    exact: bool = False,
 ) -> tuple[Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
     from occupancy.pipeline import analyse, prepare, resolve_source, resolve_start_ms
@@ -55,8 +56,13 @@ def run_analysis(
         raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
     start_ms = resolve_start_ms(None if start is None else round(start.timestamp() * 1000), site)
     # Open the footage first: a bad source fails before a model is loaded.
+    zones = prepare(site)[1]
     frames = open_source(
-        uri, analysis_fps=fps, start_ms=start_ms, folder_fps=folder_fps or site.source.fps
+        uri,
+        analysis_fps=fps,
+        start_ms=start_ms,
+        folder_fps=folder_fps or site.source.fps,
+        watch=None if exact else [z.pixels for z in zones],
     )
     store = Store(db or get_settings().db)
     if detector is None:
@@ -69,7 +75,6 @@ def run_analysis(
         )
     observer = None
     if annotate is not None:
-        _, zones = prepare(site)
         observer = ReviewWriter(annotate, fps, zones)
     with progress_bar(quiet=quiet) as bar:
         task = bar.add_task(site.camera_id, total=None, rate="")
@@ -90,6 +95,7 @@ def run_analysis(
             sink=sink,
             observer=observer,
             source=frames,
+            exact=exact,
         )
     store.close()
     return site, result
@@ -137,6 +143,13 @@ def analyse_command(
         str | None, typer.Option(envvar="BAYWATCH_PUSH_KEY", help="API key with the ingest scope")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="decode every frame and detect on every analysed frame (slower; the fast path skips unchanged ones)",
+        ),
+    ] = False,
 ) -> None:
     """Analyse footage of one camera into occupancy sessions and CDS events."""
     if not site.exists():
@@ -161,6 +174,7 @@ def analyse_command(
                 folder_fps=folder_fps,
                 sink=sink,
                 quiet=quiet,
+                exact=exact,
             )
     except (SiteError, SourceError, ModelNotFoundError, StoreError) as exc:
         fail(str(exc))

@@ -9,6 +9,8 @@ import typer
 from baywatch.analyse_cmd import analyse_command
 from baywatch.demo_cmd import demo_command
 from baywatch.evaluate_cmd import evaluate_command
+from occupancy import stats_cli
+from optimiser import cli as optimiser_cli
 
 app = typer.Typer(
     name="baywatch",
@@ -30,6 +32,14 @@ def site_schema() -> None:
 
     typer.echo(json.dumps(site_json_schema(), indent=2))
 
+
+stats_cli.register(app)  # import-bays, simulate, stats, report
+app.add_typer(optimiser_cli.app, name="optimise")
+
+
+from api.cli import register as _register_api  # noqa: E402  (after app exists)
+
+_register_api(app)
 
 if __name__ == "__main__":
     app()
