@@ -113,3 +113,44 @@ def test_sample_clips_against_their_truth(
     assert all(a == 1.0 for a in report.zone_accuracy.values()), report.zone_accuracy
     if name == "meva-c4f6":
         assert report.n_matched == 6 and report.double_park_recall == 1.0
+
+
+def test_evaluate_command_analyses_the_footage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baywatch.settings import get_settings
+    from tests.conftest import MODEL
+
+    monkeypatch.setenv("BAYWATCH_MODEL", str(MODEL))
+    monkeypatch.chdir(tmp_path)  # nothing may be left behind: the database is temporary
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(
+            app,
+            [
+                "evaluate",
+                str(SAMPLES / "truth" / "meva-a1c9.json"),
+                "--site",
+                str(SAMPLES / "meva-a1c9.yaml"),
+                "--json",
+            ],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["camera_id"] == "meva-g340"
+    assert data["sessions"] == {
+        "true": 1,
+        "found": 1,
+        "matched": 1,
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+    }
+    assert data["occupancy_accuracy"]["per_zone"] == {
+        "suv-bay": 1.0,
+        "asphalt-bay": 1.0,
+        "road": 1.0,
+    }
+    assert list(tmp_path.iterdir()) == []
