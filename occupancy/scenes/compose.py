@@ -48,6 +48,8 @@ class SceneSpec:
     grace_s: float = 5.0
     speed_mps: float = 5.0
     park_dwell_s: tuple[float, float] = (20.0, 70.0)
+    # Time between one event of the scene's cycle and the next (longer: a quieter street).
+    gap_s: tuple[float, float] = (3.0, 10.0)
     # Least time from a vehicle starting to leave a bay to the next at rest in it (0: as soon
     # as the traffic allows, about 3 s).
     turnover_s: float = 0.0
@@ -204,6 +206,7 @@ def compose_scene(
         duration_s=spec.duration_s,
         speed_mps=spec.speed_mps,
         park_dwell_s=spec.park_dwell_s,
+        gap_s=spec.gap_s,
         turnover_s=spec.turnover_s,
     )
     visits = plan_visits(plan, backdrop, seed)
