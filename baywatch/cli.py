@@ -8,6 +8,7 @@ import typer
 
 from baywatch.analyse_cmd import analyse_command
 from baywatch.demo_cmd import demo_command
+from baywatch.evaluate_cmd import evaluate_command
 from occupancy import stats_cli
 from optimiser import cli as optimiser_cli
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 
 app.command("analyse")(analyse_command)
 app.command("demo")(demo_command)
+app.command("evaluate")(evaluate_command)
 
 
 @app.command("site-schema")
