@@ -1,6 +1,5 @@
 """Two weaknesses of the occupancy state machine that ``baywatch evaluate`` found on composed
-scenes, reduced to hand-made track sequences. Strict xfail: they fail today, and the day
-``occupancy/machine.py`` is fixed they pass and pytest asks for the marker to go.
+scenes, reduced to hand-made track sequences; ``occupancy/machine.py`` now handles both.
 
 1. Back-to-back vehicles merge into one session when the tracker gives the arriving vehicle
    the departed one's track id (ByteTrack re-associates a lost track within its buffer): the
@@ -15,13 +14,10 @@ scenes, reduced to hand-made track sequences. Strict xfail: they fail today, and
 
 from __future__ import annotations
 
-import pytest
-
 from occupancy.records import SessionKind
 from tests.test_machine import STEP, Script, drive, obs
 
 
-@pytest.mark.xfail(strict=True, reason="machine: a departed vehicle's track id re-used on arrival")
 def test_back_to_back_with_reused_track_id_makes_two_sessions() -> None:
     s = Script()
     s.run(30, [obs(1, 6, 1.2)])
@@ -39,7 +35,6 @@ def test_back_to_back_with_reused_track_id_makes_two_sessions() -> None:
     assert b.start_ms > a.end_ms
 
 
-@pytest.mark.xfail(strict=True, reason="machine: stationary time counted while a track is unseen")
 def test_unseen_time_is_not_stationary_time() -> None:
     s = Script()
     s.run(4, [obs(7, 6, 4.0)])  # at rest in the lane zone for 4 s
