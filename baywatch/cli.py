@@ -7,6 +7,7 @@ import json
 import typer
 
 from baywatch.analyse_cmd import analyse_command
+from baywatch.db_cmd import db_app
 from baywatch.demo_cmd import demo_command
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 
 app.command("analyse")(analyse_command)
 app.command("demo")(demo_command)
+app.add_typer(db_app, name="db")
 
 
 @app.command("site-schema")

@@ -1,4 +1,7 @@
-"""The store: idempotent batches, attempts replacing earlier outputs, bad URLs."""
+"""The store: idempotent batches, attempts replacing earlier outputs, bad URLs.
+
+Tests taking ``store_url`` run on SQLite and on PostgreSQL+PostGIS (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -30,8 +33,8 @@ def event(eid: str, t: int) -> CurbEvent:
     )
 
 
-def test_batches_are_idempotent(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def test_batches_are_idempotent(store_url: str) -> None:
+    store = Store(store_url)
     a = store.begin_run(
         "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
     )
@@ -44,8 +47,8 @@ def test_batches_are_idempotent(tmp_path: Path) -> None:
     )
 
 
-def test_completed_attempt_replaces_earlier_outputs(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def test_completed_attempt_replaces_earlier_outputs(store_url: str) -> None:
+    store = Store(store_url)
     a1 = store.begin_run(
         "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
     )
@@ -63,10 +66,10 @@ def test_completed_attempt_replaces_earlier_outputs(tmp_path: Path) -> None:
     assert list(store.events_frame().event_id) == ["kept"]
 
 
-def test_ingest_counts_only_new_events(tmp_path: Path) -> None:
+def test_ingest_counts_only_new_events(store_url: str) -> None:
     from occupancy.store import event_row
 
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = Store(store_url)
     rows = [event_row(event(f"e{i}", i), 0, None) for i in range(5)]
     assert store.ingest_events(rows[:3]) == 3
     assert store.ingest_events(rows) == 2
