@@ -126,14 +126,19 @@ class ChunkWindow(FrameSource):
 def stitch(
     parts: Iterable[tuple[Sequence[CurbEvent], Sequence[OccupancySession]]],
 ) -> tuple[list[CurbEvent], list[OccupancySession]]:
-    """All chunks' owned outputs in time order; a session seen twice is a planning bug."""
+    """All chunks' owned outputs in time order.
+
+    Within a chunk a later record with the same id replaces the earlier one, as the store
+    does; the same session owned by two chunks would be a planning bug.
+    """
     events: dict[str, CurbEvent] = {}
     sessions: dict[str, OccupancySession] = {}
     for evs, sess in parts:
-        for s in sess:
-            if s.session_id in sessions:
-                raise AssertionError(f"session {s.session_id} produced by two chunks")
-            sessions[s.session_id] = s
+        mine = {s.session_id: s for s in sess}
+        for sid, s in mine.items():
+            if sid in sessions:
+                raise AssertionError(f"session {sid} produced by two chunks")
+            sessions[sid] = s
         for e in evs:
             events[e.event_id] = e
     return (

@@ -250,6 +250,9 @@ class Store:
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
+        # One row per key, the last one winning: what SQLite does with duplicates in one
+        # statement, and what PostgreSQL refuses to do ("cannot affect row a second time").
+        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         for chunk in _chunks(rows):
             stmt = dialect_insert(table).values(chunk)

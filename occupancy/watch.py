@@ -55,6 +55,7 @@ class SharedModel:
         self.model_name = model
         self.model = load_model(model)
         self.lock = threading.Lock()
+        self.busy_s = 0.0  # time spent detecting: busy_s / wall time = the model's load
 
     def detector(self, site: Site) -> Detector:
         return SharedDetector(self, site)
@@ -84,7 +85,11 @@ class SharedDetector(Detector):
 
     def detect(self, image: Image) -> Detections:
         with self.shared.lock:
-            return super().detect(image)
+            t0 = time.perf_counter()
+            try:
+                return super().detect(image)
+            finally:
+                self.shared.busy_s += time.perf_counter() - t0
 
 
 # -- sites -----------------------------------------------------------------------------
@@ -331,6 +336,11 @@ class WatchService:
         self.store = store
         self.metrics = Metrics()
         self.model = SharedModel(model)
+        Gauge(
+            "baywatch_model_busy_seconds",
+            "Seconds the shared model spent detecting (its rate is the model's load; 1 = saturated)",
+            registry=self.metrics.registry,
+        ).set_function(lambda: self.model.busy_s)
         self.started = time.time()
         self.runners = [
             CameraRunner(

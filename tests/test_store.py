@@ -5,6 +5,7 @@ Tests taking ``store_url`` run on SQLite and on PostgreSQL+PostGIS (tests/confte
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,14 @@ def test_bad_database_urls(tmp_path: Path) -> None:
         Store("nonsense://x")
     with pytest.raises(StoreError, match="cannot open database"):
         Store(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+
+
+def test_duplicate_ids_in_one_batch_keep_the_last(store_url: str) -> None:
+    """Two records with one id in a batch: PostgreSQL refused the upsert; now both keep the last."""
+    store = Store(store_url)
+    first = session("s1", 0)
+    second = dataclasses.replace(first, end_ms=90_000)
+    store.write_batch([event("e1", 0), event("e1", 0)], [first, second])
+    stored = store.sessions_frame()
+    assert len(stored) == 1 and int(stored.end_ms.iloc[0]) == 90_000
+    assert len(store.events_frame()) == 1
