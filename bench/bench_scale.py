@@ -59,8 +59,8 @@ def serve(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd)
 
 
-def live(n: int, seconds: float, tmp: Path) -> tuple[float, float, float, float]:
-    """(lowest analysed fps of a camera, mean fps, worst lag s, model load) with n cameras."""
+def live(n: int, seconds: float, tmp: Path) -> tuple[float, float, float, float, float]:
+    """(lowest fps of a camera, mean fps, worst lag s, model load, CPU cores used), n cameras."""
     sites = tmp / f"sites{n}"
     sites.mkdir()
     servers = []
@@ -83,6 +83,7 @@ def live(n: int, seconds: float, tmp: Path) -> tuple[float, float, float, float]
             time.sleep(0.2)
         start = [r.status.frames for r in service.runners]
         busy0 = service.model.busy_s
+        cpu0 = time.process_time()  # every thread of this process: decoding included
         t0 = time.monotonic()
         worst_lag = 0.0
         while time.monotonic() - t0 < seconds:
@@ -92,12 +93,13 @@ def live(n: int, seconds: float, tmp: Path) -> tuple[float, float, float, float]
         dt = time.monotonic() - t0
         rates = [(r.status.frames - s) / dt for r, s in zip(service.runners, start, strict=True)]
         load = (service.model.busy_s - busy0) / dt
+        cpu = (time.process_time() - cpu0) / dt
     finally:
         service.stop()
         for p in servers:
             p.kill()
             p.wait()
-    return min(rates), sum(rates) / n, worst_lag, load
+    return min(rates), sum(rates) / n, worst_lag, load, cpu
 
 
 def long_recording(tmp: Path, minutes: float) -> Path:
@@ -135,6 +137,7 @@ def batch(tmp: Path, minutes: float) -> list[tuple[str, float, float, int, float
     site = load_site(site_path)
     start = round(site.source.start_time.timestamp() * 1000)  # type: ignore[union-attr]
     model = os.environ["BAYWATCH_MODEL"]
+    warm = tmp / "stops.mp4"  # the 38-s clip long_recording repeats
     rows = []
     det = Detector(model, vehicle_classes=site.detector.classes.keys())
     t0 = time.perf_counter()
@@ -145,12 +148,20 @@ def batch(tmp: Path, minutes: float) -> list[tuple[str, float, float, int, float
             res.footage_s,
             time.perf_counter() - t0,
             res.frames_analysed,
-            len(res.sessions),
+            len({s.session_id for s in res.sessions}),
         )
     )
     for workers in (1, 2):
         t0 = time.perf_counter()
         ray_backend.init_ray(None, num_cpus=workers)
+        # Start the workers (imports, model) on a short file: the timed run is steady state.
+        ray_backend.run(
+            [ray_backend.FileJob(str(warm), site, start)],
+            Store("sqlite://"),
+            model=model,
+            analysis_fps=FPS,
+            chunk_s=20.0,
+        )
         t_init = time.perf_counter() - t0
         duration = res.footage_s
         chunk = duration / workers + 1.0
@@ -166,7 +177,7 @@ def batch(tmp: Path, minutes: float) -> list[tuple[str, float, float, int, float
         ray.shutdown()
         rows.append(
             (
-                f"Ray, {workers} worker(s) ({out.chunks} chunks; +{t_init:.1f} s cluster start)",
+                f"Ray, {workers} worker(s) ({out.chunks} chunks; +{t_init:.1f} s to start)",
                 out.footage_s,
                 wall,
                 out.frames_processed,
@@ -196,15 +207,21 @@ def main() -> None:
         if not args.skip_live:
             print(f"Live, {FPS:g} analysed fps per camera, {args.live_seconds:g} s per row:\n")
             print(
-                "| cameras | lowest fps of a camera | mean fps | worst lag s | all in real time |"
+                "| cameras | lowest fps of a camera | mean fps | worst lag s | model load "
+                "| CPU cores used | cameras per core used |"
             )
-            print("|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|")
             best = 0
             for n in (int(x) for x in args.cameras.split(",")):
-                lo, mean, lag = live(n, args.live_seconds, tmp)
-                ok = lo >= 0.95 * FPS
-                best = n if ok else best
-                print(f"| {n} | {lo:.2f} | {mean:.2f} | {lag:.2f} | {'yes' if ok else 'no'} |")
+                lo, mean, lag, load, cpu = live(n, args.live_seconds, tmp)
+                # Followed: every camera gets 90 % of its rate (one camera alone gets 1.85 of
+                # the 2 fps: frames are picked from a 12.5 fps stream) and the model keeps up.
+                if lo >= 0.9 * FPS and load < 0.95:
+                    best = n
+                print(
+                    f"| {n} | {lo:.2f} | {mean:.2f} | {lag:.2f} | {load:.2f} | {cpu:.2f} "
+                    f"| {n / max(cpu, 1e-9):.1f} |"
+                )
             print(
                 f"\ncameras followed in real time: {best} on {cores} cores = {best / cores:.1f} per core\n"
             )

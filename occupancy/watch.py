@@ -375,6 +375,9 @@ class WatchService:
         deadline = time.monotonic() + timeout_s
         for r in self.runners:
             r.join(max(0.0, deadline - time.monotonic()))
+            close = getattr(r.push, "close", None)
+            if close is not None:
+                close()  # the push client flushes what it spooled
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
