@@ -59,9 +59,7 @@ class StreamServer:
 def _listening(port: int) -> bool:
     # ffmpeg -listen 1 serves one client: look for the listening socket, do not connect.
     table = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return any(
-        row.split()[1] == f"0100007F:{port:04X}" and row.split()[3] == "0A" for row in table
-    )
+    return any(row.split()[1] == f"0100007F:{port:04X}" and row.split()[3] == "0A" for row in table)
 
 
 def until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
