@@ -42,7 +42,7 @@ def run_ray_analysis(
         if start_ms is None and len(uris) == 1 and site.source.start_time is not None:
             start_ms = round(site.source.start_time.timestamp() * 1000)
         # open_source checks the file and gives its modification time when no start is known.
-        src = open_source(uri, analysis_fps=fps, start_ms=start_ms)
+        src = open_source(uri, analysis_fps=fps, start_ms=start_ms, folder_fps=site.source.fps)
         if not isinstance(src, VideoFileSource):
             raise SourceError(f"{uri}: --backend ray analyses recorded video files only")
         jobs.append(ray_backend.FileJob(str(src.path), site, src.start_ms))

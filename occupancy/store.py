@@ -228,7 +228,8 @@ class Store:
         except OperationalError as exc:
             # The URL may hold a password: name the database without it.
             shown = self.engine.url.render_as_string(hide_password=True)
-            raise StoreError(f"cannot open database {shown!r}: {exc.orig}") from exc
+            why = " ".join(str(exc.orig).split())  # drivers' messages span lines
+            raise StoreError(f"cannot open database {shown!r}: {why}") from exc
 
     @property
     def dialect(self) -> str:
