@@ -44,6 +44,7 @@ def run_analysis(
     sink: EventSink | None = None,
     quiet: bool = False,
     detector: Detector | None = None,
+    exact: bool = False,
 ) -> tuple[Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
     from occupancy.pipeline import analyse, prepare, resolve_source, resolve_start_ms
@@ -56,8 +57,13 @@ def run_analysis(
         raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
     start_ms = resolve_start_ms(None if start is None else round(start.timestamp() * 1000), site)
     # Open the footage first: a bad source fails before a model is loaded.
+    zones = prepare(site)[1]
     frames = open_source(
-        uri, analysis_fps=fps, start_ms=start_ms, folder_fps=folder_fps or site.source.fps
+        uri,
+        analysis_fps=fps,
+        start_ms=start_ms,
+        folder_fps=folder_fps or site.source.fps,
+        watch=None if exact else [z.pixels for z in zones],
     )
     store = Store(db or get_settings().db)
     if detector is None:
@@ -70,7 +76,6 @@ def run_analysis(
         )
     observer = None
     if annotate is not None:
-        _, zones = prepare(site)
         observer = ReviewWriter(annotate, fps, zones)
     with progress_bar(quiet=quiet) as bar:
         task = bar.add_task(site.camera_id, total=None, rate="")
@@ -91,6 +96,7 @@ def run_analysis(
             sink=sink,
             observer=observer,
             source=frames,
+            exact=exact,
         )
     store.close()
     return site, result
@@ -183,6 +189,13 @@ def analyse_command(
         str | None, typer.Option(envvar="BAYWATCH_PUSH_KEY", help="API key with the ingest scope")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="decode every frame and detect on every analysed frame (slower; the fast path skips unchanged ones)",
+        ),
+    ] = False,
     backend: Annotated[
         Backend, typer.Option(help="local: this process; ray: recorded files fanned across Ray")
     ] = Backend.LOCAL,
@@ -192,7 +205,9 @@ def analyse_command(
     ] = None,
     chunk: Annotated[
         float,
-        typer.Option(min=10, help="--backend ray: cut files into chunks of this many seconds"),
+        typer.Option(
+            min=10, help="--backend ray (always exact): cut files into chunks of this many seconds"
+        ),
     ] = 600.0,
 ) -> None:
     """Analyse footage of one camera into occupancy sessions and CDS events."""
@@ -226,6 +241,7 @@ def analyse_command(
                 folder_fps=folder_fps,
                 sink=sink,
                 quiet=quiet,
+                exact=exact,
             )
     except (SiteError, SourceError, ModelNotFoundError, StoreError) as exc:
         fail(str(exc))

@@ -10,6 +10,8 @@ from baywatch.analyse_cmd import analyse_command
 from baywatch.db_cmd import db_app
 from baywatch.demo_cmd import demo_command
 from baywatch.watch_cmd import watch_command
+from occupancy import stats_cli
+from optimiser import cli as optimiser_cli
 
 app = typer.Typer(
     name="baywatch",
@@ -32,6 +34,14 @@ def site_schema() -> None:
 
     typer.echo(json.dumps(site_json_schema(), indent=2))
 
+
+stats_cli.register(app)  # import-bays, simulate, stats, report
+app.add_typer(optimiser_cli.app, name="optimise")
+
+
+from api.cli import register as _register_api  # noqa: E402  (after app exists)
+
+_register_api(app)
 
 if __name__ == "__main__":
     app()

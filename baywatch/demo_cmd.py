@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vision.detector import Detector
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
+PARIS_BAYS = Path(__file__).resolve().parents[2] / "shared" / "geodata" / "paris_delivery_bays.csv"
 
 
 def demo_command(
@@ -28,8 +29,24 @@ def demo_command(
     ] = None,
     samples: Annotated[Path, typer.Option(help="folder of sample site files")] = SAMPLES,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            help="bay inventory to add with simulated statistics; default: the Paris one in ../shared/geodata when present"
+        ),
+    ] = None,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=0, max=366, help="days of simulated stops for the inventory (0: no inventory)"
+        ),
+    ] = 14,
 ) -> None:
-    """Analyse every sample scene into the database and print the sessions found."""
+    """Analyse every sample scene into the database and print the sessions found.
+
+    Then, for the map, load a real city inventory (the 9,198 Paris bays when
+    ../shared/geodata is present) with simulated statistics, marked as simulated.
+    """
     from vision.detector import Detector
 
     url = db or get_settings().db
@@ -75,4 +92,21 @@ def demo_command(
         )
     if analysed == 0:
         fail("no sample footage found: run `python sample_videos/fetch.py` first")
-    console.print(f"[green]Stored in {url}[/]")
+    inv = inventory or (PARIS_BAYS if PARIS_BAYS.exists() else None)
+    if inv is not None and days > 0:
+        from api.demo import seed_inventory_demo
+        from occupancy.inventory import InventoryError
+        from occupancy.store import Store
+
+        if not inv.exists():
+            fail(f"{inv}: no such inventory file")
+        console.print(f"Loading {inv.name} with {days} days of SIMULATED stops for the map ...")
+        try:
+            summary = seed_inventory_demo(Store(url), inv, days=days)
+        except InventoryError as exc:
+            fail(str(exc))
+        console.print(
+            f"{summary.bays:,} real bays ({summary.rejected} rejected records), "
+            f"{summary.sessions:,} [bold]simulated[/] sessions"
+        )
+    console.print(f"[green]Stored in {url}[/]; `baywatch serve` shows it on the map.")

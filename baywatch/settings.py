@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "yolo11n.pt"
@@ -31,6 +31,41 @@ class Settings(BaseSettings):
 
     db: str = Field(default=DEFAULT_DB, description="SQLAlchemy database URL")
     model: str = Field(default=DEFAULT_MODEL, description="YOLO weights path or name")
+    tz: str = Field(default="Europe/Paris", description="site time zone for local-hour statistics")
+
+    # -- HTTP service (``baywatch serve``) ---------------------------------------------
+    api_time_zone: str = Field(
+        default="Europe/Paris", description="IANA zone of the curb regulations (CDS time_zone)"
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS; empty = same origin only"
+    )
+    api_tile_url: str | None = Field(
+        default=None,
+        description="basemap: raster tiles ({z}/{x}/{y}) or a MapLibre style URL; none = offline",
+    )
+    api_rate_limit_per_s: float = Field(
+        default=20.0, ge=0, description="public requests per second per client IP; 0 = no limit"
+    )
+    api_rate_limit_burst: int = Field(default=60, ge=1, description="token-bucket burst size")
+    api_live_refresh_s: float = Field(
+        default=2.0, gt=0, description="how often live bay state is re-read from the database"
+    )
+    api_stats_refresh_s: float = Field(
+        default=600.0, gt=0, description="how often weekly occupancy profiles are recomputed"
+    )
+    api_job_workers: int = Field(default=1, ge=0, description="batch-job worker threads")
+
+    @field_validator("api_time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {v!r}") from exc
+        return v
 
 
 @lru_cache(maxsize=1)

@@ -141,10 +141,10 @@ def batch(tmp: Path, minutes: float) -> list[tuple[str, float, float, int, float
     rows = []
     det = Detector(model, vehicle_classes=site.detector.classes.keys())
     t0 = time.perf_counter()
-    res = analyse(str(video), site, Store("sqlite://"), detector=det, start_ms=start)
+    res = analyse(str(video), site, Store("sqlite://"), detector=det, start_ms=start, exact=True)
     rows.append(
         (
-            "local (1 process)",
+            "local --exact (1 process)",
             res.footage_s,
             time.perf_counter() - t0,
             res.frames_analysed,

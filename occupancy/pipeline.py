@@ -23,6 +23,7 @@ from occupancy.site import Site, SiteError
 from occupancy.store import Store
 from occupancy.zones import Zone, compile_zones, zone_rows
 from vision.detector import Detector
+from vision.motion import MotionGate, region_mask
 from vision.sources import FrameSource, SourceError, open_source
 from vision.tracker import VehicleTracker
 from vision.types import Detections, Frame, SourceGap
@@ -57,6 +58,7 @@ class AnalysisResult:
     sessions: tuple[OccupancySession, ...]
     events: int
     zones: tuple[Zone, ...]
+    detector_runs: int = 0
 
 
 ProgressFn = Callable[[int, int | None], None]
@@ -143,8 +145,14 @@ def analyse(
     sink: EventSink | None = None,
     observer: FrameObserver | None = None,
     source: FrameSource | None = None,
+    exact: bool = False,
 ) -> AnalysisResult:
-    """Analyse one source for one site into ``store``; raises SourceError/SiteError."""
+    """Analyse one source for one site into ``store``; raises SourceError/SiteError.
+
+    ``exact``: decode every frame and run the detector on every analysed frame.
+    By default video files are decoded sparsely and the detector is skipped on
+    frames where nothing changed around the zones (``vision.motion``).
+    """
     proj, zones = prepare(site)
     start_ms = resolve_start_ms(start_ms, site)
     if source is None:
@@ -153,6 +161,7 @@ def analyse(
             analysis_fps=analysis_fps,
             start_ms=start_ms,
             folder_fps=folder_fps or site.source.fps,
+            watch=None if exact else [z.pixels for z in zones],
         )
     check_frame_size(site, source)
     curb_rows, lane_rows = zone_rows(site, zones)
@@ -190,6 +199,11 @@ def analyse(
     last_ms: int | None = None
     t_wall = time.perf_counter()
     status = "interrupted"
+    gate = None
+    if not exact and source.info.frame_size is not None:
+        gate = MotionGate(region_mask(source.info.frame_size, [z.pixels for z in zones]))
+    detections: tuple[Detections, Detections] | None = None
+    detector_runs = 0
 
     def emit(out: Output, *, force: bool = False) -> None:
         nonlocal n_events
@@ -213,7 +227,10 @@ def analyse(
                     analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s)
                 )
                 continue
-            vehicles, persons = detector.split(detector.detect(item.image))
+            if gate is None or gate.changed(item.image) or detections is None:
+                detections = detector.split(detector.detect(item.image))
+                detector_runs += 1
+            vehicles, persons = detections
             tracked = tracker.update(vehicles)
             last_ms = item.t_ms
             frames += 1
@@ -257,6 +274,7 @@ def analyse(
         sessions=tuple(all_sessions),
         events=n_events,
         zones=tuple(zones),
+        detector_runs=detector_runs,
     )
 
 

@@ -3,7 +3,10 @@
 Each chunk is one Ray task running the ordinary ``analyse`` into a throwaway in-memory
 store; the driver stitches the chunks (``occupancy.chunks``) and writes every file's
 events and sessions to the real store as one run, with the run id a local analysis of
-that file gets. The sessions are therefore identical to ``--backend local``.
+that file gets. The sessions are therefore identical to ``--backend local --exact`` (the local fast path
+skips detection on frames where nothing changed, reusing earlier detections: state a
+chunk cut in the middle of a file cannot reproduce; each chunk is then the costlier
+exact analysis, the price of spreading it over machines).
 
 Workers load the detector once per process and keep it. On a remote cluster the
 footage and model paths must be readable from the workers (shared storage), and the
@@ -112,6 +115,9 @@ def analyse_chunk(
         start_ms=job.start_ms,
         source=window,
         sink=window,
+        # Every frame decoded and detected: the fast path's motion gate reuses detections
+        # from before a cut, which a chunk cannot know. Ray's sessions equal `--exact`'s.
+        exact=True,
     )
     scratch.close()
     events, sessions = window.owned()

@@ -1,198 +1,204 @@
-"""Spatial questions about bays: in a box, in an area, nearest (free) to a point.
+"""Bays -> areas: any polygon layer (kerb areas, IRIS, communes, arrondissements) or H3 cells.
 
-On PostgreSQL they run in the database on the PostGIS ``geom`` column and its GiST
-indexes (``occupancy.store.POSTGIS_DDL``). On SQLite the same questions are answered
-from the stored GeoJSON with NumPy and Shapely, giving the same ids in the same order
-and the same distances (to the millimetre): a laptop and the server agree.
-
-Which bays are occupied at an instant is plain SQL on ``sessions`` and ``events`` on
-both databases.
+Per-bay totals (``occupancy.stats.period_totals``) are combined exactly where
+that is possible: sums add up, occupancy and turnover are weighted by each bay's
+observed space-hours, mean dwell and shares by sessions. Quantiles cannot be
+combined from per-bay quantiles and are left out of area rows. Lengths and
+areas are measured in a projected metric CRS (Lambert-93 in France, see
+``occupancy.geometry.metric_crs``).
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
+import geopandas as gpd
+import h3
 import numpy as np
-from shapely import STRtree
-from shapely.geometry import Point, box, shape
-from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
-from sqlalchemy import Engine, text
+import pandas as pd
+import shapely
 
-# PostGIS' geography distance with use_spheroid=false uses this sphere (WGS84 mean radius).
-EARTH_RADIUS_M = 6371008.7714
+from occupancy.geometry import WGS84, metric_crs
 
 
-@dataclass(frozen=True, slots=True)
-class NearbyZone:
-    curb_zone_id: str
-    distance_m: float  # 0 when the point lies in the bay
+class SpatialError(ValueError):
+    """A polygon layer that cannot be used; the message names the file and the problem."""
 
 
-class SpatialQueryError(ValueError):
-    """A bbox, point or area that cannot be queried; the message names the field."""
+def bays_frame(zones: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Bays as a GeoDataFrame of their footprint polygons (WGS84)."""
+    geoms = [
+        shapely.from_geojson(json.dumps(g)) if isinstance(g, dict) else None
+        for g in zones["geometry"].tolist()
+    ]
+    pts = shapely.points(zones["lon"].to_numpy(float), zones["lat"].to_numpy(float))
+    geoms_arr = np.array([g if g is not None else p for g, p in zip(geoms, pts, strict=True)])
+    frame = zones.drop(columns=["geometry"]).copy()
+    return gpd.GeoDataFrame(frame, geometry=geoms_arr, crs=WGS84)
 
 
-# Bays occupied at :t — a closed session covering t, or a park_start whose session has
-# neither ended nor been closed yet (a live camera's vehicle still parked).
-_OCCUPIED_SQL = """
-SELECT s.curb_zone_id FROM sessions s
- WHERE s.kind = 'park' AND s.curb_zone_id IS NOT NULL AND s.start_ms <= :t AND s.end_ms > :t
-UNION
-SELECT e.curb_zone_id FROM events e
- WHERE e.event_type = 'park_start' AND e.lane_zone_id IS NULL AND e.curb_zone_id IS NOT NULL
-   AND e.event_time <= :t
-   AND NOT EXISTS (SELECT 1 FROM events x
-                    WHERE x.event_session_id = e.event_session_id AND x.event_type = 'park_end')
-   AND NOT EXISTS (SELECT 1 FROM sessions y WHERE y.session_id = e.event_session_id)
-"""
-
-
-def check_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> None:
-    if not (-180 <= min_lon <= max_lon <= 180):
-        raise SpatialQueryError(
-            f"bbox: longitudes must satisfy -180 <= min_lon <= max_lon <= 180, got {min_lon}, {max_lon}"
-        )
-    if not (-90 <= min_lat <= max_lat <= 90):
-        raise SpatialQueryError(
-            f"bbox: latitudes must satisfy -90 <= min_lat <= max_lat <= 90, got {min_lat}, {max_lat}"
-        )
-
-
-def check_point(lon: float, lat: float) -> None:
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise SpatialQueryError(f"point: ({lon}, {lat}) is not a WGS84 longitude, latitude")
-
-
-def area_geometry(area: Mapping[str, Any]) -> BaseGeometry:
+def read_polygons(path: str | Path, *, id_col: str | None = None) -> gpd.GeoDataFrame:
+    """A polygon layer (GeoJSON, GeoPackage, ...) in WGS84 with ``area_id``/``area_name``."""
+    p = Path(path)
+    if not p.exists():
+        raise SpatialError(f"{p}: no such file")
     try:
-        geom = shape(area)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise SpatialQueryError(f"area: not a GeoJSON geometry ({exc})") from exc
-    if geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid:
-        raise SpatialQueryError(
-            f"area: expected a valid Polygon or MultiPolygon, got {geom.geom_type}"
+        g = gpd.read_file(p)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise SpatialError(f"{p}: cannot read as a GIS layer: {exc}") from exc
+    if g.empty:
+        raise SpatialError(f"{p}: no features")
+    types = set(g.geom_type.dropna())
+    if not types <= {"Polygon", "MultiPolygon"}:
+        raise SpatialError(f"{p}: expected polygons, found {', '.join(sorted(types))}")
+    if g.crs is None:
+        raise SpatialError(f"{p}: no CRS; cannot place it")
+    g = g.to_crs(WGS84)
+    cols = [c for c in g.columns if c != "geometry"]
+    if id_col is not None and id_col not in cols:
+        raise SpatialError(f"{p}: no column {id_col!r} (has {', '.join(cols)})")
+    key = id_col or _guess_id(g, cols)
+    name = _guess_name(g, cols, key)
+    out = gpd.GeoDataFrame(
+        {
+            "area_id": g[key].astype(str) if key else g.index.astype(str),
+            "area_name": g[name].astype(str) if name else None,
+        },
+        geometry=g.geometry,
+        crs=WGS84,
+    )
+    return out
+
+
+def _guess_id(g: gpd.GeoDataFrame, cols: list[str]) -> str | None:
+    for c in cols:
+        if c.lower() in ("id", "code", "c_arinsee", "code_insee", "insee", "code_iris", "area_id"):
+            return c
+    for c in cols:
+        if g[c].is_unique and g[c].notna().all():
+            return c
+    return None
+
+
+def _guess_name(g: gpd.GeoDataFrame, cols: list[str], key: str | None) -> str | None:
+    for c in cols:
+        if c.lower() in ("name", "nom", "l_ar", "nom_com", "nom_iris", "area_name", "libelle"):
+            return c
+    return key
+
+
+def assign_polygons(zones: pd.DataFrame, polygons: gpd.GeoDataFrame) -> pd.DataFrame:
+    """``curb_zone_id`` -> ``area_id``/``area_name`` of the polygon holding the bay's point."""
+    pts = gpd.GeoDataFrame(
+        {"curb_zone_id": zones["curb_zone_id"].to_numpy()},
+        geometry=shapely.points(zones["lon"].to_numpy(float), zones["lat"].to_numpy(float)),
+        crs=WGS84,
+    )
+    j = gpd.sjoin(pts, polygons, how="left", predicate="within")
+    j = j[~j.index.duplicated(keep="first")]
+    return pd.DataFrame(
+        {
+            "curb_zone_id": j["curb_zone_id"].to_numpy(),
+            "area_id": j["area_id"].to_numpy(),
+            "area_name": j["area_name"].to_numpy(),
+        }
+    )
+
+
+def assign_h3(zones: pd.DataFrame, resolution: int) -> pd.DataFrame:
+    """``curb_zone_id`` -> H3 cell (``area_id``) of the bay's point at ``resolution``."""
+    if not 0 <= resolution <= 15:
+        raise SpatialError(f"H3 resolution {resolution} outside 0..15")
+    # h3 has no vectorised call; this loops over bays (thousands), never over sessions.
+    cells = [
+        h3.latlng_to_cell(float(la), float(lo), resolution)
+        for lo, la in zip(zones["lon"].to_numpy(), zones["lat"].to_numpy(), strict=True)
+    ]
+    return pd.DataFrame(
+        {"curb_zone_id": zones["curb_zone_id"].to_numpy(), "area_id": cells, "area_name": cells}
+    )
+
+
+def h3_polygons(cells: list[str]) -> gpd.GeoDataFrame:
+    polys = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
+    return gpd.GeoDataFrame({"area_id": cells, "area_name": cells}, geometry=polys, crs=WGS84)
+
+
+def aggregate_totals(
+    totals: pd.DataFrame,
+    zones: pd.DataFrame,
+    assignment: pd.DataFrame,
+    polygons: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Combine per-bay ``period_totals`` into one row per area of ``assignment``.
+
+    Bays outside every polygon are left out. ``polygons`` (with ``area_id``)
+    gives each area its geometry; without it the convex hull of its bays is used.
+    """
+    spaces = (
+        pd.to_numeric(zones.get("num_spaces"), errors="coerce").fillna(1).clip(lower=1)
+        if "num_spaces" in zones
+        else pd.Series(1.0, index=zones.index)
+    )
+    base = pd.DataFrame(
+        {
+            "curb_zone_id": zones["curb_zone_id"].to_numpy(),
+            "spaces": spaces.to_numpy(float),
+            "length_m": pd.to_numeric(zones.get("length_cm"), errors="coerce").to_numpy(float)
+            / 100.0
+            if "length_cm" in zones
+            else np.nan,
+        }
+    )
+    t = totals.merge(base, on="curb_zone_id").merge(
+        assignment.dropna(subset=["area_id"]), on="curb_zone_id"
+    )
+    n = t["total_sessions"].astype(float)
+    cap_h = t["spaces"] * t["observed_hours"]
+    t = t.assign(
+        _occ=t["occupancy_percent"].fillna(0) * cap_h,
+        _cap=cap_h,
+        _dwell=t["average_dwell_time"].fillna(0) * n,
+        _over=t["overstay_share"].fillna(0) * n,
+        _mis=t["misuse_share"].fillna(0) * n,
+    )
+    g = t.groupby("area_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "area_name": g["area_name"].first(),
+            "n_bays": g.size(),
+            "n_spaces": g["spaces"].sum().astype(int),
+            "kerb_length_m": g["length_m"].sum(min_count=1),
+            "total_sessions": g["total_sessions"].sum(),
+            "turnover": g["total_sessions"].sum() / g["_cap"].sum(),
+            "average_dwell_time": g["_dwell"].sum() / g["total_sessions"].sum(),
+            "occupancy_percent": g["_occ"].sum() / g["_cap"].sum(),
+            "overstay_share": g["_over"].sum() / g["total_sessions"].sum(),
+            "misuse_share": g["_mis"].sum() / g["total_sessions"].sum(),
+            "double_park_sessions": g["double_park_sessions"].sum(),
+            "double_park_minutes": g["double_park_minutes"].sum(),
+        }
+    ).reset_index()
+    if polygons is not None:
+        geo = polygons.drop_duplicates("area_id").set_index("area_id").geometry
+        geoms = geo.reindex(out["area_id"]).to_numpy()
+    else:
+        pts = gpd.GeoSeries(
+            shapely.points(zones["lon"].to_numpy(float), zones["lat"].to_numpy(float)),
+            index=zones["curb_zone_id"].to_numpy(),
+            crs=WGS84,
         )
-    return geom
-
-
-def occupied_at(engine: Engine, t_ms: int) -> set[str]:
-    with engine.connect() as conn:
-        return set(conn.execute(text(_OCCUPIED_SQL), {"t": t_ms}).scalars())
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-# -- PostGIS ---------------------------------------------------------------------------
-
-_PT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
-
-
-def postgis_bbox(engine: Engine, bbox: tuple[float, float, float, float]) -> list[str]:
-    sql = text(
-        "SELECT curb_zone_id FROM curb_zones "
-        "WHERE geom && ST_MakeEnvelope(:a, :b, :c, :d, 4326) "
-        "AND ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326)) "
-        "ORDER BY curb_zone_id"
-    )
-    a, b, c, d = bbox
-    with engine.connect() as conn:
-        return list(conn.execute(sql, {"a": a, "b": b, "c": c, "d": d}).scalars())
-
-
-def postgis_area(engine: Engine, area: Mapping[str, Any]) -> list[str]:
-    sql = text(
-        "SELECT curb_zone_id FROM curb_zones "
-        "WHERE ST_Intersects(geom, ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326)) "
-        "ORDER BY curb_zone_id"
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(sql, {"g": json.dumps(dict(area))}).scalars())
-
-
-def postgis_nearest(
-    engine: Engine, lon: float, lat: float, *, k: int, within_m: float, free_at_ms: int | None
-) -> list[NearbyZone]:
-    free = "" if free_at_ms is None else f"AND curb_zone_id NOT IN ({_OCCUPIED_SQL})"
-    sql = text(
-        f"SELECT curb_zone_id, ST_Distance(geom::geography, {_PT}::geography, false) AS d "
-        f"FROM curb_zones WHERE ST_DWithin(geom::geography, {_PT}::geography, :within, false) "
-        f"{free} ORDER BY d, curb_zone_id LIMIT :k"
-    )
-    params = {"lon": lon, "lat": lat, "within": within_m, "k": k, "t": free_at_ms}
-    with engine.connect() as conn:
-        return [NearbyZone(r[0], float(r[1])) for r in conn.execute(sql, params)]
-
-
-# -- fallback (SQLite and any other database) ------------------------------------------
-
-
-class ZoneIndex:
-    """Bays' polygons from the GeoJSON column, with an STR-tree for the box/area tests."""
-
-    def __init__(self, ids: list[str], geometries: list[Any]) -> None:
-        self.ids = np.asarray(ids, dtype=object)
-        self.polys = np.asarray(
-            [shape(g if isinstance(g, Mapping) else json.loads(g)) for g in geometries],
-            dtype=object,
+        hull = t.groupby("area_id")["curb_zone_id"].agg(list)
+        geoms = np.array(
+            [
+                shapely.convex_hull(shapely.union_all(pts.loc[hull[a]].to_numpy()))
+                for a in out["area_id"]
+            ]
         )
-        self.tree = STRtree(self.polys)
-
-    @classmethod
-    def load(cls, engine: Engine) -> ZoneIndex:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT curb_zone_id, geometry FROM curb_zones")).all()
-        return cls([r[0] for r in rows], [r[1] for r in rows])
-
-    def intersecting(self, geom: BaseGeometry) -> list[str]:
-        hits = self.tree.query(geom, predicate="intersects")
-        return sorted(str(i) for i in self.ids[hits])
-
-    def bbox(self, bbox: tuple[float, float, float, float]) -> list[str]:
-        return self.intersecting(box(*bbox))
-
-    def nearest(
-        self, lon: float, lat: float, *, k: int, within_m: float, exclude: set[str]
-    ) -> list[NearbyZone]:
-        if len(self.ids) == 0:
-            return []
-        # Candidates: bays whose box lies within reach, in degrees (generous at any latitude).
-        dlat = math.degrees(within_m / EARTH_RADIUS_M) * 1.01
-        dlon = dlat / max(math.cos(math.radians(min(89.0, abs(lat) + dlat))), 1e-6)
-        cand = self.tree.query(box(lon - dlon, lat - dlat, lon + dlon, lat + dlat))
-        # Nearest point found in a local metric frame, its distance measured on the sphere
-        # like PostGIS: the small frame distortion moves the point, not the distance.
-        sx = math.cos(math.radians(lat))
-        here = Point(0.0, 0.0)
-        out = []
-        for i in cand:
-            zid = str(self.ids[i])
-            if zid in exclude:
-                continue
-            poly = self.polys[i]
-            local = _scale(poly, lon, lat, sx)
-            if local.contains(here) or local.touches(here):
-                d = 0.0
-            else:
-                p = nearest_points(local, here)[0]
-                d = haversine_m(lon, lat, lon + p.x / sx, lat + p.y)
-            if d <= within_m:
-                out.append(NearbyZone(zid, d))
-        out.sort(key=lambda z: (z.distance_m, z.curb_zone_id))
-        return out[:k]
-
-
-def _scale(poly: BaseGeometry, lon: float, lat: float, sx: float) -> BaseGeometry:
-    from shapely import affinity
-
-    return affinity.affine_transform(poly, [sx, 0.0, 0.0, 1.0, -lon * sx, -lat])
+    gdf = gpd.GeoDataFrame(out, geometry=geoms, crs=WGS84)
+    area_km2 = gdf.to_crs(metric_crs(zones["lon"].to_numpy(), zones["lat"].to_numpy())).area / 1e6
+    gdf["area_km2"] = area_km2.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gdf["bays_per_km2"] = np.where(area_km2 > 0, gdf["n_bays"] / area_km2, np.nan)
+    return gdf

@@ -35,6 +35,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
     update,
 )
@@ -43,7 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from occupancy import spatial
+from occupancy import spatial_queries as spatial
 from occupancy.records import CurbEvent, OccupancySession
 
 metadata = MetaData()
@@ -109,6 +110,8 @@ events = Table(
     Column("run_id", String(64), index=True),
     Column("attempt", Integer),
 )
+# The API follows new events by publication time; created on existing databases too.
+ix_events_publication = Index("ix_events_publication", events.c.event_publication_time)
 
 sessions = Table(
     "sessions",
@@ -155,7 +158,7 @@ runs = Table(
 
 # On PostgreSQL the bays also carry a PostGIS geometry, generated from the GeoJSON column
 # so that writing code is the same for every database, with spatial indexes; on SQLite the
-# same queries run over the GeoJSON in NumPy/Shapely (``occupancy.spatial``).
+# same queries run over the GeoJSON in NumPy/Shapely (``occupancy.spatial_queries``).
 POSTGIS_DDL = (
     "CREATE EXTENSION IF NOT EXISTS postgis",
     "ALTER TABLE curb_zones ADD COLUMN IF NOT EXISTS geom geometry(Polygon, 4326) "
@@ -225,6 +228,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             metadata.create_all(self.engine)
+            ix_events_publication.create(self.engine, checkfirst=True)
         except OperationalError as exc:
             # The URL may hold a password: name the database without it.
             shown = self.engine.url.render_as_string(hide_password=True)
@@ -393,6 +397,40 @@ class Store:
                     .values(footage_end_ms=end_ms, frames_analysed=frames)
                 )
 
+    def write_sessions_frame(self, frame: pd.DataFrame, *, chunk_rows: int = 20_000) -> int:
+        """Upsert a DataFrame of sessions (``sessions`` columns), e.g. simulated ones, in bulk.
+
+        Uses executemany in chunks (one transaction per chunk), far faster than
+        building one statement per batch of 500 rows. Returns rows written.
+        """
+        cols = [c.name for c in sessions.columns if c.name in frame.columns]
+        missing = {"session_id", "kind", "data_source_device_id", "start_ms", "end_ms"} - set(cols)
+        if missing:
+            raise StoreError(f"sessions frame lacks column(s) {', '.join(sorted(missing))}")
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = dialect_insert(sessions)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id"],
+            set_={c: stmt.excluded[c] for c in cols if c != "session_id"},
+        )
+        written = 0
+        for i in range(0, len(frame), chunk_rows):
+            part = frame.iloc[i : i + chunk_rows][cols]
+            part = part.astype(object).where(part.notna(), None)
+            rows = part.to_dict("records")
+            with self.engine.begin() as conn:
+                conn.execute(stmt, rows)
+            written += len(rows)
+        return written
+
+    def delete_sessions(self, *, data_source_type: str) -> int:
+        """Delete every session of one data source type (e.g. "simulated"); returns how many."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                delete(sessions).where(sessions.c.data_source_type == data_source_type)
+            )
+        return int(res.rowcount or 0)
+
     def ingest_events(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Store events pushed by an edge analyser; existing ``event_id`` are left as is.
 
@@ -410,7 +448,85 @@ class Store:
             self._upsert(conn, events, list(rows), update_existing=False)
         return len(set(ids) - existing)
 
+    def ingest_sessions(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store sessions pushed by an edge analyser; existing ``session_id`` are left as is.
+
+        Returns how many were new.
+        """
+        if not rows:
+            return 0
+        ids = [r["session_id"] for r in rows]
+        with self.engine.begin() as conn:
+            existing = set(
+                conn.execute(select(sessions.c.session_id).where(sessions.c.session_id.in_(ids)))
+                .scalars()
+                .all()
+            )
+            self._upsert(conn, sessions, list(rows), update_existing=False)
+        return len(set(ids) - existing)
+
     # -- reading ---------------------------------------------------------------------
+
+    def latest_state_events(self) -> list[dict[str, Any]]:
+        """The latest park event of each curb zone and the latest comms event of each device.
+
+        Rows have ``event_type``, ``event_time``, ``curb_zone_id``, ``data_source_device_id``
+        and ``event_publication_time``; this is what live bay state is derived from.
+        """
+        park = ("park_start", "park_end")
+        comms = ("comms_lost", "comms_restored")
+        cols = (
+            events.c.event_type,
+            events.c.event_time,
+            events.c.curb_zone_id,
+            events.c.data_source_device_id,
+            events.c.event_publication_time,
+        )
+        last_park = (
+            select(events.c.curb_zone_id, func.max(events.c.event_time).label("t"))
+            .where(events.c.event_type.in_(park), events.c.curb_zone_id.is_not(None))
+            .group_by(events.c.curb_zone_id)
+            .subquery()
+        )
+        last_comms = (
+            select(events.c.data_source_device_id, func.max(events.c.event_time).label("t"))
+            .where(events.c.event_type.in_(comms))
+            .group_by(events.c.data_source_device_id)
+            .subquery()
+        )
+        q_park = select(*cols).join(
+            last_park,
+            (events.c.curb_zone_id == last_park.c.curb_zone_id)
+            & (events.c.event_time == last_park.c.t),
+        )
+        q_comms = select(*cols).join(
+            last_comms,
+            (events.c.data_source_device_id == last_comms.c.data_source_device_id)
+            & (events.c.event_time == last_comms.c.t),
+        )
+        with self.engine.connect() as conn:
+            rows = [
+                dict(r)
+                for r in conn.execute(q_park.where(events.c.event_type.in_(park))).mappings()
+            ]
+            rows += [
+                dict(r)
+                for r in conn.execute(q_comms.where(events.c.event_type.in_(comms))).mappings()
+            ]
+        return rows
+
+    def events_published_since(
+        self, published_ms: int, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """Events that became available at or after ``published_ms``, oldest first."""
+        q = (
+            select(events)
+            .where(events.c.event_publication_time >= published_ms)
+            .order_by(events.c.event_publication_time, events.c.event_time)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     def sessions_frame(
         self,
@@ -454,6 +570,13 @@ class Store:
         q = q.order_by(events.c.event_time, events.c.event_id)
         with self.engine.connect() as conn:
             return pd.read_sql(q, conn)
+
+    def zones_signature(self) -> tuple[int, int]:
+        """(number of curb zones, newest ``last_updated_ms``): changes when zones change."""
+        q = select(func.count(), func.coalesce(func.max(curb_zones.c.last_updated_ms), 0))
+        with self.engine.connect() as conn:
+            n, t = conn.execute(q).one()
+        return int(n), int(t)
 
     def zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
         q = select(curb_zones)

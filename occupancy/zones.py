@@ -91,51 +91,41 @@ def _shape(
     return px, ground
 
 
+def _compile(
+    site: Site, z: _ZoneBase, proj: GroundProjection, where: str, key: str, kind: SessionKind
+) -> dict[str, object]:
+    """The fields bays and lane zones share."""
+    occ = site.occupancy
+    px, ground = _shape(site, z, proj, where)
+    g = Polygon(ground)
+    ll = proj.ground_to_lonlat(np.vstack([ground, ground[:1]]))
+    return {
+        "key": key,
+        "local_id": z.id,
+        "name": z.name or z.id,
+        "kind": kind,
+        "ground": g,
+        "ground_outer": g.buffer(occ.zone_margin_m),
+        "pixels": px,
+        "lonlat": [(float(a), float(b)) for a, b in ll],
+        "axis": _long_axis(g),
+        "min_stationary_ms": round(1000 * (z.min_stationary_s or occ.min_stationary_s)),
+    }
+
+
 def compile_zones(site: Site, proj: GroundProjection) -> list[Zone]:
     """Bays first, then lane zones: a footprint belongs to the first zone that holds it."""
-    occ = site.occupancy
     zones: list[Zone] = []
     for i, bay in enumerate(site.bays):
-        px, ground = _shape(site, bay, proj, f"bays.{i}")
-        g = Polygon(ground)
-        ll = proj.ground_to_lonlat(np.vstack([ground, ground[:1]]))
-        zones.append(
-            Zone(
-                key=site.curb_zone_id(bay),
-                local_id=bay.id,
-                name=bay.name or bay.id,
-                kind=SessionKind.PARK,
-                ground=g,
-                ground_outer=g.buffer(occ.zone_margin_m),
-                pixels=px,
-                lonlat=[(float(a), float(b)) for a, b in ll],
-                axis=_long_axis(g),
-                min_stationary_ms=round(1000 * (bay.min_stationary_s or occ.min_stationary_s)),
-                max_stay_min=bay.max_stay,
-                allowed_types=None if bay.vehicle_types is None else frozenset(bay.vehicle_types),
-            )
-        )
+        common = _compile(site, bay, proj, f"bays.{i}", site.curb_zone_id(bay), SessionKind.PARK)
+        allowed = None if bay.vehicle_types is None else frozenset(bay.vehicle_types)
+        zones.append(Zone(**common, max_stay_min=bay.max_stay, allowed_types=allowed))  # type: ignore[arg-type]
     bay_keys = {b.id: site.curb_zone_id(b) for b in site.bays}
     for i, lane in enumerate(site.lane_zones):
-        px, ground = _shape(site, lane, proj, f"lane_zones.{i}")
-        g = Polygon(ground)
-        ll = proj.ground_to_lonlat(np.vstack([ground, ground[:1]]))
-        zones.append(
-            Zone(
-                key=site.lane_zone_id(lane),
-                local_id=lane.id,
-                name=lane.name or lane.id,
-                kind=SessionKind.DOUBLE_PARK,
-                ground=g,
-                ground_outer=g.buffer(occ.zone_margin_m),
-                pixels=px,
-                lonlat=[(float(a), float(b)) for a, b in ll],
-                axis=_long_axis(g),
-                min_stationary_ms=round(1000 * (lane.min_stationary_s or occ.min_stationary_s)),
-                lane_types=(lane.lane_type,),
-                beside_curb_zone_id=bay_keys.get(lane.beside_bay) if lane.beside_bay else None,
-            )
-        )
+        key = site.lane_zone_id(lane)
+        common = _compile(site, lane, proj, f"lane_zones.{i}", key, SessionKind.DOUBLE_PARK)
+        beside = bay_keys.get(lane.beside_bay) if lane.beside_bay else None
+        zones.append(Zone(**common, lane_types=(lane.lane_type,), beside_curb_zone_id=beside))  # type: ignore[arg-type]
     return zones
 
 

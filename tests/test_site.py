@@ -155,3 +155,12 @@ def test_json_schema_documents_the_fields() -> None:
     schema = site_json_schema()
     assert {"camera_id", "calibration", "bays"} <= set(schema["required"])
     assert "Bay" in schema["$defs"] and "max_stay" in schema["$defs"]["Bay"]["properties"]
+
+
+def test_committed_schema_is_current() -> None:
+    """docs/site.schema.json is what `baywatch site-schema` prints (regenerate it if this fails)."""
+    import json
+
+    from tests.conftest import ROOT
+
+    assert json.loads((ROOT / "docs" / "site.schema.json").read_text()) == site_json_schema()

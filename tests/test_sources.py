@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import FOOTAGE, needs_footage
+from vision.motion import MotionGate, region_mask
 from vision.sources import LiveSource, SourceError, open_source
+from vision.sparse import SparseVideoSource
 from vision.types import Frame, SourceGap
 
 CLIP = FOOTAGE / "intel" / "car-detection.mp4"
@@ -99,3 +102,46 @@ def test_live_source_reopens_and_reports_the_gap() -> None:
     assert frames[0].t_ms >= 1_000_000  # wall-clock time, not a frame counter
     assert all(b.t_ms > a.t_ms for a, b in itertools.pairwise(frames))
     assert frames[-1].t_ms >= gaps[0].restored_ms
+
+
+@needs_footage
+@pytest.mark.parametrize(
+    "watch",
+    [
+        [np.array([[0, 0], [768, 0], [768, 432], [0, 432]], float)],  # the whole frame
+        [np.array([[0, 100], [140, 100], [140, 330], [0, 330]], float)],  # one bay at the side
+    ],
+    ids=["whole-frame", "one-bay"],
+)
+def test_sparse_decoding_samples_the_same_instants(watch: list[np.ndarray]) -> None:
+    """Sparse decoding changes what is decoded, never when the analysis looks."""
+    full = [
+        f.pos_ms for f in open_source(str(CLIP), analysis_fps=2, start_ms=0) if isinstance(f, Frame)
+    ]
+    src = open_source(str(CLIP), analysis_fps=2, start_ms=0, watch=watch)
+    assert isinstance(src, SparseVideoSource)
+    sparse = [f.pos_ms for f in src if isinstance(f, Frame)]
+    assert sparse == full
+    assert src.gops_total == 7
+    assert 1 <= src.gops_decoded <= src.gops_total
+    assert src.truncated is None
+
+
+def test_motion_gate_ignores_noise_and_sees_a_vehicle() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 200, (360, 640, 3), dtype=np.uint8)
+    mask = region_mask(
+        (640, 360), [np.array([[200, 150], [400, 150], [400, 300], [200, 300]], float)]
+    )
+    gate = MotionGate(mask)
+    assert gate.changed(base)  # the first frame is always new
+    noisy = np.clip(base.astype(int) + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8)
+    assert not gate.changed(noisy)
+    car = base.copy()
+    car[200:260, 250:350] = 30  # a dark vehicle-sized blob in the bay
+    assert gate.changed(car)
+    outside = base.copy()
+    outside[0:40, 0:60] = 255  # something far from the bay
+    gate2 = MotionGate(mask)
+    gate2.changed(base)
+    assert not gate2.changed(outside)

@@ -81,6 +81,8 @@ class Detector:
         self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
         self.confidence = confidence
         self.imgsz = imgsz
+        # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
+        self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
 
     def detect(self, image: Image) -> Detections:
         result = self.model.predict(

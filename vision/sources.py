@@ -12,7 +12,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -326,8 +326,13 @@ def open_source(
     start_ms: int | None,
     folder_fps: float | None = None,
     give_up_after_s: float | None = None,
+    watch: Sequence[np.ndarray] | None = None,
 ) -> FrameSource:
-    """Open ``uri``: a webcam index, a stream URL, a frame folder or a video file."""
+    """Open ``uri``: a webcam index, a stream URL, a frame folder or a video file.
+
+    ``watch``: the image polygons that matter (bays, lane zones). Given, a video
+    file is decoded sparsely (keyframes, and whole GOPs only where they change).
+    """
     if analysis_fps <= 0:
         raise SourceError(f"analysis rate must be positive, got {analysis_fps}")
     if uri.isdigit():
@@ -342,4 +347,10 @@ def open_source(
         start_ms = round(path.stat().st_mtime * 1000)
     if path.is_dir():
         return ImageFolderSource(path, folder_fps, analysis_fps, start_ms)
+    if watch is not None:
+        # Validate with OpenCV first (one clear error for junk), then decode sparsely.
+        VideoFileSource(path, analysis_fps, start_ms)
+        from vision.sparse import SparseVideoSource
+
+        return SparseVideoSource(path, analysis_fps, start_ms, watch)
     return VideoFileSource(path, analysis_fps, start_ms)

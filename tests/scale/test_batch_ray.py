@@ -1,4 +1,4 @@
-"""Chunked and Ray batch analysis give exactly the sessions of one local pass.
+"""Chunked and Ray batch analysis give exactly the sessions of one local (exact) pass.
 
 The footage is composed from the real Intel aisle clip (tests/scale/composed.py): two
 cars stop in the aisle, one across the 10-s cut and one across the 30-s cut.
@@ -67,7 +67,7 @@ def test_chunks_are_cut_on_the_analysis_grid_with_warm_up() -> None:
 def _local(video: Path, site_path: Path, store: Store, detector_factory) -> None:  # type: ignore[no-untyped-def]
     site = load_site(site_path)
     det = detector_factory(tuple(site.detector.classes))
-    analyse(str(video), site, store, detector=det)
+    analyse(str(video), site, store, detector=det, exact=True)
 
 
 def test_ray_and_local_backends_store_the_same_sessions(

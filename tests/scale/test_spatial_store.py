@@ -19,7 +19,7 @@ from shapely.geometry import Point, shape
 from sqlalchemy import inspect, text
 
 from occupancy.records import CurbEvent, EventType, OccupancySession, SessionKind, VehicleType
-from occupancy.spatial import SpatialQueryError
+from occupancy.spatial_queries import SpatialQueryError
 from occupancy.store import Store
 from tests.conftest import SHARED
 

@@ -1,0 +1,264 @@
+"""Batch footage jobs: a queue persisted in the ``jobs`` table and worker threads.
+
+A submitted job is a row with status ``queued``; a worker claims the oldest queued
+row (an atomic UPDATE ... WHERE status='queued', so two workers never take the same
+job), runs it, reports progress into the row, and ends it ``done`` or ``failed``.
+Jobs left ``running`` by a server that died are re-queued at start: analysis writes
+are idempotent, so running a job again is safe.
+
+What a job runs is a ``JobRunner``; production uses ``occupancy.pipeline.analyse``
+(imported only when a job runs), tests register a stand-in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from api.tables import ensure_tables, jobs
+from occupancy.store import Store, now_ms
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]
+# (source, site description, store, progress) -> summary stored as the job's result
+JobRunner = Callable[[str, Mapping[str, Any], Store, Progress], Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    job_id: str
+    kind: str
+    source: str
+    site: Mapping[str, Any]
+    status: str
+    progress: float
+    error: str | None
+    result: Mapping[str, Any] | None
+    submitted_ms: int
+    started_ms: int | None
+    finished_ms: int | None
+
+
+def _job(r: Mapping[str, Any]) -> Job:
+    return Job(
+        job_id=r["job_id"],
+        kind=r["kind"],
+        source=r["source"],
+        site=r["site"],
+        status=r["status"],
+        progress=float(r["progress"]),
+        error=r["error"],
+        result=r["result"],
+        submitted_ms=int(r["submitted_ms"]),
+        started_ms=r["started_ms"],
+        finished_ms=r["finished_ms"],
+    )
+
+
+def pipeline_runner(
+    source: str, site: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
+    """Run the real analysis pipeline on footage, as ``baywatch analyse`` does."""
+    # Imported here: the pipeline pulls torch/OpenCV, which the API never needs otherwise.
+    from baywatch.settings import get_settings
+    from occupancy.pipeline import analyse
+    from occupancy.site import parse_site
+    from vision.detector import Detector, resolve_model
+
+    parsed = parse_site(dict(site), Path("<job site>"))
+    detector = Detector(
+        resolve_model(None, parsed.detector.model, get_settings().model),
+        vehicle_classes=parsed.detector.classes.keys(),
+        confidence=parsed.detector.confidence,
+        imgsz=parsed.detector.imgsz,
+    )
+
+    def on_progress(done: int, total: int | None) -> None:
+        if total:
+            progress(done / total)
+
+    result = analyse(source, parsed, store, detector=detector, progress=on_progress)
+    return {
+        "run_id": result.run_id,
+        "camera_id": result.camera_id,
+        "frames_analysed": result.frames_analysed,
+        "footage_s": result.footage_s,
+        "sessions": len(result.sessions),
+        "events": result.events,
+    }
+
+
+def placement_runner(
+    source: str, payload: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
+    """Where delivery bays should be (``optimiser.api.run_placement``)."""
+    from optimiser.api import PlacementRequest, run_placement
+
+    result = run_placement(PlacementRequest.model_validate(dict(payload)))
+    return result.model_dump(mode="json")
+
+
+def timeslots_runner(
+    source: str, payload: Mapping[str, Any], store: Store, progress: Progress
+) -> Mapping[str, Any]:
+    """When bays should serve deliveries (``optimiser.api.run_timeslots``)."""
+    from optimiser.api import TimeslotRequest, run_timeslots
+
+    result = run_timeslots(TimeslotRequest.model_validate(dict(payload)))
+    return result.model_dump(mode="json")
+
+
+DEFAULT_RUNNERS: Mapping[str, JobRunner] = {
+    "footage": pipeline_runner,
+    "placement": placement_runner,
+    "timeslots": timeslots_runner,
+}
+
+
+class JobQueue:
+    """Jobs of several kinds; ``runners`` maps a kind to what runs it.
+
+    A footage job's input is (``source``, ``site``); an optimiser job's input is its
+    request, kept in the ``site`` column (the job's JSON input).
+    """
+
+    def __init__(self, store: Store, runners: Mapping[str, JobRunner] | None = None) -> None:
+        self.store = store
+        self.runners = {**DEFAULT_RUNNERS, **(runners or {})}
+        ensure_tables(store)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- API side ------------------------------------------------------------------
+
+    def submit(self, source: str, site: Mapping[str, Any], kind: str = "footage") -> Job:
+        row = {
+            "job_id": str(uuid.uuid4()),
+            "kind": kind,
+            "source": source,
+            "site": dict(site),
+            "status": "queued",
+            "progress": 0.0,
+            "error": None,
+            "result": None,
+            "submitted_ms": now_ms(),
+            "started_ms": None,
+            "finished_ms": None,
+        }
+        with self.store.engine.begin() as conn:
+            conn.execute(jobs.insert().values(**row))
+        self._wake.set()
+        return _job(row)
+
+    def get(self, job_id: str) -> Job | None:
+        with self.store.engine.connect() as conn:
+            r = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
+        return None if r is None else _job(dict(r))
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[Job]:
+        q = select(jobs).order_by(jobs.c.submitted_ms.desc()).limit(limit)
+        if status is not None:
+            q = q.where(jobs.c.status == status)
+        with self.store.engine.connect() as conn:
+            return [_job(dict(r)) for r in conn.execute(q).mappings()]
+
+    # -- worker side ---------------------------------------------------------------
+
+    def requeue_interrupted(self) -> int:
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(jobs)
+                .where(jobs.c.status == "running")
+                .values(status="queued", progress=0.0, started_ms=None)
+            )
+        return int(res.rowcount)
+
+    def claim(self) -> Job | None:
+        """Take the oldest queued job, or None; safe against concurrent workers."""
+        while True:
+            with self.store.engine.begin() as conn:
+                jid = conn.execute(
+                    select(jobs.c.job_id)
+                    .where(jobs.c.status == "queued")
+                    .order_by(jobs.c.submitted_ms, jobs.c.job_id)
+                    .limit(1)
+                ).scalar()
+                if jid is None:
+                    return None
+                res = conn.execute(
+                    update(jobs)
+                    .where(jobs.c.job_id == jid, jobs.c.status == "queued")
+                    .values(status="running", started_ms=now_ms())
+                )
+            if res.rowcount == 1:
+                return self.get(jid)
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values))
+
+    def run_one(self) -> Job | None:
+        """Claim and run one job to its end; return it as finished, None if none queued."""
+        job = self.claim()
+        if job is None:
+            return None
+
+        def progress(p: float) -> None:
+            self._set(job.job_id, progress=max(0.0, min(1.0, float(p))))
+
+        try:
+            runner = self.runners.get(job.kind)
+            if runner is None:
+                raise ValueError(f"no runner for jobs of kind {job.kind!r}")
+            result = runner(job.source, job.site, self.store, progress)
+        except Exception as exc:  # a job's failure is data for its submitter, not a crash
+            log.exception("job %s failed", job.job_id)
+            self._set(
+                job.job_id,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                finished_ms=now_ms(),
+            )
+        else:
+            self._set(
+                job.job_id,
+                status="done",
+                progress=1.0,
+                result=dict(result),
+                finished_ms=now_ms(),
+            )
+        return self.get(job.job_id)
+
+    def start(self, workers: int) -> None:
+        self.requeue_interrupted()
+        for n in range(workers):
+            t = threading.Thread(target=self._work, name=f"job-worker-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self._wake.set()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.run_one()
+            except Exception:  # the DB may be briefly unavailable; try again later
+                log.exception("job worker error")
+                ran = None
+            if ran is None:
+                self._wake.wait(timeout=2.0)
+                self._wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=1.0)

@@ -1,0 +1,434 @@
+"""Live state of every bay, held in memory for fast "free bays near me" answers.
+
+State comes from the events table: the latest ``park_start``/``park_end`` of a curb
+zone says occupied/free since its time; a camera's latest ``comms_lost`` (not yet
+followed by ``comms_restored``) makes the bays it watches unknown. A bay never seen
+by a camera is unknown. The index is rebuilt from the database at start and then
+follows new events by publication time (events written by any process: the CLI, a
+batch job, or the ingest endpoint, which also applies them at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from api.geo import BBox, LocalProjection
+from occupancy.store import Store, now_ms
+
+log = logging.getLogger(__name__)
+
+# A transaction that commits after a poll may carry a publication time stamped
+# before that poll; each poll re-reads from this long before the previous one
+# (re-applying is idempotent), which covers any transaction shorter than this.
+_OVERLAP_MS = 10_000
+
+
+class BayState(StrEnum):
+    FREE = "free"
+    OCCUPIED = "occupied"
+    UNKNOWN = "unknown"
+
+
+_CODE = {BayState.UNKNOWN: 0, BayState.FREE: 1, BayState.OCCUPIED: 2}
+_STATE = {v: k for k, v in _CODE.items()}
+
+
+# Uniform grid over projected coordinates: a 300 m query reads about 9 cells instead of
+# every bay; past _MAX_CELLS cells a vectorised scan of all bays is cheaper.
+_CELL_M = 250.0
+_MAX_CELLS = 64
+
+
+def _build_grid(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> dict[tuple[int, int], npt.NDArray[np.intp]]:
+    if len(x) == 0:
+        return {}
+    cx = np.floor(x / _CELL_M).astype(np.int64)
+    cy = np.floor(y / _CELL_M).astype(np.int64)
+    order = np.lexsort((cy, cx))
+    keys = np.column_stack([cx[order], cy[order]])
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], len(order)]
+    return {
+        (int(keys[a, 0]), int(keys[a, 1])): order[a:b].astype(np.intp)
+        for a, b in zip(starts, ends, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Bay:
+    """Static description of a bay, as the API shows it."""
+
+    curb_zone_id: str
+    name: str | None
+    lon: float
+    lat: float
+    geometry: Mapping[str, Any]
+    device_id: str | None
+    source: str
+    area_id: str | None
+    area_name: str | None
+    length_cm: int | None
+    width_cm: int | None
+    num_spaces: int | None
+    max_stay_min: float | None
+    vehicle_types: tuple[str, ...] | None
+    user_classes: tuple[str, ...] | None
+    street_name: str | None
+    street_side: str | None
+    delivery_hours: str | None
+    published_ms: int | None
+    last_updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    curb_zone_id: str
+    state: BayState
+    since_ms: int | None
+
+
+def _opt(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _opt_int(v: Any) -> int | None:
+    v = _opt(v)
+    return None if v is None else int(v)
+
+
+def bays_from_frame(df: pd.DataFrame) -> list[Bay]:
+    out = []
+    for r in df.to_dict("records"):
+        vt, uc = _opt(r.get("vehicle_types")), _opt(r.get("user_classes"))
+        out.append(
+            Bay(
+                curb_zone_id=str(r["curb_zone_id"]),
+                name=_opt(r.get("name")),
+                lon=float(r["lon"]),
+                lat=float(r["lat"]),
+                geometry=r["geometry"],
+                device_id=_opt(r.get("device_id")),
+                source=str(r["source"]),
+                area_id=_opt(r.get("area_id")),
+                area_name=_opt(r.get("area_name")),
+                length_cm=_opt_int(r.get("length_cm")),
+                width_cm=_opt_int(r.get("width_cm")),
+                num_spaces=_opt_int(r.get("num_spaces")),
+                max_stay_min=_opt(r.get("max_stay_min")),
+                vehicle_types=None if vt is None else tuple(vt),
+                user_classes=None if uc is None else tuple(uc),
+                street_name=_opt(r.get("street_name")),
+                street_side=_opt(r.get("street_side")),
+                delivery_hours=_opt(r.get("delivery_hours")),
+                published_ms=_opt_int(r.get("published_ms")),
+                last_updated_ms=int(r["last_updated_ms"]),
+            )
+        )
+    return out
+
+
+class LiveIndex:
+    """Bays, their live state and a vectorised nearest-bay search."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.bays: list[Bay] = []
+        self.index: dict[str, int] = {}
+        self.lon: npt.NDArray[np.float64] = np.zeros(0)
+        self.lat: npt.NDArray[np.float64] = np.zeros(0)
+        self._x: npt.NDArray[np.float64] = np.zeros(0)
+        self._y: npt.NDArray[np.float64] = np.zeros(0)
+        self._proj = LocalProjection(0.0)
+        self._grid: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
+        self._park_code = np.zeros(0, dtype=np.int8)
+        self._park_ms = np.full(0, -1, dtype=np.int64)
+        self._device_of: list[str | None] = []
+        # True where the bay's camera has lost comms: kept as an array so that the
+        # free-bay search is one vectorised mask.
+        self._offline = np.zeros(0, dtype=bool)
+        # device id -> (time of its latest comms event, online?)
+        self._comms: dict[str, tuple[int, bool]] = {}
+        self._listeners: list[Callable[[list[StateChange]], None]] = []
+        self.last_updated_ms = 0
+        self.zones_signature: tuple[int, int] = (0, 0)
+
+    # -- building --------------------------------------------------------------------
+
+    def set_bays(self, bays: list[Bay]) -> None:
+        """Replace the bay list, keeping the park state of bays that remain."""
+        with self._lock:
+            old = {b.curb_zone_id: i for i, b in enumerate(self.bays)}
+            n = len(bays)
+            code = np.zeros(n, dtype=np.int8)
+            ms = np.full(n, -1, dtype=np.int64)
+            for i, b in enumerate(bays):
+                j = old.get(b.curb_zone_id)
+                if j is not None:
+                    code[i], ms[i] = self._park_code[j], self._park_ms[j]
+            self.bays = bays
+            self.index = {b.curb_zone_id: i for i, b in enumerate(bays)}
+            self.lon = np.array([b.lon for b in bays], dtype=np.float64)
+            self.lat = np.array([b.lat for b in bays], dtype=np.float64)
+            self._proj = LocalProjection(float(self.lat.mean()) if n else 0.0)
+            self._x, self._y = self._proj.xy(self.lon, self.lat)
+            self._grid = _build_grid(self._x, self._y)
+            self._park_code, self._park_ms = code, ms
+            self._device_of = [b.device_id for b in bays]
+            self._offline = np.array(
+                [
+                    d is not None and d in self._comms and not self._comms[d][1]
+                    for d in self._device_of
+                ],
+                dtype=bool,
+            )
+
+    def add_listener(self, fn: Callable[[list[StateChange]], None]) -> None:
+        self._listeners.append(fn)
+
+    # -- state -----------------------------------------------------------------------
+
+    def _effective(self, i: int) -> StateChange:
+        b = self.bays[i]
+        dev = self._device_of[i]
+        if dev is not None and dev in self._comms and not self._comms[dev][1]:
+            return StateChange(b.curb_zone_id, BayState.UNKNOWN, self._comms[dev][0])
+        code = int(self._park_code[i])
+        since = int(self._park_ms[i]) if code else None
+        return StateChange(b.curb_zone_id, _STATE[code], since)
+
+    def apply(self, rows: Iterable[Mapping[str, Any]]) -> list[StateChange]:
+        """Apply event rows (any order, repeats allowed); return and announce changes."""
+        changes: dict[str, StateChange] = {}
+        with self._lock:
+            for r in rows:
+                et, t = r["event_type"], int(r["event_time"])
+                self.last_updated_ms = max(
+                    self.last_updated_ms, int(r.get("event_publication_time") or t)
+                )
+                if et in ("park_start", "park_end"):
+                    i = self.index.get(r.get("curb_zone_id") or "")
+                    if i is None or t < self._park_ms[i]:
+                        continue
+                    before = self._effective(i)
+                    self._park_code[i] = _CODE[
+                        BayState.OCCUPIED if et == "park_start" else BayState.FREE
+                    ]
+                    self._park_ms[i] = t
+                    after = self._effective(i)
+                    if after != before:
+                        changes[after.curb_zone_id] = after
+                elif et in ("comms_lost", "comms_restored"):
+                    dev = r["data_source_device_id"]
+                    prev = self._comms.get(dev)
+                    if prev is not None and t < prev[0]:
+                        continue
+                    idx = [i for i, d in enumerate(self._device_of) if d == dev]
+                    before_all = [self._effective(i) for i in idx]
+                    self._comms[dev] = (t, et == "comms_restored")
+                    self._offline[idx] = et == "comms_lost"
+                    for i, before in zip(idx, before_all, strict=True):
+                        after = self._effective(i)
+                        if after != before:
+                            changes[after.curb_zone_id] = after
+        out = list(changes.values())
+        if out:
+            for fn in list(self._listeners):
+                fn(out)
+        return out
+
+    def state(self, curb_zone_id: str) -> StateChange | None:
+        with self._lock:
+            i = self.index.get(curb_zone_id)
+            return None if i is None else self._effective(i)
+
+    def state_of(self, i: int) -> StateChange:
+        with self._lock:
+            return self._effective(i)
+
+    def states(self) -> list[StateChange]:
+        with self._lock:
+            return [self._effective(i) for i in range(len(self.bays))]
+
+    def device_online(self, device_id: str) -> bool:
+        with self._lock:
+            c = self._comms.get(device_id)
+            return c is None or c[1]
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in BayState}
+        for s in self.states():
+            out[s.state.value] += 1
+        return out
+
+    # -- queries ---------------------------------------------------------------------
+
+    def in_bbox(self, bbox: BBox) -> list[int]:
+        with self._lock:
+            return [int(i) for i in np.flatnonzero(bbox.mask(self.lon, self.lat))]
+
+    def _candidates(self, px: float, py: float, radius_m: float) -> npt.NDArray[np.intp] | None:
+        """Bays in the grid cells the circle touches; None when a full scan is cheaper."""
+        cs = _CELL_M
+        x0, x1 = math.floor((px - radius_m) / cs), math.floor((px + radius_m) / cs)
+        y0, y1 = math.floor((py - radius_m) / cs), math.floor((py + radius_m) / cs)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > _MAX_CELLS:
+            return None
+        parts = [
+            cell
+            for cx in range(x0, x1 + 1)
+            for cy in range(y0, y1 + 1)
+            if (cell := self._grid.get((cx, cy))) is not None
+        ]
+        if not parts:
+            return np.zeros(0, dtype=np.intp)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _distances(
+        self, lat: float, lon: float, radius_m: float
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """Indices of bays within ``radius_m`` and their squared distances (any order)."""
+        px, py = (float(v[0]) for v in self._proj.xy(np.array([lon]), np.array([lat])))
+        cand = self._candidates(px, py, radius_m)
+        if cand is None:
+            d2 = (self._x - px) ** 2 + (self._y - py) ** 2
+            hit = np.flatnonzero(d2 <= radius_m * radius_m)
+            return hit, d2[hit]
+        d2 = (self._x[cand] - px) ** 2 + (self._y[cand] - py) ** 2
+        keep = d2 <= radius_m * radius_m
+        return cand[keep], d2[keep]
+
+    def near(
+        self, lat: float, lon: float, radius_m: float, limit: int | None = None
+    ) -> list[tuple[int, float]]:
+        """Bays within ``radius_m`` of a point, nearest first: (index, distance in m)."""
+        with self._lock:
+            if not self.bays:
+                return []
+            idx, d2 = self._distances(lat, lon, radius_m)
+            order = np.lexsort((idx, d2))  # by distance, then index: deterministic
+            if limit is not None:
+                order = order[:limit]
+            return [(int(idx[k]), math.sqrt(float(d2[k]))) for k in order]
+
+    def free_near(
+        self, lat: float, lon: float, radius_m: float, limit: int
+    ) -> list[tuple[int, float, StateChange]]:
+        """Free bays within ``radius_m``, nearest first, at most ``limit``."""
+        with self._lock:
+            if not self.bays:
+                return []
+            idx, d2 = self._distances(lat, lon, radius_m)
+            free = (self._park_code[idx] == 1) & ~self._offline[idx]
+            idx, d2 = idx[free], d2[free]
+            order = np.lexsort((idx, d2))[:limit]
+            return [
+                (
+                    int(idx[k]),
+                    math.sqrt(float(d2[k])),
+                    StateChange(
+                        self.bays[idx[k]].curb_zone_id, BayState.FREE, int(self._park_ms[idx[k]])
+                    ),
+                )
+                for k in order
+            ]
+
+
+class LiveFollower:
+    """Keeps a ``LiveIndex`` in step with the database from a background thread."""
+
+    def __init__(self, store: Store, live: LiveIndex, interval_s: float) -> None:
+        self.store, self.live, self.interval_s = store, live, interval_s
+        self._since_ms = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def load_all(self) -> None:
+        started = now_ms()
+        self.reload_zones(force=True)
+        self.live.apply(self.store.latest_state_events())
+        self._since_ms = started - _OVERLAP_MS
+
+    def reload_zones(self, *, force: bool = False) -> bool:
+        sig = self.store.zones_signature()
+        if not force and sig == self.live.zones_signature:
+            return False
+        self.live.set_bays(bays_from_frame(self.store.zones_frame()))
+        self.live.zones_signature = sig
+        # Bays just added need their state: re-read the latest events once.
+        if not force:
+            self.live.apply(self.store.latest_state_events())
+        return True
+
+    def poll(self) -> int:
+        """Apply events published since shortly before the previous poll."""
+        started = now_ms()
+        self.reload_zones()
+        rows = self.store.events_published_since(self._since_ms)
+        if rows:
+            self.live.apply(rows)
+        self._since_ms = started - _OVERLAP_MS
+        return len(rows)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="live-follower", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.poll()
+            except Exception:  # a transient DB error must not stop live updates
+                log.exception("live state refresh failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class Broadcaster:
+    """Fans state changes out to push-stream clients (one asyncio queue each)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queues: set[asyncio.Queue[list[StateChange]]] = set()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self) -> asyncio.Queue[list[StateChange]]:
+        q: asyncio.Queue[list[StateChange]] = asyncio.Queue(maxsize=1000)
+        self._queues.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[list[StateChange]]) -> None:
+        self._queues.discard(q)
+
+    def publish(self, changes: list[StateChange]) -> None:
+        if self._loop is None or self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._deliver, changes)
+
+    def _deliver(self, changes: list[StateChange]) -> None:
+        for q in list(self._queues):
+            # A client too slow to keep up loses updates rather than memory.
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(changes)

@@ -1,0 +1,82 @@
+"""Query parameters shared by several endpoints, validated into typed values.
+
+CDS rules: a bounding box needs all four of ``min_lat``/``min_lng``/``max_lat``/
+``max_lng``; a circle needs all three of ``lat``/``lng``/``radius`` (``radius`` in
+centimetres in the CDS endpoints). A partial set is a 400 naming what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Query
+
+from api.geo import BBox
+
+
+def bad_request(msg: str) -> HTTPException:
+    return HTTPException(status_code=400, detail=msg)
+
+
+def bbox_param(
+    min_lat: float | None = Query(None, ge=-90, le=90, description="bounding box, degrees"),
+    min_lng: float | None = Query(None, ge=-180, le=180),
+    max_lat: float | None = Query(None, ge=-90, le=90),
+    max_lng: float | None = Query(None, ge=-180, le=180),
+) -> BBox | None:
+    vals = {"min_lat": min_lat, "min_lng": min_lng, "max_lat": max_lat, "max_lng": max_lng}
+    given = [k for k, v in vals.items() if v is not None]
+    if not given:
+        return None
+    if len(given) != 4:
+        missing = ", ".join(k for k in vals if k not in given)
+        raise bad_request(f"a bounding box needs all four bounds; missing: {missing}")
+    assert min_lat is not None and min_lng is not None
+    assert max_lat is not None and max_lng is not None
+    if min_lat > max_lat or min_lng > max_lng:
+        raise bad_request("bounding box: min_lat/min_lng must not exceed max_lat/max_lng")
+    return BBox(min_lng=min_lng, min_lat=min_lat, max_lng=max_lng, max_lat=max_lat)
+
+
+@dataclass(frozen=True, slots=True)
+class Circle:
+    lat: float
+    lng: float
+    radius_m: float
+
+
+def circle_cm_param(
+    lat: float | None = Query(None, ge=-90, le=90, description="circle centre latitude"),
+    lng: float | None = Query(None, ge=-180, le=180, description="circle centre longitude"),
+    radius: float | None = Query(
+        None, gt=0, le=5_000_000, description="circle radius in centimetres (CDS)"
+    ),
+) -> Circle | None:
+    vals = {"lat": lat, "lng": lng, "radius": radius}
+    given = [k for k, v in vals.items() if v is not None]
+    if not given:
+        return None
+    if len(given) != 3:
+        missing = ", ".join(k for k in vals if k not in given)
+        raise bad_request(f"a lat/lng/radius query needs all three; missing: {missing}")
+    assert lat is not None and lng is not None and radius is not None
+    return Circle(lat=lat, lng=lng, radius_m=radius / 100.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    start_ms: int | None
+    end_ms: int | None
+
+
+def window_param(
+    start_time: int | None = Query(
+        None, ge=0, le=10**14, description="inclusive start, ms since the epoch"
+    ),
+    end_time: int | None = Query(
+        None, ge=0, le=10**14, description="exclusive end, ms since the epoch"
+    ),
+) -> TimeWindow:
+    if start_time is not None and end_time is not None and end_time <= start_time:
+        raise bad_request("end_time must be after start_time")
+    return TimeWindow(start_time, end_time)

@@ -1,0 +1,127 @@
+"""Per-bay weekly occupancy profiles, computed by ``occupancy.stats`` and cached.
+
+The availability API needs "probability that a bay is free at hour h on weekday d"
+within a millisecond, so the profiles are computed in the background (at start and
+every ``api_stats_refresh_s``) and looked up from memory. The statistics themselves
+belong to ``occupancy.stats``; this module only caches and indexes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from occupancy.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSnapshot:
+    # curb_zone_id -> 7 x 24 array of P(free), weekday 0 = Monday; NaN = no observation
+    p_free: dict[str, npt.NDArray[np.float64]]
+    # curb_zone_id -> "camera" | "simulated": where the statistics come from
+    source: dict[str, str]
+    computed_ms: int
+
+
+def weekday_hour(ms: int, tz: ZoneInfo) -> tuple[int, int]:
+    t = datetime.fromtimestamp(ms / 1000, tz)
+    return t.weekday(), t.hour
+
+
+def _source_by_zone(sessions: pd.DataFrame) -> dict[str, str]:
+    if sessions.empty:
+        return {}
+    s = sessions.dropna(subset=["curb_zone_id"])
+    cam = set(s.loc[s["data_source_type"] == "camera", "curb_zone_id"])
+    out = {z: "simulated" for z in s["curb_zone_id"].unique()}
+    out.update({z: "camera" for z in cam})
+    return out
+
+
+# Profiles describe the recent weeks: older habits matter less, and a bounded window
+# bounds the memory and time of each refresh.
+PROFILE_WINDOW_MS = 8 * 7 * 86_400_000
+
+
+def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot:
+    from occupancy import stats  # the stats module is heavy; load it only when needed
+
+    sessions = store.sessions_frame(start_ms=computed_ms - PROFILE_WINDOW_MS)
+    zones = store.zones_frame()
+    p_free: dict[str, npt.NDArray[np.float64]] = {}
+    if not sessions.empty and not zones.empty:
+        comms = store.events_frame(event_types=["comms_lost", "comms_restored"])
+        offline = stats.offline_intervals(comms, computed_ms)
+        prof = stats.weekly_profile(sessions, zones, tz=tz, offline=offline)
+        prof = prof[prof["n_hours_observed"] > 0]
+        for zid, g in prof.groupby("curb_zone_id", sort=False):
+            arr = np.full((7, 24), np.nan)
+            arr[g["weekday"].to_numpy(int), g["hour"].to_numpy(int)] = g["p_free"].to_numpy(float)
+            p_free[str(zid)] = arr
+    return ProfileSnapshot(p_free, _source_by_zone(sessions), computed_ms)
+
+
+class Profiles:
+    """The current snapshot, swapped atomically by a background refresh."""
+
+    def __init__(self, store: Store, tz: str) -> None:
+        self.store, self.tz_name, self.tz = store, tz, ZoneInfo(tz)
+        self.snapshot = ProfileSnapshot({}, {}, 0)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self, now_ms: int) -> None:
+        self.snapshot = compute_snapshot(self.store, self.tz_name, now_ms)
+
+    def p_free_at(self, curb_zone_id: str, when_ms: int) -> float | None:
+        d, h = weekday_hour(when_ms, self.tz)
+        return self.p_free_slot(curb_zone_id, d, h)
+
+    def p_free_slot(self, curb_zone_id: str, weekday: int, hour: int) -> float | None:
+        arr = self.snapshot.p_free.get(curb_zone_id)
+        if arr is None:
+            return None
+        v = arr[weekday, hour]
+        return None if np.isnan(v) else round(float(v), 4)
+
+    def occupancy(self, curb_zone_id: str, hour: int | None, weekday: int | None) -> float | None:
+        """Mean share of time occupied (1 - P(free)) at that hour/weekday, None if unseen."""
+        arr = self.snapshot.p_free.get(curb_zone_id)
+        if arr is None:
+            return None
+        sel = arr
+        if weekday is not None:
+            sel = sel[weekday : weekday + 1]
+        if hour is not None:
+            sel = sel[:, hour : hour + 1]
+        if np.isnan(sel).all():
+            return None
+        return round(1.0 - float(np.nanmean(sel)), 4)
+
+    def start(self, interval_s: float, clock: Callable[[], int]) -> None:
+        def run() -> None:
+            while True:
+                try:
+                    self.refresh(clock())
+                except Exception:  # keep serving the last good profiles
+                    log.exception("profile refresh failed")
+                if self._stop.wait(interval_s):
+                    return
+
+        self._thread = threading.Thread(target=run, name="profiles", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,82 @@
+"""Database reads the API needs beyond ``Store``'s frames, with SQL filters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from occupancy.store import Store, events, sessions
+
+
+def event_rows(
+    store: Store,
+    *,
+    start_ms: int,
+    end_ms: int,
+    zone_ids: Sequence[str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Events in [start_ms, end_ms), most recent first (CDS "Event Times")."""
+    q = select(events).where(events.c.event_time >= start_ms, events.c.event_time < end_ms)
+    if zone_ids is not None:
+        q = q.where(events.c.curb_zone_id.in_(list(zone_ids)))
+    q = q.order_by(events.c.event_time.desc(), events.c.event_id).limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def device_rows(store: Store) -> list[dict[str, Any]]:
+    """Every device that sent events: its source type and latest event time."""
+    q = (
+        select(
+            events.c.data_source_device_id,
+            func.max(events.c.data_source_type).label("data_source_type"),
+            func.max(events.c.event_time).label("last_event_time"),
+        )
+        .group_by(events.c.data_source_device_id)
+        .order_by(events.c.data_source_device_id)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def session_rows(
+    store: Store,
+    *,
+    start_ms: int | None,
+    end_ms: int | None,
+    zone_ids: Sequence[str] | None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    """Sessions overlapping [start_ms, end_ms)."""
+    q = select(sessions)
+    if start_ms is not None:
+        q = q.where(sessions.c.end_ms > start_ms)
+    if end_ms is not None:
+        q = q.where(sessions.c.start_ms < end_ms)
+    if zone_ids is not None:
+        q = q.where(sessions.c.curb_zone_id.in_(list(zone_ids)))
+    order = sessions.c.start_ms.desc() if newest_first else sessions.c.start_ms
+    q = q.order_by(order, sessions.c.session_id)
+    if limit is not None:
+        q = q.limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def session_event_ids(store: Store, session_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(session id, event type) -> event id, for the CDS session CSV."""
+    out: dict[tuple[str, str], str] = {}
+    ids = list(session_ids)
+    with store.engine.connect() as conn:
+        for i in range(0, len(ids), 500):
+            q = select(events.c.event_session_id, events.c.event_type, events.c.event_id).where(
+                events.c.event_session_id.in_(ids[i : i + 500]),
+                events.c.event_type.in_(("park_start", "park_end")),
+            )
+            for sid, et, eid in conn.execute(q):
+                out[(sid, et)] = eid
+    return out

@@ -1,0 +1,165 @@
+"""Operators' availability API: free bays near a point, and a push stream of changes.
+
+Answers come from the in-memory ``LiveIndex`` (no database query per request), so a
+driver's "where can I stop now" costs a vectorised distance over all bays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from api.live import BayState, StateChange
+from api.profiles import weekday_hour
+from api.security import public
+from api.state import ApiState, get_state
+from occupancy.records import VehicleType
+from occupancy.store import now_ms
+
+router = APIRouter(prefix="/availability", tags=["Availability (operators)"])
+
+
+class FreeBay(BaseModel):
+    curb_zone_id: str
+    name: str | None
+    lon: float
+    lat: float
+    distance_m: float
+    state: BayState
+    free_since_ms: int | None
+    max_stay_min: float | None
+    vehicle_types: list[str] | None
+    length_cm: int | None
+    p_free_at_arrival: float | None
+
+
+class FreeBays(BaseModel):
+    lat: float
+    lon: float
+    radius_m: float
+    arrival_ms: int
+    bays: list[FreeBay]
+
+
+def free_bays_payload(
+    state: ApiState,
+    lat: float,
+    lon: float,
+    radius: float,
+    arrival_ms: int | None,
+    vehicle_type: VehicleType | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The answer of ``GET /availability/free`` (shared with the fast path in ``api.fastpath``)."""
+    arrival = arrival_ms if arrival_ms is not None else now_ms()
+    live, prof = state.live, state.profiles
+    weekday, hour = weekday_hour(arrival, prof.tz)
+    want = None if vehicle_type is None else vehicle_type.value
+    out: list[dict[str, Any]] = []
+    for i, d, st in live.free_near(lat, lon, radius, limit=len(live.bays) if want else limit):
+        b = live.bays[i]
+        if want is not None and b.vehicle_types is not None and want not in b.vehicle_types:
+            continue
+        out.append(
+            {
+                "curb_zone_id": b.curb_zone_id,
+                "name": b.name,
+                "lon": b.lon,
+                "lat": b.lat,
+                "distance_m": round(d, 1),
+                "state": st.state.value,
+                "free_since_ms": st.since_ms,
+                "max_stay_min": b.max_stay_min,
+                "vehicle_types": None if b.vehicle_types is None else list(b.vehicle_types),
+                "length_cm": b.length_cm,
+                "p_free_at_arrival": prof.p_free_slot(b.curb_zone_id, weekday, hour),
+            }
+        )
+        if len(out) >= limit:
+            break
+    return {"lat": lat, "lon": lon, "radius_m": radius, "arrival_ms": arrival, "bays": out}
+
+
+@router.get(
+    "/free",
+    response_model=FreeBays,
+    response_class=Response,
+    dependencies=[Depends(public)],
+)
+async def free_bays(
+    lat: float = Query(ge=-90, le=90),
+    lon: float = Query(ge=-180, le=180),
+    radius: float = Query(300.0, gt=0, le=5000, description="metres"),
+    arrival_ms: int | None = Query(
+        None, ge=0, le=10**14, description="expected arrival (ms); default now"
+    ),
+    vehicle_type: VehicleType | None = Query(None, description="only bays allowing this type"),
+    limit: int = Query(20, ge=1, le=200),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """Free bays within ``radius`` metres, nearest first.
+
+    ``p_free_at_arrival`` is the share of time the bay was observed free at that hour
+    and weekday (local time), null where it was never observed then.
+    """
+    body = free_bays_payload(state, lat, lon, radius, arrival_ms, vehicle_type, limit)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def _change(c: StateChange) -> dict[str, Any]:
+    return {"curb_zone_id": c.curb_zone_id, "state": c.state.value, "since_ms": c.since_ms}
+
+
+@router.get(
+    "/stream",
+    dependencies=[Depends(public)],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+)
+async def stream(
+    request: Request,
+    max_events: int | None = Query(
+        None, ge=1, le=1_000_000, description="close after this many change events"
+    ),
+    heartbeat_s: float = Query(15.0, ge=0.5, le=300),
+    state: ApiState = Depends(get_state),
+) -> StreamingResponse:
+    """Server-Sent Events: one ``state`` event per batch of bay state changes.
+
+    The first event, ``hello``, carries the counts of bays by state; comments are sent
+    every ``heartbeat_s`` so proxies keep the connection open.
+    """
+    queue = state.broadcaster.subscribe()
+
+    async def gen() -> AsyncIterator[bytes]:
+        sent = 0
+        try:
+            yield _sse("hello", {"counts": state.live.counts(), "time_ms": now_ms()})
+            while max_events is None or sent < max_events:
+                try:
+                    changes = await asyncio.wait_for(queue.get(), timeout=heartbeat_s)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+                    continue
+                yield _sse("state", [_change(c) for c in changes])
+                sent += 1
+        finally:
+            state.broadcaster.unsubscribe(queue)
+
+    return StreamingResponse(
+        gen(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

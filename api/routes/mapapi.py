@@ -1,0 +1,262 @@
+"""Planners' map API: bays, areas and H3 cells as GeoJSON with live state and statistics.
+
+Statistics come from ``occupancy.stats``: ``occupancy`` is 1 - P(free) from the
+weekly profile (optionally at one hour and weekday: the map's hour slider), and the
+CDS metrics (``occupancy_percent``, ``total_sessions``, ``turnover``,
+``average_dwell_time``) are hourly aggregates averaged over a time range. Each bay
+says where its statistics come from (``stats_source``: camera or simulated).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+import h3
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import Response
+
+from api.cds import doc_responses
+from api.geo import BBox
+from api.params import bad_request, bbox_param
+from api.queries import session_rows
+from api.security import public
+from api.state import ApiState, get_state
+
+router = APIRouter(prefix="/map", tags=["Map (planners)"], dependencies=[Depends(public)])
+
+GEOJSON = "application/geo+json"
+_GJ = doc_responses(GEOJSON, "GeoJSON FeatureCollection")
+Stat = Literal[
+    "none", "occupancy", "occupancy_percent", "total_sessions", "turnover", "average_dwell_time"
+]
+CDS_METRICS = {"occupancy_percent", "total_sessions", "turnover", "average_dwell_time"}
+MAX_RANGE_MS = 31 * 86_400_000
+
+
+def geojson(obj: Any) -> Response:
+    return Response(orjson.dumps(obj), media_type=GEOJSON)
+
+
+def _stat_values(
+    state: ApiState,
+    zone_ids: list[str],
+    stat: str,
+    hour: int | None,
+    weekday: int | None,
+    start_ms: int | None,
+    end_ms: int | None,
+) -> dict[str, float | None]:
+    if stat == "none":
+        return {}
+    if stat == "occupancy":
+        return {z: state.profiles.occupancy(z, hour, weekday) for z in zone_ids}
+    if start_ms is None or end_ms is None:
+        raise bad_request(f"stat={stat} needs a time range: start_ms and end_ms")
+    if end_ms <= start_ms or end_ms - start_ms > MAX_RANGE_MS:
+        raise bad_request("start_ms must be before end_ms, at most 31 days apart")
+    from api.routes.metrics import aggregates_frame
+
+    t = aggregates_frame(state, zone_ids, start_ms, end_ms)
+    t = t[(t["metric_type"] == stat) & t["value"].notna() & (t["value"] != -1)]
+    if hour is not None:
+        t = t[t["hour"].astype(int) == hour]
+    means = t.astype({"value": float}).groupby("curb_place_id")["value"].mean()
+    return {z: (round(float(means[z]), 4) if z in means.index else None) for z in zone_ids}
+
+
+def _selected(state: ApiState, bbox: BBox | None, area: str | None) -> list[int]:
+    live = state.live
+    idx = live.in_bbox(bbox) if bbox is not None else list(range(len(live.bays)))
+    if area is not None:
+        if area not in state.areas():
+            raise HTTPException(404, f"no area with id {area!r}")
+        idx = [i for i in idx if live.bays[i].area_id == area]
+    return idx
+
+
+@router.get("/bays", responses=_GJ, response_class=Response)
+def map_bays(
+    bbox: BBox | None = Depends(bbox_param),
+    area: str | None = Query(None, max_length=100),
+    stat: Stat = Query("none", description="statistic to attach as property 'value'"),
+    hour: int | None = Query(None, ge=0, le=23, description="local hour of day"),
+    weekday: int | None = Query(None, ge=0, le=6, description="0 = Monday"),
+    start_ms: int | None = Query(None, ge=0, le=10**14),
+    end_ms: int | None = Query(None, ge=0, le=10**14),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """Bays as GeoJSON points with live state and the chosen statistic."""
+    live = state.live
+    idx = _selected(state, bbox, area)
+    ids = [live.bays[i].curb_zone_id for i in idx]
+    values = _stat_values(state, ids, stat, hour, weekday, start_ms, end_ms)
+    sources = state.profiles.snapshot.source
+    feats = []
+    for i in idx:
+        b = live.bays[i]
+        st = live.state_of(i)
+        feats.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "geometry": {"type": "Point", "coordinates": [b.lon, b.lat]},
+                "properties": {
+                    "curb_zone_id": b.curb_zone_id,
+                    "name": b.name,
+                    "state": st.state.value,
+                    "since_ms": st.since_ms,
+                    "max_stay_min": b.max_stay_min,
+                    "length_cm": b.length_cm,
+                    "num_spaces": b.num_spaces,
+                    "area_id": b.area_id,
+                    "street_name": b.street_name,
+                    "camera": b.device_id is not None,
+                    "stats_source": sources.get(b.curb_zone_id),
+                    "value": values.get(b.curb_zone_id),
+                },
+            }
+        )
+    return geojson({"type": "FeatureCollection", "stat": stat, "features": feats})
+
+
+def _summary(
+    state: ApiState, idx: list[int], hour: int | None, weekday: int | None
+) -> dict[str, Any]:
+    live = state.live
+    counts = Counter(live.state_of(i).state.value for i in idx)
+    occ = [state.profiles.occupancy(live.bays[i].curb_zone_id, hour, weekday) for i in idx]
+    seen = [o for o in occ if o is not None]
+    return {
+        "bays": len(idx),
+        "free": counts.get("free", 0),
+        "occupied": counts.get("occupied", 0),
+        "unknown": counts.get("unknown", 0),
+        "occupancy": round(float(np.mean(seen)), 4) if seen else None,
+        "bays_with_stats": len(seen),
+    }
+
+
+@router.get("/areas", responses=_GJ, response_class=Response)
+def map_areas(
+    hour: int | None = Query(None, ge=0, le=23),
+    weekday: int | None = Query(None, ge=0, le=6),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """Areas as polygons with bay counts by live state and mean occupancy."""
+    live = state.live
+    feats = []
+    for a in state.areas().values():
+        idx = [live.index[z] for z in a.zone_ids]
+        props = {
+            "curb_area_id": a.curb_area_id,
+            "name": a.name,
+            **_summary(state, idx, hour, weekday),
+        }
+        feats.append({"type": "Feature", "geometry": a.geometry, "properties": props})
+    return geojson({"type": "FeatureCollection", "features": feats})
+
+
+@router.get("/h3", responses=_GJ, response_class=Response)
+def map_h3(
+    resolution: int = Query(9, ge=5, le=12, description="H3 resolution (9: ~0.1 km² cells)"),
+    bbox: BBox | None = Depends(bbox_param),
+    area: str | None = Query(None, max_length=100),
+    hour: int | None = Query(None, ge=0, le=23),
+    weekday: int | None = Query(None, ge=0, le=6),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """H3 hexagons holding bays, with counts by live state and mean occupancy."""
+    live = state.live
+    cells: dict[str, list[int]] = {}
+    for i in _selected(state, bbox, area):
+        b = live.bays[i]
+        cells.setdefault(h3.latlng_to_cell(b.lat, b.lon, resolution), []).append(i)
+    feats = []
+    for cell, idx in sorted(cells.items()):
+        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(cell)]
+        ring.append(ring[0])
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"h3": cell, **_summary(state, idx, hour, weekday)},
+            }
+        )
+    return geojson({"type": "FeatureCollection", "features": feats})
+
+
+@router.get("/bays/{curb_zone_id}")
+def bay_profile(
+    curb_zone_id: str = Path(max_length=64),
+    sessions_limit: int = Query(20, ge=0, le=500),
+    state: ApiState = Depends(get_state),
+) -> dict[str, Any]:
+    """One bay: live state, weekly occupancy profile (7 x 24), hourly mean, recent sessions."""
+    live = state.live
+    i = live.index.get(curb_zone_id)
+    if i is None:
+        raise HTTPException(404, f"no bay with id {curb_zone_id!r}")
+    b = live.bays[i]
+    st = live.state(curb_zone_id)
+    prof = state.profiles
+    weekly = [[prof.occupancy(curb_zone_id, h, d) for h in range(24)] for d in range(7)]
+    hourly = [prof.occupancy(curb_zone_id, h, None) for h in range(24)]
+    recent = session_rows(
+        state.store,
+        start_ms=None,
+        end_ms=None,
+        zone_ids=[curb_zone_id],
+        limit=sessions_limit,
+        newest_first=True,
+    )
+    return {
+        "curb_zone_id": curb_zone_id,
+        "name": b.name,
+        "lon": b.lon,
+        "lat": b.lat,
+        "street_name": b.street_name,
+        "max_stay_min": b.max_stay_min,
+        "vehicle_types": list(b.vehicle_types) if b.vehicle_types else None,
+        "length_cm": b.length_cm,
+        "state": st.state.value if st else "unknown",
+        "since_ms": st.since_ms if st else None,
+        "stats_source": prof.snapshot.source.get(curb_zone_id),
+        "time_zone": state.settings.api_time_zone,
+        "hourly_occupancy": hourly,
+        "weekly_occupancy": weekly,
+        "recent_sessions": [
+            {
+                "session_id": r["session_id"],
+                "start_ms": r["start_ms"],
+                "end_ms": r["end_ms"],
+                "dwell_s": r["dwell_s"],
+                "vehicle_type": r["vehicle_type"],
+                "overstay": bool(r["overstay"]),
+                "data_source_type": r["data_source_type"],
+            }
+            for r in recent
+        ],
+    }
+
+
+@router.get("/config")
+def map_config(state: ApiState = Depends(get_state)) -> dict[str, Any]:
+    """What the web map needs to start: basemap setting and the extent of the bays."""
+    live = state.live
+    bounds = None
+    if live.bays:
+        bounds = [
+            float(live.lon.min()),
+            float(live.lat.min()),
+            float(live.lon.max()),
+            float(live.lat.max()),
+        ]
+    return {
+        "tile_url": state.settings.api_tile_url,
+        "time_zone": state.settings.api_time_zone,
+        "bounds": bounds,
+        "bays": len(live.bays),
+    }

@@ -1,0 +1,356 @@
+"""Latency of "free bays near me" under a fixed request rate, on loopback.
+
+Builds a city of N bays (default 10,000) with live state and weekly profiles in a
+temporary SQLite database, starts ``uvicorn`` (uvloop + httptools) as a separate
+process, then runs an open-loop load generator in another process: requests are
+scheduled at a fixed rate and each latency is measured from its *scheduled* send
+time, so a stalled server cannot hide its queueing delay (no coordinated omission).
+Only 127.0.0.1 is contacted; the run is bounded by --seconds.
+
+    python bench/bench_api.py                       # 1,000 req/s for 20 s, 10,000 bays
+    python bench/bench_api.py --rate 2000 --seconds 10
+
+Prints p50/p90/p99/max latency, achieved rate and errors, then a short closed-loop
+``wrk`` run (if installed) for the saturation throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Paris, inside the ring road: where the 10,000 bays are scattered.
+LON0, LON1, LAT0, LAT1 = 2.255, 2.415, 48.817, 48.900
+T_NOW = 1_767_600_000_000
+
+
+def build_city(db: str, n: int, seed: int) -> None:
+    import numpy as np
+
+    from api.keys import KeyStore
+    from api.wire import EventIn
+    from occupancy.records import stable_id
+    from occupancy.simulate import simulate_sessions
+    from occupancy.store import Store
+
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(LON0, LON1, n)
+    lat = rng.uniform(LAT0, LAT1, n)
+    d = 0.00004
+    zones = []
+    for i in range(n):
+        x, y = float(lon[i]), float(lat[i])
+        ring = [[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]
+        zones.append(
+            {
+                "curb_zone_id": stable_id("bench-bay", i),
+                "name": f"bench bay {i}",
+                "device_id": f"cam-{i // 4}",
+                "source": "bench",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "lon": x,
+                "lat": y,
+                "length_cm": 1000,
+                "num_spaces": 1,
+                "max_stay_min": 30.0,
+                "area_id": f"area-{i % 20}",
+                "published_ms": T_NOW,
+                "last_updated_ms": T_NOW,
+            }
+        )
+    store = Store(db)
+    store.upsert_zones(zones)
+    # Live state: every bay has a latest park event, 60 % of them park_end (free).
+    events = []
+    for i, z in enumerate(zones):
+        kind = "park_end" if rng.random() < 0.6 else "park_start"
+        events.append(
+            EventIn.model_validate(
+                {
+                    "event_id": stable_id("bench-event", i),
+                    "event_type": kind,
+                    "event_time": T_NOW - int(rng.integers(0, 3_600_000)),
+                    "data_source_device_id": z["device_id"],
+                    "curb_zone_id": z["curb_zone_id"],
+                }
+            ).row(T_NOW)
+        )
+    for i in range(0, len(events), 2000):
+        store.ingest_events(events[i : i + 2000])
+    # A week of simulated sessions so every bay has a weekly profile (p_free).
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zf = store.zones_frame()
+    start = datetime(2025, 12, 29, tzinfo=ZoneInfo("Europe/Paris"))
+    sims = simulate_sessions(zf, start=start, days=7, seed=seed)
+    store.write_sessions_frame(sims)
+    _, token = KeyStore(store).create("bench", ["read"])
+    Path(db.removeprefix("sqlite:///") + ".token").write_text(token)
+    store.close()
+
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes) -> int:
+    writer.write(req)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def generate(
+    port: int, rate: float, seconds: float, conns: int, token: str, seed: int
+) -> dict[str, Any]:
+    """Open-loop fixed-rate load: request k is due at k / rate seconds."""
+    rng = random.Random(seed)
+    total = int(rate * seconds)
+    lat_ms: list[float] = []
+    by_second: dict[int, list[float]] = {}
+    errors = 0
+    statuses: dict[int, int] = {}
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+
+    def request() -> bytes:
+        lat = rng.uniform(LAT0, LAT1)
+        lon = rng.uniform(LON0, LON1)
+        path = f"/availability/free?lat={lat:.6f}&lon={lon:.6f}&radius=300&limit=10"
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ).encode()
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while True:
+            item = await queue.get()
+            if item is None:
+                writer.close()
+                return
+            due, req = item
+            try:
+                status = await _one(reader, writer, req)
+                statuses[status] = statuses.get(status, 0) + 1
+                if status != 200:
+                    errors += 1
+            except (OSError, asyncio.IncompleteReadError):
+                errors += 1
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            ms = (time.perf_counter() - due) * 1000.0
+            lat_ms.append(ms)
+            by_second.setdefault(int(due - t0), []).append(ms)
+
+    workers = [asyncio.create_task(worker()) for _ in range(conns)]
+    t0 = time.perf_counter() + 0.2
+    for k in range(total):
+        due = t0 + k / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait((due, request()))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - t0
+    lat_ms.sort()
+
+    def pct(p: float) -> float:
+        return lat_ms[min(len(lat_ms) - 1, int(p / 100 * len(lat_ms)))] if lat_ms else float("nan")
+
+    return {
+        "requests": total,
+        "completed": len(lat_ms),
+        "errors": errors,
+        "achieved_rps": len(lat_ms) / elapsed,
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "p999_ms": pct(99.9),
+        "max_ms": lat_ms[-1] if lat_ms else float("nan"),
+        "statuses": statuses,
+        "max_ms_by_second": [round(max(v), 1) for _, v in sorted(by_second.items())],
+    }
+
+
+def wait_ready(port: int, timeout_s: float = 300) -> dict[str, object]:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            h = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
+            if h.get("profiles_computed_ms"):
+                return dict(h)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("server did not become ready")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--bays", type=int, default=10_000)
+    ap.add_argument("--rate", type=float, default=1000.0, help="requests per second")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--port", type=int, default=18765)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--token", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.generate:  # the load-generator process
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
+        res = asyncio.run(
+            generate(args.port, args.rate, args.seconds, args.connections, args.token, args.seed)
+        )
+        print(json.dumps(res))
+        return
+
+    from rich.console import Console
+
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="baywatch-bench-") as tmp:
+        db = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        t = time.perf_counter()
+        with console.status(f"building a city of {args.bays:,} bays with a week of sessions"):
+            build_city(db, args.bays, args.seed)
+        console.print(f"city built in {time.perf_counter() - t:.1f} s")
+        token = Path(db.removeprefix("sqlite:///") + ".token").read_text()
+        env = {
+            **os.environ,
+            "BAYWATCH_DB": db,
+            "PYTHONPATH": str(ROOT),
+            "BAYWATCH_API_JOB_WORKERS": "0",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            with console.status("starting the server and computing weekly profiles"):
+                health = wait_ready(args.port)
+            console.print(f"server ready: {health['bays']:,} bays, states {health['states']}")
+            gen = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--generate",
+                    "--port",
+                    str(args.port),
+                    "--rate",
+                    str(args.rate),
+                    "--seconds",
+                    str(args.seconds),
+                    "--connections",
+                    str(args.connections),
+                    "--token",
+                    token,
+                    "--seed",
+                    str(args.seed),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=args.seconds * 3 + 60,
+            )
+            res = json.loads(gen.stdout)
+            console.print(
+                f"[bold]GET /availability/free[/] open loop {args.rate:,.0f} req/s x {args.seconds:.0f} s, "
+                f"{args.bays:,} bays, {os.cpu_count()} cores:"
+            )
+            console.print(
+                f"  p50 {res['p50_ms']:.2f} ms  p90 {res['p90_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms  "
+                f"p99.9 {res['p999_ms']:.2f} ms  max {res['max_ms']:.1f} ms"
+            )
+            console.print(
+                f"  achieved {res['achieved_rps']:.0f} req/s, {res['completed']:,} completed, "
+                f"{res['errors']} errors, statuses {res['statuses']}"
+            )
+            console.print(f"  worst latency in each second: {res['max_ms_by_second']}")
+            wrk = shutil.which("wrk")
+            if wrk:
+                lua = Path(tmp) / "free.lua"
+                lua.write_text(
+                    'wrk.headers["Authorization"] = "Bearer ' + token + '"\n'
+                    "math.randomseed(7)\n"
+                    "request = function()\n"
+                    f"  local lat = {LAT0} + math.random() * {LAT1 - LAT0}\n"
+                    f"  local lon = {LON0} + math.random() * {LON1 - LON0}\n"
+                    '  return wrk.format("GET", string.format('
+                    '"/availability/free?lat=%.6f&lon=%.6f&radius=300&limit=10", lat, lon))\n'
+                    "end\n"
+                )
+                out = subprocess.run(
+                    [
+                        wrk,
+                        "-t1",
+                        "-c16",
+                        "-d8s",
+                        "--latency",
+                        "-s",
+                        str(lua),
+                        f"http://127.0.0.1:{args.port}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                ).stdout
+                keep = [
+                    ln
+                    for ln in out.splitlines()
+                    if "Requests/sec" in ln or "99%" in ln or "50%" in ln
+                ]
+                console.print(
+                    "closed loop (wrk -t1 -c16 -d8s, saturation): "
+                    + " | ".join(s.strip() for s in keep)
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

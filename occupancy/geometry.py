@@ -1,0 +1,129 @@
+"""Bay footprints: metric CRS choice, rectangles along the kerb, kerb direction from streets.
+
+Lengths and distances are computed in a projected metric CRS: Lambert-93
+(EPSG:2154) for points in metropolitan France, else the UTM zone of the data's
+centre. Stored geometry is WGS84 GeoJSON (RFC 7946, longitude first).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+LAMBERT93 = "EPSG:2154"
+WGS84 = "EPSG:4326"
+# Metropolitan France and Corsica, with a margin (Lambert-93's area of use).
+_FRANCE = (-9.86, 41.15, 10.38, 51.56)
+# A bay whose point lies farther than this from every street keeps the default direction.
+MAX_STREET_DISTANCE_M = 25.0
+# Without a street layer a bay is drawn east-west: an arbitrary but stated choice.
+DEFAULT_BEARING_DEG = 90.0
+
+
+def metric_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
+    """Lambert-93 inside metropolitan France, else the UTM zone of the data's centre."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if len(lon) == 0:
+        return CRS.from_user_input(LAMBERT93)
+    w, s, e, n = _FRANCE
+    if np.all((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)):
+        return CRS.from_user_input(LAMBERT93)
+    clon, clat = float(np.median(lon)), float(np.median(lat))
+    zone = int((clon + 180) // 6) + 1
+    return CRS.from_epsg((32600 if clat >= 0 else 32700) + zone)
+
+
+def kerb_bearings(
+    lon: np.ndarray, lat: np.ndarray, streets: gpd.GeoDataFrame | None, crs: CRS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bearing (degrees from east, counter-clockwise, in ``crs``) of the nearest street.
+
+    Returns (angle_rad, found) where ``found`` says a street within
+    ``MAX_STREET_DISTANCE_M`` gave the direction; elsewhere the default is used.
+    """
+    n = len(lon)
+    angle = np.full(n, np.deg2rad(90.0 - DEFAULT_BEARING_DEG))
+    found = np.zeros(n, dtype=bool)
+    if streets is None or streets.empty or n == 0:
+        return angle, found
+    to_m = Transformer.from_crs(WGS84, crs, always_xy=True)
+    x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
+    pts = gpd.GeoDataFrame(geometry=shapely.points(x, y), crs=crs)
+    lines = streets.to_crs(crs)[["geometry"]].reset_index(drop=True)
+    near = gpd.sjoin_nearest(pts, lines, how="left", max_distance=MAX_STREET_DISTANCE_M)
+    near = near[~near.index.duplicated(keep="first")].dropna(subset=["index_right"])
+    if near.empty:
+        return angle, found
+    idx = near.index.to_numpy()
+    geoms = lines.geometry.to_numpy()[near["index_right"].to_numpy(dtype=int)]
+    pos = shapely.line_locate_point(geoms, pts.geometry.to_numpy()[idx])
+    a = shapely.line_interpolate_point(geoms, np.maximum(pos - 1.0, 0.0))
+    b = shapely.line_interpolate_point(geoms, pos + 1.0)
+    dx = shapely.get_x(b) - shapely.get_x(a)
+    dy = shapely.get_y(b) - shapely.get_y(a)
+    ok = np.hypot(dx, dy) > 1e-6
+    angle[idx[ok]] = np.arctan2(dy[ok], dx[ok])
+    found[idx[ok]] = True
+    return angle, found
+
+
+def bay_rectangles(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    length_m: np.ndarray,
+    width_m: np.ndarray,
+    angle_rad: np.ndarray,
+    crs: CRS,
+) -> list[dict[str, object]]:
+    """GeoJSON polygons (WGS84) of length x width rectangles centred on each point."""
+    n = len(lon)
+    if n == 0:
+        return []
+    to_m = Transformer.from_crs(WGS84, crs, always_xy=True)
+    to_ll = Transformer.from_crs(crs, WGS84, always_xy=True)
+    x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
+    ux, uy = np.cos(angle_rad), np.sin(angle_rad)  # along the kerb
+    vx, vy = -uy, ux  # across
+    hl, hw = np.asarray(length_m) / 2.0, np.asarray(width_m) / 2.0
+    sl = np.array([-1, 1, 1, -1, -1])[None, :]
+    sw = np.array([-1, -1, 1, 1, -1])[None, :]
+    cx = x[:, None] + sl * (hl * ux)[:, None] + sw * (hw * vx)[:, None]
+    cy = y[:, None] + sl * (hl * uy)[:, None] + sw * (hw * vy)[:, None]
+    lo, la = to_ll.transform(cx.ravel(), cy.ravel())
+    lo = np.round(np.asarray(lo).reshape(n, 5), 7)
+    la = np.round(np.asarray(la).reshape(n, 5), 7)
+    return [
+        {"type": "Polygon", "coordinates": [np.stack([lo[i], la[i]], axis=1).tolist()]}
+        for i in range(n)
+    ]
+
+
+def shapely_shape(geom: Any) -> shapely.Geometry:
+    """A shapely geometry from a GeoJSON dict (or JSON text) or WKT text."""
+    if isinstance(geom, dict):
+        return shapely.from_geojson(json.dumps(geom))
+    text = str(geom).strip()
+    if text.startswith("{"):
+        return shapely.from_geojson(text)
+    return shapely.from_wkt(text)
+
+
+def to_geojson(geom: shapely.Geometry) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(shapely.to_geojson(geom))
+    return out
+
+
+def load_streets(path: str | Path) -> gpd.GeoDataFrame:
+    """Drivable street centre lines from an OSM PBF, GeoJSON or GeoPackage file."""
+    p = Path(path)
+    if p.suffix == ".pbf":
+        g = gpd.read_file(p, layer="lines", where="highway IS NOT NULL")
+        return g[g["highway"].notna()][["highway", "name", "geometry"]]
+    return gpd.read_file(p)

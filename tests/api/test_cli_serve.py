@@ -1,0 +1,63 @@
+"""``baywatch serve``: starts the service on the database given; bad settings exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from baywatch.cli import app as cli_app
+from occupancy.store import Store
+from tests.api.conftest import zone_rows
+from tests.api.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_runs_the_service(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    Store(db).upsert_zones(zone_rows())
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baywatch.cli", "serve", "--port", str(port), "--db", db],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        health = None
+        deadline = time.monotonic() + 30
+        while health is None and time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).json()
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health is not None and health["bays"] == 5
+        spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
+        assert "/curbs/zones" in spec["paths"] and "/availability/free" in spec["paths"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_setting_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli_app, ["serve", "--config", str(tmp_path / "missing.env")])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"error: settings file {tmp_path / 'missing.env'} does not exist"
+    env = tmp_path / "bad.env"
+    env.write_text("BAYWATCH_API_TIME_ZONE=Mars/Olympus\n")
+    r = runner.invoke(cli_app, ["serve", "--config", str(env)])
+    assert r.exit_code == 2
+    assert (
+        r.stderr.strip()
+        == "error: invalid setting api_time_zone: unknown IANA time zone 'Mars/Olympus'"
+    )
+    r = runner.invoke(cli_app, ["serve", "--db", "nosuchdialect://x"])
+    assert r.exit_code == 2 and r.stderr.startswith(
+        "error: invalid database URL 'nosuchdialect://x'"
+    )

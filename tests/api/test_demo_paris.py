@@ -1,0 +1,45 @@
+"""Demo data on the real Paris inventory: the service shows it, marked simulated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.demo import seed_inventory_demo
+from baywatch.settings import Settings
+from occupancy.store import Store
+from tests.api.conftest import SHARED, T0
+
+PARIS = SHARED / "geodata" / "paris_delivery_bays.csv"
+
+
+@pytest.mark.skipif(not PARIS.exists(), reason=f"{PARIS} not found (shared data absent)")
+def test_paris_inventory_with_simulated_statistics(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    store = Store(db)
+    summary = seed_inventory_demo(store, PARIS, fmt="paris", days=1, now=T0, seed=3)
+    assert summary.bays == 9198 and summary.rejected == 0
+    assert summary.sessions > 9198  # about two stops per bay in 33 hours
+    app = create_app(Settings(db=db, api_rate_limit_per_s=0), store=store, background=False)
+    app.state.api.profiles.refresh(T0)
+    with TestClient(app) as c:
+        fc = c.get("/map/bays", params={"stat": "occupancy", "hour": 9}).json()
+        assert len(fc["features"]) == 9198
+        sources = {f["properties"]["stats_source"] for f in fc["features"]}
+        assert sources <= {"simulated", None} and "simulated" in sources
+        counts = c.get("/health").json()["states"]
+        assert counts["free"] + counts["occupied"] == summary.live_events
+        # Rue de Rivoli at Hôtel de Ville: free bays, nearest first, with a probability.
+        r = c.get(
+            "/availability/free",
+            params={"lat": 48.8566, "lon": 2.3522, "radius": 600, "arrival_ms": T0 - 3_600_000},
+        ).json()
+        dists = [b["distance_m"] for b in r["bays"]]
+        assert len(dists) > 0 and dists == sorted(dists) and dists[-1] <= 600
+        assert all(0.0 <= b["p_free_at_arrival"] <= 1.0 for b in r["bays"])
+        areas = c.get("/curbs/areas").json()["data"]["areas"]
+        assert len(areas) == 20  # the arrondissements
+    store.close()
