@@ -18,6 +18,13 @@ from occupancy.store import Store, StoreError
 from vision.detector import ModelNotFoundError
 
 
+def _print_problems(sites_dir: Path) -> None:
+    from occupancy.watch import load_sites
+
+    for problem in load_sites(sites_dir)[1]:
+        err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+
+
 def watch_command(
     sites_dir: Annotated[
         Path, typer.Argument(help="folder of site files (YAML/JSON), one per camera")
@@ -74,14 +81,16 @@ def watch_command(
             max_backoff_s=max_backoff,
             push_factory=push_factory,
         )
-    except (SiteError, StoreError, ModelNotFoundError) as exc:
+    except SiteError as exc:
+        if "no usable site file" in str(exc):
+            _print_problems(sites_dir)
+        fail(str(exc))
+    except (StoreError, ModelNotFoundError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"metrics port {metrics_host}:{metrics_port}: {exc.strerror}")
     for problem in service.problems:
         err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False)
-    if not service.cameras:
-        fail(f"{sites_dir}: no usable site file")
     done = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:

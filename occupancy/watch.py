@@ -333,6 +333,8 @@ class WatchService:
         push_factory: Callable[[str], EventSink] | None = None,
     ) -> None:
         self.cameras, self.problems = load_sites(sites_dir)
+        if not self.cameras:
+            raise SiteError(f"{sites_dir}: no usable site file")
         self.store = store
         self.metrics = Metrics()
         self.model = SharedModel(model)

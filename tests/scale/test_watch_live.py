@@ -8,12 +8,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
+from occupancy.records import CurbEvent, OccupancySession
 from occupancy.store import Store
 from occupancy.watch import WatchService
 from tests.conftest import MODEL, SAMPLES, needs_footage
@@ -87,7 +88,18 @@ def test_watch_survives_a_stream_outage_and_a_bad_camera(tmp_path: Path) -> None
     (sites / "broken.yaml").write_text("camera_id: [unclosed\n")
     store = Store(f"sqlite:///{tmp_path / 'watch.db'}")
     server.start()
-    service = WatchService(sites, store, model=str(MODEL), metrics_port=0, max_backoff_s=1.0)
+    pushed: dict[str, list[str]] = {}
+
+    class Pushed:  # stands in for the API's PushClient
+        def __init__(self, camera_id: str) -> None:
+            self.types = pushed.setdefault(camera_id, [])
+
+        def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None:
+            self.types.extend(str(e.event_type) for e in events)
+
+    service = WatchService(
+        sites, store, model=str(MODEL), metrics_port=0, max_backoff_s=1.0, push_factory=Pushed
+    )
     assert [c.site.camera_id for c in service.cameras] == ["aisle-live", "dead-cam"]
     assert len(service.problems) == 1 and "broken.yaml" in service.problems[0]
     live, dead = service.runners
@@ -126,6 +138,8 @@ def test_watch_survives_a_stream_outage_and_a_bad_camera(tmp_path: Path) -> None
     lost, restored = comms.event_time.tolist()
     assert killed_ms - 1000 <= lost <= killed_ms + 1000  # the drop is seen within a second
     assert restarted_ms <= restored
+    assert sorted(pushed["aisle-live"]) == sorted(ev.event_type)  # and pushed, every one
+    assert pushed["dead-cam"] == []
     run = store.get_run(live.status.runs[0])
     assert run is not None and run.live and run.status == "complete"
     assert run.frames_analysed == live.status.frames
