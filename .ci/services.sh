@@ -27,7 +27,7 @@ if ! pg_lsclusters -h | grep -q "^$PGVER main .* online"; then
     pg_ctlcluster "$PGVER" main start
 fi
 PORT=$(pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main" {print $3}')
-psql_su() { su postgres -c "psql -p $PORT -v ON_ERROR_STOP=1 -qtAX $*"; }
+psql_su() { su postgres -c "PGOPTIONS=--client-min-messages=warning psql -p $PORT -v ON_ERROR_STOP=1 -qtAX $*"; }
 for _ in $(seq 30); do psql_su "-c 'select 1'" >/dev/null 2>&1 && break; sleep 0.5; done
 if [ "$(psql_su "-c \"select 1 from pg_roles where rolname='$ROLE'\"")" != 1 ]; then
     # CREATEDB: each test gets a fresh database of its own.
