@@ -119,6 +119,7 @@ def _analyse_on_ray(
     quiet: bool,
     annotate: Path | None,
     push: str | None,
+    task_cpus: int,
 ) -> None:
     if annotate is not None or push is not None:
         fail("--annotate and --push work with --backend local only")
@@ -138,6 +139,7 @@ def _analyse_on_ray(
                 address=address,
                 chunk_s=chunk,
                 quiet=quiet,
+                cpus_per_task=task_cpus,
             )
     except (SiteError, SourceError, ModelNotFoundError, StoreError, RayBackendError) as exc:
         fail(str(exc))
@@ -209,13 +211,27 @@ def analyse_command(
             min=10, help="--backend ray (always exact): cut files into chunks of this many seconds"
         ),
     ] = 600.0,
+    task_cpus: Annotated[
+        int, typer.Option(min=1, help="--backend ray: CPUs Ray gives each chunk's task")
+    ] = 1,
 ) -> None:
     """Analyse footage of one camera into occupancy sessions and CDS events."""
     if not site.exists():
         fail(f"{site}: site file not found (give it with --site)")
     if backend is Backend.RAY:
         _analyse_on_ray(
-            sources or [], site, db, fps, start, model, address, chunk, quiet, annotate, push
+            sources or [],
+            site,
+            db,
+            fps,
+            start,
+            model,
+            address,
+            chunk,
+            quiet,
+            annotate,
+            push,
+            task_cpus,
         )
         return
     if sources and len(sources) > 1:

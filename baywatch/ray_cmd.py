@@ -25,6 +25,7 @@ def run_ray_analysis(
     address: str | None,
     chunk_s: float,
     quiet: bool,
+    cpus_per_task: int = 1,
 ) -> None:
     from occupancy import ray_backend
     from vision.detector import resolve_model
@@ -64,6 +65,7 @@ def run_ray_analysis(
             analysis_fps=fps,
             chunk_s=chunk_s,
             address=address,
+            cpus_per_task=cpus_per_task,
             progress=on_progress,
         )
     store.close()

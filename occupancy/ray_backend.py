@@ -192,14 +192,22 @@ def run(
     chunk_s: float = DEFAULT_CHUNK_S,
     address: str | None = None,
     num_cpus: int | None = None,
+    cpus_per_task: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[FileResult]:
-    """Analyse ``jobs`` on Ray and store each file's sessions as one complete run."""
+    """Analyse ``jobs`` on Ray and store each file's sessions as one complete run.
+
+    ``cpus_per_task``: Ray gives a task that many CPUs (and sets ``OMP_NUM_THREADS``
+    to it, which the detector's threads follow): on nodes with many cores, a few
+    multi-core tasks per node waste less memory on models than one task per core.
+    """
     import ray
 
+    if cpus_per_task < 1:
+        raise ValueError(f"cpus_per_task must be at least 1, got {cpus_per_task}")
     plans = plan(jobs, chunk_s, analysis_fps)
     init_ray(address, num_cpus)
-    remote = ray.remote(num_cpus=1, max_retries=2)(analyse_chunk)
+    remote = ray.remote(num_cpus=cpus_per_task, max_retries=2)(analyse_chunk)
     pending = [
         remote.remote(j, jobs[j], c, model, analysis_fps)
         for j, chunks in enumerate(plans)
