@@ -119,3 +119,24 @@ def test_ray_and_local_backends_store_the_same_sessions(
         rb.frames_analysed,
         rb.footage_end_ms,
     )
+
+
+def test_each_instant_is_owned_by_exactly_one_chunk_and_stitching_refuses_doubles() -> None:
+    from occupancy.chunks import ChunkWindow, stitch
+    from occupancy.records import OccupancySession, SessionKind, VehicleType
+
+    chunks = plan_chunks(30.2, 10.0, 6.0, 2.0)
+    assert [c.end_s for c in chunks] == [10.0, 20.0, 30.0, None]
+    windows = [ChunkWindow(VideoFileSource(CLIP, 2.0, 1000), c, settle_s=6.0) for c in chunks]
+    for t in (0, 1, 9_999, 10_000, 19_999, 20_000, 29_999, 30_000, 31_000):
+        owners = [w.chunk.index for w in windows if w.owns(1000 + t)]
+        assert owners == [min(t // 10_000, 3)], t  # 4 chunks; the last owns to the end
+
+    def sess(sid: str, end: int) -> OccupancySession:
+        return OccupancySession(sid, SessionKind.PARK, "cam", 0, end, VehicleType.CAR)
+
+    # Within a chunk the later record wins, as in the store; across chunks it is a bug.
+    _, merged = stitch([((), (sess("a", 5), sess("a", 9)))])
+    assert [s.end_ms for s in merged] == [9]
+    with pytest.raises(AssertionError, match="two chunks"):
+        stitch([((), (sess("a", 5),)), ((), (sess("a", 5),))])
