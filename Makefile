@@ -17,7 +17,7 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
-	cd api/web && npm ci --no-audit --no-fund --silent
+	cd api/web && npm ci --ignore-scripts --no-audit --no-fund --silent
 
 demo: setup
 	$(BIN)/baywatch demo

@@ -173,25 +173,34 @@ class LiveIndex:
     # -- building --------------------------------------------------------------------
 
     def set_bays(self, bays: list[Bay]) -> None:
-        """Replace the bay list, keeping the park state of bays that remain."""
+        """Update bays: known ids keep their index (and state), new ids are appended.
+
+        Growth only, never reordered: an index a request obtained stays valid for the
+        same bay while zones are reloaded under it. (Zones are never deleted from the
+        store; one removed by hand stays served until the next start.)
+        """
         with self._lock:
-            old = {b.curb_zone_id: i for i, b in enumerate(self.bays)}
-            n = len(bays)
-            code = np.zeros(n, dtype=np.int8)
-            ms = np.full(n, -1, dtype=np.int64)
-            for i, b in enumerate(bays):
-                j = old.get(b.curb_zone_id)
-                if j is not None:
-                    code[i], ms[i] = self._park_code[j], self._park_ms[j]
-            self.bays = bays
-            self.index = {b.curb_zone_id: i for i, b in enumerate(bays)}
-            self.lon = np.array([b.lon for b in bays], dtype=np.float64)
-            self.lat = np.array([b.lat for b in bays], dtype=np.float64)
-            self._proj = LocalProjection(float(self.lat.mean()) if n else 0.0)
+            merged = list(self.bays)
+            index = dict(self.index)
+            for b in bays:
+                j = index.get(b.curb_zone_id)
+                if j is None:
+                    index[b.curb_zone_id] = len(merged)
+                    merged.append(b)
+                else:
+                    merged[j] = b
+            n, grown = len(merged), len(merged) - len(self.bays)
+            self.bays = merged
+            self.index = index
+            self.lon = np.array([b.lon for b in merged], dtype=np.float64)
+            self.lat = np.array([b.lat for b in merged], dtype=np.float64)
+            if self._proj.lat0 == 0.0 and n:  # fixed at first load: the grid stays valid
+                self._proj = LocalProjection(float(self.lat.mean()))
             self._x, self._y = self._proj.xy(self.lon, self.lat)
             self._grid = _build_grid(self._x, self._y)
-            self._park_code, self._park_ms = code, ms
-            self._device_of = [b.device_id for b in bays]
+            self._park_code = np.concatenate([self._park_code, np.zeros(grown, dtype=np.int8)])
+            self._park_ms = np.concatenate([self._park_ms, np.full(grown, -1, dtype=np.int64)])
+            self._device_of = [b.device_id for b in merged]
             self._offline = np.array(
                 [
                     d is not None and d in self._comms and not self._comms[d][1]
@@ -330,8 +339,12 @@ class LiveIndex:
 
     def free_near(
         self, lat: float, lon: float, radius_m: float, limit: int
-    ) -> list[tuple[int, float, StateChange]]:
-        """Free bays within ``radius_m``, nearest first, at most ``limit``."""
+    ) -> list[tuple[Bay, float, StateChange]]:
+        """Free bays within ``radius_m``, nearest first, at most ``limit``.
+
+        Returns the bays themselves, not indices: the bay list may be replaced (zones
+        reloaded) as soon as the lock is released.
+        """
         with self._lock:
             if not self.bays:
                 return []
@@ -341,7 +354,7 @@ class LiveIndex:
             order = np.lexsort((idx, d2))[:limit]
             return [
                 (
-                    int(idx[k]),
+                    self.bays[idx[k]],
                     math.sqrt(float(d2[k])),
                     StateChange(
                         self.bays[idx[k]].curb_zone_id, BayState.FREE, int(self._park_ms[idx[k]])

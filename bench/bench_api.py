@@ -214,6 +214,13 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--port", type=int, default=18765)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--boost",
+        type=int,
+        default=0,
+        help="raise the server's and generator's CPU priority by this many nice levels "
+        "(needs root): approximates a dedicated machine when others share this one",
+    )
     ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--token", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -247,6 +254,11 @@ def main() -> None:
             "PYTHONPATH": str(ROOT),
             "BAYWATCH_API_JOB_WORKERS": "0",
         }
+
+        def boost() -> None:
+            if args.boost:
+                os.nice(-args.boost)
+
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -268,6 +280,7 @@ def main() -> None:
             ],
             cwd=ROOT,
             env=env,
+            preexec_fn=boost,
         )
         try:
             with console.status("starting the server and computing weekly profiles"):
@@ -295,6 +308,7 @@ def main() -> None:
                 text=True,
                 check=True,
                 timeout=args.seconds * 3 + 60,
+                preexec_fn=boost,
             )
             res = json.loads(gen.stdout)
             console.print(
@@ -304,6 +318,10 @@ def main() -> None:
             console.print(
                 f"  p50 {res['p50_ms']:.2f} ms  p90 {res['p90_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms  "
                 f"p99.9 {res['p999_ms']:.2f} ms  max {res['max_ms']:.1f} ms"
+            )
+            load = os.getloadavg()
+            console.print(
+                f"  load average after the run: {load[0]:.1f} (priority boost {args.boost})"
             )
             console.print(
                 f"  achieved {res['achieved_rps']:.0f} req/s, {res['completed']:,} completed, "

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimiser.areas import solve_by_area
-from optimiser.distances import StreetGraph, reach_network, reach_straight
+from optimiser.distances import reach_network, reach_straight
 from optimiser.errors import OptimiserInputError
 from optimiser.greedy import greedy_layout
 from optimiser.inputs import (
@@ -163,6 +163,8 @@ class _Loaded(BaseModel):
     dwell_h: float
     street_of: list[str]
     title: str
+    # Observed stops a day per bay (index: site id) and hour, when sessions were given.
+    observed: Any = None
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -208,6 +210,7 @@ def _load(
         cid, lines, usable = candidates_from_geojson(src.candidates, rules)
         sites = with_candidates(sites, cid, lines, usable, rules)
     prof, dwell = profile, dwell_h
+    observed = None
     if src.sessions is not None:
         from optimiser.sessions import demand_from_sessions
 
@@ -217,6 +220,7 @@ def _load(
         demand: Demand = obs.demand
         prof, dwell = prof or obs.profile, dwell or obs.dwell_h
         notes.append(f"demand: observed sessions over {obs.n_days} day(s)")
+        observed = obs.arrivals
     elif src.demand is not None:
         demand = demand_from_file(src.demand, src.weight_field)
         if demand.simulated:
@@ -254,6 +258,7 @@ def _load(
         dwell_h=dwell or DEFAULT_DWELL_H,
         street_of=street_of,
         title="delivery-bay proposals",
+        observed=observed,
     )
 
 
@@ -375,12 +380,20 @@ def run_timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Times
         reach = reach_network(src.demand.xy, xy, request.rules.walk_limit_m, src.graph)
     else:
         reach = reach_straight(src.demand.xy, xy, request.rules.walk_limit_m)
-    daily = np.zeros(len(zone_ids))
-    for i, r in enumerate(reach):
-        if len(r):
-            near = r[np.argmin(np.hypot(*(xy[r] - src.demand.xy[i]).T))]
-            daily[zone_of[near]] += src.demand.daily[i]
-    arrivals = np.outer(daily, np.asarray(src.profile))
+    if src.observed is not None:
+        # Observed: each zone's stops a day in each hour, summed over its bays.
+        arrivals = np.zeros((len(zone_ids), 24))
+        for b, j in enumerate(bay_idx):
+            sid = str(sites.ids[j])
+            if sid in src.observed.index:
+                arrivals[zone_of[b]] += src.observed.loc[sid].to_numpy(dtype=float)
+    else:
+        daily = np.zeros(len(zone_ids))
+        for i, r in enumerate(reach):
+            if len(r):
+                near = r[np.argmin(np.hypot(*(xy[r] - src.demand.xy[i]).T))]
+                daily[zone_of[near]] += src.demand.daily[i]
+        arrivals = np.outer(daily, np.asarray(src.profile))
     problem = TimeslotProblem(
         bay_ids=tuple(sites.ids[b] for b in bay_idx),
         places=sites.existing[bay_idx],
@@ -430,7 +443,7 @@ def run_timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Times
         (out / "timeslot_summary.txt").write_text(summary + "\n" + "\n".join(src.notes) + "\n")
         proposal_map(
             out / "timeslot_map.png",
-            src.title.replace("proposals", "delivery hours"),
+            src.title.replace("delivery-bay proposals", "delivery-only hours of each bay"),
             sites,
             sites.existing,
             src.demand,
@@ -480,4 +493,3 @@ __all__ = [
     "run_placement",
     "run_timeslots",
 ]
-_ = StreetGraph

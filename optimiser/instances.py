@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from shapely.ops import substring
 
 from optimiser.distances import StreetGraph, street_graph, to_l93
 from optimiser.errors import OptimiserInputError
@@ -153,7 +154,7 @@ def kerb_candidates(
                 continue
             n = max(1, round(part.length / SEGMENT_M))
             for i in range(n):
-                piece = shapely.ops.substring(part, i / n, (i + 1) / n, normalized=True)
+                piece = substring(part, i / n, (i + 1) / n, normalized=True)
                 mid = piece.interpolate(0.5, normalized=True)
                 if len(near.query(mid, predicate="dwithin", distance=NEAR_EXISTING_M)):
                     continue

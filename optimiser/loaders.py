@@ -117,8 +117,16 @@ def zones_from_paris_csv(path: Path, arrondissement: int | None = None) -> pd.Da
     return pd.DataFrame(
         {
             "curb_zone_id": [
-                f"paris-{int(v)}" if pd.notna(v) else f"paris-row{i}"
-                for i, v in enumerate(pd.to_numeric(ident, errors="coerce"))
+                f"paris-{int(n)}"
+                if pd.notna(n)
+                else (f"paris-{o}" if pd.notna(o) else f"paris-row{i}")
+                for i, (n, o) in enumerate(
+                    zip(
+                        pd.to_numeric(ident, errors="coerce"),
+                        df.get("Ancien identifiant", pd.Series([None] * len(df), index=df.index)),
+                        strict=True,
+                    )
+                )
             ],
             "lon": lonlat[:, 0],
             "lat": lonlat[:, 1],

@@ -1,4 +1,4 @@
-"""The placement model: where bays should be, with Erlang-B loss, solved by CP-SAT.
+"""The placement model: where bays should be, with Erlang-B loss, solved with OR-Tools.
 
 Model (one day; deliveries a day is the unit of the objective):
 
@@ -8,10 +8,13 @@ Model (one day; deliveries a day is the unit of the objective):
 - a site's load is split by its bay count (``A[j, k] <= reach_j * z[j, k]``), and
   what it serves is bounded by the secants of the Erlang-B served curve of ``k``
   bays (``S[j, k] <= c_l z[j, k] + m_l A[j, k]``): the perspective of a concave curve,
-  i.e. the convex hull of each site's choice, so the LP bound stays tight;
+  i.e. the convex hull of each site's choice, the tightest per-site relaxation;
+- demand goes only to open sites (``x[g, j] <= d_g (1 - z[j, 0])``);
 - deliveries not served (blocked at a full site, or with no site in reach) double park.
 
-Objective: served - weight * expected double parking - cost of changes. CP-SAT works
+Objective: served - weight * expected double parking - cost of changes. Solved
+through OR-Tools' MIP interface (SCIP, with GLOP for the LP bound and for exact
+layout evaluations; ``optimise`` is the full method) or with CP-SAT. CP-SAT works
 in integers, so loads are counted in tenths of a delivery a day and coefficients
 rounded down (never promising more than the curve). The bound CP-SAT proves is a
 bound of this linearised integer model; the Erlang-B value of the chosen bays,
@@ -50,6 +53,9 @@ class PlacementProblem:
     rules: Rules
     costs: Costs
     total_daily: float  # all demand, including points with no site in reach
+    # A price per delivery sent to a site, per group (Lagrangian multipliers on demand
+    # shared with another area; used by the area bound only, MIP interface only).
+    group_price: FloatArray | None = None
 
     def __post_init__(self) -> None:
         if len(self.groups.daily) == 0 or not np.any(self.sites.max_bays > 0):
@@ -388,6 +394,12 @@ def lp_relaxation(
     return sol.bound, frac
 
 
+def evaluate_layout(problem: PlacementProblem, bays: IntArray) -> PlacementSolution:
+    """The exact value of a layout: with the bays fixed the model is a linear programme
+    (the best assignment of demand to them), solved by GLOP."""
+    return _solve_mip(problem, SolveOptions(solver="glop"), None, bays, None)
+
+
 def layout_feasible(problem: PlacementProblem, bays: IntArray) -> bool:
     """Whether a layout keeps every hard rule and the budget."""
     s, b = problem.sites, problem.budget
@@ -438,17 +450,21 @@ def optimise(
     opts = options or SolveOptions()
     t0 = time.perf_counter()
     say = progress or (lambda _: None)
+    from optimiser.greedy import greedy_layout  # greedy imports this module
+
     layouts = [hint] if hint is not None else []
+    # The greedy's saturation threshold matters (on the benchmark arrondissement the
+    # layouts it gives differ by 30 deliveries a day): try a few, keep the best.
+    layouts += [greedy_layout(problem, theta) for theta in (0.25, 0.4, 0.55)]
     say("LP relaxation (bound)")
     lp_bound, frac = lp_relaxation(problem)
     rounded = round_layout(problem, frac)
     if rounded is not None:
         layouts.append(rounded)
-    exact = SolveOptions(solver="glop")
     best = None
     for lay in layouts:
         if layout_feasible(problem, lay):
-            sol = _solve_mip(problem, exact, None, lay, None)
+            sol = evaluate_layout(problem, lay)
             if best is None or sol.objective > best.objective:
                 best = sol
     left = opts.time_limit_s - (time.perf_counter() - t0)
@@ -510,6 +526,7 @@ def _solve_mip(
     n_sites = len(sites)
     reach = site_reach_daily(problem)
     site_in: list[list[tuple[pywraplp.Variable, float]]] = [[] for _ in range(n_sites)]
+    priced_terms = []
     for g, (d, r) in enumerate(zip(groups.daily, groups.reach, strict=True)):
         xs = []
         for j in r:
@@ -520,6 +537,8 @@ def _solve_mip(
             xs.append(v)
         if len(xs) > 1:
             mip.Add(mip.Sum(xs) <= float(d))
+        if problem.group_price is not None and problem.group_price[g] > 0:
+            priced_terms.append(float(problem.group_price[g]) * mip.Sum(xs))
     served_terms = []
     added_terms, removed_terms, new_kerb, total_kerb = [], [], [], []
     z_of: dict[tuple[int, int], pywraplp.Variable] = {}
@@ -576,7 +595,10 @@ def _solve_mip(
         mip.Add(mip.Sum(total_kerb) <= budget.max_total_kerb_m)
     w = costs.double_parking_weight
     mip.Maximize(
-        (1 + w) * mip.Sum(served_terms) - costs.add_cost * added - costs.remove_cost * removed
+        (1 + w) * mip.Sum(served_terms)
+        - costs.add_cost * added
+        - costs.remove_cost * removed
+        - mip.Sum(priced_terms)
     )
     if hint is not None:
         hv = [z for (j, k), z in z_of.items()]

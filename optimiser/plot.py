@@ -76,27 +76,39 @@ def proposal_map(
         )
     if moves:
         ax.plot([], [], color="#7b2cbf", lw=1.8, label=f"move ({len(moves)})")
-    retimed = np.array(
-        [sites.xy[idx[p.site_id]] for p in proposals if p.action == "retime" and p.site_id in idx]
-    )
-    if len(retimed):
-        ax.scatter(
-            retimed[:, 0],
-            retimed[:, 1],
-            s=40,
-            facecolors="none",
-            edgecolors="#e9c46a",
-            lw=1.5,
+    retime = [p for p in proposals if p.action == "retime" and p.site_id in idx]
+    if retime:
+        pts = np.array([sites.xy[idx[p.site_id]] for p in retime])
+        # Colour by delivery-only hours a day: what each bay keeps for deliveries.
+        hours = [sum(e - s for s, e in (p.windows or ())) for p in retime]
+        sc = ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=60,
+            c=hours,
+            cmap="viridis",
+            vmin=0,
+            vmax=24,
+            edgecolors="black",
+            lw=0.4,
             zorder=4,
-            label=f"retime ({len(retimed)})",
+            label=f"retimed ({len(retime)}): colour = delivery-only hours a day",
         )
+        fig.colorbar(sc, ax=ax, shrink=0.6, label="delivery-only hours a day")
+    # Frame the sites and the demand, not the whole street extract.
+    xy = np.vstack([sites.xy, demand.xy])
+    pad = 80.0
+    ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
+    ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.set_xlabel("Lambert-93 x (m)")
     ax.set_ylabel("Lambert-93 y (m)")
     ax.legend(loc="upper left", fontsize=8)
     if credits:
-        fig.text(0.01, 0.01, credits, fontsize=7, color="#555555")
+        ax.text(
+            0.99, 0.01, credits, transform=ax.transAxes, ha="right", fontsize=7, color="#555555"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)

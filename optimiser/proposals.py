@@ -79,7 +79,7 @@ def placement_proposals(
                     f" {walk:g} m walk, at the old place {before.load[i]:.1f}"
                 ),
                 deliveries_served_delta=round(gain, 2),
-                double_parking_delta=round(-gain, 2),
+                double_parking_delta=round(-gain, 2) + 0.0,
                 kerb_m_freed=round(
                     float(-delta[i] * sites.bay_length_m[i] - n * sites.bay_length_m[a]), 1
                 ),
@@ -101,7 +101,7 @@ def placement_proposals(
                     f" ({blocked:.1f}/day would still find them full)"
                 ),
                 deliveries_served_delta=round(gain, 2),
-                double_parking_delta=round(-gain, 2),
+                double_parking_delta=round(-gain, 2) + 0.0,
                 kerb_m_freed=round(float(-delta[a] * sites.bay_length_m[a]), 1),
                 bays_before=int(sites.existing[a]),
                 bays_after=int(after.bays[a]),
@@ -117,12 +117,15 @@ def placement_proposals(
                 site_id=sites.ids[i],
                 lonlat=ll(i),
                 reason=(
-                    f"remove {int(-delta[i])} bay(s): {before.served_erlang[i]:.1f} deliveries/day"
-                    " used it; their demand is better served by bays in reach elsewhere and"
+                    f"remove {int(-delta[i])} bay(s): no known demand within {walk:g} m walk;"
                     " the kerb goes back to other uses"
+                    if before.load[i] < 0.05
+                    else f"remove {int(-delta[i])} bay(s): {before.served_erlang[i]:.1f}"
+                    " deliveries/day used it; the bays in reach elsewhere absorb most of"
+                    " them and the kerb goes back to other uses"
                 ),
                 deliveries_served_delta=round(gain, 2),
-                double_parking_delta=round(-gain, 2),
+                double_parking_delta=round(-gain, 2) + 0.0,
                 kerb_m_freed=round(float(-delta[i] * sites.bay_length_m[i]), 1),
                 bays_before=int(sites.existing[i]),
                 bays_after=int(after.bays[i]),

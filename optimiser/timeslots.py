@@ -9,7 +9,7 @@ places must keep the Erlang-B probability that a delivery finds no free bay unde
 (that is the linearisation), and the expected double parking of every possible
 place count is a table read by an element constraint.
 
-Objective: place-hours given back (times ``release_value``), minus
+Objective: place-hours given back (times ``release_value`` and ``hour_weights``), minus
 ``double_parking_weight`` times expected double parking, minus a small charge per
 window (fewer, longer windows are easier to sign).
 """
@@ -44,6 +44,8 @@ class TimeslotProblem:
     release_value: float = 0.1  # per place-hour given back, in deliveries
     double_parking_weight: float = 1.0
     window_cost: float = 0.05
+    # Relative value of giving back each hour; None: hour_weights() of the arrivals.
+    hour_weight: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.bay_ids:
@@ -103,6 +105,7 @@ def solve_timeslots(
     p = problem
     n_zones = len(p.zone_ids)
     parts = []
+    weights = p.hour_weight or hour_weights(p.arrivals)
     for c in range(n_zones):
         bays = np.flatnonzero(p.zone_of == c)
         if len(bays) == 0:
@@ -114,6 +117,7 @@ def solve_timeslots(
             zone_of=np.zeros(len(bays), dtype=np.int64),
             zone_ids=(p.zone_ids[c],),
             arrivals=p.arrivals[c : c + 1],
+            hour_weight=weights,
         )
         # Big zones are the hard ones: share the time by places.
         limit = max(0.1, time_limit_s * float(p.places[bays].sum()) / float(p.places.sum()))
@@ -218,13 +222,14 @@ def _solve_one(
                 dp = m.new_int_var(0, max(table), f"dp{c}_{h}")
                 m.add_element(idx, table, dp)
                 dp_terms.append(dp)
-    release = sum(int(p.places[b]) * (1 - y[b][h]) for b in range(n_bays) for h in range(HOURS))
-    n_windows = sum(sum(st) for st in starts)
-    m.maximize(
-        round(p.release_value * SCALE) * release
-        - sum(dp_terms)
-        - round(p.window_cost * SCALE) * n_windows
+    hw = p.hour_weight or hour_weights(p.arrivals)
+    release = sum(
+        round(p.release_value * hw[h] * SCALE) * int(p.places[b]) * (1 - y[b][h])
+        for b in range(n_bays)
+        for h in range(HOURS)
     )
+    n_windows = sum(sum(st) for st in starts)
+    m.maximize(release - sum(dp_terms) - round(p.window_cost * SCALE) * n_windows)
     # Every bay delivery-only all day meets every rule: a complete, feasible hint.
     for b in range(n_bays):
         for h in range(HOURS):
@@ -278,6 +283,21 @@ def _solve_one(
         gap=max(0.0, bound - obj) / max(1.0, abs(bound)),
         status=solver.status_name(status),
         wall_s=time.perf_counter() - t0,
+    )
+
+
+def hour_weights(arrivals: np.ndarray) -> tuple[float, ...]:
+    """How much an hour given back is worth, relative to ``release_value``.
+
+    Evenings and nights (19:00-08:00) count 1.5: residents want the kerb then, as the
+    issue's "give this bay back to residents after 19:00". Daytime hours count less the
+    busier deliveries are then (down to 0.5 at the peak), so a bay with no known demand
+    keeps its one short window at the delivery peak rather than at 01:00.
+    """
+    load = arrivals.sum(axis=0)
+    peak = float(load.max()) if load.max() > 0 else 1.0
+    return tuple(
+        1.5 if (h >= 19 or h < 8) else 1.0 - 0.5 * float(load[h]) / peak for h in range(HOURS)
     )
 
 

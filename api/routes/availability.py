@@ -62,8 +62,7 @@ def free_bays_payload(
     weekday, hour = weekday_hour(arrival, prof.tz)
     want = None if vehicle_type is None else vehicle_type.value
     out: list[dict[str, Any]] = []
-    for i, d, st in live.free_near(lat, lon, radius, limit=len(live.bays) if want else limit):
-        b = live.bays[i]
+    for b, d, st in live.free_near(lat, lon, radius, limit=len(live.bays) if want else limit):
         if want is not None and b.vehicle_types is not None and want not in b.vehicle_types:
             continue
         out.append(

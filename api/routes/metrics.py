@@ -33,6 +33,8 @@ router = APIRouter(
 
 _CSV = doc_responses(CDS_CSV, "CDS CSV")
 MAX_AGG_WINDOW_MS = 31 * 86_400_000
+# One answer holds at most this many zone-hours (x 4 metrics rows): bounds memory/time.
+MAX_CELLS = 500_000
 
 SESSION_COLUMNS = [
     "session_type",
@@ -108,11 +110,22 @@ def query_sessions(
     bbox: BBox | None = Depends(bbox_param),
     circle: Circle | None = Depends(circle_cm_param),
     window: TimeWindow = Depends(window_param),
+    max_rows: int = Query(200_000, ge=1, le=1_000_000, description="refuse larger answers"),
     state: ApiState = Depends(get_state),
 ) -> Response:
     """Parking sessions overlapping the window, one CSV row each."""
     zones = _select_zones(state, curb_place_type, curb_place_id, bbox, circle)
-    rows = session_rows(state.store, start_ms=window.start_ms, end_ms=window.end_ms, zone_ids=zones)
+    rows = session_rows(
+        state.store,
+        start_ms=window.start_ms,
+        end_ms=window.end_ms,
+        zone_ids=zones,
+        limit=max_rows + 1,
+    )
+    if len(rows) > max_rows:
+        raise bad_request(
+            f"more than {max_rows:,} sessions match: narrow the time window or the area"
+        )
     rows = [r for r in rows if r["kind"] == "park"]
     ev = session_event_ids(state.store, [r["session_id"] for r in rows])
     area_of = {b.curb_zone_id: b.area_id for b in state.live.bays}
@@ -186,6 +199,12 @@ def aggregates_frame(
         sessions = sessions[sessions["curb_zone_id"].isin(keep)]
     if zones.empty:
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
+    cells = len(zones) * -(-(end_ms - start_ms) // 3_600_000)
+    if cells > MAX_CELLS:
+        raise bad_request(
+            f"{len(zones):,} zones x {cells // len(zones):,} hours is too much for one answer "
+            f"(at most {MAX_CELLS:,} zone-hours): narrow the area or the time window"
+        )
     comms = state.store.events_frame(end_ms=end_ms, event_types=["comms_lost", "comms_restored"])
     offline = stats.offline_intervals(comms, end_ms)
     wide = stats.hourly_aggregates(

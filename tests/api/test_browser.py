@@ -41,6 +41,9 @@ def test_map_draws_bays_and_opens_chart(tmp_path: Path) -> None:
     evs = [event("park_start", "b1", T0), event("park_end", "b2", T0)]
     store.ingest_events([EventIn.model_validate(e).row(T0) for e in evs])
     store.ingest_sessions([SessionIn.model_validate(session("b1", T0, T0 + 900_000)).row()])
+    from api.keys import KeyStore
+
+    _, token = KeyStore(store).create("browser test", ["ingest"])
     app = create_app(Settings(db=db), store=store, background=False)
     hourly = np.tile(np.linspace(0.9, 0.2, 24), (7, 1))  # P(free) falling through the day
     app.state.api.profiles.snapshot = ProfileSnapshot(
@@ -85,6 +88,22 @@ def test_map_draws_bays_and_opens_chart(tmp_path: Path) -> None:
         bars = page.evaluate("Chart.getChart('chart').data.datasets[0].data")
         assert bars[0] == 10 and bars[23] == 80  # 1 - P(free), in percent
         assert page.locator("#sessions tbody tr").count() == 1
+        # Live update: an event pushed to the server reaches the map through the SSE stream.
+        page.wait_for_function(
+            "document.querySelector('#live-status').textContent.includes('connected')"
+        )
+        import httpx
+
+        r = httpx.post(
+            f"{url}/ingest/batch",
+            json={"events": [event("park_end", "b4", T0 + 60_000)]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200
+        page.wait_for_function(
+            "document.querySelector('#summary').textContent.startsWith('5 bays: 2 free')",
+            timeout=10_000,
+        )
         page.screenshot(path=str(ARTIFACTS / "web-map.png"))
         browser.close()
     assert errors == []

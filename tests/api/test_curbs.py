@@ -137,6 +137,9 @@ def test_policies(api: Api) -> None:
     body = api.client.get("/curbs/policies").json()
     assert_cds_envelope(body)
     pols = {p["curb_policy_id"]: p for p in body["data"]["policies"]}
+    for p in pols.values():  # CDS Policy: required fields and types
+        assert isinstance(p["published_date"], int) and isinstance(p["priority"], int)
+        assert p["rules"] and all(r["activity"] == "loading" for r in p["rules"])
     # b1 (30 min, any vehicle), b2 (30 min, van/truck), b3 (20 min), b4 (no limit); b5 = b1
     assert len(pols) == 4 and set(pols) == used
     by_zone = {z["curb_zone_id"]: z["curb_policy_ids"][0] for z in zones}

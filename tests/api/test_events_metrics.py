@@ -115,6 +115,14 @@ def test_metrics_sessions_csv(api: Api) -> None:
     assert r.status_code == 200 and r.headers["content-type"] == CDS_CSV
     rows = read_csv(r.text)
     assert len(rows) == 2
+    # CDS Metrics "Session" columns, in order, then baywatch's data_source_type.
+    assert r.text.splitlines()[0].split(",") == [
+        "session_type", "event_session_id", "event_id_start", "event_id_end",
+        "event_location_start_latitude", "event_location_start_longitude",
+        "event_location_end_latitude", "event_location_end_longitude",
+        "event_time_start", "event_time_end", "curb_zone_id", "curb_area_ids",
+        "curb_space_id", "vehicle_length", "vehicle_type", "data_source_type",
+    ]  # fmt: skip
     b1 = rows[0]
     assert b1["session_type"] == "parking"
     assert b1["curb_zone_id"] == zid("b1") and b1["curb_area_ids"] == "a-north"
@@ -139,6 +147,18 @@ def test_metrics_sessions_csv(api: Api) -> None:
         "/metrics/sessions", params={"lat": 48.8556, "lng": 2.3655, "radius": 2000}, headers=h
     )
     assert [row["curb_zone_id"] for row in read_csv(r.text)] == [zid("b1")]
+
+
+def test_metrics_sessions_size_bound(api: Api) -> None:
+    seed(api)
+    h = api.auth("read")
+    r = api.client.get("/metrics/sessions", params={"max_rows": 1}, headers=h)
+    assert r.status_code == 400
+    assert (
+        r.json()["error_description"]
+        == "more than 1 sessions match: narrow the time window or the area"
+    )
+    assert api.client.get("/metrics/sessions", params={"max_rows": 2}, headers=h).status_code == 200
 
 
 def test_metrics_errors(api: Api) -> None:

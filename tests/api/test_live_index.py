@@ -48,5 +48,40 @@ def test_grid_search_equals_brute_force() -> None:
         assert [i for i, _ in live.near(qlat, qlon, r)] == [i for _, i in inside]
         free = [(dist, i) for dist, i in inside if i % 2 == 0][:7]
         got = live.free_near(qlat, qlon, r, limit=7)
-        assert [i for i, _, _ in got] == [i for _, i in free]
+        assert [int(b.curb_zone_id) for b, _, _ in got] == [i for _, i in free]
         assert all(st.state.value == "free" for _, _, st in got)
+
+
+def test_reloading_zones_only_appends() -> None:
+    def bay(i: int, lon: float) -> Bay:
+        return Bay(
+            str(i),
+            None,
+            lon,
+            48.85,
+            {},
+            None,
+            "t",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            0,
+        )
+
+    live = LiveIndex()
+    live.set_bays([bay(2, 2.35), bay(5, 2.36)])
+    live.apply([{"event_type": "park_end", "event_time": 10, "curb_zone_id": "5"}])
+    live.set_bays([bay(1, 2.34), bay(2, 2.35), bay(5, 2.361)])  # "1" sorts first in the DB
+    assert [b.curb_zone_id for b in live.bays] == ["2", "5", "1"]
+    assert live.index == {"2": 0, "5": 1, "1": 2}
+    assert live.state("5").state.value == "free" and live.bays[1].lon == 2.361
+    assert live.state("1").state.value == "unknown"

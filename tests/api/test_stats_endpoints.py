@@ -176,10 +176,45 @@ def test_no_endpoint_serves_images(api: Api) -> None:
 def test_big_answers_are_compressed(api: Api) -> None:
     small = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in small.headers  # five bays: not worth it
+    import dataclasses
+
     from api.live import bays_from_frame
 
-    many = bays_from_frame(api.store.zones_frame()) * 200  # 1,000 features
-    api.state.live.set_bays(many)
+    base = bays_from_frame(api.store.zones_frame())
+    many = [
+        dataclasses.replace(b, curb_zone_id=f"{b.curb_zone_id}-{k}")
+        for k in range(200)
+        for b in base
+    ]
+    api.state.live.set_bays(many)  # 5 + 1,000 bays
     big = api.client.get("/map/bays", headers={"Accept-Encoding": "gzip"})
     assert big.headers["content-encoding"] == "gzip"
-    assert len(big.json()["features"]) == 1000
+    assert len(big.json()["features"]) == 1005
+
+
+def test_oversized_aggregate_queries_are_refused(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.routes.metrics as metrics
+
+    monkeypatch.setattr(metrics, "MAX_CELLS", 5 * 24 - 1)  # just under 5 zones x 24 hours
+    r = api.client.get(
+        "/metrics/aggregates",
+        params={"start_time": T0, "end_time": T0 + 24 * 3_600_000},
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 400
+    assert r.json()["error_description"].startswith("5 zones x 24 hours is too much")
+    r = api.client.get(
+        "/map/bays", params={"stat": "turnover", "start_ms": T0, "end_ms": T0 + 86_400_000}
+    )
+    assert r.status_code == 400
+    r = api.client.get(
+        "/metrics/aggregates",
+        params={
+            "start_time": T0,
+            "end_time": T0 + 24 * 3_600_000,
+            "curb_place_type": "zone",
+            "curb_place_id": zid("b1"),
+        },
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 200

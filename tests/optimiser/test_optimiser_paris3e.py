@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GEODATA, needs_geodata
+from optimiser_helpers import GEODATA, needs_geodata
 
 from optimiser.api import PlacementRequest, Sources, TimeslotRequest, run_placement, run_timeslots
 from optimiser.inputs import Budget

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import make_demand, make_sites
+from optimiser_helpers import make_demand, make_sites
 
 from optimiser.distances import Groups, aggregate, reach_straight
 from optimiser.errors import OptimiserInputError

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -90,3 +92,31 @@ def test_missing_column_is_named() -> None:
     df = sessions([_row("s1", "park", "z1", DAY1_10H, 600)]).drop(columns="end_ms")
     with pytest.raises(OptimiserInputError, match="missing column 'end_ms'"):
         demand_from_sessions(df, ZONES)
+
+
+def test_timeslots_use_observed_hours(tmp_path: Path) -> None:
+    from optimiser.api import Sources, TimeslotRequest, run_timeslots
+
+    rows = [
+        _row(f"s{d}{k}", "park", "z1", DAY1_10H + d * 86_400_000 + k * 60_000, 900)
+        for d in range(2)
+        for k in range(6)
+    ]
+    sessions(rows).to_csv(tmp_path / "sessions.csv", index=False)
+    ZONES.to_csv(tmp_path / "zones.csv", index=False)
+    res = run_timeslots(
+        TimeslotRequest(
+            sources=Sources(zones=tmp_path / "zones.csv", sessions=tmp_path / "sessions.csv"),
+            zone_by="bay",
+            min_window_h=1,
+            time_limit_s=2,
+        )
+    )
+    wins = {
+        f["properties"]["site_id"]: f["properties"]["delivery_windows"]
+        for f in res.proposals["features"]
+    }
+    # z1 is busy at 10:00 only (six stops a day): its delivery window covers 10:00.
+    spans = [(int(w[:2]), int(w[6:8])) for w in wins["z1"]]
+    assert any(start <= 10 < end for start, end in spans)
+    assert not res.demand_simulated

@@ -8,7 +8,7 @@ import pytest
 from optimiser.erlang import erlang_b
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import TYPICAL_URBAN_PROFILE
-from optimiser.timeslots import HOURS, TimeslotProblem, solve_timeslots
+from optimiser.timeslots import HOURS, TimeslotProblem, hour_weights, solve_timeslots
 
 
 def two_zone_problem(**kw: float) -> TimeslotProblem:
@@ -63,6 +63,8 @@ def test_single_bay_matches_brute_force_over_all_windows() -> None:
         window_cost=0.05,
     )
     res = solve_timeslots(p, time_limit_s=5)
+    hw = hour_weights(arrivals)
+    assert hw[20] == 1.5 and min(hw) == pytest.approx(0.5)  # evening premium, peak discount
     best = -np.inf
     for s, e in itertools.combinations(range(HOURS + 1), 2):
         if e - s < 2:
@@ -76,7 +78,8 @@ def test_single_bay_matches_brute_force_over_all_windows() -> None:
                 break
             dp += round(1000 * arrivals[0, h] * erlang_b(n, a)) / 1000 if a > 0 else 0.0
         if ok:
-            val = 0.1 * 2 * (HOURS - (e - s)) - dp - 0.05
+            freed = [h for h in range(HOURS) if not s <= h < e]
+            val = sum(2 * round(0.1 * hw[h] * 1000) / 1000 for h in freed) - dp - 0.05
             best = max(best, val)
     assert res.objective == pytest.approx(best, abs=1e-6)
     assert res.windows[0] and len(res.windows[0]) == 1

@@ -71,7 +71,7 @@ function updateSummary() {
   const n = state.data.features.length;
   document.getElementById("summary").textContent =
     `${n} bays: ${counts.free} free, ${counts.occupied} occupied, ${counts.unknown} unknown` +
-    (simulated ? ` · statistics of ${simulated} bays are simulated` : "");
+    (simulated ? ` · statistics of ${simulated} bay${simulated === 1 ? " is" : "s are"} simulated` : "");
 }
 
 function addLayers() {

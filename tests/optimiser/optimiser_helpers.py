@@ -1,4 +1,8 @@
-"""Shared helpers for the optimiser tests: tiny hand-made instances, the geodata path."""
+"""Helpers for the optimiser tests: tiny hand-made instances, the geodata path.
+
+A plain module, not a conftest: the project has another conftest.py, and `from
+conftest import` would pick whichever was imported first.
+"""
 
 from __future__ import annotations
 
