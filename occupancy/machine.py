@@ -9,10 +9,13 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   starts when it came to rest, not when the minimum elapsed. Drive-throughs and
   shorter stops make no session.
 * A session ends when no observation has supported it for ``grace_s``; its end is
-  the last supported time. Support comes from the vehicle's own tracks, or from a
-  new track *born at the parked position* (the tracker lost it behind an occlusion
-  and gave it a new id). A track that drove in from elsewhere is a new vehicle:
-  two vehicles one after the other make two sessions.
+  the last supported time. Support comes from the vehicle's own tracks while they
+  stay where it parked, or from a new track *born at the parked position* and at
+  rest there (the tracker lost it behind an occlusion and gave it a new id). A
+  track that drove in from elsewhere is a new vehicle, and so is an own track
+  seen driving away and coming back (ByteTrack re-uses lost ids): two vehicles one
+  after the other make two sessions.
+* Time a track was not seen does not count as time at rest.
 * A vehicle already at rest when observation starts has a left-censored session;
   one still there when it ends (or when the camera drops) a right-censored one.
 """
@@ -40,6 +43,11 @@ from occupancy.zones import Zone
 XY = tuple[float, float]
 # Bottom edge of a box at an angle under this to the zone axis measures the vehicle's length.
 _LENGTH_MAX_ANGLE = math.radians(30)
+# Gaps between observations beyond this count as unseen time, not time at rest.
+_UNSEEN_SLACK_MS = 1000
+# A new track continues a session only once it has been at rest this long where the
+# parked vehicle was: traffic passing over the spot must not stretch the session.
+_REBORN_REST_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,10 @@ class _Track:
     still_since: int
     last_seen: int
     pos: XY
+    unseen_ms: int = 0  # time unobserved since still_since: not evidence of rest
+
+    def at_rest_ms(self, t: int) -> int:
+        return t - self.still_since - self.unseen_ms
 
 
 @dataclass(slots=True)
@@ -69,6 +81,7 @@ class _Occupant:
     track_ids: set[int]
     last_present: int
     start_censored: bool
+    departed: set[int] = field(default_factory=set)  # own tracks seen driving away
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
     lengths: list[float] = field(default_factory=list)
 
@@ -118,6 +131,8 @@ class OccupancyMachine:
         self.run_id = run_id
         self.tol = stationary_tolerance_m
         self.match_r = 1.5 * stationary_tolerance_m
+        # An own track this far from where the vehicle parked has driven away.
+        self.depart_r = max(3.0, 2 * self.match_r)
         self.grace_ms = round(grace_s * 1000)
         self.to_lonlat = to_lonlat
         self.tracks: dict[int, _Track] = {}
@@ -188,6 +203,9 @@ class OccupancyMachine:
         if _dist(o.ground, tr.anchor) > self.tol:
             tr.anchor = o.ground
             tr.still_since = t
+            tr.unseen_ms = 0
+        else:
+            tr.unseen_ms += max(0, t - tr.last_seen - _UNSEEN_SLACK_MS)
         tr.last_seen = t
         tr.pos = o.ground
 
@@ -198,9 +216,13 @@ class OccupancyMachine:
         for tid in [k for k, tr in self.tracks.items() if tr.last_seen < horizon and k not in held]:
             del self.tracks[tid]
 
-    def _born_at(self, track_id: int, anchor: XY, since: int) -> bool:
+    def _born_at(self, track_id: int, anchor: XY, since: int, t: int) -> bool:
         tr = self.tracks[track_id]
-        return tr.first_seen >= since and _dist(tr.first_pos, anchor) <= self.match_r
+        return (
+            tr.first_seen >= since
+            and _dist(tr.first_pos, anchor) <= self.match_r
+            and tr.at_rest_ms(t) >= _REBORN_REST_MS
+        )
 
     def _support_occupants(self, t: int, observations: Sequence[TrackObservation]) -> set[int]:
         claimed: set[int] = set()
@@ -209,11 +231,20 @@ class OccupancyMachine:
             for o in observations:
                 if o.track_id in claimed:
                     continue
-                own = o.track_id in occ.track_ids and occ.zone.contains(o.ground, outer=True)
+                if o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) > self.depart_r:
+                    # Seen driving away: if the tracker later gives this id to the next
+                    # vehicle, that vehicle must not continue this session.
+                    occ.track_ids.discard(o.track_id)
+                    occ.departed.add(o.track_id)
+                    continue
+                # Its own track supports the session only where it parked: a vehicle that
+                # starts to move has begun to leave (the session ends at its last rest).
+                own = o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) <= self.match_r
                 reborn = (
                     not own
+                    and o.track_id not in occ.departed
                     and _dist(o.ground, occ.anchor) <= self.match_r
-                    and self._born_at(o.track_id, occ.anchor, occ.start_ms)
+                    and self._born_at(o.track_id, occ.anchor, occ.start_ms, t)
                 )
                 if own or reborn:
                     claimed.add(o.track_id)
@@ -251,7 +282,7 @@ class OccupancyMachine:
             if zone is None:
                 continue
             tr = self.tracks[o.track_id]
-            if t - tr.still_since < zone.min_stationary_ms:
+            if tr.at_rest_ms(t) < zone.min_stationary_ms:
                 self._arriving.add(zone.key)
                 continue
             if any(

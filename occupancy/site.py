@@ -119,11 +119,6 @@ class OccupancySpec(_Strict):
     stationary_tolerance_m: float = Field(
         1.0, gt=0, description="ground movement still counted as stationary"
     )
-    zone_margin_m: float = Field(
-        0.5,
-        ge=0,
-        description="a parked vehicle stays in its zone until its footprint leaves it by more",
-    )
 
 
 class TimeSpan(_Strict):

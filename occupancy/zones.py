@@ -22,7 +22,6 @@ class Zone:
     name: str
     kind: SessionKind  # PARK for bays, DOUBLE_PARK for lane zones
     ground: Polygon  # local metres
-    ground_outer: Polygon  # ground buffered by the zone margin: hysteresis for leaving
     pixels: np.ndarray  # (N, 2) polygon in image pixels
     lonlat: list[tuple[float, float]]  # closed ring, WGS84
     axis: tuple[float, float]  # unit vector of the zone's long side (vehicles park along it)
@@ -32,8 +31,8 @@ class Zone:
     lane_types: tuple[LaneType, ...] = ()
     beside_curb_zone_id: str | None = None
 
-    def contains(self, xy: tuple[float, float], *, outer: bool = False) -> bool:
-        return (self.ground_outer if outer else self.ground).contains(Point(xy))
+    def contains(self, xy: tuple[float, float]) -> bool:
+        return self.ground.contains(Point(xy))
 
     @property
     def length_m(self) -> float:
@@ -105,7 +104,6 @@ def _compile(
         "name": z.name or z.id,
         "kind": kind,
         "ground": g,
-        "ground_outer": g.buffer(occ.zone_margin_m),
         "pixels": px,
         "lonlat": [(float(a), float(b)) for a, b in ll],
         "axis": _long_axis(g),

@@ -24,7 +24,6 @@ def _zone(
         name=key,
         kind=kind,
         ground=poly,
-        ground_outer=poly.buffer(0.5),
         pixels=np.zeros((4, 2)),
         lonlat=[(0.0, 0.0)] * 5,
         axis=(1.0, 0.0),

@@ -1,0 +1,171 @@
+"""``baywatch evaluate``: found sessions against a truth file, as an accuracy table."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from baywatch.console import console, fail
+from occupancy.evaluate import (
+    DEFAULT_IOU,
+    Errors,
+    Report,
+    Span,
+    check_against_site,
+    evaluate,
+    spans_from_store,
+)
+from occupancy.site import Site, SiteError, load_site
+from occupancy.store import Store, StoreError
+from occupancy.truth import TruthError, load_truth, truth_json_schema
+from vision.detector import ModelNotFoundError
+from vision.sources import SourceError
+
+
+def _found(
+    site: Site, site_path: Path, source: str | None, db: str | None, run: str | None, fps: float
+) -> tuple[list[Span], str]:
+    if db is not None:
+        return spans_from_store(Store(db), site, run)
+    from baywatch.analyse_cmd import run_analysis
+
+    with tempfile.TemporaryDirectory(prefix="baywatch-eval-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'evaluate.db'}"
+        _, result = run_analysis(
+            source,
+            site_path,
+            db=url,
+            fps=fps,
+            annotate=None,
+            start=None,
+            model=None,
+            folder_fps=None,
+            quiet=True,
+        )
+        store = Store(url)
+        try:
+            return spans_from_store(store, site, result.run_id)
+        finally:
+            store.close()
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _err(e: Errors) -> str:
+    return "—" if e.median_s is None else f"{e.median_s:.2f} s / {e.p90_s:.2f} s"
+
+
+def report_tables(report: Report, title: str) -> tuple[Table, Table]:
+    zones = Table(title=title, title_justify="left")
+    for col in ("zone", "per-second occupancy accuracy", "true", "found", "matched"):
+        zones.add_column(col, justify="left" if col == "zone" else "right")
+    for z, acc in report.zone_accuracy.items():
+        true = sum(m.truth.zone == z for m in report.matches) + sum(
+            s.zone == z for s in report.unmatched_truth
+        )
+        found = sum(m.found.zone == z for m in report.matches) + sum(
+            s.zone == z for s in report.unmatched_found
+        )
+        matched = sum(m.truth.zone == z for m in report.matches)
+        zones.add_row(z, _pct(acc), str(true), str(found), str(matched))
+    summary = Table(show_header=True, title_justify="left")
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    rows = [
+        ("occupancy accuracy, mean of bays", _pct(report.bay_accuracy)),
+        (
+            "sessions true / found / matched",
+            f"{report.n_true} / {report.n_found} / {report.n_matched}",
+        ),
+        ("session precision", _pct(report.precision)),
+        ("session recall", _pct(report.recall)),
+        ("session F1", _pct(report.f1)),
+        ("start error median / p90", _err(report.start_error)),
+        ("end error median / p90", _err(report.end_error)),
+        ("dwell error median / p90", _err(report.dwell_error)),
+        (
+            "double-parking recall",
+            f"{_pct(report.double_park_recall)} ({report.double_park_matched}/{report.double_park_true})",
+        ),
+        ("match rule", f"same zone, temporal IoU ≥ {report.iou_min:g}, one-to-one"),
+    ]
+    for k, v in rows:
+        summary.add_row(k, v)
+    return zones, summary
+
+
+def evaluate_command(
+    truth: Annotated[Path | None, typer.Argument(help="truth file (JSON)")] = None,
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="footage to analyse; default the site's source.uri (ignored with --db)"
+        ),
+    ] = None,
+    site: Annotated[Path, typer.Option("--site", help="site description (YAML or JSON)")] = Path(
+        "site.yaml"
+    ),
+    db: Annotated[
+        str | None,
+        typer.Option(help="read sessions a run stored in this database instead of analysing"),
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option(help="run id in --db; default the camera's latest run")
+    ] = None,
+    iou: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="temporal IoU a match needs")
+    ] = DEFAULT_IOU,
+    fps: Annotated[float, typer.Option(min=0.05, max=60, help="analysed frames per second")] = 2.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="also draw true and found sessions on a timeline (PNG)")
+    ] = None,
+    schema: Annotated[
+        bool, typer.Option("--truth-schema", help="print the truth file's JSON schema and exit")
+    ] = False,
+) -> None:
+    """Accuracy of the sessions baywatch finds, against a truth file."""
+    if schema:
+        typer.echo(json.dumps(truth_json_schema(), indent=2))
+        return
+    if truth is None:
+        fail("give a TRUTH file (see --truth-schema for its format)")
+    if not site.exists():
+        fail(f"{site}: site file not found (give it with --site)")
+    try:
+        site_obj = load_site(site)
+        truth_obj = load_truth(truth)
+        check_against_site(truth_obj, site_obj, str(truth))
+        found, run_id = _found(site_obj, site, source, db, run, fps)
+    except (TruthError, SiteError, SourceError, ModelNotFoundError, StoreError) as exc:
+        fail(str(exc))
+    except ValueError as exc:  # e.g. detector classes the model does not have
+        fail(str(exc))
+    report = evaluate(truth_obj, found, iou_min=iou)
+    if plot is not None:
+        from occupancy.evaluate_plot import timeline_png
+
+        try:
+            timeline_png(report, plot, f"{site_obj.camera_id}: {truth.name}")
+        except OSError as exc:
+            fail(f"{plot}: cannot write the picture ({exc.strerror or exc})")
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"camera_id": site_obj.camera_id, "run_id": run_id, **report.as_dict()}, indent=2
+            )
+        )
+        return
+    zones, summary = report_tables(
+        report,
+        f"{site_obj.camera_id}: accuracy against {truth.name} ({report.duration_s:.0f} s, run {run_id[:8]})",
+    )
+    console.print(zones)
+    console.print(summary)

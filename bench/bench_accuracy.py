@@ -1,0 +1,110 @@
+"""Accuracy of baywatch on composed scenes and on the sample clips, as a Markdown table.
+
+    python bench/bench_accuracy.py [--seeds 0 1 2 3] [--duration 240] [--turnover 0 8]
+                                   [--json accuracy.json]
+
+For each turnover (least time between a departure and the next arrival in a bay) and
+seed it composes a scene (occupancy.scenes), analyses it at the default 2 frames per
+second with the model in BAYWATCH_MODEL and evaluates it against its exact truth; then
+it evaluates the four sample clips against sample_videos/truth/. Prints one row per
+scene and the totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("YOLO_OFFLINE", "True")
+os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+os.environ.setdefault(
+    "BAYWATCH_MODEL", str(ROOT.parent / "shared/models/yolo11n_int8_openvino_model")
+)
+
+from occupancy.evaluate import Report, check_against_site, evaluate, spans_from_store  # noqa: E402
+from occupancy.pipeline import analyse, resolve_source  # noqa: E402
+from occupancy.scenes import SceneSpec, compose_scene  # noqa: E402
+from occupancy.site import load_site  # noqa: E402
+from occupancy.store import Store  # noqa: E402
+from occupancy.truth import load_truth  # noqa: E402
+from vision.detector import Detector  # noqa: E402
+
+
+def run(site_path: Path, truth_path: Path, detectors: dict[tuple[str, ...], Detector]) -> Report:
+    site = load_site(site_path)
+    truth = load_truth(truth_path)
+    check_against_site(truth, site, str(truth_path))
+    key = tuple(sorted(site.detector.classes))
+    det = detectors.setdefault(key, Detector(os.environ["BAYWATCH_MODEL"], vehicle_classes=key))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/acc.db")
+        result = analyse(resolve_source(None, site, site_path), site, store, detector=det)
+        found, _ = spans_from_store(store, site, result.run_id)
+        store.close()
+    return evaluate(truth, found)
+
+
+def fmt(x: float | None, pct: bool = True) -> str:
+    if x is None:
+        return "—"
+    return f"{100 * x:.1f} %" if pct else f"{x:.2f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    ap.add_argument("--duration", type=float, default=240.0)
+    ap.add_argument("--fps", type=float, default=10.0)
+    ap.add_argument("--turnover", type=float, nargs="+", default=[0.0, 8.0])
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    detectors: dict[tuple[str, ...], Detector] = {}
+    rows: list[tuple[str, Report]] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for turnover in args.turnover:
+            for seed in args.seeds:
+                spec = SceneSpec(duration_s=args.duration, fps=args.fps, turnover_s=turnover)
+                scene = compose_scene(spec, Path(tmp) / f"t{turnover:g}-s{seed}", seed)
+                name = f"composed, turnover {turnover:g} s, seed {seed}"
+                rows.append((name, run(scene.site_path, scene.truth_path, detectors)))
+                print(f"{name}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
+    for clip in ("meva-a1c9", "meva-b7e2", "meva-c4f6", "intel-aisle"):
+        site = ROOT / "sample_videos" / f"{clip}.yaml"
+        rows.append(
+            (f"sample {clip}", run(site, ROOT / "sample_videos/truth" / f"{clip}.json", detectors))
+        )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; model "
+        f"{Path(os.environ['BAYWATCH_MODEL']).name}; analysis at 2 fps; "
+        f"{time.perf_counter() - t0:.0f} s in all\n"
+    )
+    print(
+        "| scene | footage s | true / found / matched | precision | recall | F1 | "
+        "occupancy accuracy (bays) | start err median / p90 s | end err median / p90 s | "
+        "dwell err median / p90 s | double-parking recall |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(
+            f"| {name} | {r.duration_s:.0f} | {r.n_true} / {r.n_found} / {r.n_matched} | "
+            f"{fmt(r.precision)} | {fmt(r.recall)} | {fmt(r.f1)} | {fmt(r.bay_accuracy)} | "
+            f"{fmt(r.start_error.median_s, False)} / {fmt(r.start_error.p90_s, False)} | "
+            f"{fmt(r.end_error.median_s, False)} / {fmt(r.end_error.p90_s, False)} | "
+            f"{fmt(r.dwell_error.median_s, False)} / {fmt(r.dwell_error.p90_s, False)} | "
+            f"{fmt(r.double_park_recall)} |"
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps({name: r.as_dict() for name, r in rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
