@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -101,11 +102,58 @@ def run_analysis(
     return site, result
 
 
+class Backend(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
+
+
+def _analyse_on_ray(
+    sources: list[str],
+    site: Path,
+    db: str | None,
+    fps: float,
+    start: datetime | None,
+    model: str | None,
+    address: str | None,
+    chunk: float,
+    quiet: bool,
+    annotate: Path | None,
+    push: str | None,
+    task_cpus: int,
+) -> None:
+    if annotate is not None or push is not None:
+        fail("--annotate and --push work with --backend local only")
+    from occupancy.ray_backend import RayBackendError
+
+    try:
+        with sigterm_as_interrupt():
+            from baywatch.ray_cmd import run_ray_analysis
+
+            run_ray_analysis(
+                sources,
+                site,
+                db=db,
+                fps=fps,
+                start=start,
+                model=model,
+                address=address,
+                chunk_s=chunk,
+                quiet=quiet,
+                cpus_per_task=task_cpus,
+            )
+    except (SiteError, SourceError, ModelNotFoundError, StoreError, RayBackendError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted:[/] nothing of this Ray run was stored")
+        raise typer.Exit(130) from None
+
+
 def analyse_command(
-    source: Annotated[
-        str | None,
+    sources: Annotated[
+        list[str] | None,
         typer.Argument(
-            help="video file, folder of frames, rtsp/http URL or webcam index; default: the site's source.uri"
+            help="video file, folder of frames, rtsp/http URL or webcam index (several video files with --backend ray); default: the site's source.uri",
+            metavar="[SOURCE]...",
         ),
     ] = None,
     site: Annotated[Path, typer.Option("--site", help="site description (YAML or JSON)")] = Path(
@@ -150,10 +198,45 @@ def analyse_command(
             help="decode every frame and detect on every analysed frame (slower; the fast path skips unchanged ones)",
         ),
     ] = False,
+    backend: Annotated[
+        Backend, typer.Option(help="local: this process; ray: recorded files fanned across Ray")
+    ] = Backend.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (ray://host:10001 or auto); default: a local Ray"),
+    ] = None,
+    chunk: Annotated[
+        float,
+        typer.Option(
+            min=10, help="--backend ray (always exact): cut files into chunks of this many seconds"
+        ),
+    ] = 600.0,
+    task_cpus: Annotated[
+        int, typer.Option(min=1, help="--backend ray: CPUs Ray gives each chunk's task")
+    ] = 1,
 ) -> None:
     """Analyse footage of one camera into occupancy sessions and CDS events."""
     if not site.exists():
         fail(f"{site}: site file not found (give it with --site)")
+    if backend is Backend.RAY:
+        _analyse_on_ray(
+            sources or [],
+            site,
+            db,
+            fps,
+            start,
+            model,
+            address,
+            chunk,
+            quiet,
+            annotate,
+            push,
+            task_cpus,
+        )
+        return
+    if sources and len(sources) > 1:
+        fail(f"{len(sources)} sources given: analyse several files with --backend ray")
+    source = sources[0] if sources else None
     sink = None
     if push is not None:
         try:

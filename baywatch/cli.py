@@ -7,8 +7,10 @@ import json
 import typer
 
 from baywatch.analyse_cmd import analyse_command
+from baywatch.db_cmd import db_app
 from baywatch.demo_cmd import demo_command
 from baywatch.evaluate_cmd import evaluate_command
+from baywatch.watch_cmd import watch_command
 from occupancy import stats_cli
 from optimiser import cli as optimiser_cli
 
@@ -23,6 +25,8 @@ app = typer.Typer(
 app.command("analyse")(analyse_command)
 app.command("demo")(demo_command)
 app.command("evaluate")(evaluate_command)
+app.add_typer(db_app, name="db")
+app.command("watch")(watch_command)
 
 
 @app.command("site-schema")

@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from occupancy import spatial_queries as spatial
 from occupancy.records import CurbEvent, OccupancySession
 
 metadata = MetaData()
@@ -155,6 +156,27 @@ runs = Table(
     Column("finished_ms", BigInteger),
 )
 
+# On PostgreSQL the bays also carry a PostGIS geometry, generated from the GeoJSON column
+# so that writing code is the same for every database, with spatial indexes; on SQLite the
+# same queries run over the GeoJSON in NumPy/Shapely (``occupancy.spatial_queries``).
+POSTGIS_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS postgis",
+    "ALTER TABLE curb_zones ADD COLUMN IF NOT EXISTS geom geometry(Polygon, 4326) "
+    "GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromGeoJSON(geometry::text), 4326)) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_curb_zones_geom ON curb_zones USING gist (geom)",
+    # Distances in metres (nearest bays) use geography; this index serves ST_DWithin.
+    "CREATE INDEX IF NOT EXISTS ix_curb_zones_geog ON curb_zones USING gist ((geom::geography))",
+)
+
+
+def _postgis_after_create(target: Table, conn: Connection, **_kw: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        for stmt in POSTGIS_DDL:
+            conn.exec_driver_sql(stmt)
+
+
+event.listen(curb_zones, "after_create", _postgis_after_create)
+
 _BATCH_ROWS = 500
 
 
@@ -208,7 +230,10 @@ class Store:
             metadata.create_all(self.engine)
             ix_events_publication.create(self.engine, checkfirst=True)
         except OperationalError as exc:
-            raise StoreError(f"cannot open database {url!r}: {exc.orig}") from exc
+            # The URL may hold a password: name the database without it.
+            shown = self.engine.url.render_as_string(hide_password=True)
+            why = " ".join(str(exc.orig).split())  # drivers' messages span lines
+            raise StoreError(f"cannot open database {shown!r}: {why}") from exc
 
     @property
     def dialect(self) -> str:
@@ -230,6 +255,9 @@ class Store:
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
+        # One row per key, the last one winning: what SQLite does with duplicates in one
+        # statement, and what PostgreSQL refuses to do ("cannot affect row a second time").
+        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         for chunk in _chunks(rows):
             stmt = dialect_insert(table).values(chunk)
@@ -556,6 +584,63 @@ class Store:
             q = q.where(curb_zones.c.device_id == device_id)
         with self.engine.connect() as conn:
             return pd.read_sql(q.order_by(curb_zones.c.curb_zone_id), conn)
+
+    # -- spatial (PostGIS in the database; NumPy/Shapely on SQLite, same answers) ---------
+
+    @property
+    def spatial_in_database(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def zones_in_bbox(
+        self, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+    ) -> list[str]:
+        """Ids of the bays whose polygon meets the box, sorted."""
+        spatial.check_bbox(min_lon, min_lat, max_lon, max_lat)
+        bbox = (min_lon, min_lat, max_lon, max_lat)
+        if self.spatial_in_database:
+            return spatial.postgis_bbox(self.engine, bbox)
+        return spatial.ZoneIndex.load(self.engine).bbox(bbox)
+
+    def zones_in_area(self, area: Mapping[str, Any]) -> list[str]:
+        """Ids of the bays whose polygon meets a GeoJSON (Multi)Polygon, e.g. a commune, sorted."""
+        geom = spatial.area_geometry(area)
+        if self.spatial_in_database:
+            return spatial.postgis_area(self.engine, area)
+        return spatial.ZoneIndex.load(self.engine).intersecting(geom)
+
+    def nearest_zones(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        k: int = 5,
+        within_m: float = 1000.0,
+        free_at_ms: int | None = None,
+    ) -> list[spatial.NearbyZone]:
+        """The ``k`` bays nearest to a point within ``within_m`` metres, nearest first.
+
+        With ``free_at_ms``, only bays no vehicle occupies at that instant (stored
+        sessions, and park_start events of vehicles still parked).
+        """
+        spatial.check_point(lon, lat)
+        if k < 1 or within_m <= 0:
+            raise spatial.SpatialQueryError(f"k and within_m must be positive, got {k}, {within_m}")
+        if self.spatial_in_database:
+            return spatial.postgis_nearest(
+                self.engine, lon, lat, k=k, within_m=within_m, free_at_ms=free_at_ms
+            )
+        busy = set() if free_at_ms is None else spatial.occupied_at(self.engine, free_at_ms)
+        return spatial.ZoneIndex.load(self.engine).nearest(
+            lon, lat, k=k, within_m=within_m, exclude=busy
+        )
+
+    # -- schema migrations -------------------------------------------------------------
+
+    def migrate(self, revision: str = "head") -> str:
+        """Bring the schema to ``revision`` with Alembic; returns the revision now current."""
+        from occupancy.migrations import upgrade
+
+        return upgrade(self.engine, revision)
 
     def lane_zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
         q = select(lane_zones)

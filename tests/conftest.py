@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +40,56 @@ def detector_factory() -> Callable[..., object]:
         return cache[key]
 
     return make
+
+
+# -- databases -------------------------------------------------------------------------
+
+PG_URL_VAR = "BAYWATCH_TEST_PG_URL"
+_NO_PG = (
+    f"{PG_URL_VAR} is not set: no PostgreSQL/PostGIS server to test against "
+    "(.ci/run starts one; on a laptop run .ci/services.sh as root and export its URL)"
+)
+
+
+def _fresh_pg_database(base_url: str) -> Iterator[str]:
+    """A new, empty database (PostGIS comes from template1) dropped after the test."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: SQLite, then PostgreSQL+PostGIS when available.
+
+    Tests taking ``store_url`` run once per database; the PostgreSQL run skips with a
+    clear reason where ``BAYWATCH_TEST_PG_URL`` is not set.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = os.environ.get(PG_URL_VAR)
+    if not base:
+        pytest.skip(_NO_PG)
+    yield from _fresh_pg_database(base)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL+PostGIS database URL (skips where none is configured)."""
+    base = os.environ.get(PG_URL_VAR)
+    if not base:
+        pytest.skip(_NO_PG)
+    yield from _fresh_pg_database(base)

@@ -1,7 +1,11 @@
-"""The store: idempotent batches, attempts replacing earlier outputs, bad URLs."""
+"""The store: idempotent batches, attempts replacing earlier outputs, bad URLs.
+
+Tests taking ``store_url`` run on SQLite and on PostgreSQL+PostGIS (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -30,8 +34,8 @@ def event(eid: str, t: int) -> CurbEvent:
     )
 
 
-def test_batches_are_idempotent(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def test_batches_are_idempotent(store_url: str) -> None:
+    store = Store(store_url)
     a = store.begin_run(
         "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
     )
@@ -44,8 +48,8 @@ def test_batches_are_idempotent(tmp_path: Path) -> None:
     )
 
 
-def test_completed_attempt_replaces_earlier_outputs(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def test_completed_attempt_replaces_earlier_outputs(store_url: str) -> None:
+    store = Store(store_url)
     a1 = store.begin_run(
         "r", device_id="cam", source="x", live=False, footage_start_ms=0, settings={}
     )
@@ -63,10 +67,10 @@ def test_completed_attempt_replaces_earlier_outputs(tmp_path: Path) -> None:
     assert list(store.events_frame().event_id) == ["kept"]
 
 
-def test_ingest_counts_only_new_events(tmp_path: Path) -> None:
+def test_ingest_counts_only_new_events(store_url: str) -> None:
     from occupancy.store import event_row
 
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = Store(store_url)
     rows = [event_row(event(f"e{i}", i), 0, None) for i in range(5)]
     assert store.ingest_events(rows[:3]) == 3
     assert store.ingest_events(rows) == 2
@@ -78,3 +82,14 @@ def test_bad_database_urls(tmp_path: Path) -> None:
         Store("nonsense://x")
     with pytest.raises(StoreError, match="cannot open database"):
         Store(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+
+
+def test_duplicate_ids_in_one_batch_keep_the_last(store_url: str) -> None:
+    """Two records with one id in a batch: PostgreSQL refused the upsert; now both keep the last."""
+    store = Store(store_url)
+    first = session("s1", 0)
+    second = dataclasses.replace(first, end_ms=90_000)
+    store.write_batch([event("e1", 0), event("e1", 0)], [first, second])
+    stored = store.sessions_frame()
+    assert len(stored) == 1 and int(stored.end_ms.iloc[0]) == 90_000
+    assert len(store.events_frame()) == 1

@@ -67,7 +67,25 @@ def _file_fingerprint(path: Path) -> str:
 
 
 class VideoFileSource(FrameSource):
-    def __init__(self, path: Path, analysis_fps: float, start_ms: int) -> None:
+    """A recorded video; ``start_s``/``end_s`` read only part of it (a chunk of a long file).
+
+    A part yields exactly the frames, times and indices that reading the whole file
+    yields over that range, so chunks analysed apart line up with a whole-file run.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        analysis_fps: float,
+        start_ms: int,
+        *,
+        start_s: float = 0.0,
+        end_s: float | None = None,
+    ) -> None:
+        if start_s < 0 or (end_s is not None and end_s <= start_s):
+            raise SourceError(f"{path}: invalid time range {start_s} s to {end_s} s")
+        self.start_s = start_s
+        self.end_s = end_s
         if not path.exists():
             raise SourceError(f"{path}: no such file")
         if path.stat().st_size == 0:
@@ -103,18 +121,37 @@ class VideoFileSource(FrameSource):
             fingerprint=_file_fingerprint(path),
         )
 
+    def _first_index(self) -> int:
+        return max(0, math.ceil(self.start_s * self.native_fps - 1e-6))
+
     def __iter__(self) -> Iterator[Frame]:
         cap = cv2.VideoCapture(str(self.path))
         period = 1.0 / self.analysis_fps
         next_t = 0.0
         i = 0
         n = 0
+        first = self._first_index()
+        if first > 0:
+            # Replay the sampling arithmetic up to the range (no decoding), so the frames
+            # picked from here on are the ones a whole-file read picks, then seek.
+            while i < first:
+                t = i / self.native_fps
+                i += 1
+                if t + 1e-6 < next_t:
+                    continue
+                n += 1
+                next_t += period
+                while next_t <= t:
+                    next_t += period
+            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
         try:
             while True:
+                t = i / self.native_fps
+                if self.end_s is not None and t + 1e-6 >= self.end_s:
+                    break
                 # grab() demuxes and decodes, retrieve() only converts: skipped frames cost less.
                 if not cap.grab():
                     break
-                t = i / self.native_fps
                 i += 1
                 if t + 1e-6 < next_t:
                     continue
@@ -129,7 +166,10 @@ class VideoFileSource(FrameSource):
                     next_t += period
         finally:
             cap.release()
-        if self.frame_count > 0 and i < self.frame_count - max(2, self.frame_count // 100):
+        wanted = self.frame_count
+        if self.end_s is not None:
+            wanted = min(wanted, math.ceil(self.end_s * self.native_fps - 1e-6))
+        if self.frame_count > 0 and i < wanted - max(2, self.frame_count // 100):
             self.truncated = (
                 f"{self.path}: truncated or corrupt: decoded {i / self.native_fps:.1f} s of "
                 f"{self.frame_count / self.native_fps:.1f} s"

@@ -1,0 +1,88 @@
+"""``baywatch analyse --backend ray``: recorded files of one site fanned across Ray."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from baywatch.console import console, progress_bar, sessions_table
+from baywatch.settings import get_settings
+from occupancy.pipeline import prepare, resolve_source
+from occupancy.site import SiteError, load_site
+from occupancy.store import Store
+from vision.sources import SourceError, open_source
+
+
+def run_ray_analysis(
+    sources: list[str],
+    site_path: Path,
+    *,
+    db: str | None,
+    fps: float,
+    start: datetime | None,
+    model: str | None,
+    address: str | None,
+    chunk_s: float,
+    quiet: bool,
+    cpus_per_task: int = 1,
+) -> None:
+    from occupancy import ray_backend
+    from vision.detector import resolve_model
+    from vision.sources import VideoFileSource
+
+    site = load_site(site_path)
+    if start is not None and start.tzinfo is None:
+        raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
+    uris = sources or [resolve_source(None, site, site_path)]
+    if len(uris) > 1 and start is not None:
+        raise SiteError("--start applies to one file; several files start at their own times")
+    jobs = []
+    for uri in uris:
+        start_ms = None if start is None else round(start.timestamp() * 1000)
+        if start_ms is None and len(uris) == 1 and site.source.start_time is not None:
+            start_ms = round(site.source.start_time.timestamp() * 1000)
+        # open_source checks the file and gives its modification time when no start is known.
+        src = open_source(uri, analysis_fps=fps, start_ms=start_ms, folder_fps=site.source.fps)
+        if not isinstance(src, VideoFileSource):
+            raise SourceError(f"{uri}: --backend ray analyses recorded video files only")
+        jobs.append(ray_backend.FileJob(str(src.path), site, src.start_ms))
+    chosen = resolve_model(model, site.detector.model, get_settings().model)
+    if Path(chosen).expanduser().exists():
+        chosen = str(Path(chosen).expanduser().resolve())  # workers start elsewhere
+    store = Store(db or get_settings().db)
+    t0 = time.perf_counter()
+    with progress_bar(quiet=quiet) as bar:
+        task = bar.add_task(f"{site.camera_id} on Ray", total=None, rate="")
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, rate="chunks")
+
+        results = ray_backend.run(
+            jobs,
+            store,
+            model=chosen,
+            analysis_fps=fps,
+            chunk_s=chunk_s,
+            address=address,
+            cpus_per_task=cpus_per_task,
+            progress=on_progress,
+        )
+    store.close()
+    wall = time.perf_counter() - t0
+    _, zones = prepare(site)
+    for r in results:
+        console.print(
+            sessions_table(
+                r.sessions,
+                zones,
+                site.timezone,
+                f"{r.path}: {len(r.sessions)} session(s) in {r.footage_s:.1f} s of footage "
+                f"({r.chunks} chunk(s), {r.frames_analysed} frames analysed)",
+            )
+        )
+    footage = sum(r.footage_s for r in results)
+    console.print(
+        f"{len(results)} file(s), {footage:.1f} s of footage in {wall:.1f} s "
+        f"({footage / max(wall, 1e-9):.1f}× real time)"
+    )
