@@ -82,6 +82,7 @@ class _Occupant:
     last_present: int
     start_censored: bool
     departed: set[int] = field(default_factory=set)  # own tracks seen driving away
+    seq: int = 0  # how many sessions opened before it in this zone with the same start
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
     lengths: list[float] = field(default_factory=list)
 
@@ -140,6 +141,7 @@ class OccupancyMachine:
         self.first_t: int | None = None
         self.last_t: int | None = None
         self._arriving: set[str] = set()
+        self._opened: dict[tuple[str, int], int] = {}
 
     # -- public ----------------------------------------------------------------------
 
@@ -215,6 +217,9 @@ class OccupancyMachine:
         held = {i for occ in self.occupants for i in occ.track_ids}
         for tid in [k for k, tr in self.tracks.items() if tr.last_seen < horizon and k not in held]:
             del self.tracks[tid]
+        open_starts = {(occ.zone.key, occ.start_ms) for occ in self.occupants}
+        for key in [k for k in self._opened if k[1] < horizon and k not in open_starts]:
+            del self._opened[key]
 
     def _born_at(self, track_id: int, anchor: XY, since: int, t: int) -> bool:
         tr = self.tracks[track_id]
@@ -295,6 +300,8 @@ class OccupancyMachine:
                 if occ.zone.key == zone.key and _dist(o.ground, occ.anchor) <= self.match_r:
                     self._close(occ, censored=False, events=events, sessions=sessions)
             start = max(tr.still_since, tr.first_seen)
+            twins = self._opened.get((zone.key, start), 0)
+            self._opened[(zone.key, start)] = twins + 1
             occ = _Occupant(
                 zone=zone,
                 start_ms=start,
@@ -302,6 +309,7 @@ class OccupancyMachine:
                 track_ids={o.track_id},
                 last_present=t,
                 start_censored=start == self.first_t,
+                seq=twins,
             )
             self._observe(occ, o)
             claimed.add(o.track_id)
@@ -309,7 +317,10 @@ class OccupancyMachine:
             events.append(self._park_event(occ, EventType.PARK_START, start))
 
     def _session_id(self, occ: _Occupant) -> str:
-        return stable_id("session", self.run_id, occ.zone.key, occ.start_ms)
+        # Two vehicles can come to rest in one zone in the same analysed frame: the
+        # order they were opened in (deterministic) keeps their ids apart.
+        suffix = (occ.seq,) if occ.seq else ()
+        return stable_id("session", self.run_id, occ.zone.key, occ.start_ms, *suffix)
 
     def _park_event(self, occ: _Occupant, kind: EventType, t: int) -> CurbEvent:
         sid = self._session_id(occ)

@@ -210,3 +210,12 @@ def test_ids_are_deterministic() -> None:
         s.run(10)
     assert [x.session_id for x in a.sessions] == [x.session_id for x in b.sessions]
     assert [e.event_id for e in a.events] == [e.event_id for e in b.events]
+
+
+def test_two_vehicles_at_rest_in_one_zone_at_once_get_distinct_ids() -> None:
+    s = Script()
+    s.run(20, [obs(1, 3, 1.2), obs(2, 9, 1.2)])  # two vans in a 12 m bay, both there from the start
+    s.finish()
+    assert len(s.sessions) == 2
+    assert len({x.session_id for x in s.sessions}) == 2
+    assert len({e.event_id for e in s.events}) == len(s.events) == 2
