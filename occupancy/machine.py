@@ -199,7 +199,9 @@ class OccupancyMachine:
 
     def _update_track(self, t: int, o: TrackObservation) -> None:
         tr = self.tracks.get(o.track_id)
-        if tr is None:
+        if tr is None or t - tr.last_seen > self.grace_ms:
+            # Unseen for longer than the grace period, an id is as good as new: the tracker
+            # may have handed it to another vehicle, and nothing is known of the gap.
             self.tracks[o.track_id] = _Track(t, o.ground, o.ground, t, t, o.ground)
             return
         if _dist(o.ground, tr.anchor) > self.tol:

@@ -29,6 +29,7 @@ from vision.tracker import VehicleTracker
 from vision.types import Detections, Frame, SourceGap
 
 DEFAULT_ANALYSIS_FPS = 2.0
+_SETTLE_FRAMES = 3
 
 
 class EventSink(Protocol):
@@ -204,6 +205,9 @@ def analyse(
         gate = MotionGate(region_mask(source.info.frame_size, [z.pixels for z in zones]))
     detections: tuple[Detections, Detections] | None = None
     detector_runs = 0
+    tracked = persons = Detections.empty()
+    seen: list[TrackObservation] = []
+    settle = 0
 
     def emit(out: Output, *, force: bool = False) -> None:
         nonlocal n_events
@@ -226,15 +230,25 @@ def analyse(
                 tracker = VehicleTracker(
                     analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s)
                 )
+                detections = None  # after an outage, look afresh
                 continue
             if gate is None or gate.changed(item.image) or detections is None:
                 detections = detector.split(detector.detect(item.image))
                 detector_runs += 1
-            vehicles, persons = detections
-            tracked = tracker.update(vehicles)
+                settle = _SETTLE_FRAMES
+            if settle > 0:
+                # The tracker confirms a new track on its second sighting: feed it the same
+                # detections for a few frames after each change.
+                settle -= 1
+                vehicles, persons = detections
+                tracked = tracker.update(vehicles)
+                seen = observations(tracked, proj, class_map)
+            # Otherwise nothing changed around the zones and the tracks have settled: the same
+            # vehicles stand where they stood, and the tracker and projection would only
+            # repeat themselves. The state machine still sees every tick, so its timers run.
             last_ms = item.t_ms
             frames += 1
-            emit(machine.step(item.t_ms, observations(tracked, proj, class_map)))
+            emit(machine.step(item.t_ms, seen))
             if observer is not None:
                 observer.write(item, tracked, persons, machine)
             if progress is not None:
