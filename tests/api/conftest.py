@@ -141,8 +141,10 @@ class Api:
         return out
 
 
-def make_api(tmp_path: Path, *, runner: JobRunner | None = None, **settings: Any) -> Iterator[Api]:
-    db = f"sqlite:///{tmp_path / 'api.db'}"
+def make_api(
+    tmp_path: Path, *, runner: JobRunner | None = None, db: str | None = None, **settings: Any
+) -> Iterator[Api]:
+    db = db or f"sqlite:///{tmp_path / 'api.db'}"
     store = Store(db)
     store.upsert_zones(zone_rows())
     keys = KeyStore(store)
@@ -156,8 +158,9 @@ def make_api(tmp_path: Path, *, runner: JobRunner | None = None, **settings: Any
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    yield from make_api(tmp_path, api_rate_limit_per_s=0)
+def api(tmp_path: Path, store_url: str) -> Iterator[Api]:
+    """The service over a fresh database: SQLite, then PostgreSQL+PostGIS where configured."""
+    yield from make_api(tmp_path, db=store_url, api_rate_limit_per_s=0)
 
 
 def assert_cds_envelope(body: Mapping[str, Any]) -> None:
