@@ -148,7 +148,7 @@ def _area_layout(
     # others overran, keeps the city greedy's layout rather than run over.
     left = min(deadline_s, end_at - time.time())
     if left < 1.0:
-        lp_relaxation(primal, group_duals=u)
+        # Late: no LP, so no duals (its border groups are priced by their other areas).
         return evaluate_layout(primal, greedy), u
     return optimise(primal, replace(options, time_limit_s=left), hint=greedy, group_duals=u), u
 
@@ -199,9 +199,10 @@ def solve_by_area(
     parallel = procs > 1 and len(parts) > 1
     left = options.time_limit_s - (time.perf_counter() - t0)
     # Two passes: layouts (with the duals of every group's demand), then the bounds at
-    # border prices read from those duals. Half the time for the layouts (which overrun
-    # it by their LPs: 42 s for 34 s on the Paris-sized benchmark at 60 %); the bound
-    # pass is one LP an area (16 s there).
+    # border prices read from those duals. Half the time for the layouts, which
+    # overrun it by their LPs (42 s for 34 s on the Paris-sized benchmark at 60 %); the
+    # bound pass is one LP an area (16 s there) and cannot be cut short. A second
+    # bound pass runs only if it fits.
     per_area = max(0.0, 0.5 * left * procs / max(1, len(parts)) - 0.3)
     end_at = time.time() + 0.5 * left
     with ProcessPoolExecutor(max_workers=procs if parallel else 1, mp_context=ctx) as pool:
