@@ -47,6 +47,10 @@ from optimiser.placement import (
     optimise,
 )
 
+# Share of a delivery's value (1 + w) at which border demand is priced when no LP dual
+# is at hand: the best of 0, 0.5, 0.8 and 1.0 on the arrondissement split in 4.
+FLAT_BORDER_PRICE = 0.8
+
 
 def grid_areas(sites: Sites, cell_m: float) -> IntArray:
     """Area index of each site on a square grid of ``cell_m`` (arrondissement-sized cells)."""
@@ -149,7 +153,7 @@ def _area_layout(
     left = min(deadline_s, end_at - time.time())
     if left < 1.0:
         # Late: no LP, so no duals (its border groups are priced by their other areas).
-        return evaluate_layout(primal, greedy), u
+        return evaluate_layout(primal, greedy), np.zeros(0)
     return optimise(primal, replace(options, time_limit_s=left), hint=greedy, group_duals=u), u
 
 
@@ -215,9 +219,17 @@ def solve_by_area(
         # last delivery is worth where it is sent; estimate that by the largest dual of
         # its demand among its areas' LPs (any price >= 0 gives a valid bound).
         best_u = np.zeros(len(problem.groups.daily))
+        priced = np.zeros(len(problem.groups.daily), dtype=bool)
         for (_, gl, _, _), (_, u) in zip(parts, results, strict=True):
-            np.maximum.at(best_u, gl, u)
-        pi = np.where(touched > 1, border_prices(best_u, touched, border_rule), 0.0)
+            if len(u):
+                np.maximum.at(best_u, gl, u)
+                priced[gl] = True
+        # A group none of whose areas ran its LP (late, on a loaded machine) gets the
+        # flat price used before: 0.8 x (1 + w) x (m - 1) / m.
+        flat = FLAT_BORDER_PRICE * (1.0 + problem.costs.double_parking_weight)
+        flat_pi = flat * (touched - 1) / np.maximum(touched, 1)
+        pi = np.where(priced, border_prices(best_u, touched, border_rule), flat_pi)
+        pi = np.where(touched > 1, pi, 0.0)
 
         budget_b = float(b.max_added)
 
