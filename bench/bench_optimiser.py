@@ -38,6 +38,13 @@ def _solve(
     return optimise(problem, SolveOptions(time_limit_s=limit_s), hint=greedy_layout(problem))
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the area workers): the
+    machine is shared, so wall time alone says little."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run(
     name: str,
     n_cand: int,
@@ -57,14 +64,18 @@ def run(
         f" budget={budget:>5} method={method:<11} limit={limit_s:>3.0f}s"
     )
     t1 = time.perf_counter()
+    c1 = _cpu_s()
     try:
         sol = _solve(problem, sites, method, limit_s, cell_m)
     except OptimiserInputError as exc:
         print(f"{head} wall={time.perf_counter() - t1:6.1f}s -> {exc}", flush=True)
         return
     wall = time.perf_counter() - t1
+    cpu = _cpu_s() - c1
+    load = os.getloadavg()[0]
     print(
-        f"{head} wall={wall:6.1f}s (+{prep:.1f}s prep) objective={sol.objective:9.1f}"
+        f"{head} wall={wall:6.1f}s cpu={cpu:6.1f}s load={load:.1f} (+{prep:.1f}s prep)"
+        f" objective={sol.objective:9.1f}"
         f" bound={sol.bound:9.1f} gap={sol.gap:6.2%} abs_gap={sol.abs_gap:6.1f}/day"
         f" status={sol.status} served={sol.served:.0f}/{problem.total_daily:.0f} per day",
         flush=True,

@@ -10,11 +10,16 @@ Method (for a budget on bays added only, the city-scale case):
    layout is feasible for the whole city and its objective is the sum of the areas'
    (a lower bound on that layout's value: the split only restricts the assignment).
 3. The bound, Lagrangian: price the bay budget at mu (the greedy's last marginal
-   gain, an estimate of its shadow price) instead of enforcing it, and price the
-   demand a border group shares between m areas at pi_g = BORDER_PRICE x (1 + w) x
-   (m - 1) / m per delivery sent, every area then seeing the group's whole demand.
-   The city model falls apart into areas, each an LP relaxation V_a(mu, pi), and
-   mu * B + sum_g pi_g d_g + sum_a V_a(mu, pi) bounds it for any mu, pi >= 0.
+   gain, an estimate of its shadow price) instead of enforcing it, and relax the
+   coupling "a border group's deliveries, summed over the areas it reaches, are at
+   most its demand" with a multiplier pi_g per delivery sent: every area then sees
+   the group's whole demand at price pi_g, the city model falls apart into areas,
+   each an LP relaxation V_a(mu, pi), and mu * B + sum_g pi_g d_g + sum_a V_a(mu, pi)
+   bounds it for any mu, pi >= 0. pi_g is read from the layout pass: the largest
+   dual of the group's demand cap among its areas' LPs (what its last delivery is
+   worth there; in the city LP the ideal multiplier is the group's dual).
+4. Each area's layout comes from the full method (``placement.optimise``), run
+   before the bound pass so that its LP duals give the border prices.
 """
 
 from __future__ import annotations
@@ -31,23 +36,20 @@ import numpy as np
 from optimiser.distances import Groups
 from optimiser.errors import OptimiserInputError
 from optimiser.greedy import greedy_layout
-from optimiser.inputs import Budget, IntArray, Sites
+from optimiser.inputs import Budget, FloatArray, IntArray, Sites
 from optimiser.placement import (
     PlacementProblem,
     PlacementSolution,
     SolveOptions,
     evaluate_layout,
-    layout_feasible,
     lp_relaxation,
     objective_offset,
-    round_layout,
-    solve,
+    optimise,
 )
 
-# Multiplier on border demand, as a share of a delivery's value. Any value >= 0 gives a
-# valid bound; on the benchmark arrondissement split in 4 the bound was 236 at 0,
-# 186 at 0.5, 172 at 0.8 and 184 at 1.0 (objective units), hence 0.8.
-BORDER_PRICE = 0.8
+# Share of a delivery's value (1 + w) at which border demand is priced when no LP dual
+# is at hand: the best of 0, 0.5, 0.8 and 1.0 on the arrondissement split in 4.
+FLAT_BORDER_PRICE = 0.8
 
 
 def grid_areas(sites: Sites, cell_m: float) -> IntArray:
@@ -72,20 +74,28 @@ def _subset(sites: Sites, idx: IntArray) -> Sites:
     )
 
 
+def _area_groups(problem: PlacementProblem, idx: IntArray) -> IntArray:
+    """The city's groups that reach a site of the area, in the order the area lists them."""
+    inside = np.zeros(len(problem.sites), dtype=bool)
+    inside[idx] = True
+    return np.array(
+        [g for g, r in enumerate(problem.groups.reach) if inside[r].any()], dtype=np.int64
+    )
+
+
 def _area_problem(
     problem: PlacementProblem,
     idx: IntArray,
     budget: int,
     full_border: bool,
-    areas_touched: IntArray | None = None,
+    price: FloatArray | None = None,
 ) -> PlacementProblem | None:
     """One area's problem. ``full_border``: border groups keep all their demand here (a
-    relaxation), priced at BORDER_PRICE x (1 + w) x (m - 1) / m for a group touching m
-    areas (a Lagrangian multiplier on the shared demand, which the bound adds back)."""
+    relaxation), priced at ``price[g]`` per delivery sent (a Lagrangian multiplier on
+    the shared demand, which the bound adds back)."""
     local = -np.ones(len(problem.sites), dtype=np.int64)
     local[idx] = np.arange(len(idx))
-    daily, reach, price = [], [], []
-    value = 1.0 + problem.costs.double_parking_weight
+    daily, reach, prices = [], [], []
     for g, (d, r) in enumerate(zip(problem.groups.daily, problem.groups.reach, strict=True)):
         inside = local[r]
         inside = inside[inside >= 0]
@@ -94,8 +104,7 @@ def _area_problem(
         share = 1.0 if full_border else len(inside) / len(r)
         daily.append(d * share)
         reach.append(np.sort(inside))
-        m = int(areas_touched[g]) if areas_touched is not None else 1
-        price.append(BORDER_PRICE * value * (m - 1) / m if full_border else 0.0)
+        prices.append(float(price[g]) if full_border and price is not None else 0.0)
     if not daily:
         return None
     groups = Groups(np.asarray(daily), tuple(reach), np.zeros(0, dtype=np.int64), 0.0)
@@ -108,52 +117,53 @@ def _area_problem(
         rules=problem.rules,
         costs=problem.costs,
         total_daily=0.0,  # the constant -w * demand is added once, for the whole city
-        group_price=np.asarray(price) if full_border and areas_touched is not None else None,
+        group_price=np.asarray(prices) if full_border and price is not None else None,
     )
 
 
-def _solve_area(
-    job: tuple[PlacementProblem, PlacementProblem, IntArray, float, SolveOptions, float],
-) -> tuple[float, PlacementSolution]:
-    """One area: its Lagrangian LP value and its best layout (runs in a worker process)."""
-    relaxed, primal, greedy, mu, options, deadline_s = job
-    t0 = time.perf_counter()
-    # Lagrangian bound: the budget priced at mu instead of enforced, border demand
-    # counted in full; any mu >= 0 gives a valid bound, mu near the shadow price a tight one.
-    priced = replace(
+def _priced(relaxed: PlacementProblem, mu: float) -> PlacementProblem:
+    """The bay budget priced at mu instead of enforced (its Lagrangian relaxation)."""
+    return replace(
         relaxed,
         budget=Budget(),
         costs=relaxed.costs.model_copy(update={"add_cost": relaxed.costs.add_cost + mu}),
     )
-    v_a, frac = lp_relaxation(priced)
-    # Primal: the city greedy's layout here, this area's own greedy layout and the
-    # LP-rounded one (within this area's budget share), each evaluated exactly, then
-    # SCIP from the best for the time this area has left.
-    layouts = [greedy, greedy_layout(primal, 0.4)]
-    rounded = round_layout(primal, np.minimum(frac, primal.sites.max_bays))
-    if rounded is not None:
-        layouts.append(rounded)
-    best = None
-    for lay in layouts:
-        if layout_feasible(primal, lay):
-            sol = evaluate_layout(primal, lay)
-            if best is None or sol.objective > best.objective:
-                best = sol
-    left = deadline_s - (time.perf_counter() - t0)
-    if left > 1.0:
-        try:
-            sol = solve(
-                primal,
-                replace(options, time_limit_s=left),
-                hint=None if best is None else best.bays,
-            )
-            if best is None or sol.objective > best.objective:
-                best = sol
-        except OptimiserInputError:
-            pass
-    if best is None:
-        raise OptimiserInputError("areas: no layout for an area; raise the time limit")
-    return v_a, best
+
+
+def _area_bound(job: tuple[PlacementProblem, float]) -> tuple[float, FloatArray]:
+    """An area's Lagrangian LP value and its groups' demand duals (runs in a worker
+    process): the budget priced at mu instead of enforced, border demand counted in
+    full at its price."""
+    relaxed, mu = job
+    u = np.zeros(len(relaxed.groups.daily))
+    v_a, _ = lp_relaxation(_priced(relaxed, mu), group_duals=u)
+    return v_a, u
+
+
+def _area_layout(
+    job: tuple[PlacementProblem, IntArray, SolveOptions, float, float],
+) -> tuple[PlacementSolution, FloatArray]:
+    """An area's layout by the full method (its own LP, greedy and rounded layouts, the
+    city greedy's layout as a hint, SCIP on the LP neighbourhood, then SCIP after
+    reduced-cost fixing), and the duals of its groups' demand in its LP (worker process)."""
+    primal, greedy, options, deadline_s, end_at = job
+    u = np.zeros(len(primal.groups.daily))
+    # ``end_at`` (epoch seconds) is the end of this pass: an area that starts late, after
+    # others overran, keeps the city greedy's layout rather than run over.
+    left = min(deadline_s, end_at - time.time())
+    if left < 1.0:
+        # Late: no LP, so no duals (its border groups are priced by their other areas).
+        return evaluate_layout(primal, greedy), np.zeros(0)
+    return optimise(primal, replace(options, time_limit_s=left), hint=greedy, group_duals=u), u
+
+
+def border_prices(best_u: FloatArray, touched: IntArray, rule: str) -> FloatArray:
+    """Multipliers on demand shared by ``touched`` areas, from the largest of its duals
+    in the areas' unpriced LPs (``best_u``): "dual" prices it at that dual, "shared"
+    at the dual x (m - 1) / m."""
+    if rule == "dual":
+        return best_u.copy()
+    return best_u * (touched - 1) / np.maximum(touched, 1)
 
 
 def solve_by_area(
@@ -162,6 +172,7 @@ def solve_by_area(
     options: SolveOptions,
     progress: Callable[[str], None] | None = None,
     processes: int | None = None,
+    border_rule: str = "dual",
 ) -> PlacementSolution:
     """Split, solve (areas in parallel, one process per core), stitch, bound."""
     b = problem.budget
@@ -181,38 +192,80 @@ def solve_by_area(
     n_areas = int(area_of.max()) + 1
     procs = max(1, processes or os.cpu_count() or 1)
     touched = np.array([len(np.unique(area_of[r])) for r in problem.groups.reach], dtype=np.int64)
-    jobs, where = [], []
+    parts = []
     for a in range(n_areas):
         idx = np.flatnonzero(area_of == a)
         b_a = int(added[idx].sum())
-        relaxed = _area_problem(problem, idx, b_a, full_border=True, areas_touched=touched)
         primal = _area_problem(problem, idx, b_a, full_border=False)
-        if relaxed is None or primal is None:
-            continue
-        where.append(idx)
-        jobs.append([relaxed, primal, greedy[idx], mu, options, 0.0])
-    # Each process works through its share of the areas within the time left.
+        if primal is not None:
+            parts.append((idx, _area_groups(problem, idx), b_a, primal))
+    ctx = multiprocessing.get_context("fork")
+    parallel = procs > 1 and len(parts) > 1
     left = options.time_limit_s - (time.perf_counter() - t0)
-    # 15 % held back: an area's LP and layout evaluations can overrun its share, and
-    # only the SCIP part stops on time.
-    per_area = max(0.0, 0.85 * left * procs / max(1, len(jobs)) - 0.5)
-    for job in jobs:
-        job[5] = per_area
-    say(f"{len(jobs)} areas on {procs} process(es), {per_area:.1f} s each")
-    if procs > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=procs, mp_context=ctx) as pool:
-            results = list(pool.map(_solve_area, [tuple(j) for j in jobs]))
-    else:
-        results = [_solve_area(tuple(j)) for j in jobs]  # type: ignore[arg-type]
+    # Two passes: layouts (with the duals of every group's demand), then the bounds at
+    # border prices read from those duals. Half the time for the layouts, which
+    # overrun it by their LPs (42 s for 34 s on the Paris-sized benchmark at 60 %); the
+    # bound pass is one LP an area (16 s there) and cannot be cut short. A second
+    # bound pass runs only if it fits.
+    per_area = max(0.0, 0.5 * left * procs / max(1, len(parts)) - 0.3)
+    end_at = time.time() + 0.5 * left
+    with ProcessPoolExecutor(max_workers=procs if parallel else 1, mp_context=ctx) as pool:
+        say(f"{len(parts)} areas on {procs} process(es): layouts, {per_area:.1f} s each")
+        jobs1 = [(primal, greedy[idx], options, per_area, end_at) for idx, _, _, primal in parts]
+        results = (
+            list(pool.map(_area_layout, jobs1)) if parallel else list(map(_area_layout, jobs1))
+        )
+        # Border multipliers: in the city LP a group shared by m areas is worth what its
+        # last delivery is worth where it is sent; estimate that by the largest dual of
+        # its demand among its areas' LPs (any price >= 0 gives a valid bound).
+        best_u = np.zeros(len(problem.groups.daily))
+        priced = np.zeros(len(problem.groups.daily), dtype=bool)
+        for (_, gl, _, _), (_, u) in zip(parts, results, strict=True):
+            if len(u):
+                np.maximum.at(best_u, gl, u)
+                priced[gl] = True
+        # A group none of whose areas ran its LP (late, on a loaded machine) gets the
+        # flat price used before: 0.8 x (1 + w) x (m - 1) / m.
+        flat = FLAT_BORDER_PRICE * (1.0 + problem.costs.double_parking_weight)
+        flat_pi = flat * (touched - 1) / np.maximum(touched, 1)
+        pi = np.where(priced, border_prices(best_u, touched, border_rule), flat_pi)
+        pi = np.where(touched > 1, pi, 0.0)
+
+        budget_b = float(b.max_added)
+
+        def bound_pass(pi: FloatArray) -> tuple[float, list[tuple[float, FloatArray]]]:
+            say(f"{time.perf_counter() - t0:.1f} s: Lagrangian bounds, border demand priced")
+            jobs2 = []
+            for idx, _, b_a, _ in parts:
+                relaxed = _area_problem(problem, idx, b_a, full_border=True, price=pi)
+                assert relaxed is not None
+                jobs2.append((relaxed, mu))
+            out = list(pool.map(_area_bound, jobs2)) if parallel else list(map(_area_bound, jobs2))
+            # The multipliers' constant: each priced border group's price x its demand, once.
+            border = float((pi * problem.groups.daily).sum())
+            total = mu * budget_b + sum(v for v, _ in out) + border
+            say(f"bound {total + objective_offset(problem):.1f}")
+            return total, out
+
+        t_pass = time.perf_counter()
+        bound, out = bound_pass(pi)
+        t_pass = time.perf_counter() - t_pass
+        if time.perf_counter() - t0 + 1.1 * t_pass < 0.97 * options.time_limit_s:
+            # Time for one more: reprice each border group at what its last delivery is
+            # worth, gross of its price, in the area that values it most at these prices.
+            gross = np.zeros(len(problem.groups.daily))
+            for (_, gl, _, _), (_, u) in zip(parts, out, strict=True):
+                np.maximum.at(gross, gl, pi[gl] + u)
+            step = np.where(touched > 1, 0.5 * (pi + gross), 0.0)
+            bound = min(bound, bound_pass(step)[0])
+    where = [p[0] for p in parts]
     bays = problem.sites.existing.copy()
     load = np.zeros(len(problem.sites))
     served_model = np.zeros(len(problem.sites))
     served_erlang = np.zeros(len(problem.sites))
-    obj = dual_sum = lin_err = 0.0
+    obj = lin_err = 0.0
     n_vars = n_cons = 0
-    for idx, (v_a, best) in zip(where, results, strict=True):
-        dual_sum += v_a
+    for idx, (best, _) in zip(where, results, strict=True):
         bays[idx] = best.bays
         load[idx] = best.load
         served_model[idx] = best.served_model
@@ -221,10 +274,7 @@ def solve_by_area(
         n_vars += best.n_variables
         n_cons += best.n_constraints
         lin_err = max(lin_err, best.linearisation_error)
-    # The multipliers' constant: each priced border group's price x its demand, once.
-    value = 1.0 + problem.costs.double_parking_weight
-    border = float((BORDER_PRICE * value * (touched - 1) / touched * problem.groups.daily).sum())
-    bound = max(mu * float(b.max_added) + dual_sum + border, obj)
+    bound = max(bound, obj)
     offset = objective_offset(problem)
     gap = (bound - obj) / max(1.0, abs(bound))
     return PlacementSolution(

@@ -8,7 +8,13 @@ from optimiser.errors import OptimiserInputError
 from optimiser.generate import generated_city
 from optimiser.greedy import greedy_layout
 from optimiser.inputs import TYPICAL_URBAN_PROFILE, Budget
-from optimiser.placement import SolveOptions, optimise, solve
+from optimiser.placement import (
+    SolveOptions,
+    lp_relaxation,
+    optimise,
+    reduced_cost_fixing,
+    solve,
+)
 from optimiser.problem import build_problem
 
 
@@ -49,3 +55,22 @@ def test_areas_need_an_added_bays_budget(city: tuple) -> None:
     other = replace(problem, budget=Budget(max_changes=5))
     with pytest.raises(OptimiserInputError, match="bays added only"):
         solve_by_area(other, grid_areas(sites, 410.0), SolveOptions(time_limit_s=5))
+
+
+def test_reduced_cost_fixing_keeps_the_optimum(city: tuple) -> None:
+    _, problem, best = city
+    exact = solve(problem, SolveOptions(time_limit_s=60), hint=greedy_layout(problem))
+    reduced: dict[tuple[int, int], tuple[float, float]] = {}
+    lp, _ = lp_relaxation(problem, reduced=reduced)
+    assert lp >= best - 1e-6
+    # An incumbent just below the optimum: the optimal layout must survive the fixing...
+    allowed = reduced_cost_fixing(problem, reduced, lp, best - 1e-3)
+    assert all(int(exact.bays[j]) in a for j, a in enumerate(allowed))
+    full = [set(range(int(m) + 1)) for m in problem.sites.max_bays]
+    assert sum(set(a) != f for a, f in zip(allowed, full, strict=True)) > 0
+    # ...and the restricted model finds it.
+    restricted = solve(problem, SolveOptions(time_limit_s=60), allowed=allowed)
+    assert restricted.objective == pytest.approx(best, abs=1e-3)
+    # With the optimum itself as incumbent, no fixing ever removes a layout better than it.
+    at_opt = reduced_cost_fixing(problem, reduced, lp, best)
+    assert solve(problem, SolveOptions(time_limit_s=60), allowed=at_opt).bound >= best - 1e-3
