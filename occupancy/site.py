@@ -27,6 +27,7 @@ from pydantic import (
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
+from occupancy.documents import read_document, validation_message
 from occupancy.records import LaneType, VehicleType, stable_id
 
 Pixel = tuple[float, float]
@@ -327,40 +328,19 @@ def _check_lonlat_order(site: Site) -> None:
             )
 
 
-def _format_error(path: Path, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    sub = re.match(r"^([a-z_]+(?:\.\d+)?(?:\.[a-z_]+)*): (.*)$", msg)
-    if sub and loc != "(top level)":
-        # A model check names the sub-field it is about: fold it into the location.
-        loc, msg = f"{loc}.{sub.group(1)}", sub.group(2)
-    elif sub:
-        loc, msg = sub.group(1), sub.group(2)
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{path}: {loc}: {msg}{more}"
-
-
 def parse_site(data: Any, path: Path) -> Site:
     if not isinstance(data, dict):
         raise SiteError(f"{path}: expected a mapping at the top level")
     try:
         return Site.model_validate(data)
     except ValidationError as exc:
-        raise SiteError(_format_error(path, exc)) from None
+        raise SiteError(validation_message(path, exc)) from None
 
 
 def load_site(path: str | Path) -> Site:
     """Read and validate a site file (YAML or JSON)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SiteError(f"{p}: site file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SiteError(f"{p}: cannot read site file ({exc})") from None
+    text = read_document(p, "site file", SiteError)
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

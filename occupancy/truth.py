@@ -23,11 +23,12 @@ as one line naming the file and the field.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from occupancy.documents import read_document, validation_message
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
 
@@ -97,39 +98,18 @@ class Truth(_Strict):
         return [*self.bays, *self.lane_zones]
 
 
-def _format_error(path: Path, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif err["type"] == "missing":
-        msg = "required field missing"
-    sub = re.match(r"^([a-z_]+(?:\.\d+)?(?:\.[a-z_]+)*): (.*)$", msg)
-    if sub:
-        # A model check names the sub-field it is about: fold it into the location.
-        head = "" if loc == "(top level)" else f"{loc}."
-        loc, msg = f"{head}{sub.group(1)}", sub.group(2)
-    return f"{path}: {loc}: {msg}"
-
-
 def parse_truth(data: Any, path: Path) -> Truth:
     if not isinstance(data, dict):
         raise TruthError(f"{path}: expected a JSON object at the top level")
     try:
         return Truth.model_validate(data)
     except ValidationError as exc:
-        raise TruthError(_format_error(path, exc)) from None
+        raise TruthError(validation_message(path, exc)) from None
 
 
 def load_truth(path: str | Path) -> Truth:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TruthError(f"{p}: truth file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TruthError(f"{p}: cannot read truth file ({exc})") from None
+    text = read_document(p, "truth file", TruthError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

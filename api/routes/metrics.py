@@ -23,6 +23,7 @@ from api.params import Circle, TimeWindow, bad_request, bbox_param, circle_cm_pa
 from api.queries import session_event_ids, session_rows
 from api.security import require
 from api.state import ApiState, get_state
+from occupancy.exports import CDS_AGGREGATE_COLUMNS, CDS_SESSION_COLUMNS
 from occupancy.store import now_ms
 
 router = APIRouter(
@@ -36,26 +37,9 @@ MAX_AGG_WINDOW_MS = 31 * 86_400_000
 # One answer holds at most this many zone-hours (x 4 metrics rows): bounds memory/time.
 MAX_CELLS = 500_000
 
-SESSION_COLUMNS = [
-    "session_type",
-    "event_session_id",
-    "event_id_start",
-    "event_id_end",
-    "event_location_start_latitude",
-    "event_location_start_longitude",
-    "event_location_end_latitude",
-    "event_location_end_longitude",
-    "event_time_start",
-    "event_time_end",
-    "curb_zone_id",
-    "curb_area_ids",
-    "curb_space_id",
-    "vehicle_length",
-    "vehicle_type",
-    # Not CDS: says whether a row was observed by a camera or simulated.
-    "data_source_type",
-]
-AGGREGATE_COLUMNS = ["curb_place_type", "curb_place_id", "metric_type", "date", "hour", "value"]
+# CDS columns, then ours: whether a row was observed by a camera or simulated.
+SESSION_COLUMNS = [*CDS_SESSION_COLUMNS, "data_source_type"]
+AGGREGATE_COLUMNS = list(CDS_AGGREGATE_COLUMNS)
 MetricType = Literal["total_sessions", "turnover", "average_dwell_time", "occupancy_percent"]
 
 
