@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 _SUBFIELD = re.compile(r"^([a-z_]+(?:\.\d+)?(?:\.[a-z_]+)*): (.*)$")
 
@@ -38,3 +41,15 @@ def read_document(path: Path, what: str, error: type[Exception]) -> str:
         raise error(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read {what} ({exc})") from None
+
+
+def validate_document(
+    model: type[M], data: Any, path: Path, error: type[Exception], top: str = "a mapping"
+) -> M:
+    """``data`` parsed as ``model``, or ``error`` with one line naming the field."""
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected {top} at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(validation_message(path, exc)) from None

@@ -20,14 +20,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
-from occupancy.documents import read_document, validation_message
+from occupancy.documents import read_document, validate_document
 from occupancy.records import LaneType, VehicleType, stable_id
 
 Pixel = tuple[float, float]
@@ -329,12 +328,7 @@ def _check_lonlat_order(site: Site) -> None:
 
 
 def parse_site(data: Any, path: Path) -> Site:
-    if not isinstance(data, dict):
-        raise SiteError(f"{path}: expected a mapping at the top level")
-    try:
-        return Site.model_validate(data)
-    except ValidationError as exc:
-        raise SiteError(validation_message(path, exc)) from None
+    return validate_document(Site, data, path, SiteError)
 
 
 def load_site(path: str | Path) -> Site:

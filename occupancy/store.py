@@ -270,23 +270,20 @@ class Store:
 
     # -- zones -----------------------------------------------------------------------
 
-    def upsert_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
+    def _upsert_stamped(self, table: Table, zones: Iterable[Mapping[str, Any]]) -> int:
         rows = [dict(z) for z in zones]
         stamp = now_ms()
         for r in rows:
             r.setdefault("last_updated_ms", stamp)
         with self.engine.begin() as conn:
-            self._upsert(conn, curb_zones, rows)
+            self._upsert(conn, table, rows)
         return len(rows)
 
+    def upsert_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
+        return self._upsert_stamped(curb_zones, zones)
+
     def upsert_lane_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
-        rows = [dict(z) for z in zones]
-        stamp = now_ms()
-        for r in rows:
-            r.setdefault("last_updated_ms", stamp)
-        with self.engine.begin() as conn:
-            self._upsert(conn, lane_zones, rows)
-        return len(rows)
+        return self._upsert_stamped(lane_zones, zones)
 
     # -- runs ------------------------------------------------------------------------
 
@@ -431,39 +428,24 @@ class Store:
             )
         return int(res.rowcount or 0)
 
-    def ingest_events(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store events pushed by an edge analyser; existing ``event_id`` are left as is.
-
-        Returns how many were new.
-        """
+    def _ingest_new(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert rows whose id is not stored yet, leave the others; returns how many were new."""
         if not rows:
             return 0
-        ids = [r["event_id"] for r in rows]
+        key = next(iter(table.primary_key.columns))
+        ids = [r[key.name] for r in rows]
         with self.engine.begin() as conn:
-            existing = set(
-                conn.execute(select(events.c.event_id).where(events.c.event_id.in_(ids)))
-                .scalars()
-                .all()
-            )
-            self._upsert(conn, events, list(rows), update_existing=False)
+            existing = set(conn.execute(select(key).where(key.in_(ids))).scalars().all())
+            self._upsert(conn, table, list(rows), update_existing=False)
         return len(set(ids) - existing)
+
+    def ingest_events(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store events pushed by an edge analyser; existing ``event_id`` are left as is."""
+        return self._ingest_new(events, rows)
 
     def ingest_sessions(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store sessions pushed by an edge analyser; existing ``session_id`` are left as is.
-
-        Returns how many were new.
-        """
-        if not rows:
-            return 0
-        ids = [r["session_id"] for r in rows]
-        with self.engine.begin() as conn:
-            existing = set(
-                conn.execute(select(sessions.c.session_id).where(sessions.c.session_id.in_(ids)))
-                .scalars()
-                .all()
-            )
-            self._upsert(conn, sessions, list(rows), update_existing=False)
-        return len(set(ids) - existing)
+        """Store sessions pushed by an edge analyser; existing ``session_id`` are left as is."""
+        return self._ingest_new(sessions, rows)
 
     # -- reading ---------------------------------------------------------------------
 

@@ -26,9 +26,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from occupancy.documents import read_document, validation_message
+from occupancy.documents import read_document, validate_document
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
 
@@ -99,12 +99,7 @@ class Truth(_Strict):
 
 
 def parse_truth(data: Any, path: Path) -> Truth:
-    if not isinstance(data, dict):
-        raise TruthError(f"{path}: expected a JSON object at the top level")
-    try:
-        return Truth.model_validate(data)
-    except ValidationError as exc:
-        raise TruthError(validation_message(path, exc)) from None
+    return validate_document(Truth, data, path, TruthError, top="a JSON object")
 
 
 def load_truth(path: str | Path) -> Truth:

@@ -349,8 +349,8 @@ def open_source(
         return ImageFolderSource(path, folder_fps, analysis_fps, start_ms)
     if watch is not None:
         # Validate with OpenCV first (one clear error for junk), then decode sparsely.
-        VideoFileSource(path, analysis_fps, start_ms)
+        probe = VideoFileSource(path, analysis_fps, start_ms)
         from vision.sparse import SparseVideoSource
 
-        return SparseVideoSource(path, analysis_fps, start_ms, watch)
+        return SparseVideoSource(path, analysis_fps, start_ms, watch, probe.info.fingerprint)
     return VideoFileSource(path, analysis_fps, start_ms)

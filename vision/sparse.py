@@ -31,6 +31,7 @@ class SparseVideoSource(FrameSource):
         analysis_fps: float,
         start_ms: int,
         watch: Sequence[np.ndarray],
+        fingerprint: str | None = None,
     ) -> None:
         self.path = path
         self.analysis_fps = analysis_fps
@@ -61,7 +62,7 @@ class SparseVideoSource(FrameSource):
             native_fps=fps,
             duration_s=duration,
             frame_size=(w, h),
-            fingerprint=_file_fingerprint(path),
+            fingerprint=fingerprint or _file_fingerprint(path),
         )
 
     def _keyframes(self) -> Iterator[tuple[float, Image]]:
