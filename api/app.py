@@ -34,8 +34,8 @@ from api.profiles import Profiles
 from api.routes import availability, curbs, events, ingest, jobs, mapapi, metrics
 from api.security import RateLimiter
 from api.state import ApiState
-from baywatch.settings import Settings, get_settings
-from occupancy.store import Store, now_ms
+from occupancy.config.settings import Settings, get_settings
+from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
 

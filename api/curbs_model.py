@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from api.live import Bay, BayState, StateChange
-from occupancy.records import stable_id
+from occupancy.domain.records import stable_id
 
 # CDS street_side values; other spellings (e.g. the Paris "Pair"/"Impair") are omitted.
 _SIDES = {"N", "NE", "E", "SE", "S", "SW", "W", "NW"}

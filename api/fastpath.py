@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.routes.availability import free_bays_payload
 from api.state import ApiState
-from occupancy.records import VehicleType
+from occupancy.domain.records import VehicleType
 
 PATH = "/availability/free"
 _KEYS = {"lat", "lon", "radius", "arrival_ms", "vehicle_type", "limit"}

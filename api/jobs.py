@@ -6,7 +6,7 @@ job), runs it, reports progress into the row, and ends it ``done`` or ``failed``
 Jobs left ``running`` by a server that died are re-queued at start: analysis writes
 are idempotent, so running a job again is safe.
 
-What a job runs is a ``JobRunner``; production uses ``occupancy.pipeline.analyse``
+What a job runs is a ``JobRunner``; production uses ``occupancy.observe.pipeline.analyse``
 (imported only when a job runs), tests register a stand-in.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from api.tables import ensure_tables, jobs
-from occupancy.store import Store, now_ms
+from occupancy.storage.api_tables import ensure_tables, jobs
+from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def pipeline_runner(
 ) -> Mapping[str, Any]:
     """Run the real analysis pipeline on footage, as ``baywatch analyse`` does."""
     # Imported here: the pipeline pulls torch/OpenCV, which the API never needs otherwise.
-    from baywatch.settings import get_settings
-    from occupancy.pipeline import analyse
-    from occupancy.site import parse_site
+    from occupancy.config.settings import get_settings
+    from occupancy.config.site import parse_site
+    from occupancy.observe.pipeline import analyse
     from vision.detector import Detector, resolve_model
 
     parsed = parse_site(dict(site), Path("<job site>"))

@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 
-from api.tables import api_keys, ensure_tables
-from occupancy.store import Store, now_ms
+from occupancy.storage.api_tables import api_keys, ensure_tables
+from occupancy.storage.store import Store, now_ms
 
 
 class Scope(StrEnum):

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from api.geo import BBox, LocalProjection
-from occupancy.store import Store, now_ms
+from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
-"""Per-bay weekly occupancy profiles, computed by ``occupancy.stats`` and cached.
+"""Per-bay weekly occupancy profiles, computed by ``occupancy.statistics.hourly`` and cached.
 
 The availability API needs "probability that a bay is free at hour h on weekday d"
 within a millisecond, so the profiles are computed in the background (at start and
 every ``api_stats_refresh_s``) and looked up from memory. The statistics themselves
-belong to ``occupancy.stats``; this module only caches and indexes them.
+belong to ``occupancy.statistics.hourly``; this module only caches and indexes them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from occupancy.store import Store
+from occupancy.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ PROFILE_WINDOW_MS = 8 * 7 * 86_400_000
 
 
 def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot:
-    from occupancy import stats  # the stats module is heavy; load it only when needed
+    from occupancy.statistics import (
+        hourly as stats,
+    )  # the stats module is heavy; load it only when needed
 
     sessions = store.sessions_frame(start_ms=computed_ms - PROFILE_WINDOW_MS)
     zones = store.zones_frame()

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from occupancy.store import Store, events, sessions
+from occupancy.storage.store import Store, events, sessions
 
 
 def event_rows(

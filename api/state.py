@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from baywatch.settings import Settings
-from occupancy.store import Store
+from occupancy.config.settings import Settings
+from occupancy.storage.store import Store
 
 if TYPE_CHECKING:
     from api.curbs_model import Area

@@ -1,7 +1,7 @@
 """baywatch: delivery-bay observation and optimisation.
 
 The command line (``baywatch.cli``) and the one place where run-time settings are
-read and validated (``baywatch.settings``). The work itself lives in the
+read and validated (``occupancy.config.settings``). The work itself lives in the
 ``vision``, ``occupancy``, ``optimiser`` and ``api`` packages.
 """
 

@@ -18,14 +18,14 @@ from baywatch.console import (
     sessions_table,
     sigterm_as_interrupt,
 )
-from baywatch.settings import get_settings
-from occupancy.site import Site, SiteError, load_site
-from occupancy.store import Store, StoreError
+from occupancy.config.settings import get_settings
+from occupancy.config.site import Site, SiteError, load_site
+from occupancy.storage.store import Store, StoreError
 from vision.detector import ModelNotFoundError
 from vision.sources import SourceError, open_source
 
 if TYPE_CHECKING:  # the pipeline imports torch: only load it when a command runs
-    from occupancy.pipeline import AnalysisResult, EventSink
+    from occupancy.observe.pipeline import AnalysisResult, EventSink
     from vision.detector import Detector
 
 DEFAULT_ANALYSIS_FPS = 2.0
@@ -47,8 +47,8 @@ def run_analysis(
     exact: bool = False,
 ) -> tuple[Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
-    from occupancy.pipeline import analyse, prepare, resolve_source, resolve_start_ms
-    from vision.annotate import ReviewWriter
+    from occupancy.observe.pipeline import analyse, prepare, resolve_source, resolve_start_ms
+    from occupancy.runtime.review import ReviewWriter
     from vision.detector import Detector, resolve_model
 
     site = load_site(site_path)
@@ -123,7 +123,7 @@ def _analyse_on_ray(
 ) -> None:
     if annotate is not None or push is not None:
         fail("--annotate and --push work with --backend local only")
-    from occupancy.ray_backend import RayBackendError
+    from occupancy.runtime.ray_backend import RayBackendError
 
     try:
         with sigterm_as_interrupt():
@@ -240,9 +240,11 @@ def analyse_command(
     sink = None
     if push is not None:
         try:
-            from api.push_client import PushClient
+            from occupancy.runtime.push_client import PushClient
         except ImportError:
-            fail("--push needs the HTTP push client (api.push_client), which is not installed")
+            fail(
+                "--push needs the HTTP push client (occupancy.runtime.push_client), which is not installed"
+            )
         sink = PushClient(push, push_key, Path(".baywatch-spool"))
     try:
         with sigterm_as_interrupt():

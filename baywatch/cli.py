@@ -6,13 +6,13 @@ import json
 
 import typer
 
+from baywatch import optimise_cmd as optimiser_cli
+from baywatch import stats_cmd as stats_cli
 from baywatch.analyse_cmd import analyse_command
 from baywatch.db_cmd import db_app
 from baywatch.demo_cmd import demo_command
 from baywatch.evaluate_cmd import evaluate_command
 from baywatch.watch_cmd import watch_command
-from occupancy import stats_cli
-from optimiser import cli as optimiser_cli
 
 app = typer.Typer(
     name="baywatch",
@@ -32,7 +32,7 @@ app.command("watch")(watch_command)
 @app.command("site-schema")
 def site_schema() -> None:
     """Print the JSON schema of site description files."""
-    from occupancy.site import site_json_schema
+    from occupancy.config.site import site_json_schema
 
     typer.echo(json.dumps(site_json_schema(), indent=2))
 
@@ -41,7 +41,7 @@ stats_cli.register(app)  # import-bays, simulate, stats, report
 app.add_typer(optimiser_cli.app, name="optimise")
 
 
-from api.cli import register as _register_api  # noqa: E402  (after app exists)
+from baywatch.serve_cmd import register as _register_api  # noqa: E402  (after app exists)
 
 _register_api(app)
 

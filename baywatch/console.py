@@ -24,8 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from occupancy.records import OccupancySession
-from occupancy.zones import Zone
+from occupancy.domain.records import OccupancySession
+from occupancy.observe.zones import Zone
 
 # Piped output (CI logs, files) gets a width that fits a sessions table on one line per row.
 console = Console(width=None if sys.stdout.isatty() else 130)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from baywatch.console import console, fail
-from baywatch.settings import get_settings
-from occupancy.store import Store, StoreError
+from occupancy.config.settings import get_settings
+from occupancy.storage.store import Store, StoreError
 
 db_app = typer.Typer(help="Database schema: create or upgrade it (Alembic).", no_args_is_help=True)
 

@@ -9,9 +9,9 @@ import typer
 
 from baywatch.analyse_cmd import run_analysis
 from baywatch.console import console, fail, sessions_table
-from baywatch.settings import get_settings
-from occupancy.site import SiteError, load_site
-from occupancy.store import StoreError
+from occupancy.config.settings import get_settings
+from occupancy.config.site import SiteError, load_site
+from occupancy.storage.store import StoreError
 from vision.detector import ModelNotFoundError
 from vision.sources import SourceError
 
@@ -94,9 +94,9 @@ def demo_command(
         fail("no sample footage found: run `python sample_videos/fetch.py` first")
     inv = inventory or (PARIS_BAYS if PARIS_BAYS.exists() else None)
     if inv is not None and days > 0:
-        from api.demo import seed_inventory_demo
-        from occupancy.inventory import InventoryError
-        from occupancy.store import Store
+        from occupancy.inventory.bays import InventoryError
+        from occupancy.runtime.demo import seed_inventory_demo
+        from occupancy.storage.store import Store
 
         if not inv.exists():
             fail(f"{inv}: no such inventory file")

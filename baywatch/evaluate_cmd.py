@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from baywatch.console import console, fail
-from occupancy.evaluate import (
+from occupancy.config.site import Site, SiteError, load_site
+from occupancy.evaluation.evaluate import (
     DEFAULT_IOU,
     Errors,
     Report,
@@ -20,9 +21,8 @@ from occupancy.evaluate import (
     evaluate,
     spans_from_store,
 )
-from occupancy.site import Site, SiteError, load_site
-from occupancy.store import Store, StoreError
-from occupancy.truth import TruthError, load_truth, truth_json_schema
+from occupancy.evaluation.truth import TruthError, load_truth, truth_json_schema
+from occupancy.storage.store import Store, StoreError
 from vision.detector import ModelNotFoundError
 from vision.sources import SourceError
 
@@ -150,7 +150,7 @@ def evaluate_command(
         fail(str(exc))
     report = evaluate(truth_obj, found, iou_min=iou)
     if plot is not None:
-        from occupancy.evaluate_plot import timeline_png
+        from occupancy.evaluation.plot import timeline_png
 
         try:
             timeline_png(report, plot, f"{site_obj.camera_id}: {truth.name}")

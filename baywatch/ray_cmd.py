@@ -7,10 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 from baywatch.console import console, progress_bar, sessions_table
-from baywatch.settings import get_settings
-from occupancy.pipeline import prepare, resolve_source
-from occupancy.site import SiteError, load_site
-from occupancy.store import Store
+from occupancy.config.settings import get_settings
+from occupancy.config.site import SiteError, load_site
+from occupancy.observe.pipeline import prepare, resolve_source
+from occupancy.storage.store import Store
 from vision.sources import SourceError, open_source
 
 
@@ -27,7 +27,7 @@ def run_ray_analysis(
     quiet: bool,
     cpus_per_task: int = 1,
 ) -> None:
-    from occupancy import ray_backend
+    from occupancy.runtime import ray_backend
     from vision.detector import resolve_model
     from vision.sources import VideoFileSource
 

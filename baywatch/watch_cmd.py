@@ -12,14 +12,14 @@ from typing import Annotated
 import typer
 
 from baywatch.console import console, err_console, fail
-from baywatch.settings import get_settings
-from occupancy.site import SiteError
-from occupancy.store import Store, StoreError
+from occupancy.config.settings import get_settings
+from occupancy.config.site import SiteError
+from occupancy.storage.store import Store, StoreError
 from vision.detector import ModelNotFoundError
 
 
 def _print_problems(sites_dir: Path) -> None:
-    from occupancy.watch import load_sites
+    from occupancy.runtime.watch import load_sites
 
     for problem in load_sites(sites_dir)[1]:
         err_console.print(f"[yellow]skipped:[/] {problem}", highlight=False)
@@ -55,15 +55,17 @@ def watch_command(
     ] = None,
 ) -> None:
     """Follow every camera in SITES_DIR live, several per process, sharing one model."""
-    from occupancy.watch import WatchService
+    from occupancy.runtime.watch import WatchService
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     push_factory = None
     if push is not None:
         try:
-            from api.push_client import PushClient
+            from occupancy.runtime.push_client import PushClient
         except ImportError:
-            fail("--push needs the HTTP push client (api.push_client), which is not installed")
+            fail(
+                "--push needs the HTTP push client (occupancy.runtime.push_client), which is not installed"
+            )
         spool = Path(".baywatch-spool")
 
         def push_factory(camera_id: str) -> PushClient:

@@ -4,7 +4,7 @@
                                    [--json accuracy.json]
 
 For each turnover (least time between a departure and the next arrival in a bay) and
-seed it composes a scene (occupancy.scenes), analyses it at the default 2 frames per
+seed it composes a scene (occupancy.evaluation.scenes), analyses it at the default 2 frames per
 second with the model in BAYWATCH_MODEL and evaluates it against its exact truth; then
 it evaluates the four sample clips against sample_videos/truth/. Prints one row per
 scene and the totals.
@@ -29,12 +29,12 @@ os.environ.setdefault(
     "BAYWATCH_MODEL", str(ROOT.parent / "shared/models/yolo11n_int8_openvino_model")
 )
 
-from occupancy.evaluate import Report, check_against_site, evaluate, spans_from_store  # noqa: E402
-from occupancy.pipeline import analyse, resolve_source  # noqa: E402
-from occupancy.scenes import SceneSpec, compose_scene  # noqa: E402
-from occupancy.site import load_site  # noqa: E402
-from occupancy.store import Store  # noqa: E402
-from occupancy.truth import load_truth  # noqa: E402
+from occupancy.config.site import load_site  # noqa: E402
+from occupancy.evaluation.evaluate import Report, check_against_site, evaluate, spans_from_store  # noqa: E402
+from occupancy.evaluation.scenes import SceneSpec, compose_scene  # noqa: E402
+from occupancy.evaluation.truth import load_truth  # noqa: E402
+from occupancy.observe.pipeline import analyse, resolve_source  # noqa: E402
+from occupancy.storage.store import Store  # noqa: E402
 from vision.detector import Detector  # noqa: E402
 
 

@@ -25,9 +25,9 @@ os.environ.setdefault(
     "BAYWATCH_MODEL", str(ROOT.parent / "shared/models/yolo11n_int8_openvino_model")
 )
 
-from occupancy.pipeline import analyse, resolve_source  # noqa: E402
-from occupancy.site import load_site  # noqa: E402
-from occupancy.store import Store  # noqa: E402
+from occupancy.config.site import load_site  # noqa: E402
+from occupancy.observe.pipeline import analyse, resolve_source  # noqa: E402
+from occupancy.storage.store import Store  # noqa: E402
 from vision.detector import Detector  # noqa: E402
 
 

@@ -41,10 +41,10 @@ def build_city(db: str, n: int, seed: int) -> None:
     import numpy as np
 
     from api.keys import KeyStore
-    from api.wire import EventIn
-    from occupancy.records import stable_id
-    from occupancy.simulate import simulate_sessions
-    from occupancy.store import Store
+    from occupancy.domain.records import stable_id
+    from occupancy.evaluation.simulate import simulate_sessions
+    from occupancy.runtime.wire import EventIn
+    from occupancy.storage.store import Store
 
     rng = np.random.default_rng(seed)
     lon = rng.uniform(LON0, LON1, n)

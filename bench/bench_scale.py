@@ -33,10 +33,10 @@ os.environ.setdefault(
 
 import cv2  # noqa: E402
 
-from occupancy.pipeline import analyse  # noqa: E402
-from occupancy.site import load_site  # noqa: E402
-from occupancy.store import Store  # noqa: E402
-from occupancy.watch import WatchService  # noqa: E402
+from occupancy.config.site import load_site  # noqa: E402
+from occupancy.observe.pipeline import analyse  # noqa: E402
+from occupancy.runtime.watch import WatchService  # noqa: E402
+from occupancy.storage.store import Store  # noqa: E402
 from tests.scale.composed import CLIP, compose, site_yaml  # noqa: E402
 from tests.scale.test_watch_live import site_text  # noqa: E402
 from vision.detector import Detector  # noqa: E402
@@ -129,7 +129,7 @@ def batch(tmp: Path, minutes: float) -> list[tuple[str, float, float, int, float
     """(backend, footage s, wall s, frames processed, sessions) per run."""
     import ray
 
-    from occupancy import ray_backend
+    from occupancy.runtime import ray_backend
 
     video = long_recording(tmp, minutes)
     site_path = tmp / "long.yaml"

@@ -96,9 +96,9 @@ def occupancy_from_sessions(sessions: list[dict], bays: list[str], seconds: int)
 
 
 def worker_baywatch(video: str, site_path: str, exact: bool) -> dict:
-    from occupancy.pipeline import analyse
-    from occupancy.site import load_site
-    from occupancy.store import Store
+    from occupancy.config.site import load_site
+    from occupancy.observe.pipeline import analyse
+    from occupancy.storage.store import Store
     from vision.detector import Detector
 
     site = load_site(site_path)
@@ -137,7 +137,7 @@ def worker_parking(video: str, site_path: str) -> dict:
     import cv2
     from ultralytics import solutions
 
-    from occupancy.site import load_site
+    from occupancy.config.site import load_site
 
     site = load_site(site_path)
     regions = [{"points": [list(map(int, p)) for p in b.pixels or []]} for b in site.bays]

@@ -28,8 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from occupancy import stats
-from occupancy.simulate import simulate_sessions
+from occupancy.evaluation.simulate import simulate_sessions
+from occupancy.statistics import hourly as stats
 
 COLUMNS = ["curb_zone_id", "kind", "start_ms", "end_ms", "vehicle_type", "max_stay_min"]
 

@@ -25,7 +25,7 @@ from rich.progress import (  # noqa: E402
     TimeRemainingColumn,
 )
 
-from occupancy.scenes import SceneSpec, compose_scene  # noqa: E402
+from occupancy.evaluation.scenes import SceneSpec, compose_scene  # noqa: E402
 
 
 def _size(text: str) -> tuple[int, int]:

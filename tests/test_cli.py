@@ -112,7 +112,7 @@ def test_truncated_video_keeps_what_was_analysed(tmp_path: Path) -> None:
     )
     assert_one_line_error(p, "cut.mp4")
     if "truncated" in p.stderr:  # the header survived: the decodable part was analysed and kept
-        from occupancy.store import Store
+        from occupancy.storage.store import Store
 
         runs = (
             Store(f"sqlite:///{db}")

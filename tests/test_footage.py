@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from occupancy.machine import OccupancyMachine
-from occupancy.pipeline import AnalysisResult, analyse, prepare, resolve_source
-from occupancy.records import SessionKind
-from occupancy.site import Site, load_site
-from occupancy.store import Store
+from occupancy.config.site import Site, load_site
+from occupancy.domain.records import SessionKind
+from occupancy.observe.machine import OccupancyMachine
+from occupancy.observe.pipeline import AnalysisResult, analyse, prepare, resolve_source
+from occupancy.storage.store import Store
 from tests.conftest import SAMPLES, needs_footage
 from vision.detector import Detector
 from vision.sources import FrameSource, open_source

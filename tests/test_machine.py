@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon
 
-from occupancy.machine import OccupancyMachine, Output, TrackObservation
-from occupancy.records import EventType, LaneType, SessionKind, VehicleType
-from occupancy.zones import Zone
+from occupancy.domain.records import EventType, LaneType, SessionKind, VehicleType
+from occupancy.observe.machine import OccupancyMachine, Output, TrackObservation
+from occupancy.observe.zones import Zone
 
 T0 = 1_700_000_000_000
 STEP = 500  # 2 analysed frames per second

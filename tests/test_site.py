@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from occupancy.calibration import GroundProjection
-from occupancy.pipeline import prepare
-from occupancy.site import SiteError, load_site, site_json_schema
+from occupancy.config.site import SiteError, load_site, site_json_schema
+from occupancy.observe.calibration import GroundProjection
+from occupancy.observe.pipeline import prepare
 from tests.conftest import SAMPLES
 
 BASE: dict[str, Any] = yaml.safe_load((SAMPLES / "meva-c4f6.yaml").read_text())

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from occupancy.records import CurbEvent, EventType, OccupancySession, SessionKind, VehicleType
-from occupancy.store import Store, StoreError
+from occupancy.domain.records import (
+    CurbEvent,
+    EventType,
+    OccupancySession,
+    SessionKind,
+    VehicleType,
+)
+from occupancy.storage.store import Store, StoreError
 
 
 def session(sid: str, start: int) -> OccupancySession:
@@ -68,7 +74,7 @@ def test_completed_attempt_replaces_earlier_outputs(store_url: str) -> None:
 
 
 def test_ingest_counts_only_new_events(store_url: str) -> None:
-    from occupancy.store import event_row
+    from occupancy.storage.store import event_row
 
     store = Store(store_url)
     rows = [event_row(event(f"e{i}", i), 0, None) for i in range(5)]

@@ -19,8 +19,8 @@ from api.live import BayState, StateChange
 from api.profiles import weekday_hour
 from api.security import public
 from api.state import ApiState, get_state
-from occupancy.records import VehicleType
-from occupancy.store import now_ms
+from occupancy.domain.records import VehicleType
+from occupancy.storage.store import now_ms
 
 router = APIRouter(prefix="/availability", tags=["Availability (operators)"])
 

@@ -13,7 +13,7 @@ from api.params import bad_request
 from api.queries import device_rows, event_rows
 from api.security import require
 from api.state import ApiState, get_state
-from occupancy.store import now_ms
+from occupancy.storage.store import now_ms
 
 router = APIRouter(
     prefix="/events",

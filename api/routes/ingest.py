@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends
 from api.keys import Scope
 from api.security import require
 from api.state import ApiState, get_state
-from api.wire import IngestBatch, IngestResult
-from occupancy.store import now_ms
+from occupancy.runtime.wire import IngestBatch, IngestResult
+from occupancy.storage.store import now_ms
 
 router = APIRouter(prefix="/ingest", tags=["Ingestion"])
 

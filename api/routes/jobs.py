@@ -78,7 +78,7 @@ def check_source(source: str) -> None:
 def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
     """Queue footage for analysis; poll ``GET /jobs/{job_id}`` for progress."""
     check_source(job.source)
-    from occupancy.site import SiteError, parse_site
+    from occupancy.config.site import SiteError, parse_site
 
     try:
         parse_site(job.site, Path("site"))

@@ -1,6 +1,6 @@
 """Planners' map API: bays, areas and H3 cells as GeoJSON with live state and statistics.
 
-Statistics come from ``occupancy.stats``: ``occupancy`` is 1 - P(free) from the
+Statistics come from ``occupancy.statistics.hourly``: ``occupancy`` is 1 - P(free) from the
 weekly profile (optionally at one hour and weekday: the map's hour slider), and the
 CDS metrics (``occupancy_percent``, ``total_sessions``, ``turnover``,
 ``average_dwell_time``) are hourly aggregates averaged over a time range. Each bay

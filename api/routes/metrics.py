@@ -1,6 +1,6 @@
 """CDS 1.0 Metrics API as CSV: sessions and hourly aggregates (key, scope read).
 
-Aggregates are computed by ``occupancy.stats.hourly_aggregates`` over the selected
+Aggregates are computed by ``occupancy.statistics.hourly.hourly_aggregates`` over the selected
 zones and window, with camera offline time taken from the events, so an hour a
 camera mostly missed reads -1 as CDS prescribes.
 """
@@ -23,8 +23,8 @@ from api.params import Circle, TimeWindow, bad_request, bbox_param, circle_cm_pa
 from api.queries import session_event_ids, session_rows
 from api.security import require
 from api.state import ApiState, get_state
-from occupancy.exports import CDS_AGGREGATE_COLUMNS, CDS_SESSION_COLUMNS
-from occupancy.store import now_ms
+from occupancy.statistics.exports import CDS_AGGREGATE_COLUMNS, CDS_SESSION_COLUMNS
+from occupancy.storage.store import now_ms
 
 router = APIRouter(
     prefix="/metrics",
@@ -172,8 +172,8 @@ def query_aggregates(
 def aggregates_frame(
     state: ApiState, zone_ids: list[str] | None, start_ms: int, end_ms: int
 ) -> pd.DataFrame:
-    """CDS aggregate rows (one per zone, local hour and metric) from ``occupancy.stats``."""
-    from occupancy import stats
+    """CDS aggregate rows (one per zone, local hour and metric) from ``occupancy.statistics.hourly``."""
+    from occupancy.statistics import hourly as stats
 
     sessions = state.store.sessions_frame(start_ms=start_ms, end_ms=end_ms)
     zones = state.store.zones_frame()

@@ -19,9 +19,9 @@ from api.app import create_app
 from api.jobs import JobRunner
 from api.keys import KeyStore
 from api.state import ApiState
-from baywatch.settings import Settings
-from occupancy.records import stable_id
-from occupancy.store import Store
+from occupancy.config.settings import Settings
+from occupancy.domain.records import stable_id
+from occupancy.storage.store import Store
 
 ORIGIN = (48.8556, 2.3655)  # lat, lon
 T0 = 1_767_600_000_000  # 2026-01-05 08:00:00 UTC = 09:00 Paris, a Monday

@@ -56,8 +56,8 @@ def test_state_rebuilt_from_database_at_start(tmp_path: Path) -> None:
 
 
 def test_follower_picks_up_events_written_by_another_process(api: Api) -> None:
-    from api.wire import EventIn
-    from occupancy.store import now_ms
+    from occupancy.runtime.wire import EventIn
+    from occupancy.storage.store import now_ms
 
     seen: list[list[object]] = []
     api.state.live.add_listener(seen.append)

@@ -14,8 +14,8 @@ import pytest
 
 from api.app import VENDOR, create_app
 from api.profiles import ProfileSnapshot
-from baywatch.settings import Settings
-from occupancy.store import Store
+from occupancy.config.settings import Settings
+from occupancy.storage.store import Store
 from tests.api.conftest import BAYS, T0, event, session, zid, zone_rows
 from tests.api.server import serve_in_thread
 
@@ -36,7 +36,7 @@ def test_map_draws_bays_and_opens_chart(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'web.db'}"
     store = Store(db)
     store.upsert_zones(zone_rows())
-    from api.wire import EventIn, SessionIn
+    from occupancy.runtime.wire import EventIn, SessionIn
 
     evs = [event("park_start", "b1", T0), event("park_end", "b2", T0)]
     store.ingest_events([EventIn.model_validate(e).row(T0) for e in evs])

@@ -11,7 +11,7 @@ import httpx
 from typer.testing import CliRunner
 
 from baywatch.cli import app as cli_app
-from occupancy.store import Store
+from occupancy.storage.store import Store
 from tests.api.conftest import zone_rows
 from tests.api.server import free_port
 

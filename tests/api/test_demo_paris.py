@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.demo import seed_inventory_demo
-from baywatch.settings import Settings
-from occupancy.store import Store
+from occupancy.config.settings import Settings
+from occupancy.runtime.demo import seed_inventory_demo
+from occupancy.storage.store import Store
 from tests.api.conftest import SHARED, T0
 
 PARIS = SHARED / "geodata" / "paris_delivery_bays.csv"

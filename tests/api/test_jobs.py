@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from api.jobs import JobQueue, Progress
-from api.wire import EventIn
-from occupancy.store import Store
+from occupancy.runtime.wire import EventIn
+from occupancy.storage.store import Store
 from tests.api.conftest import T0, Api, event, make_api
 
 SITE: dict[str, Any] = {

@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 
 from api.keys import KeyStore
-from api.push_client import PushClient
-from occupancy.records import (
+from occupancy.domain.records import (
     CurbEvent,
     EventType,
     OccupancySession,
@@ -27,7 +26,8 @@ from occupancy.records import (
     VehicleType,
     stable_id,
 )
-from occupancy.store import Store
+from occupancy.runtime.push_client import PushClient
+from occupancy.storage.store import Store
 from tests.api.conftest import T0, zone_rows
 from tests.api.server import free_port
 
@@ -155,7 +155,7 @@ def test_kill_and_restart_mid_stream(tmp_path: Path) -> None:
 def test_rejected_batch_is_kept_not_retried(tmp_path: Path) -> None:
     """A batch the server refuses as invalid goes to rejected/ with the server's reason."""
     from api.app import create_app
-    from baywatch.settings import Settings
+    from occupancy.config.settings import Settings
     from tests.api.server import serve_in_thread
 
     db = f"sqlite:///{tmp_path / 'r.db'}"

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.keys import KeyStore
-from api.wire import EventIn
-from baywatch.settings import Settings
-from occupancy.store import Store
+from occupancy.config.settings import Settings
+from occupancy.runtime.wire import EventIn
+from occupancy.storage.store import Store
 from tests.api.conftest import T0, event, zone_rows
 
 _TMP = tempfile.TemporaryDirectory(prefix="baywatch-schemathesis-")

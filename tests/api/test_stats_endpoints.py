@@ -1,4 +1,4 @@
-"""Endpoints backed by occupancy.stats, on hand-made sessions with known figures.
+"""Endpoints backed by occupancy.statistics.hourly, on hand-made sessions with known figures.
 
 T0 is Monday 09:00 in Paris. b1 is occupied 09:00-09:30 (50 % of hour 9); b2
 09:15-10:15 (75 % of hour 9, 25 % of hour 10). Camera cam-1 (b1..b3) is offline

@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from baywatch.cli import app
-from occupancy.evaluate import Report, check_against_site, evaluate, spans_from_store
-from occupancy.pipeline import analyse, resolve_source
-from occupancy.scenes import ComposedScene, SceneSpec, compose_scene
-from occupancy.site import load_site
-from occupancy.store import Store
-from occupancy.truth import load_truth
+from occupancy.config.site import load_site
+from occupancy.evaluation.evaluate import Report, check_against_site, evaluate, spans_from_store
+from occupancy.evaluation.scenes import ComposedScene, SceneSpec, compose_scene
+from occupancy.evaluation.truth import load_truth
+from occupancy.observe.pipeline import analyse, resolve_source
+from occupancy.storage.store import Store
 from tests.conftest import SAMPLES, needs_footage
 from vision.detector import Detector
 
@@ -118,7 +118,7 @@ def test_sample_clips_against_their_truth(
 def test_evaluate_command_analyses_the_footage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from baywatch.settings import get_settings
+    from occupancy.config.settings import get_settings
     from tests.conftest import MODEL
 
     monkeypatch.setenv("BAYWATCH_MODEL", str(MODEL))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from occupancy.evaluate import Errors, Span, evaluate, match_sessions, temporal_iou
-from occupancy.truth import Truth, TruthSession
+from occupancy.evaluation.evaluate import Errors, Span, evaluate, match_sessions, temporal_iou
+from occupancy.evaluation.truth import Truth, TruthSession
 
 
 def park(zone: str, a: float, b: float) -> Span:

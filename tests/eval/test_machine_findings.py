@@ -14,7 +14,7 @@ scenes, reduced to hand-made track sequences; ``occupancy/machine.py`` now handl
 
 from __future__ import annotations
 
-from occupancy.records import SessionKind
+from occupancy.domain.records import SessionKind
 from tests.test_machine import STEP, Script, drive, obs
 
 

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from occupancy.evaluate import check_against_site
-from occupancy.pipeline import check_frame_size, prepare
-from occupancy.scenes import SceneSpec, compose_scene
-from occupancy.scenes.compose import Renderer
-from occupancy.scenes.footage import load_backdrop
-from occupancy.scenes.plan import (
+from occupancy.config.site import load_site
+from occupancy.evaluation.evaluate import check_against_site
+from occupancy.evaluation.scenes import SceneSpec, compose_scene
+from occupancy.evaluation.scenes.compose import Renderer
+from occupancy.evaluation.scenes.footage import load_backdrop
+from occupancy.evaluation.scenes.plan import (
     BAY_IDS,
     PlanSpec,
     Visit,
@@ -23,8 +23,8 @@ from occupancy.scenes.plan import (
     plan_visits,
     projection,
 )
-from occupancy.site import load_site
-from occupancy.truth import load_truth
+from occupancy.evaluation.truth import load_truth
+from occupancy.observe.pipeline import check_frame_size, prepare
 from tests.conftest import FOOTAGE
 from vision.sources import open_source
 
@@ -67,7 +67,7 @@ def test_truth_is_consistent_with_the_plan_and_the_pixels() -> None:
     backdrop = load_backdrop(FOOTAGE.resolve())
     spec = SceneSpec(duration_s=240)
     visits = plan_visits(PlanSpec(duration_s=240), backdrop, seed=0)
-    from occupancy.scenes.compose import truth_of
+    from occupancy.evaluation.scenes.compose import truth_of
 
     truth = truth_of(spec, visits, frames=2400)
     kinds = [v.kind for v in visits]

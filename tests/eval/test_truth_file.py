@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from occupancy.evaluate import check_against_site
-from occupancy.site import load_site
-from occupancy.truth import TruthError, load_truth, truth_json_schema
+from occupancy.config.site import load_site
+from occupancy.evaluation.evaluate import check_against_site
+from occupancy.evaluation.truth import TruthError, load_truth, truth_json_schema
 from tests.conftest import SAMPLES
 
 GOOD = {

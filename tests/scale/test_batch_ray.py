@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from occupancy.chunks import Chunk, plan_chunks, warmup_s
-from occupancy.pipeline import analyse
-from occupancy.site import load_site
-from occupancy.store import Store
+from occupancy.config.site import load_site
+from occupancy.observe.chunks import Chunk, plan_chunks, warmup_s
+from occupancy.observe.pipeline import analyse
+from occupancy.storage.store import Store
 from tests.conftest import MODEL, needs_footage
 from tests.scale.composed import CLIP, compose, site_yaml
 from vision.sources import SourceError, VideoFileSource
@@ -74,7 +74,7 @@ def test_ray_and_local_backends_store_the_same_sessions(
     stops: tuple[Path, Path], tmp_path: Path, detector_factory
 ) -> None:  # type: ignore[no-untyped-def]
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '.[ray]'")
-    from occupancy import ray_backend
+    from occupancy.runtime import ray_backend
 
     video, site_path = stops
     site = load_site(site_path)
@@ -124,8 +124,8 @@ def test_ray_and_local_backends_store_the_same_sessions(
 
 
 def test_each_instant_is_owned_by_exactly_one_chunk_and_stitching_refuses_doubles() -> None:
-    from occupancy.chunks import ChunkWindow, stitch
-    from occupancy.records import OccupancySession, SessionKind, VehicleType
+    from occupancy.domain.records import OccupancySession, SessionKind, VehicleType
+    from occupancy.observe.chunks import ChunkWindow, stitch
 
     chunks = plan_chunks(30.2, 10.0, 6.0, 2.0)
     assert [c.end_s for c in chunks] == [10.0, 20.0, 30.0, None]

@@ -18,9 +18,15 @@ import pytest
 from shapely.geometry import Point, shape
 from sqlalchemy import inspect, text
 
-from occupancy.records import CurbEvent, EventType, OccupancySession, SessionKind, VehicleType
-from occupancy.spatial_queries import SpatialQueryError
-from occupancy.store import Store
+from occupancy.domain.records import (
+    CurbEvent,
+    EventType,
+    OccupancySession,
+    SessionKind,
+    VehicleType,
+)
+from occupancy.storage.spatial_queries import SpatialQueryError
+from occupancy.storage.store import Store
 from tests.conftest import SHARED
 
 GEO = SHARED / "geodata"
@@ -100,7 +106,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(store_url: str) -> None:
 def test_alembic_builds_an_empty_database_like_store_does(store_url: str, tmp_path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from occupancy.migrations import upgrade
+    from occupancy.storage.migrations import upgrade
 
     engine = create_engine(store_url)
     assert upgrade(engine) == "0001"  # from nothing: the revision creates every table

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from occupancy.records import CurbEvent, OccupancySession
-from occupancy.store import Store
-from occupancy.watch import WatchService
+from occupancy.domain.records import CurbEvent, OccupancySession
+from occupancy.runtime.watch import WatchService
+from occupancy.storage.store import Store
 from tests.conftest import MODEL, SAMPLES, needs_footage
 from tests.scale.composed import CLIP
 

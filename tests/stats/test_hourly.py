@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from occupancy.stats import (
+from occupancy.statistics.hourly import (
     StatsError,
     covered_ms,
     hourly_aggregates,

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from occupancy.inventory import InventoryError, load_bays
+from occupancy.inventory.bays import InventoryError, load_bays
 
 TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
 

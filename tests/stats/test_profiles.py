@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from occupancy.stats import double_parking_by_lane, period_totals, provenance, weekly_profile
+from occupancy.statistics.hourly import (
+    double_parking_by_lane,
+    period_totals,
+    provenance,
+    weekly_profile,
+)
 from tests.stats.conftest import frame, ms, session
 
 ZONES = pd.DataFrame(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from occupancy.report import build_report, write_report
+from occupancy.statistics.report import build_report, write_report
 from tests.stats.conftest import frame, ms, session
 
 ZONES = pd.DataFrame(

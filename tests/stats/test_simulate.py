@@ -7,9 +7,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from occupancy.simulate import simulate_sessions, uuid_strings
-from occupancy.stats import hourly_aggregates
-from occupancy.store import Store, sessions
+from occupancy.evaluation.simulate import simulate_sessions, uuid_strings
+from occupancy.statistics.hourly import hourly_aggregates
+from occupancy.storage.store import Store, sessions
 from tests.stats.conftest import ms
 
 ZONES = pd.DataFrame(

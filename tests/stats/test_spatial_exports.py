@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from occupancy import exports, spatial
-from occupancy.stats import hourly_aggregates, period_totals
+from occupancy.statistics import exports, spatial
+from occupancy.statistics.hourly import hourly_aggregates, period_totals
 from tests.stats.conftest import frame, ms, session
 
 # Three bays: two in the west square, one in the east square.

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from baywatch.cli import app
-from occupancy.store import Store
+from occupancy.storage.store import Store
 
 runner = CliRunner()
 

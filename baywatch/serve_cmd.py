@@ -1,0 +1,155 @@
+"""``baywatch serve`` and ``baywatch keys create|list|revoke``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from occupancy.config.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the store pulls pandas/SQLAlchemy: import it only when a command runs
+    from occupancy.storage.store import Store
+
+keys_app = typer.Typer(
+    help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True
+)
+err = Console(stderr=True)
+
+
+def _fail(msg: str) -> typer.Exit:
+    typer.echo(f"error: {msg}", err=True)
+    return typer.Exit(2)
+
+
+def _settings(db: str | None, env_file: Path | None) -> Settings:
+    from pydantic import ValidationError
+
+    if env_file is not None and not env_file.is_file():
+        raise _fail(f"settings file {env_file} does not exist")
+    try:
+        base = Settings(_env_file=env_file) if env_file is not None else get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise _fail(f"invalid setting {where}: {msg}") from None
+    return base.model_copy(update={"db": db}) if db else base
+
+
+def _store(settings: Settings) -> Store:
+    from occupancy.storage.store import Store, StoreError
+
+    try:
+        return Store(settings.db)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    db: str | None = typer.Option(None, help="database URL (default: BAYWATCH_DB)"),
+    env_file: Path | None = typer.Option(None, "--config", help="settings file (.env format)"),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+) -> None:
+    """Run the HTTP service (map, availability, CDS, ingestion, jobs); docs at /docs."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(db, env_file)
+    store = _store(settings)
+    if workers > 1:
+        raise _fail("--workers > 1 needs the app factory: use uvicorn api.app:app_from_env")
+    app = create_app(settings, store=store)
+    uvicorn.run(app, host=host, port=port, log_level="info", loop="auto", http="auto")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Argument(..., help="who the key is for"),
+    scope: list[str] = typer.Option(..., "--scope", "-s", help="read, ingest, jobs or admin"),
+    db: str | None = typer.Option(None),
+) -> None:
+    """Create a key and print it (the only time it is shown)."""
+    from api.keys import KeyRequestError, KeyStore
+
+    store = _store(_settings(db, None))
+    try:
+        info, token = KeyStore(store).create(name, scope)
+    except KeyRequestError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"created key {info.key_id} for {name!r} with scopes {', '.join(info.scopes)}")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list(db: str | None = typer.Option(None)) -> None:
+    """List keys (ids, names, scopes; never secrets)."""
+    from api.keys import KeyStore
+
+    store = _store(_settings(db, None))
+    t = Table("key_id", "name", "scopes", "created", "revoked")
+
+    def fmt(ms: int | None) -> str:
+        return (
+            ""
+            if ms is None
+            else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+        )
+
+    for k in KeyStore(store).list():
+        t.add_row(k.key_id, k.name, ",".join(k.scopes), fmt(k.created_ms), fmt(k.revoked_ms))
+    Console().print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(...), db: str | None = typer.Option(None)) -> None:
+    """Revoke a key; a running server refuses it within seconds."""
+    from api.keys import KeyRequestError, KeyStore
+
+    store = _store(_settings(db, None))
+    try:
+        KeyStore(store).revoke(key_id)
+    except KeyRequestError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"revoked key {key_id}")
+
+
+DEFAULT_INVENTORY = Path("../shared/geodata/paris_delivery_bays.csv")
+
+
+def demo_inventory(
+    inventory: Path = typer.Option(DEFAULT_INVENTORY, help="bay inventory file"),
+    fmt: str = typer.Option("auto", "--format", help="auto, paris, cerema, cds or osm"),
+    days: int = typer.Option(14, min=1, max=366, help="days of simulated stops up to now"),
+    seed: int = typer.Option(1),
+    db: str | None = typer.Option(None),
+) -> None:
+    """Load a real bay inventory with simulated statistics and live state, for the map."""
+    from occupancy.inventory.bays import InventoryError
+    from occupancy.runtime.demo import seed_inventory_demo
+
+    store = _store(_settings(db, None))
+    if not inventory.exists():
+        raise _fail(f"{inventory}: no such inventory file")
+    try:
+        s = seed_inventory_demo(store, inventory, fmt=fmt, days=days, seed=seed)
+    except InventoryError as exc:
+        raise _fail(str(exc)) from None
+    err.print(
+        f"{s.bays:,} bays ({s.rejected} rejected), {s.sessions:,} simulated sessions, "
+        f"{s.live_events:,} simulated live states in {store.url}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve``, ``keys`` and ``demo-inventory`` to the main ``baywatch`` CLI."""
+    app.command("serve")(serve)
+    app.command("demo-inventory")(demo_inventory)
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,448 @@
+"""``baywatch import-bays | simulate | stats | report``: the statistics commands.
+
+``register(app)`` adds them to the main typer app (``baywatch.cli``). User
+errors print one ``error: ...`` line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn, ParamSpec
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from occupancy.config.settings import get_settings
+from occupancy.inventory.bays import FORMATS, InventoryError, load_bays
+from occupancy.inventory.opening_hours import OpeningHoursError
+from occupancy.statistics import exports, spatial
+from occupancy.statistics import hourly as stats
+from occupancy.storage.store import Store, StoreError
+
+console = Console(soft_wrap=True)
+P = ParamSpec("P")
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="SQLAlchemy URL (default: BAYWATCH_DB or sqlite file)")
+]
+TzOpt = Annotated[str | None, typer.Option("--tz", help="site time zone (default: BAYWATCH_TZ)")]
+PeriodOpt = Annotated[
+    str,
+    typer.Option(
+        "--period",
+        help="all | YYYY-MM-DD | YYYY-MM-DD..YYYY-MM-DD (inclusive) | YYYY-MM | last<N>d",
+    ),
+]
+
+
+class By(StrEnum):
+    bay = "bay"
+    area = "area"
+    h3 = "h3"
+
+
+class OutFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    geojson = "geojson"
+    geoparquet = "geoparquet"
+    cds_aggregates = "cds-aggregates"
+    cds_sessions = "cds-sessions"
+
+
+def fail(msg: str) -> NoReturn:
+    print(f"error: {msg}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def _store(db: str | None) -> Store:
+    try:
+        return Store(db or get_settings().db)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _tz(tz: str | None) -> str:
+    name = tz or get_settings().tz
+    try:
+        pd.Timestamp(0, tz=name)
+    except Exception:
+        fail(f"unknown time zone {name!r}")
+    return name
+
+
+def _local_ms(day: str, tz: str) -> int:
+    return int(pd.Timestamp(day).tz_localize(tz).value // 1_000_000)
+
+
+def parse_period(period: str, sessions: pd.DataFrame, tz: str) -> tuple[int, int]:
+    """[start_ms, end_ms) of a period written as on the command line."""
+    p = period.strip()
+    try:
+        if p == "all":
+            if sessions.empty:
+                fail("no sessions in the database (import footage or run 'baywatch simulate')")
+            return (
+                stats.floor_local_hour(int(sessions["start_ms"].min()), tz),
+                stats.ceil_local_hour(int(sessions["end_ms"].max()), tz),
+            )
+        m = re.fullmatch(r"last(\d+)d", p)
+        if m:
+            if sessions.empty:
+                fail("no sessions in the database")
+            end = stats.ceil_local_hour(int(sessions["end_ms"].max()), tz)
+            return end - int(m.group(1)) * 86_400_000, end
+        if re.fullmatch(r"\d{4}-\d{2}", p):
+            a = pd.Timestamp(p + "-01")
+            return _local_ms(str(a.date()), tz), _local_ms(
+                str((a + pd.offsets.MonthBegin(1)).date()), tz
+            )
+        if ".." in p:
+            a, b = p.split("..", 1)
+            end_day = (pd.Timestamp(b) + pd.Timedelta(days=1)).date()
+            start, end = _local_ms(a, tz), _local_ms(str(end_day), tz)
+        else:
+            start = _local_ms(p, tz)
+            end = _local_ms(str((pd.Timestamp(p) + pd.Timedelta(days=1)).date()), tz)
+    except ValueError:
+        fail(f"bad --period {period!r}: use all, YYYY-MM-DD, A..B, YYYY-MM or last<N>d")
+    if end <= start:
+        fail(f"bad --period {period!r}: it ends before it starts")
+    return start, end
+
+
+def _load(
+    store: Store, period: str, tz: str
+) -> tuple[pd.DataFrame, pd.DataFrame, int, int, pd.DataFrame]:
+    zones = store.zones_frame()
+    if zones.empty:
+        fail("no bays in the database: run 'baywatch import-bays FILE' first")
+    sessions = store.sessions_frame()
+    start, end = parse_period(period, sessions, tz)
+    sessions = sessions[(sessions["end_ms"] > start) & (sessions["start_ms"] < end)]
+    events = store.events_frame(event_types=["comms_lost", "comms_restored"], end_ms=end)
+    offline = stats.offline_intervals(events, end)
+    return zones, sessions, start, end, offline
+
+
+def _banner(prov: str) -> None:
+    if "simulated" in prov:
+        console.print(
+            "[bold white on red] SIMULATED DATA [/] these statistics come from simulated "
+            "sessions, not observation"
+        )
+
+
+def _print_table(frame: pd.DataFrame, title: str, limit: int) -> None:
+    t = Table(title=title, show_lines=False)
+    for c in frame.columns:
+        numeric = frame[c].dtype.kind in "fiu"
+        t.add_column(
+            str(c),
+            justify="right" if numeric else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=None if numeric else 26,
+        )
+    for rec in frame.head(limit).itertuples(index=False):
+        t.add_row(
+            *[f"{v:,.1f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in rec]
+        )
+    # Piped output has no terminal width: do not squeeze numbers into 80 columns.
+    wide = console if console.is_terminal else Console(width=max(console.width, 150))
+    wide.print(t)
+    if len(frame) > limit:
+        console.print(f"... {len(frame) - limit:,} more rows (use --limit or --format csv)")
+
+
+def import_bays(
+    file: Annotated[Path, typer.Argument(help="inventory file (CSV or GeoJSON)")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | cerema | cds | paris | osm")
+    ] = "auto",
+    streets: Annotated[
+        Path | None,
+        typer.Option("--streets", help="street lines (OSM PBF/GeoJSON) to align bays to"),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Import a city's delivery-bay inventory; bad records are listed and skipped."""
+    if fmt not in FORMATS:
+        fail(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    try:
+        res = load_bays(file, fmt, streets=streets)
+    except (InventoryError, OpeningHoursError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # unreadable street layer and the like
+        fail(f"{file}: {exc}")
+    if not res.zones:
+        first = f" (first: {res.rejected[0]})" if res.rejected else ""
+        fail(f"{file}: no valid bay{first}")
+    store = _store(db)
+    store.upsert_zones(res.zones)
+    console.print(
+        f"imported {len(res.zones):,} bays from {file} (format {res.fmt}); "
+        f"rejected {len(res.rejected):,}; warnings {len(res.warnings):,}"
+    )
+    for label, items in (("rejected", res.rejected), ("warning", res.warnings)):
+        for r in items[:20]:
+            console.print(f"  {label}: {r}", markup=False, highlight=False)
+        if len(items) > 20:
+            console.print(f"  ... and {len(items) - 20:,} more")
+
+
+def simulate(
+    days: Annotated[int, typer.Option(min=1, max=3660, help="days to simulate")] = 7,
+    start: Annotated[
+        str | None, typer.Option(help="first local day, YYYY-MM-DD (default: 'days' ago)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same sessions)")] = 0,
+    stops_per_bay_day: Annotated[float, typer.Option(min=0.0)] = 5.0,
+    replace: Annotated[bool, typer.Option(help="delete earlier simulated sessions first")] = True,
+    tz: TzOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write simulated sessions (data_source_type=simulated) for every bay in the database."""
+    from occupancy.evaluation.simulate import simulate_sessions
+
+    zone_tz = _tz(tz)
+    store = _store(db)
+    zones = store.zones_frame()
+    if zones.empty:
+        fail("no bays in the database: run 'baywatch import-bays FILE' first")
+    try:
+        first = (
+            datetime.fromisoformat(start)
+            if start
+            else (pd.Timestamp.now(tz=zone_tz).normalize() - pd.Timedelta(days=days))
+            .tz_localize(None)
+            .to_pydatetime()
+        )
+    except ValueError:
+        fail(f"bad --start {start!r}: use YYYY-MM-DD")
+    frame = simulate_sessions(
+        zones, start=first, days=days, seed=seed, stops_per_bay_day=stops_per_bay_day, tz=zone_tz
+    )
+    if replace:
+        gone = store.delete_sessions(data_source_type="simulated")
+        if gone:
+            console.print(f"deleted {gone:,} earlier simulated sessions")
+    chunk = 50_000
+    with Progress(
+        TextColumn("writing simulated sessions"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("write", total=len(frame))
+        for i in range(0, len(frame), chunk):
+            n = store.write_sessions_frame(frame.iloc[i : i + chunk])
+            bar.advance(task, n)
+    console.print(
+        f"[bold white on red] SIMULATED [/] {len(frame):,} sessions for {len(zones):,} bays, "
+        f"{days} days from {first:%Y-%m-%d}, seed {seed}"
+    )
+
+
+def stats_cmd(
+    by: Annotated[By, typer.Option("--by", help="bay | area | h3")] = By.bay,
+    period: PeriodOpt = "all",
+    fmt: Annotated[OutFormat, typer.Option("--format")] = OutFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+    areas: Annotated[
+        Path | None,
+        typer.Option("--areas", help="polygon layer (GeoJSON/GeoPackage) for --by area"),
+    ] = None,
+    area_id: Annotated[str | None, typer.Option(help="id column of --areas")] = None,
+    h3_res: Annotated[int, typer.Option("--h3-res", min=0, max=15)] = 9,
+    limit: Annotated[int, typer.Option(help="rows shown by the table format")] = 25,
+    tz: TzOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Occupancy statistics per bay, area or H3 cell (CDS Metrics definitions)."""
+    zone_tz = _tz(tz)
+    if fmt in (OutFormat.geojson, OutFormat.geoparquet) and output is None:
+        fail(f"--format {fmt} needs --output FILE")
+    if fmt == OutFormat.cds_aggregates and by != By.bay:
+        fail("--format cds-aggregates is per bay (CDS zone): use --by bay")
+    store = _store(db)
+    zones, sessions, start, end, offline = _load(store, period, zone_tz)
+    prov = stats.provenance(sessions)
+
+    if fmt == OutFormat.cds_sessions:
+        out = exports.cds_sessions(sessions, zones)
+        _write_csv(out, output)
+        return
+    if fmt == OutFormat.cds_aggregates:
+        p = stats.prepare(sessions, zones, offline=offline)
+        frames = (
+            exports.cds_aggregates(b, data_source_type=prov)
+            for b in stats.iter_hourly_aggregates(p, start_ms=start, end_ms=end, tz=zone_tz)
+        )
+        if output is None:
+            for i, f in enumerate(frames):
+                f.to_csv(sys.stdout, index=False, header=i == 0, float_format=exports.CDS_FLOAT)
+        else:
+            exports.write_cds_csv(frames, output)
+            console.print(f"wrote {output}")
+        return
+
+    totals = stats.period_totals(
+        sessions, zones, start_ms=start, end_ms=end, tz=zone_tz, offline=offline
+    )
+    try:
+        if by == By.bay:
+            geo = spatial.bays_frame(zones)[
+                ["curb_zone_id", "name", "street_name", "area_name", "num_spaces", "geometry"]
+            ]
+            result = geo.merge(totals, on="curb_zone_id")
+        elif by == By.area:
+            polys = spatial.read_polygons(areas, id_col=area_id) if areas else None
+            assign = (
+                spatial.assign_polygons(zones, polys)
+                if polys is not None
+                else zones[["curb_zone_id", "area_id", "area_name"]]
+            )
+            result = spatial.aggregate_totals(totals, zones, assign, polys)
+        else:
+            assign = spatial.assign_h3(zones, h3_res)
+            cells = sorted(assign["area_id"].unique())
+            result = spatial.aggregate_totals(totals, zones, assign, spatial.h3_polygons(cells))
+    except spatial.SpatialError as exc:
+        fail(str(exc))
+    result = result.assign(data_source_type=prov)
+
+    if fmt == OutFormat.table:
+        _banner(prov)
+        t0 = pd.Timestamp(start, unit="ms", tz="UTC").tz_convert(zone_tz)
+        t1 = pd.Timestamp(end, unit="ms", tz="UTC").tz_convert(zone_tz)
+        cols = [
+            c
+            for c in (
+                "name" if by == By.bay else "area_name",
+                "area_name" if by == By.bay else "n_bays",
+                "total_sessions",
+                "turnover",
+                "average_dwell_time",
+                "median_dwell_time",
+                "occupancy_percent",
+                "overstay_share",
+                "misuse_share",
+                "double_park_sessions",
+            )
+            if c in result.columns
+        ]
+        shown = pd.DataFrame(result[cols]).sort_values("occupancy_percent", ascending=False)
+        for c in ("overstay_share", "misuse_share"):
+            shown[c] = shown[c] * 100.0
+        shown = shown.rename(
+            columns={
+                "area_name": "area",
+                "n_bays": "bays",
+                "total_sessions": "sessions",
+                "average_dwell_time": "dwell min",
+                "median_dwell_time": "p50 dwell",
+                "occupancy_percent": "occ %",
+                "overstay_share": "overstay %",
+                "misuse_share": "misuse %",
+                "double_park_sessions": "dbl parks",
+            }
+        )
+        _print_table(
+            shown, f"by {by} - {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} {zone_tz}", limit
+        )
+    elif fmt == OutFormat.csv:
+        _write_csv(pd.DataFrame(result.drop(columns="geometry")), output)
+    elif fmt == OutFormat.geojson:
+        assert output is not None
+        exports.write_geojson(result, output)
+        console.print(f"wrote {output}")
+    else:
+        assert output is not None
+        exports.write_geoparquet(result, output)
+        console.print(f"wrote {output}")
+
+
+def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:
+    if output is None:
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        frame.to_csv(output, index=False)
+        console.print(f"wrote {output}")
+
+
+def report_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("baywatch-report.html"),
+    period: PeriodOpt = "all",
+    areas: Annotated[
+        Path | None, typer.Option("--areas", help="polygon layer drawn on the maps")
+    ] = None,
+    figures_dir: Annotated[
+        Path | None, typer.Option("--figures-dir", help="also save the pictures as PNG files")
+    ] = None,
+    title: Annotated[str, typer.Option()] = "Delivery bay occupancy",
+    tz: TzOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write a self-contained HTML report with pictures (profiles, heatmap, maps)."""
+    from occupancy.statistics.report import build_report, write_report
+
+    zone_tz = _tz(tz)
+    store = _store(db)
+    zones, sessions, start, end, offline = _load(store, period, zone_tz)
+    try:
+        polys = spatial.read_polygons(areas) if areas else None
+    except spatial.SpatialError as exc:
+        fail(str(exc))
+    with console.status("computing statistics and drawing"):
+        rep = build_report(
+            sessions,
+            zones,
+            start_ms=start,
+            end_ms=end,
+            tz=zone_tz,
+            offline=offline,
+            areas=polys,
+            lane_zones=store.lane_zones_frame(),
+            title=title,
+        )
+        try:
+            write_report(rep, output, figures_dir=figures_dir)
+        except OSError as exc:
+            fail(f"cannot write {exc.filename or output}: {exc.strerror}")
+    _banner(rep.provenance)
+    console.print(f"wrote {output}")
+
+
+def _user_errors(fn: Callable[P, None]) -> Callable[P, None]:
+    """Files that cannot be written become one ``error:`` line, never a traceback."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except BrokenPipeError:
+            # stdout piped into `head` and closed: not an error; silence the final flush.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as exc:
+            fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
+
+    return run
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import-bays")(_user_errors(import_bays))
+    app.command("simulate")(_user_errors(simulate))
+    app.command("stats")(_user_errors(stats_cmd))
+    app.command("report")(_user_errors(report_cmd))

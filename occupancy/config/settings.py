@@ -1,0 +1,73 @@
+"""Run-time settings, read from the environment (``BAYWATCH_*``) or a ``.env`` file.
+
+Every option that is not part of a site description lives here, validated once.
+Command-line options override these values; site files (``occupancy.config.site``)
+describe one camera and are validated separately.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "yolo11n.pt"
+DEFAULT_DB = "sqlite:///baywatch.db"
+
+
+class Settings(BaseSettings):
+    """Process-wide settings.
+
+    ``db``: any SQLAlchemy URL; the default is an embedded SQLite file in the
+    working directory. ``model``: YOLO weights (path or ultralytics name) used
+    when a command is given none; ``yolo11n.pt`` is downloaded by ultralytics
+    when online.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="BAYWATCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    db: str = Field(default=DEFAULT_DB, description="SQLAlchemy database URL")
+    model: str = Field(default=DEFAULT_MODEL, description="YOLO weights path or name")
+    tz: str = Field(default="Europe/Paris", description="site time zone for local-hour statistics")
+
+    # -- HTTP service (``baywatch serve``) ---------------------------------------------
+    api_time_zone: str = Field(
+        default="Europe/Paris", description="IANA zone of the curb regulations (CDS time_zone)"
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS; empty = same origin only"
+    )
+    api_tile_url: str | None = Field(
+        default=None,
+        description="basemap: raster tiles ({z}/{x}/{y}) or a MapLibre style URL; none = offline",
+    )
+    api_rate_limit_per_s: float = Field(
+        default=20.0, ge=0, description="public requests per second per client IP; 0 = no limit"
+    )
+    api_rate_limit_burst: int = Field(default=60, ge=1, description="token-bucket burst size")
+    api_live_refresh_s: float = Field(
+        default=2.0, gt=0, description="how often live bay state is re-read from the database"
+    )
+    api_stats_refresh_s: float = Field(
+        default=600.0, gt=0, description="how often weekly occupancy profiles are recomputed"
+    )
+    api_job_workers: int = Field(default=1, ge=0, description="batch-job worker threads")
+
+    @field_validator("api_time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {v!r}") from exc
+        return v
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Accuracy against ground truth, composed test scenes with exact truth, simulated sessions."""

@@ -1,0 +1,392 @@
+"""The per-zone occupancy state machine: tracked vehicles in, sessions and CDS events out.
+
+Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
+
+* A vehicle's position is its ground footprint (bottom of its box through the
+  homography), not its box centre.
+* It *parks* in a zone when its footprint lies in the zone and it has stayed within
+  ``stationary_tolerance_m`` for the zone's minimum stationary time. The session
+  starts when it came to rest, not when the minimum elapsed. Drive-throughs and
+  shorter stops make no session.
+* A session ends when no observation has supported it for ``grace_s``; its end is
+  the last supported time. Support comes from the vehicle's own tracks while they
+  stay where it parked, or from a new track *born at the parked position* and at
+  rest there (the tracker lost it behind an occlusion and gave it a new id). A
+  track that drove in from elsewhere is a new vehicle, and so is an own track
+  seen driving away and coming back (ByteTrack re-uses lost ids): two vehicles one
+  after the other make two sessions.
+* Time a track was not seen does not count as time at rest.
+* A vehicle already at rest when observation starts has a left-censored session;
+  one still there when it ends (or when the camera drops) a right-censored one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from occupancy.domain.records import (
+    CurbEvent,
+    EventType,
+    OccupancySession,
+    SessionKind,
+    VehicleType,
+    stable_id,
+)
+from occupancy.observe.classify import refine
+from occupancy.observe.zones import Zone
+
+XY = tuple[float, float]
+# Bottom edge of a box at an angle under this to the zone axis measures the vehicle's length.
+_LENGTH_MAX_ANGLE = math.radians(30)
+# Gaps between observations beyond this count as unseen time, not time at rest.
+_UNSEEN_SLACK_MS = 1000
+# A new track continues a session only once it has been at rest this long where the
+# parked vehicle was: traffic passing over the spot must not stretch the session.
+_REBORN_REST_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TrackObservation:
+    track_id: int
+    ground: XY  # footprint, local metres
+    vehicle_type: VehicleType  # from the detector class, before length refinement
+    confidence: float
+    edge: tuple[XY, XY] | None = None  # bottom-left and bottom-right corners on the ground
+
+
+@dataclass(slots=True)
+class _Track:
+    first_seen: int
+    first_pos: XY
+    anchor: XY
+    still_since: int
+    last_seen: int
+    pos: XY
+    unseen_ms: int = 0  # time unobserved since still_since: not evidence of rest
+
+    def at_rest_ms(self, t: int) -> int:
+        return t - self.still_since - self.unseen_ms
+
+
+@dataclass(slots=True)
+class _Occupant:
+    zone: Zone
+    start_ms: int
+    anchor: XY
+    track_ids: set[int]
+    last_present: int
+    start_censored: bool
+    departed: set[int] = field(default_factory=set)  # own tracks seen driving away
+    seq: int = 0  # how many sessions opened before it in this zone with the same start
+    votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
+    lengths: list[float] = field(default_factory=list)
+
+    def vehicle_type(self) -> VehicleType:
+        base = (
+            max(self.votes.items(), key=lambda kv: kv[1])[0]
+            if self.votes
+            else VehicleType.UNSPECIFIED
+        )
+        return refine(base, self.length_m())
+
+    def length_m(self) -> float | None:
+        return float(np.median(self.lengths)) if len(self.lengths) >= 2 else None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneView:
+    """What a zone looks like now, for review videos and live displays."""
+
+    state: str  # free | arriving | occupied | overstay
+    dwell_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    events: tuple[CurbEvent, ...] = ()
+    sessions: tuple[OccupancySession, ...] = ()
+
+
+def _dist(a: XY, b: XY) -> float:
+    return math.hypot(a[0] - b[0], a[1] - b[1])
+
+
+class OccupancyMachine:
+    def __init__(
+        self,
+        zones: Sequence[Zone],
+        *,
+        device_id: str,
+        run_id: str,
+        stationary_tolerance_m: float,
+        grace_s: float,
+        to_lonlat: Callable[[XY], XY],
+    ) -> None:
+        self.zones = list(zones)
+        self.device_id = device_id
+        self.run_id = run_id
+        self.tol = stationary_tolerance_m
+        self.match_r = 1.5 * stationary_tolerance_m
+        # An own track this far from where the vehicle parked has driven away.
+        self.depart_r = max(3.0, 2 * self.match_r)
+        self.grace_ms = round(grace_s * 1000)
+        self.to_lonlat = to_lonlat
+        self.tracks: dict[int, _Track] = {}
+        self.occupants: list[_Occupant] = []
+        self.first_t: int | None = None
+        self.last_t: int | None = None
+        self._arriving: set[str] = set()
+        self._opened: dict[tuple[str, int], int] = {}
+
+    # -- public ----------------------------------------------------------------------
+
+    def step(self, t_ms: int, observations: Sequence[TrackObservation]) -> Output:
+        if self.first_t is None:
+            self.first_t = t_ms
+        self.last_t = t_ms
+        for o in observations:
+            self._update_track(t_ms, o)
+        events: list[CurbEvent] = []
+        sessions: list[OccupancySession] = []
+        claimed = self._support_occupants(t_ms, observations)
+        # Close sessions whose vehicle has been gone longer than the grace period.
+        for occ in list(self.occupants):
+            if t_ms - occ.last_present > self.grace_ms:
+                self._close(occ, censored=False, events=events, sessions=sessions)
+        self._open_new(t_ms, observations, claimed, events, sessions)
+        self._forget_stale(t_ms)
+        return Output(tuple(events), tuple(sessions))
+
+    def gap(self, lost_ms: int, restored_ms: int) -> Output:
+        """The source went dark: record it, and end sessions it hides for longer than grace."""
+        events = [
+            self._comms_event(EventType.COMMS_LOST, lost_ms),
+            self._comms_event(EventType.COMMS_RESTORED, restored_ms),
+        ]
+        sessions: list[OccupancySession] = []
+        if restored_ms - lost_ms > self.grace_ms:
+            for occ in list(self.occupants):
+                self._close(occ, censored=True, events=events, sessions=sessions)
+            self.tracks.clear()
+            self.first_t = restored_ms  # what is at rest on return was there before it
+        return Output(tuple(events), tuple(sessions))
+
+    def finish(self) -> Output:
+        """Observation ends: sessions still open are closed as right-censored."""
+        events: list[CurbEvent] = []
+        sessions: list[OccupancySession] = []
+        for occ in list(self.occupants):
+            self._close(occ, censored=True, events=events, sessions=sessions)
+        return Output(tuple(events), tuple(sessions))
+
+    def views(self, t_ms: int) -> dict[str, ZoneView]:
+        out = {
+            z.key: ZoneView("arriving" if z.key in self._arriving else "free", 0.0)
+            for z in self.zones
+        }
+        for occ in self.occupants:
+            dwell = (t_ms - occ.start_ms) / 1000
+            over = occ.zone.max_stay_min is not None and dwell > occ.zone.max_stay_min * 60
+            out[occ.zone.key] = ZoneView("overstay" if over else "occupied", dwell)
+        return out
+
+    # -- internals -------------------------------------------------------------------
+
+    def _update_track(self, t: int, o: TrackObservation) -> None:
+        tr = self.tracks.get(o.track_id)
+        if tr is None or t - tr.last_seen > self.grace_ms:
+            # Unseen for longer than the grace period, an id is as good as new: the tracker
+            # may have handed it to another vehicle, and nothing is known of the gap.
+            self.tracks[o.track_id] = _Track(t, o.ground, o.ground, t, t, o.ground)
+            return
+        if _dist(o.ground, tr.anchor) > self.tol:
+            tr.anchor = o.ground
+            tr.still_since = t
+            tr.unseen_ms = 0
+        else:
+            tr.unseen_ms += max(0, t - tr.last_seen - _UNSEEN_SLACK_MS)
+        tr.last_seen = t
+        tr.pos = o.ground
+
+    def _forget_stale(self, t: int) -> None:
+        """Drop tracks unseen for a minute, so a day-long stream keeps constant memory."""
+        horizon = t - max(60_000, 2 * self.grace_ms)
+        held = {i for occ in self.occupants for i in occ.track_ids}
+        for tid in [k for k, tr in self.tracks.items() if tr.last_seen < horizon and k not in held]:
+            del self.tracks[tid]
+        open_starts = {(occ.zone.key, occ.start_ms) for occ in self.occupants}
+        for key in [k for k in self._opened if k[1] < horizon and k not in open_starts]:
+            del self._opened[key]
+
+    def _born_at(self, track_id: int, anchor: XY, since: int, t: int) -> bool:
+        tr = self.tracks[track_id]
+        return (
+            tr.first_seen >= since
+            and _dist(tr.first_pos, anchor) <= self.match_r
+            and tr.at_rest_ms(t) >= _REBORN_REST_MS
+        )
+
+    def _support_occupants(self, t: int, observations: Sequence[TrackObservation]) -> set[int]:
+        claimed: set[int] = set()
+        for occ in self.occupants:
+            present = False
+            for o in observations:
+                if o.track_id in claimed:
+                    continue
+                if o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) > self.depart_r:
+                    # Seen driving away: if the tracker later gives this id to the next
+                    # vehicle, that vehicle must not continue this session.
+                    occ.track_ids.discard(o.track_id)
+                    occ.departed.add(o.track_id)
+                    continue
+                # Its own track supports the session only where it parked: a vehicle that
+                # starts to move has begun to leave (the session ends at its last rest).
+                own = o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) <= self.match_r
+                reborn = (
+                    not own
+                    and o.track_id not in occ.departed
+                    and _dist(o.ground, occ.anchor) <= self.match_r
+                    and self._born_at(o.track_id, occ.anchor, occ.start_ms, t)
+                )
+                if own or reborn:
+                    claimed.add(o.track_id)
+                    occ.track_ids.add(o.track_id)
+                    present = True
+                    self._observe(occ, o)
+            if present:
+                occ.last_present = t
+        return claimed
+
+    def _observe(self, occ: _Occupant, o: TrackObservation) -> None:
+        occ.votes[o.vehicle_type] += o.confidence
+        if o.edge is not None:
+            (x1, y1), (x2, y2) = o.edge
+            ex, ey = x2 - x1, y2 - y1
+            n = math.hypot(ex, ey)
+            if n > 0:
+                along = abs(ex * occ.zone.axis[0] + ey * occ.zone.axis[1])
+                if along / n >= math.cos(_LENGTH_MAX_ANGLE):
+                    occ.lengths.append(along)
+
+    def _open_new(
+        self,
+        t: int,
+        observations: Sequence[TrackObservation],
+        claimed: set[int],
+        events: list[CurbEvent],
+        sessions: list[OccupancySession],
+    ) -> None:
+        self._arriving = set()
+        for o in observations:
+            if o.track_id in claimed:
+                continue
+            zone = next((z for z in self.zones if z.contains(o.ground)), None)
+            if zone is None:
+                continue
+            tr = self.tracks[o.track_id]
+            if tr.at_rest_ms(t) < zone.min_stationary_ms:
+                self._arriving.add(zone.key)
+                continue
+            if any(
+                _dist(o.ground, occ.anchor) <= self.match_r and occ.last_present == t
+                for occ in self.occupants
+            ):
+                continue  # a second box on a vehicle already parked here
+            # A new vehicle at rest where an absent one was: that one has left.
+            for occ in list(self.occupants):
+                if occ.zone.key == zone.key and _dist(o.ground, occ.anchor) <= self.match_r:
+                    self._close(occ, censored=False, events=events, sessions=sessions)
+            start = max(tr.still_since, tr.first_seen)
+            twins = self._opened.get((zone.key, start), 0)
+            self._opened[(zone.key, start)] = twins + 1
+            occ = _Occupant(
+                zone=zone,
+                start_ms=start,
+                anchor=tr.anchor,
+                track_ids={o.track_id},
+                last_present=t,
+                start_censored=start == self.first_t,
+                seq=twins,
+            )
+            self._observe(occ, o)
+            claimed.add(o.track_id)
+            self.occupants.append(occ)
+            events.append(self._park_event(occ, EventType.PARK_START, start))
+
+    def _session_id(self, occ: _Occupant) -> str:
+        # Two vehicles can come to rest in one zone in the same analysed frame: the
+        # order they were opened in (deterministic) keeps their ids apart.
+        suffix = (occ.seq,) if occ.seq else ()
+        return stable_id("session", self.run_id, occ.zone.key, occ.start_ms, *suffix)
+
+    def _park_event(self, occ: _Occupant, kind: EventType, t: int) -> CurbEvent:
+        sid = self._session_id(occ)
+        lon, lat = self.to_lonlat(occ.anchor)
+        length = occ.length_m()
+        is_bay = occ.zone.kind is SessionKind.PARK
+        return CurbEvent(
+            event_id=stable_id(sid, str(kind)),
+            event_type=kind,
+            event_time=t,
+            data_source_device_id=self.device_id,
+            lon=lon,
+            lat=lat,
+            curb_zone_id=occ.zone.key if is_bay else occ.zone.beside_curb_zone_id,
+            lane_zone_id=None if is_bay else occ.zone.key,
+            event_session_id=sid,
+            vehicle_type=occ.vehicle_type(),
+            vehicle_length=None if length is None else round(length * 100),
+            vehicle_blocked_lane_types=occ.zone.lane_types,
+            run_id=self.run_id,
+        )
+
+    def _comms_event(self, kind: EventType, t: int) -> CurbEvent:
+        return CurbEvent(
+            event_id=stable_id(self.run_id, str(kind), t),
+            event_type=kind,
+            event_time=t,
+            data_source_device_id=self.device_id,
+            run_id=self.run_id,
+        )
+
+    def _close(
+        self,
+        occ: _Occupant,
+        *,
+        censored: bool,
+        events: list[CurbEvent],
+        sessions: list[OccupancySession],
+    ) -> None:
+        self.occupants.remove(occ)
+        end = max(occ.last_present, occ.start_ms)
+        if not censored:
+            events.append(self._park_event(occ, EventType.PARK_END, end))
+        lon, lat = self.to_lonlat(occ.anchor)
+        length = occ.length_m()
+        is_bay = occ.zone.kind is SessionKind.PARK
+        sessions.append(
+            OccupancySession(
+                session_id=self._session_id(occ),
+                kind=occ.zone.kind,
+                data_source_device_id=self.device_id,
+                start_ms=occ.start_ms,
+                end_ms=end,
+                vehicle_type=occ.vehicle_type(),
+                curb_zone_id=occ.zone.key if is_bay else occ.zone.beside_curb_zone_id,
+                lane_zone_id=None if is_bay else occ.zone.key,
+                vehicle_length=None if length is None else round(length * 100),
+                lon=lon,
+                lat=lat,
+                max_stay_min=occ.zone.max_stay_min,
+                blocked_lane_types=occ.zone.lane_types,
+                start_censored=occ.start_censored,
+                end_censored=censored,
+                run_id=self.run_id,
+                track_ids=tuple(sorted(occ.track_ids)),
+            )
+        )

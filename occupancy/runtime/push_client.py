@@ -1,0 +1,173 @@
+"""Push client an edge analyser uses to send its events and sessions to the server.
+
+Every batch is first written to the spool directory (atomically: temp file, then
+rename), then a background thread posts spooled batches in order to
+``POST {url}/ingest/batch`` and deletes each once the server acknowledged it. While
+the server is unreachable or failing (connection error, timeout, 5xx, 429) the thread
+retries with exponential backoff; batches stay on disk, so a crash of either side
+loses nothing, and a restarted client resumes the spool it finds. The server stores
+by ``event_id``/``session_id``, so a batch re-sent after a lost acknowledgement is
+not doubled. A batch the server rejects as invalid (other 4xx) is moved to
+``rejected/`` with the server's answer, never retried forever, never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from occupancy.domain.records import CurbEvent, OccupancySession
+from occupancy.runtime.wire import event_json, session_json
+
+log = logging.getLogger(__name__)
+
+# 401/403 are retried too: the batch is fine, the key is wrong, and an operator fixing
+# the key must not find the batches thrown away.
+_RETRYABLE = {401, 403, 408, 425, 429, 500, 502, 503, 504}
+
+
+class PushClient:
+    """Reliable, ordered, at-least-once delivery; exactly-once storage thanks to ids."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        spool_dir: Path,
+        *,
+        timeout_s: float = 10.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        self.endpoint = url.rstrip("/") + "/ingest/batch"
+        self.spool_dir = Path(spool_dir)
+        self.rejected_dir = self.spool_dir / "rejected"
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(timeout=timeout_s, headers=headers)
+        self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self.sent_batches = 0
+        self._thread = threading.Thread(target=self._run, name="push-client", daemon=True)
+        self._thread.start()
+        if self.pending():  # resume what an earlier process left behind
+            self._wake.set()
+
+    # -- public --------------------------------------------------------------------
+
+    def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None:
+        """Spool one batch for delivery; returns at once (does not wait for the server)."""
+        if not events and not sessions:
+            return
+        body = {
+            "events": [event_json(e) for e in events],
+            "sessions": [session_json(s) for s in sessions],
+        }
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+        tmp = self.spool_dir / f".{name}.tmp"
+        tmp.write_text(json.dumps(body, separators=(",", ":")))
+        os.replace(tmp, self.spool_dir / name)
+        self._wake.set()
+
+    def pending(self) -> list[Path]:
+        return sorted(self.spool_dir.glob("*.json"))
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every spooled batch is delivered; False if time ran out first."""
+        deadline = time.monotonic() + timeout_s
+        self._wake.set()
+        with self._idle:
+            while self.pending():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, 0.1))
+        return True
+
+    def close(self, flush_timeout_s: float = 10.0) -> None:
+        """Deliver what it can within ``flush_timeout_s``, then stop.
+
+        Batches still undelivered stay spooled; a later client on the same spool
+        directory sends them.
+        """
+        if flush_timeout_s > 0 and self.pending() and not self.flush(flush_timeout_s):
+            log.warning(
+                "%d batch(es) not yet delivered to %s; kept in %s for the next run",
+                len(self.pending()),
+                self.endpoint,
+                self.spool_dir,
+            )
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=self._http.timeout.read or 10.0)
+        self._http.close()
+
+    def __enter__(self) -> PushClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- sender thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self.backoff_initial_s
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            for path in self.pending():
+                if self._stop.is_set():
+                    return
+                while not self._stop.is_set():
+                    outcome = self._post(path)
+                    if outcome != "retry":
+                        delay = self.backoff_initial_s
+                        break
+                    # Full jitter keeps many edge boxes from retrying in lockstep.
+                    self._stop.wait(random.uniform(0.5, 1.0) * delay)
+                    delay = min(self.backoff_max_s, delay * 2)
+            with self._idle:
+                self._idle.notify_all()
+
+    def _post(self, path: Path) -> str:
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            return "done"
+        try:
+            resp = self._http.post(
+                self.endpoint, content=content, headers={"Content-Type": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            log.info("push to %s failed (%s); will retry", self.endpoint, exc)
+            return "retry"
+        if resp.status_code in _RETRYABLE:
+            log.info("push to %s answered %d; will retry", self.endpoint, resp.status_code)
+            return "retry"
+        if resp.is_success:
+            path.unlink(missing_ok=True)
+            self.sent_batches += 1
+            return "done"
+        self.rejected_dir.mkdir(exist_ok=True)
+        os.replace(path, self.rejected_dir / path.name)
+        (self.rejected_dir / (path.name + ".error.txt")).write_text(
+            f"HTTP {resp.status_code}\n{resp.text}\n"
+        )
+        log.error(
+            "server rejected batch %s (HTTP %d); kept in %s",
+            path.name,
+            resp.status_code,
+            self.rejected_dir,
+        )
+        return "rejected"

@@ -1,0 +1,436 @@
+"""The live multi-camera service behind ``baywatch watch SITES_DIR``.
+
+One process follows every camera described in a folder of site files, each in its own
+thread, all sharing ONE loaded detector model (its calls serialised by a lock: the
+model already uses every core for one frame, so running two at once gains nothing).
+A stream that drops is reopened with backoff by ``LiveSource`` and the outage stored
+as CDS ``comms_lost``/``comms_restored``; a camera that cannot be opened, a bad site
+file or a failing analysis is reported and retried, and never stops the others.
+
+Events go to the store (and, with a push URL, to the baywatch server through the
+API's push client). ``/metrics`` serves Prometheus metrics (frames analysed, lag,
+reconnects, per camera) and ``/healthz`` a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+
+from occupancy.config.site import Site, SiteError, load_site
+from occupancy.domain.records import CurbEvent, EventType, OccupancySession
+from occupancy.observe.machine import OccupancyMachine
+from occupancy.observe.pipeline import EventSink, analyse, resolve_source
+from occupancy.storage.store import Store
+from vision.detector import Detector, load_model
+from vision.sources import STREAM_SCHEMES, FrameSource, LiveSource, SourceError, open_source
+from vision.types import Detections, Frame, Image
+
+log = logging.getLogger(__name__)
+SITE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+# -- one model for every camera --------------------------------------------------------
+
+
+class SharedModel:
+    """A detector model loaded once; ``detector(site)`` gives each camera its view of it."""
+
+    def __init__(self, model: str) -> None:
+        self.model_name = model
+        self.model = load_model(model)
+        self.lock = threading.Lock()
+        self.busy_s = 0.0  # time spent detecting: busy_s / wall time = the model's load
+
+    def detector(self, site: Site) -> Detector:
+        return SharedDetector(self, site)
+
+
+class SharedDetector(Detector):
+    """A camera's classes and thresholds over the shared model."""
+
+    def __init__(self, shared: SharedModel, site: Site) -> None:
+        # Detector.__init__ would load a model of its own: set its fields from the shared one.
+        self.shared = shared
+        self.model_name = shared.model_name
+        self.model = shared.model
+        self.names = {int(k): str(v) for k, v in shared.model.names.items()}
+        by_name = {v: k for k, v in self.names.items()}
+        unknown = sorted(set(site.detector.classes) - set(by_name))
+        if unknown:
+            raise ValueError(
+                f"detector.classes: {', '.join(map(repr, unknown))} not classes of model "
+                f"{shared.model_name!r}"
+            )
+        self.vehicle_ids = sorted(by_name[n] for n in site.detector.classes)
+        self.person_id = by_name.get("person")
+        self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
+        self.confidence = site.detector.confidence
+        self.imgsz = site.detector.imgsz
+
+    def detect(self, image: Image) -> Detections:
+        with self.shared.lock:
+            t0 = time.perf_counter()
+            try:
+                return super().detect(image)
+            finally:
+                self.shared.busy_s += time.perf_counter() - t0
+
+
+# -- sites -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    path: Path
+    site: Site
+    uri: str
+
+
+def load_sites(folder: Path) -> tuple[list[CameraSpec], list[str]]:
+    """Every camera in ``folder``; bad files become one-line problems, not failures."""
+    if not folder.is_dir():
+        raise SiteError(f"{folder}: not a folder of site files")
+    cameras: list[CameraSpec] = []
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SITE_SUFFIXES):
+        try:
+            site = load_site(path)
+            uri = resolve_source(None, site, path)
+        except SiteError as exc:
+            problems.append(str(exc))
+            continue
+        if site.camera_id in seen:
+            problems.append(f"{path}: camera_id {site.camera_id!r} is also {seen[site.camera_id]}")
+            continue
+        seen[site.camera_id] = path
+        cameras.append(CameraSpec(path, site, uri))
+    return cameras, problems
+
+
+# -- metrics ---------------------------------------------------------------------------
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.frames = Counter("baywatch_frames_analysed", "Frames analysed", ["camera"], registry=r)
+        self.lag = Gauge(
+            "baywatch_lag_seconds",
+            "Seconds from a frame's capture to the end of its analysis",
+            ["camera"],
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "baywatch_reconnects",
+            "Streams reopened after a drop or failure",
+            ["camera"],
+            registry=r,
+        )
+        self.up = Gauge("baywatch_camera_up", "1 while frames arrive", ["camera"], registry=r)
+        self.events = Counter(
+            "baywatch_events", "CDS events produced", ["camera", "event_type"], registry=r
+        )
+        self.errors = Counter(
+            "baywatch_camera_errors",
+            "Analyses that failed and were restarted",
+            ["camera"],
+            registry=r,
+        )
+
+
+# -- one camera ------------------------------------------------------------------------
+
+
+@dataclass
+class CameraStatus:
+    camera_id: str
+    state: str = "starting"  # starting | connecting | up | reconnecting | failed | stopped
+    frames: int = 0
+    last_frame_ms: int | None = None
+    reconnects: int = 0
+    comms_lost: int = 0
+    last_error: str | None = None
+    runs: list[str] = field(default_factory=list)
+
+
+class _Tee:
+    """Counts events for the metrics, then passes them on to the push client, if any."""
+
+    def __init__(self, runner: CameraRunner, push: EventSink | None) -> None:
+        self.runner, self.push = runner, push
+
+    def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None:
+        self.runner.on_events(events)
+        if self.push is not None:
+            self.push.send(events, sessions)
+
+
+class _Observer:
+    def __init__(self, runner: CameraRunner) -> None:
+        self.runner = runner
+
+    def write(
+        self, frame: Frame, vehicles: Detections, persons: Detections, machine: OccupancyMachine
+    ) -> None:
+        self.runner.on_frame(frame)
+
+    def close(self) -> None:
+        pass
+
+
+class CameraRunner(threading.Thread):
+    def __init__(
+        self,
+        spec: CameraSpec,
+        *,
+        store: Store,
+        model: SharedModel,
+        metrics: Metrics,
+        analysis_fps: float,
+        max_backoff_s: float,
+        push: EventSink | None,
+    ) -> None:
+        super().__init__(name=f"camera-{spec.site.camera_id}", daemon=True)
+        self.spec = spec
+        self.store = store
+        self.model = model
+        self.metrics = metrics
+        self.analysis_fps = analysis_fps
+        self.max_backoff_s = max_backoff_s
+        self.push = push
+        self.status = CameraStatus(spec.site.camera_id)
+        self._stop_event = threading.Event()
+        self._source: FrameSource | None = None
+        self._lock = threading.Lock()
+        cam = spec.site.camera_id
+        metrics.up.labels(cam).set(0)
+        metrics.frames.labels(cam)
+        metrics.reconnects.labels(cam)
+
+    @property
+    def camera_id(self) -> str:
+        return self.spec.site.camera_id
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        with self._lock:
+            if isinstance(self._source, LiveSource):
+                self._source.stop()
+
+    def on_frame(self, frame: Frame) -> None:
+        now = time.time()
+        self.status.frames += 1
+        self.status.last_frame_ms = frame.t_ms
+        self.status.state = "up"
+        self.metrics.frames.labels(self.camera_id).inc()
+        self.metrics.lag.labels(self.camera_id).set(max(0.0, now - frame.t_ms / 1000))
+        self.metrics.up.labels(self.camera_id).set(1)
+
+    def on_events(self, events: Sequence[CurbEvent]) -> None:
+        for e in events:
+            self.metrics.events.labels(self.camera_id, str(e.event_type)).inc()
+            if e.event_type is EventType.COMMS_LOST:
+                self.status.comms_lost += 1
+            if e.event_type is EventType.COMMS_RESTORED:
+                self._reconnected()
+
+    def _reconnected(self) -> None:
+        self.status.reconnects += 1
+        self.metrics.reconnects.labels(self.camera_id).inc()
+
+    def _open(self) -> FrameSource:
+        uri = self.spec.uri
+        if uri.isdigit() or uri.lower().startswith(STREAM_SCHEMES):
+            target: str | int = int(uri) if uri.isdigit() else uri
+            return LiveSource(target, self.analysis_fps, max_backoff_s=self.max_backoff_s)
+        return open_source(uri, analysis_fps=self.analysis_fps, start_ms=None)
+
+    def run(self) -> None:
+        backoff = 0.5
+        first = True
+        detector: Detector | None = None
+        while not self._stop_event.is_set():
+            self.status.state = "connecting" if first else "reconnecting"
+            try:
+                if detector is None:
+                    detector = self.model.detector(self.spec.site)
+                source = self._open()
+                with self._lock:
+                    self._source = source
+                if self._stop_event.is_set():
+                    break
+                if not first:
+                    self._reconnected()
+                first = False
+                backoff = 0.5
+                result = analyse(
+                    self.spec.uri,
+                    self.spec.site,
+                    self.store,
+                    detector=detector,
+                    analysis_fps=self.analysis_fps,
+                    source=source,
+                    sink=_Tee(self, self.push),
+                    observer=_Observer(self),
+                )
+                self.status.runs.append(result.run_id)
+                if not source.info.live:
+                    self.status.state = "finished"  # a recorded file: analysed once
+                    return
+            except (SourceError, SiteError, ValueError) as exc:
+                self._failed(str(exc))
+            except Exception as exc:  # a bug or a database outage: this camera only
+                log.exception("camera %s failed", self.camera_id)
+                self._failed(f"{type(exc).__name__}: {exc}")
+                self.metrics.errors.labels(self.camera_id).inc()
+            self.metrics.up.labels(self.camera_id).set(0)
+            if self._stop_event.wait(backoff):
+                break
+            backoff = min(backoff * 2, self.max_backoff_s)
+        self.status.state = "stopped"
+        self.metrics.up.labels(self.camera_id).set(0)
+
+    def _failed(self, message: str) -> None:
+        self.status.last_error = message
+        self.status.state = "failed"
+        log.warning("%s", message)
+
+
+# -- the service -----------------------------------------------------------------------
+
+
+class WatchService:
+    """Every camera of a sites folder, one thread each, one model, one HTTP endpoint."""
+
+    def __init__(
+        self,
+        sites_dir: Path,
+        store: Store,
+        *,
+        model: str,
+        analysis_fps: float = 2.0,
+        metrics_port: int | None = 9108,
+        metrics_host: str = "127.0.0.1",
+        max_backoff_s: float = 30.0,
+        push_factory: Callable[[str], EventSink] | None = None,
+    ) -> None:
+        self.cameras, self.problems = load_sites(sites_dir)
+        if not self.cameras:
+            raise SiteError(f"{sites_dir}: no usable site file")
+        self.store = store
+        self.metrics = Metrics()
+        self.model = SharedModel(model)
+        Gauge(
+            "baywatch_model_busy_seconds",
+            "Seconds the shared model spent detecting (its rate is the model's load; 1 = saturated)",
+            registry=self.metrics.registry,
+        ).set_function(lambda: self.model.busy_s)
+        self.started = time.time()
+        self.runners = [
+            CameraRunner(
+                spec,
+                store=store,
+                model=self.model,
+                metrics=self.metrics,
+                analysis_fps=analysis_fps,
+                max_backoff_s=max_backoff_s,
+                push=None if push_factory is None else push_factory(spec.site.camera_id),
+            )
+            for spec in self.cameras
+        ]
+        self._http: ThreadingHTTPServer | None = None
+        if metrics_port is not None:
+            self._http = ThreadingHTTPServer((metrics_host, metrics_port), self._handler())
+            self._http.daemon_threads = True
+
+    @property
+    def port(self) -> int | None:
+        return None if self._http is None else int(self._http.server_address[1])
+
+    def start(self) -> None:
+        for r in self.runners:
+            r.start()
+        if self._http is not None:
+            threading.Thread(target=self._http.serve_forever, daemon=True, name="http").start()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        for r in self.runners:
+            r.stop()
+        deadline = time.monotonic() + timeout_s
+        for r in self.runners:
+            r.join(max(0.0, deadline - time.monotonic()))
+            close = getattr(r.push, "close", None)
+            if close is not None:
+                close()  # the push client flushes what it spooled
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+
+    def health(self) -> dict[str, Any]:
+        now_ms = time.time() * 1000
+        cams = []
+        for r in self.runners:
+            s = r.status
+            cams.append(
+                {
+                    "camera_id": s.camera_id,
+                    "state": s.state,
+                    "frames_analysed": s.frames,
+                    "last_frame_age_s": None
+                    if s.last_frame_ms is None
+                    else round((now_ms - s.last_frame_ms) / 1000, 1),
+                    "reconnects": s.reconnects,
+                    "comms_lost": s.comms_lost,
+                    "last_error": s.last_error,
+                }
+            )
+        return {
+            "ok": any(c["state"] == "up" for c in cams),
+            "uptime_s": round(time.time() - self.started, 1),
+            "cameras": cams,
+            "site_problems": list(self.problems),
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body = generate_latest(service.metrics.registry)
+                    self._send(200, CONTENT_TYPE_LATEST, body)
+                elif self.path == "/healthz":
+                    h = service.health()
+                    self._send(200 if h["ok"] else 503, "application/json", json.dumps(h).encode())
+                else:
+                    self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # scrapes every few seconds would drown the log
+
+        return Handler

@@ -1,0 +1,1 @@
+"""The database: schema (every table), writes and the run ledger, reads, Alembic migrations."""

@@ -1,0 +1,23 @@
+"""Alembic environment: runs on the engine the caller passes (``Store.migrate``)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from occupancy.storage.store import metadata
+
+engine = context.config.attributes.get("engine")
+if not isinstance(engine, Engine):
+    raise RuntimeError(
+        "run migrations through occupancy.storage.migrations.upgrade (Store.migrate)"
+    )
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        # SQLite cannot ALTER most things: later revisions rebuild tables in batch mode.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    context.run_migrations()

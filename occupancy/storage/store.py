@@ -1,0 +1,682 @@
+"""Storage of zones, events, sessions and analysis runs, through SQLAlchemy Core.
+
+SQLite (embedded, WAL) is the default; any SQLAlchemy URL works. Writes are
+idempotent: every row has a deterministic id and is upserted, so re-analysing the
+same footage never duplicates anything, and each batch is one transaction, so an
+interrupted run leaves whole batches only.
+
+Rows produced by an analysis carry ``run_id`` and ``attempt``. A run that
+completes deletes the rows its earlier attempts produced and this one did not
+(``finish_run``), so re-analysing with other settings replaces, not adds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from occupancy.domain.records import CurbEvent, OccupancySession
+from occupancy.storage import spatial_queries as spatial
+
+metadata = MetaData()
+
+curb_zones = Table(
+    "curb_zones",
+    metadata,
+    Column("curb_zone_id", String(64), primary_key=True),
+    Column("name", String(200)),
+    Column("device_id", String(200), index=True),  # camera that watches it, if any
+    Column("source", String(100), nullable=False),  # site file or inventory dataset
+    Column("geometry", JSON, nullable=False),  # GeoJSON Polygon, WGS84
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("length_cm", Integer),
+    Column("width_cm", Integer),
+    Column("num_spaces", Integer),
+    Column("max_stay_min", Float),
+    Column("vehicle_types", JSON),  # allowed CDS vehicle types; null = any
+    Column("user_classes", JSON),  # CDS user classes, e.g. ["commercial"]
+    Column("delivery_hours", Text),  # OSM opening_hours of the delivery regime
+    Column("street_name", String(300)),
+    Column("street_side", String(20)),
+    Column("area_id", String(100), index=True),
+    Column("area_name", String(200)),
+    Column("attributes", JSON),
+    Column("published_ms", BigInteger),
+    Column("last_updated_ms", BigInteger, nullable=False),
+)
+Index("ix_curb_zones_lonlat", curb_zones.c.lon, curb_zones.c.lat)
+
+lane_zones = Table(
+    "lane_zones",
+    metadata,
+    Column("lane_zone_id", String(64), primary_key=True),
+    Column("name", String(200)),
+    Column("device_id", String(200), index=True),
+    Column("geometry", JSON, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lane_type", String(40), nullable=False),
+    Column("curb_zone_id", String(64)),  # the bay it runs beside, if any
+    Column("last_updated_ms", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("event_type", String(40), nullable=False),
+    Column("event_time", BigInteger, nullable=False, index=True),
+    Column("event_publication_time", BigInteger, nullable=False),
+    Column("data_source_device_id", String(200), nullable=False, index=True),
+    Column("data_source_type", String(40), nullable=False),
+    Column("curb_zone_id", String(64), index=True),
+    Column("lane_zone_id", String(64)),
+    Column("event_session_id", String(64)),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("vehicle_type", String(40)),
+    Column("vehicle_length", Integer),
+    Column("vehicle_blocked_lane_types", JSON),
+    Column("run_id", String(64), index=True),
+    Column("attempt", Integer),
+)
+# The API follows new events by publication time; created on existing databases too.
+ix_events_publication = Index("ix_events_publication", events.c.event_publication_time)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("data_source_device_id", String(200), nullable=False, index=True),
+    Column("data_source_type", String(40), nullable=False),
+    Column("curb_zone_id", String(64), index=True),
+    Column("lane_zone_id", String(64), index=True),
+    Column("start_ms", BigInteger, nullable=False, index=True),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("dwell_s", Float, nullable=False),
+    Column("vehicle_type", String(40), nullable=False),
+    Column("vehicle_length", Integer),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("max_stay_min", Float),
+    Column("overstay", Boolean, nullable=False),
+    Column("blocked_lane_types", JSON),
+    Column("start_censored", Boolean, nullable=False),
+    Column("end_censored", Boolean, nullable=False),
+    Column("run_id", String(64), index=True),
+    Column("attempt", Integer),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("device_id", String(200), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("live", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),  # running | complete | failed
+    Column("attempt", Integer, nullable=False),
+    Column("footage_start_ms", BigInteger),
+    Column("footage_end_ms", BigInteger),
+    Column("frames_analysed", Integer),
+    Column("settings", JSON),
+    Column("error", Text),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("finished_ms", BigInteger),
+)
+
+# On PostgreSQL the bays also carry a PostGIS geometry, generated from the GeoJSON column
+# so that writing code is the same for every database, with spatial indexes; on SQLite the
+# same queries run over the GeoJSON in NumPy/Shapely (``occupancy.storage.spatial_queries``).
+POSTGIS_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS postgis",
+    "ALTER TABLE curb_zones ADD COLUMN IF NOT EXISTS geom geometry(Polygon, 4326) "
+    "GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromGeoJSON(geometry::text), 4326)) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_curb_zones_geom ON curb_zones USING gist (geom)",
+    # Distances in metres (nearest bays) use geography; this index serves ST_DWithin.
+    "CREATE INDEX IF NOT EXISTS ix_curb_zones_geog ON curb_zones USING gist ((geom::geography))",
+)
+
+
+def _postgis_after_create(target: Table, conn: Connection, **_kw: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        for stmt in POSTGIS_DDL:
+            conn.exec_driver_sql(stmt)
+
+
+event.listen(curb_zones, "after_create", _postgis_after_create)
+
+_BATCH_ROWS = 500
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message names the URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    device_id: str
+    source: str
+    live: bool
+    status: str
+    attempt: int
+    footage_start_ms: int | None
+    footage_end_ms: int | None
+    frames_analysed: int | None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the API read while an analysis writes; NORMAL sync is safe with WAL.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _chunks(rows: Sequence[Mapping[str, Any]], n: int = _BATCH_ROWS) -> Iterator[list[Any]]:
+    for i in range(0, len(rows), n):
+        yield list(rows[i : i + n])
+
+
+class Store:
+    """The one gateway to the database; create one per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+            ix_events_publication.create(self.engine, checkfirst=True)
+        except OperationalError as exc:
+            # The URL may hold a password: name the database without it.
+            shown = self.engine.url.render_as_string(hide_password=True)
+            why = " ".join(str(exc.orig).split())  # drivers' messages span lines
+            raise StoreError(f"cannot open database {shown!r}: {why}") from exc
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- generic upsert --------------------------------------------------------------
+
+    def _upsert(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        update_existing: bool = True,
+    ) -> None:
+        if not rows:
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        # One row per key, the last one winning: what SQLite does with duplicates in one
+        # statement, and what PostgreSQL refuses to do ("cannot affect row a second time").
+        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        for chunk in _chunks(rows):
+            stmt = dialect_insert(table).values(chunk)
+            if update_existing:
+                cols = {c: stmt.excluded[c] for c in chunk[0] if c not in keys}
+                stmt = stmt.on_conflict_do_update(index_elements=keys, set_=cols)
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+            conn.execute(stmt)
+
+    # -- zones -----------------------------------------------------------------------
+
+    def _upsert_stamped(self, table: Table, zones: Iterable[Mapping[str, Any]]) -> int:
+        rows = [dict(z) for z in zones]
+        stamp = now_ms()
+        for r in rows:
+            r.setdefault("last_updated_ms", stamp)
+        with self.engine.begin() as conn:
+            self._upsert(conn, table, rows)
+        return len(rows)
+
+    def upsert_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
+        return self._upsert_stamped(curb_zones, zones)
+
+    def upsert_lane_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
+        return self._upsert_stamped(lane_zones, zones)
+
+    # -- runs ------------------------------------------------------------------------
+
+    def begin_run(
+        self,
+        run_id: str,
+        *,
+        device_id: str,
+        source: str,
+        live: bool,
+        footage_start_ms: int | None,
+        settings: Mapping[str, Any],
+    ) -> int:
+        """Register an attempt at ``run_id`` and return its attempt number."""
+        with self.engine.begin() as conn:
+            prev = conn.execute(select(runs.c.attempt).where(runs.c.run_id == run_id)).first()
+            attempt = 1 if prev is None else int(prev[0]) + 1
+            row = {
+                "run_id": run_id,
+                "device_id": device_id,
+                "source": source,
+                "live": live,
+                "status": "running",
+                "attempt": attempt,
+                "footage_start_ms": footage_start_ms,
+                "footage_end_ms": None,
+                "frames_analysed": 0,
+                "settings": dict(settings),
+                "error": None,
+                "started_ms": now_ms(),
+                "finished_ms": None,
+            }
+            self._upsert(conn, runs, [row])
+        return attempt
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
+        if r is None:
+            return None
+        return RunRecord(
+            run_id=r["run_id"],
+            device_id=r["device_id"],
+            source=r["source"],
+            live=bool(r["live"]),
+            status=r["status"],
+            attempt=int(r["attempt"]),
+            footage_start_ms=r["footage_start_ms"],
+            footage_end_ms=r["footage_end_ms"],
+            frames_analysed=r["frames_analysed"],
+        )
+
+    def finish_run(
+        self,
+        run_id: str,
+        attempt: int,
+        *,
+        status: str,
+        footage_end_ms: int | None,
+        frames_analysed: int,
+        error: str | None = None,
+    ) -> None:
+        """Close an attempt; a complete one drops rows only earlier attempts produced."""
+        with self.engine.begin() as conn:
+            if status == "complete":
+                for table in (events, sessions):
+                    conn.execute(
+                        delete(table).where(table.c.run_id == run_id, table.c.attempt != attempt)
+                    )
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(
+                    status=status,
+                    footage_end_ms=footage_end_ms,
+                    frames_analysed=frames_analysed,
+                    error=error,
+                    finished_ms=now_ms(),
+                )
+            )
+
+    # -- events and sessions ---------------------------------------------------------
+
+    def write_batch(
+        self,
+        new_events: Sequence[CurbEvent],
+        new_sessions: Sequence[OccupancySession],
+        *,
+        attempt: int | None = None,
+        run_progress: tuple[str, int, int] | None = None,
+    ) -> None:
+        """Write events and sessions in one transaction (idempotent by id).
+
+        ``run_progress`` = (run_id, footage_end_ms, frames_analysed) is saved in the
+        same transaction so progress never runs ahead of what is stored.
+        """
+        stamp = now_ms()
+        ev_rows = [event_row(e, stamp, attempt) for e in new_events]
+        se_rows = [session_row(s, attempt) for s in new_sessions]
+        with self.engine.begin() as conn:
+            self._upsert(conn, events, ev_rows)
+            self._upsert(conn, sessions, se_rows)
+            if run_progress is not None:
+                run_id, end_ms, frames = run_progress
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.run_id == run_id)
+                    .values(footage_end_ms=end_ms, frames_analysed=frames)
+                )
+
+    def write_sessions_frame(self, frame: pd.DataFrame, *, chunk_rows: int = 20_000) -> int:
+        """Upsert a DataFrame of sessions (``sessions`` columns), e.g. simulated ones, in bulk.
+
+        Uses executemany in chunks (one transaction per chunk), far faster than
+        building one statement per batch of 500 rows. Returns rows written.
+        """
+        cols = [c.name for c in sessions.columns if c.name in frame.columns]
+        missing = {"session_id", "kind", "data_source_device_id", "start_ms", "end_ms"} - set(cols)
+        if missing:
+            raise StoreError(f"sessions frame lacks column(s) {', '.join(sorted(missing))}")
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = dialect_insert(sessions)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id"],
+            set_={c: stmt.excluded[c] for c in cols if c != "session_id"},
+        )
+        written = 0
+        for i in range(0, len(frame), chunk_rows):
+            part = frame.iloc[i : i + chunk_rows][cols]
+            part = part.astype(object).where(part.notna(), None)
+            rows = part.to_dict("records")
+            with self.engine.begin() as conn:
+                conn.execute(stmt, rows)
+            written += len(rows)
+        return written
+
+    def delete_sessions(self, *, data_source_type: str) -> int:
+        """Delete every session of one data source type (e.g. "simulated"); returns how many."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                delete(sessions).where(sessions.c.data_source_type == data_source_type)
+            )
+        return int(res.rowcount or 0)
+
+    def _ingest_new(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert rows whose id is not stored yet, leave the others; returns how many were new."""
+        if not rows:
+            return 0
+        key = next(iter(table.primary_key.columns))
+        ids = [r[key.name] for r in rows]
+        with self.engine.begin() as conn:
+            existing = set(conn.execute(select(key).where(key.in_(ids))).scalars().all())
+            self._upsert(conn, table, list(rows), update_existing=False)
+        return len(set(ids) - existing)
+
+    def ingest_events(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store events pushed by an edge analyser; existing ``event_id`` are left as is."""
+        return self._ingest_new(events, rows)
+
+    def ingest_sessions(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store sessions pushed by an edge analyser; existing ``session_id`` are left as is."""
+        return self._ingest_new(sessions, rows)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def latest_state_events(self) -> list[dict[str, Any]]:
+        """The latest park event of each curb zone and the latest comms event of each device.
+
+        Rows have ``event_type``, ``event_time``, ``curb_zone_id``, ``data_source_device_id``
+        and ``event_publication_time``; this is what live bay state is derived from.
+        """
+        park = ("park_start", "park_end")
+        comms = ("comms_lost", "comms_restored")
+        cols = (
+            events.c.event_type,
+            events.c.event_time,
+            events.c.curb_zone_id,
+            events.c.data_source_device_id,
+            events.c.event_publication_time,
+        )
+        last_park = (
+            select(events.c.curb_zone_id, func.max(events.c.event_time).label("t"))
+            .where(events.c.event_type.in_(park), events.c.curb_zone_id.is_not(None))
+            .group_by(events.c.curb_zone_id)
+            .subquery()
+        )
+        last_comms = (
+            select(events.c.data_source_device_id, func.max(events.c.event_time).label("t"))
+            .where(events.c.event_type.in_(comms))
+            .group_by(events.c.data_source_device_id)
+            .subquery()
+        )
+        q_park = select(*cols).join(
+            last_park,
+            (events.c.curb_zone_id == last_park.c.curb_zone_id)
+            & (events.c.event_time == last_park.c.t),
+        )
+        q_comms = select(*cols).join(
+            last_comms,
+            (events.c.data_source_device_id == last_comms.c.data_source_device_id)
+            & (events.c.event_time == last_comms.c.t),
+        )
+        with self.engine.connect() as conn:
+            rows = [
+                dict(r)
+                for r in conn.execute(q_park.where(events.c.event_type.in_(park))).mappings()
+            ]
+            rows += [
+                dict(r)
+                for r in conn.execute(q_comms.where(events.c.event_type.in_(comms))).mappings()
+            ]
+        return rows
+
+    def events_published_since(
+        self, published_ms: int, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """Events that became available at or after ``published_ms``, oldest first."""
+        q = (
+            select(events)
+            .where(events.c.event_publication_time >= published_ms)
+            .order_by(events.c.event_publication_time, events.c.event_time)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def sessions_frame(
+        self,
+        *,
+        run_id: str | None = None,
+        device_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> pd.DataFrame:
+        """Sessions as a DataFrame (one row per session), overlapping [start_ms, end_ms)."""
+        q = select(sessions)
+        if run_id is not None:
+            q = q.where(sessions.c.run_id == run_id)
+        if device_id is not None:
+            q = q.where(sessions.c.data_source_device_id == device_id)
+        if start_ms is not None:
+            q = q.where(sessions.c.end_ms > start_ms)
+        if end_ms is not None:
+            q = q.where(sessions.c.start_ms < end_ms)
+        q = q.order_by(sessions.c.start_ms, sessions.c.session_id)
+        with self.engine.connect() as conn:
+            return pd.read_sql(q, conn)
+
+    def events_frame(
+        self,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        device_id: str | None = None,
+        event_types: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        q = select(events)
+        if start_ms is not None:
+            q = q.where(events.c.event_time >= start_ms)
+        if end_ms is not None:
+            q = q.where(events.c.event_time < end_ms)
+        if device_id is not None:
+            q = q.where(events.c.data_source_device_id == device_id)
+        if event_types:
+            q = q.where(events.c.event_type.in_(list(event_types)))
+        q = q.order_by(events.c.event_time, events.c.event_id)
+        with self.engine.connect() as conn:
+            return pd.read_sql(q, conn)
+
+    def zones_signature(self) -> tuple[int, int]:
+        """(number of curb zones, newest ``last_updated_ms``): changes when zones change."""
+        q = select(func.count(), func.coalesce(func.max(curb_zones.c.last_updated_ms), 0))
+        with self.engine.connect() as conn:
+            n, t = conn.execute(q).one()
+        return int(n), int(t)
+
+    def zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
+        q = select(curb_zones)
+        if device_id is not None:
+            q = q.where(curb_zones.c.device_id == device_id)
+        with self.engine.connect() as conn:
+            return pd.read_sql(q.order_by(curb_zones.c.curb_zone_id), conn)
+
+    # -- spatial (PostGIS in the database; NumPy/Shapely on SQLite, same answers) ---------
+
+    @property
+    def spatial_in_database(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def zones_in_bbox(
+        self, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+    ) -> list[str]:
+        """Ids of the bays whose polygon meets the box, sorted."""
+        spatial.check_bbox(min_lon, min_lat, max_lon, max_lat)
+        bbox = (min_lon, min_lat, max_lon, max_lat)
+        if self.spatial_in_database:
+            return spatial.postgis_bbox(self.engine, bbox)
+        return spatial.ZoneIndex.load(self.engine).bbox(bbox)
+
+    def zones_in_area(self, area: Mapping[str, Any]) -> list[str]:
+        """Ids of the bays whose polygon meets a GeoJSON (Multi)Polygon, e.g. a commune, sorted."""
+        geom = spatial.area_geometry(area)
+        if self.spatial_in_database:
+            return spatial.postgis_area(self.engine, area)
+        return spatial.ZoneIndex.load(self.engine).intersecting(geom)
+
+    def nearest_zones(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        k: int = 5,
+        within_m: float = 1000.0,
+        free_at_ms: int | None = None,
+    ) -> list[spatial.NearbyZone]:
+        """The ``k`` bays nearest to a point within ``within_m`` metres, nearest first.
+
+        With ``free_at_ms``, only bays no vehicle occupies at that instant (stored
+        sessions, and park_start events of vehicles still parked).
+        """
+        spatial.check_point(lon, lat)
+        if k < 1 or within_m <= 0:
+            raise spatial.SpatialQueryError(f"k and within_m must be positive, got {k}, {within_m}")
+        if self.spatial_in_database:
+            return spatial.postgis_nearest(
+                self.engine, lon, lat, k=k, within_m=within_m, free_at_ms=free_at_ms
+            )
+        busy = set() if free_at_ms is None else spatial.occupied_at(self.engine, free_at_ms)
+        return spatial.ZoneIndex.load(self.engine).nearest(
+            lon, lat, k=k, within_m=within_m, exclude=busy
+        )
+
+    # -- schema migrations -------------------------------------------------------------
+
+    def migrate(self, revision: str = "head") -> str:
+        """Bring the schema to ``revision`` with Alembic; returns the revision now current."""
+        from occupancy.storage.migrations import upgrade
+
+        return upgrade(self.engine, revision)
+
+    def lane_zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
+        q = select(lane_zones)
+        if device_id is not None:
+            q = q.where(lane_zones.c.device_id == device_id)
+        with self.engine.connect() as conn:
+            return pd.read_sql(q.order_by(lane_zones.c.lane_zone_id), conn)
+
+
+def event_row(e: CurbEvent, published_ms: int, attempt: int | None) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "event_type": str(e.event_type),
+        "event_time": e.event_time,
+        "event_publication_time": published_ms,
+        "data_source_device_id": e.data_source_device_id,
+        "data_source_type": str(e.data_source_type),
+        "curb_zone_id": e.curb_zone_id,
+        "lane_zone_id": e.lane_zone_id,
+        "event_session_id": e.event_session_id,
+        "lon": e.lon,
+        "lat": e.lat,
+        "vehicle_type": None if e.vehicle_type is None else str(e.vehicle_type),
+        "vehicle_length": e.vehicle_length,
+        "vehicle_blocked_lane_types": [str(t) for t in e.vehicle_blocked_lane_types],
+        "run_id": e.run_id,
+        "attempt": attempt,
+    }
+
+
+def session_row(s: OccupancySession, attempt: int | None) -> dict[str, Any]:
+    return {
+        "session_id": s.session_id,
+        "kind": str(s.kind),
+        "data_source_device_id": s.data_source_device_id,
+        "data_source_type": str(s.data_source_type),
+        "curb_zone_id": s.curb_zone_id,
+        "lane_zone_id": s.lane_zone_id,
+        "start_ms": s.start_ms,
+        "end_ms": s.end_ms,
+        "dwell_s": s.dwell_s,
+        "vehicle_type": str(s.vehicle_type),
+        "vehicle_length": s.vehicle_length,
+        "lon": s.lon,
+        "lat": s.lat,
+        "max_stay_min": s.max_stay_min,
+        "overstay": s.overstay,
+        "blocked_lane_types": [str(t) for t in s.blocked_lane_types],
+        "start_censored": s.start_censored,
+        "end_censored": s.end_censored,
+        "run_id": s.run_id,
+        "attempt": attempt,
+    }
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
