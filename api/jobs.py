@@ -6,7 +6,7 @@ job), runs it, reports progress into the row, and ends it ``done`` or ``failed``
 Jobs left ``running`` by a server that died are re-queued at start: analysis writes
 are idempotent, so running a job again is safe.
 
-What a job runs is a ``JobRunner``; production uses ``occupancy.observe.pipeline.analyse``
+What a job runs is a ``JobRunner``; production uses ``occupancy.runtime.analysis.analyse``
 (imported only when a job runs), tests register a stand-in.
 """
 
@@ -70,7 +70,7 @@ def pipeline_runner(
     # Imported here: the pipeline pulls torch/OpenCV, which the API never needs otherwise.
     from occupancy.config.settings import get_settings
     from occupancy.config.site import parse_site
-    from occupancy.observe.pipeline import analyse
+    from occupancy.runtime.analysis import analyse
     from vision.detector import Detector, resolve_model
 
     parsed = parse_site(dict(site), Path("<job site>"))

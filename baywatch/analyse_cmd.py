@@ -25,7 +25,7 @@ from vision.detector import ModelNotFoundError
 from vision.sources import SourceError, open_source
 
 if TYPE_CHECKING:  # the pipeline imports torch: only load it when a command runs
-    from occupancy.observe.pipeline import AnalysisResult, EventSink
+    from occupancy.runtime.analysis import AnalysisResult, EventSink
     from vision.detector import Detector
 
 DEFAULT_ANALYSIS_FPS = 2.0
@@ -47,7 +47,8 @@ def run_analysis(
     exact: bool = False,
 ) -> tuple[Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
-    from occupancy.observe.pipeline import analyse, prepare, resolve_source, resolve_start_ms
+    from occupancy.observe.pipeline import prepare, resolve_start_ms
+    from occupancy.runtime.analysis import analyse, resolve_source
     from occupancy.runtime.review import ReviewWriter
     from vision.detector import Detector, resolve_model
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from baywatch.console import console, progress_bar, sessions_table
 from occupancy.config.settings import get_settings
 from occupancy.config.site import SiteError, load_site
-from occupancy.observe.pipeline import prepare, resolve_source
+from occupancy.observe.pipeline import prepare
+from occupancy.runtime.analysis import resolve_source
 from occupancy.storage.store import Store
 from vision.sources import SourceError, open_source
 

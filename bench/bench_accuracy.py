@@ -33,7 +33,7 @@ from occupancy.config.site import load_site  # noqa: E402
 from occupancy.evaluation.evaluate import Report, check_against_site, evaluate, spans_from_store  # noqa: E402
 from occupancy.evaluation.scenes import SceneSpec, compose_scene  # noqa: E402
 from occupancy.evaluation.truth import load_truth  # noqa: E402
-from occupancy.observe.pipeline import analyse, resolve_source  # noqa: E402
+from occupancy.runtime.analysis import analyse, resolve_source  # noqa: E402
 from occupancy.storage.store import Store  # noqa: E402
 from vision.detector import Detector  # noqa: E402
 

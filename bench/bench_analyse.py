@@ -26,7 +26,7 @@ os.environ.setdefault(
 )
 
 from occupancy.config.site import load_site  # noqa: E402
-from occupancy.observe.pipeline import analyse, resolve_source  # noqa: E402
+from occupancy.runtime.analysis import analyse, resolve_source  # noqa: E402
 from occupancy.storage.store import Store  # noqa: E402
 from vision.detector import Detector  # noqa: E402
 

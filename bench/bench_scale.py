@@ -34,7 +34,7 @@ os.environ.setdefault(
 import cv2  # noqa: E402
 
 from occupancy.config.site import load_site  # noqa: E402
-from occupancy.observe.pipeline import analyse  # noqa: E402
+from occupancy.runtime.analysis import analyse  # noqa: E402
 from occupancy.runtime.watch import WatchService  # noqa: E402
 from occupancy.storage.store import Store  # noqa: E402
 from tests.scale.composed import CLIP, compose, site_yaml  # noqa: E402

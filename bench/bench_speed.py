@@ -97,7 +97,7 @@ def occupancy_from_sessions(sessions: list[dict], bays: list[str], seconds: int)
 
 def worker_baywatch(video: str, site_path: str, exact: bool) -> dict:
     from occupancy.config.site import load_site
-    from occupancy.observe.pipeline import analyse
+    from occupancy.runtime.analysis import analyse
     from occupancy.storage.store import Store
     from vision.detector import Detector
 

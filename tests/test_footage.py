@@ -11,7 +11,8 @@ import pytest
 from occupancy.config.site import Site, load_site
 from occupancy.domain.records import SessionKind
 from occupancy.observe.machine import OccupancyMachine
-from occupancy.observe.pipeline import AnalysisResult, analyse, prepare, resolve_source
+from occupancy.observe.pipeline import prepare
+from occupancy.runtime.analysis import AnalysisResult, analyse, resolve_source
 from occupancy.storage.store import Store
 from tests.conftest import SAMPLES, needs_footage
 from vision.detector import Detector

@@ -26,8 +26,9 @@ from typing import Any
 from occupancy.config.site import Site
 from occupancy.domain.records import CurbEvent, OccupancySession
 from occupancy.observe.chunks import Chunk, ChunkWindow, plan_chunks, stitch, warmup_s
-from occupancy.observe.pipeline import prepare, run_id_for
+from occupancy.observe.pipeline import prepare
 from occupancy.observe.zones import zone_rows
+from occupancy.runtime.analysis import run_id_for
 from occupancy.storage.store import Store
 from vision.sources import SourceError, VideoFileSource
 
@@ -100,7 +101,7 @@ def analyse_chunk(
     job_index: int, job: FileJob, chunk: Chunk, model: str, analysis_fps: float
 ) -> ChunkOutput:
     """Analyse one chunk of one file (runs in a Ray worker, or here)."""
-    from occupancy.observe.pipeline import analyse
+    from occupancy.runtime.analysis import analyse
 
     t0 = time.perf_counter()
     inner = VideoFileSource(Path(job.path), analysis_fps, job.start_ms, start_s=chunk.read_from_s)

@@ -35,7 +35,7 @@ from prometheus_client import (
 from occupancy.config.site import Site, SiteError, load_site
 from occupancy.domain.records import CurbEvent, EventType, OccupancySession
 from occupancy.observe.machine import OccupancyMachine
-from occupancy.observe.pipeline import EventSink, analyse, resolve_source
+from occupancy.runtime.analysis import EventSink, analyse, resolve_source
 from occupancy.storage.store import Store
 from vision.detector import Detector, load_model
 from vision.sources import STREAM_SCHEMES, FrameSource, LiveSource, SourceError, open_source

@@ -15,7 +15,7 @@ from occupancy.config.site import load_site
 from occupancy.evaluation.evaluate import Report, check_against_site, evaluate, spans_from_store
 from occupancy.evaluation.scenes import ComposedScene, SceneSpec, compose_scene
 from occupancy.evaluation.truth import load_truth
-from occupancy.observe.pipeline import analyse, resolve_source
+from occupancy.runtime.analysis import analyse, resolve_source
 from occupancy.storage.store import Store
 from tests.conftest import SAMPLES, needs_footage
 from vision.detector import Detector

@@ -15,7 +15,7 @@ import pytest
 
 from occupancy.config.site import load_site
 from occupancy.observe.chunks import Chunk, plan_chunks, warmup_s
-from occupancy.observe.pipeline import analyse
+from occupancy.runtime.analysis import analyse
 from occupancy.storage.store import Store
 from tests.conftest import MODEL, needs_footage
 from tests.scale.composed import CLIP, compose, site_yaml

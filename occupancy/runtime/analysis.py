@@ -1,0 +1,245 @@
+"""Footage → detections → tracks → occupancy sessions, stored as they happen (the orchestration).
+
+``analyse`` is the one entry point used by the CLI, the HTTP batch jobs and the
+benchmarks. Each batch of output is one database transaction together with the
+run's progress, so a run stopped at any moment leaves a consistent database, and
+ids are deterministic, so running it again completes the work without duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from occupancy.config.site import Site, SiteError
+from occupancy.domain.records import CurbEvent, OccupancySession, stable_id
+from occupancy.observe.machine import OccupancyMachine, Output, TrackObservation
+from occupancy.observe.pipeline import (
+    DEFAULT_ANALYSIS_FPS,
+    check_frame_size,
+    observations,
+    prepare,
+    resolve_start_ms,
+)
+from occupancy.observe.zones import Zone, zone_rows
+from occupancy.storage.store import Store
+from vision.detector import Detector
+from vision.motion import MotionGate, region_mask
+from vision.sources import FrameSource, SourceError, open_source
+from vision.tracker import VehicleTracker
+from vision.types import Detections, Frame, SourceGap
+
+_SETTLE_FRAMES = 3
+
+
+class EventSink(Protocol):
+    """Somewhere else events go as they are produced (e.g. the HTTP push client)."""
+
+    def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None: ...
+
+
+class FrameObserver(Protocol):
+    """Sees every analysed frame with its tracks and zone states (review video writer)."""
+
+    def write(
+        self, frame: Frame, vehicles: Detections, persons: Detections, machine: OccupancyMachine
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    run_id: str
+    camera_id: str
+    source: str
+    frames_analysed: int
+    footage_s: float
+    wall_s: float
+    sessions: tuple[OccupancySession, ...]
+    events: int
+    zones: tuple[Zone, ...]
+    detector_runs: int = 0
+
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+def run_id_for(site: Site, source: FrameSource, start_ms: int | None) -> str:
+    if source.info.live:
+        return stable_id("run", site.camera_id, source.info.fingerprint, time.time_ns())
+    return stable_id("run", site.camera_id, source.info.fingerprint, start_ms)
+
+
+def analyse(
+    source_uri: str,
+    site: Site,
+    store: Store,
+    *,
+    detector: Detector,
+    analysis_fps: float = DEFAULT_ANALYSIS_FPS,
+    start_ms: int | None = None,
+    folder_fps: float | None = None,
+    progress: ProgressFn | None = None,
+    sink: EventSink | None = None,
+    observer: FrameObserver | None = None,
+    source: FrameSource | None = None,
+    exact: bool = False,
+) -> AnalysisResult:
+    """Analyse one source for one site into ``store``; raises SourceError/SiteError.
+
+    ``exact``: decode every frame and run the detector on every analysed frame.
+    By default video files are decoded sparsely and the detector is skipped on
+    frames where nothing changed around the zones (``vision.motion``).
+    """
+    proj, zones = prepare(site)
+    start_ms = resolve_start_ms(start_ms, site)
+    if source is None:
+        source = open_source(
+            source_uri,
+            analysis_fps=analysis_fps,
+            start_ms=start_ms,
+            folder_fps=folder_fps or site.source.fps,
+            watch=None if exact else [z.pixels for z in zones],
+        )
+    check_frame_size(site, source)
+    curb_rows, lane_rows = zone_rows(site, zones)
+    store.upsert_zones(curb_rows)
+    store.upsert_lane_zones(lane_rows)
+
+    run_id = run_id_for(site, source, start_ms)
+    first_ms = None if source.info.live else getattr(source, "start_ms", None)
+    attempt = store.begin_run(
+        run_id,
+        device_id=site.camera_id,
+        source=source.info.description,
+        live=source.info.live,
+        footage_start_ms=first_ms,
+        settings={
+            "analysis_fps": analysis_fps,
+            "model": detector.model_name,
+            "occupancy": site.occupancy.model_dump(),
+        },
+    )
+    machine = OccupancyMachine(
+        zones,
+        device_id=site.camera_id,
+        run_id=run_id,
+        stationary_tolerance_m=site.occupancy.stationary_tolerance_m,
+        grace_s=site.occupancy.grace_s,
+        to_lonlat=proj.point_to_lonlat,
+    )
+    tracker = VehicleTracker(analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s))
+    class_map = dict(site.detector.classes)
+    total = source.expected_frames(analysis_fps)
+    all_sessions: list[OccupancySession] = []
+    n_events = 0
+    frames = 0
+    last_ms: int | None = None
+    t_wall = time.perf_counter()
+    status = "interrupted"
+    gate = None
+    if not exact and source.info.frame_size is not None:
+        gate = MotionGate(region_mask(source.info.frame_size, [z.pixels for z in zones]))
+    detections: tuple[Detections, Detections] | None = None
+    detector_runs = 0
+    tracked = persons = Detections.empty()
+    seen: list[TrackObservation] = []
+    settle = 0
+
+    def emit(out: Output, *, force: bool = False) -> None:
+        nonlocal n_events
+        if out.events or out.sessions or force:
+            store.write_batch(
+                out.events,
+                out.sessions,
+                attempt=attempt,
+                run_progress=(run_id, last_ms or 0, frames),
+            )
+            if sink is not None and (out.events or out.sessions):
+                sink.send(out.events, out.sessions)
+            n_events += len(out.events)
+            all_sessions.extend(out.sessions)
+
+    try:
+        for item in source:
+            if isinstance(item, SourceGap):
+                emit(machine.gap(item.lost_ms, item.restored_ms))
+                tracker = VehicleTracker(
+                    analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s)
+                )
+                detections = None  # after an outage, look afresh
+                continue
+            if gate is None or gate.changed(item.image) or detections is None:
+                detections = detector.split(detector.detect(item.image))
+                detector_runs += 1
+                settle = _SETTLE_FRAMES
+            if settle > 0:
+                # The tracker confirms a new track on its second sighting: feed it the same
+                # detections for a few frames after each change.
+                settle -= 1
+                vehicles, persons = detections
+                tracked = tracker.update(vehicles)
+                seen = observations(tracked, proj, class_map)
+            # Otherwise nothing changed around the zones and the tracks have settled: the same
+            # vehicles stand where they stood, and the tracker and projection would only
+            # repeat themselves. The state machine still sees every tick, so its timers run.
+            last_ms = item.t_ms
+            frames += 1
+            emit(machine.step(item.t_ms, seen))
+            if observer is not None:
+                observer.write(item, tracked, persons, machine)
+            if progress is not None:
+                progress(frames, total)
+        emit(machine.finish(), force=True)
+        status = "complete"
+    finally:
+        if observer is not None:
+            observer.close()
+        if status != "complete":
+            store.finish_run(
+                run_id, attempt, status=status, footage_end_ms=last_ms, frames_analysed=frames
+            )
+    footage_s = frames / analysis_fps
+    if source.info.duration_s is not None and not source.truncated:
+        footage_s = source.info.duration_s
+    if source.truncated:
+        store.finish_run(
+            run_id,
+            attempt,
+            status="failed",
+            footage_end_ms=last_ms,
+            frames_analysed=frames,
+            error=source.truncated,
+        )
+        raise SourceError(source.truncated + f" (sessions up to {footage_s:.1f} s were stored)")
+    store.finish_run(
+        run_id, attempt, status="complete", footage_end_ms=last_ms, frames_analysed=frames
+    )
+    return AnalysisResult(
+        run_id=run_id,
+        camera_id=site.camera_id,
+        source=source.info.description,
+        frames_analysed=frames,
+        footage_s=footage_s,
+        wall_s=time.perf_counter() - t_wall,
+        sessions=tuple(all_sessions),
+        events=n_events,
+        zones=tuple(zones),
+        detector_runs=detector_runs,
+    )
+
+
+def resolve_source(cli_source: str | None, site: Site, site_path: Path) -> str:
+    """The command line's source, else the site's, relative to the site file."""
+    if cli_source:
+        return cli_source
+    if site.source.uri is None:
+        raise SiteError(f"{site_path}: no SOURCE given and the site has no source.uri")
+    uri = site.source.uri
+    if uri.isdigit() or "://" in uri or Path(uri).is_absolute():
+        return uri
+    return str((site_path.parent / uri).resolve())
