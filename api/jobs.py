@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from occupancy.storage.api_tables import ensure_tables, jobs
+from occupancy.storage.schema import jobs
 from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,6 @@ class JobQueue:
     def __init__(self, store: Store, runners: Mapping[str, JobRunner] | None = None) -> None:
         self.store = store
         self.runners = {**DEFAULT_RUNNERS, **(runners or {})}
-        ensure_tables(store)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

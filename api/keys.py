@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 
-from occupancy.storage.api_tables import api_keys, ensure_tables
+from occupancy.storage.schema import api_keys
 from occupancy.storage.store import Store, now_ms
 
 
@@ -78,7 +78,6 @@ class KeyStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        ensure_tables(store)
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 

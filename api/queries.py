@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from occupancy.storage.store import Store, events, sessions
+from occupancy.storage.schema import events, sessions
+from occupancy.storage.store import Store
 
 
 def event_rows(

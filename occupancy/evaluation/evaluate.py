@@ -33,7 +33,8 @@ from sqlalchemy import select
 
 from occupancy.config.site import Site
 from occupancy.evaluation.truth import Truth, TruthError
-from occupancy.storage.store import Store, runs
+from occupancy.storage.schema import runs
+from occupancy.storage.store import Store
 
 DEFAULT_IOU = 0.5
 

@@ -20,18 +20,8 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     create_engine,
     delete,
     event,
@@ -45,137 +35,13 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from occupancy.domain.records import CurbEvent, OccupancySession
-from occupancy.storage import spatial_queries as spatial
-
-metadata = MetaData()
-
-curb_zones = Table(
-    "curb_zones",
-    metadata,
-    Column("curb_zone_id", String(64), primary_key=True),
-    Column("name", String(200)),
-    Column("device_id", String(200), index=True),  # camera that watches it, if any
-    Column("source", String(100), nullable=False),  # site file or inventory dataset
-    Column("geometry", JSON, nullable=False),  # GeoJSON Polygon, WGS84
-    Column("lon", Float, nullable=False),
-    Column("lat", Float, nullable=False),
-    Column("length_cm", Integer),
-    Column("width_cm", Integer),
-    Column("num_spaces", Integer),
-    Column("max_stay_min", Float),
-    Column("vehicle_types", JSON),  # allowed CDS vehicle types; null = any
-    Column("user_classes", JSON),  # CDS user classes, e.g. ["commercial"]
-    Column("delivery_hours", Text),  # OSM opening_hours of the delivery regime
-    Column("street_name", String(300)),
-    Column("street_side", String(20)),
-    Column("area_id", String(100), index=True),
-    Column("area_name", String(200)),
-    Column("attributes", JSON),
-    Column("published_ms", BigInteger),
-    Column("last_updated_ms", BigInteger, nullable=False),
+from occupancy.storage.schema import (
+    curb_zones,
+    events,
+    lane_zones,
+    runs,
+    sessions,
 )
-Index("ix_curb_zones_lonlat", curb_zones.c.lon, curb_zones.c.lat)
-
-lane_zones = Table(
-    "lane_zones",
-    metadata,
-    Column("lane_zone_id", String(64), primary_key=True),
-    Column("name", String(200)),
-    Column("device_id", String(200), index=True),
-    Column("geometry", JSON, nullable=False),
-    Column("lon", Float, nullable=False),
-    Column("lat", Float, nullable=False),
-    Column("lane_type", String(40), nullable=False),
-    Column("curb_zone_id", String(64)),  # the bay it runs beside, if any
-    Column("last_updated_ms", BigInteger, nullable=False),
-)
-
-events = Table(
-    "events",
-    metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("event_type", String(40), nullable=False),
-    Column("event_time", BigInteger, nullable=False, index=True),
-    Column("event_publication_time", BigInteger, nullable=False),
-    Column("data_source_device_id", String(200), nullable=False, index=True),
-    Column("data_source_type", String(40), nullable=False),
-    Column("curb_zone_id", String(64), index=True),
-    Column("lane_zone_id", String(64)),
-    Column("event_session_id", String(64)),
-    Column("lon", Float),
-    Column("lat", Float),
-    Column("vehicle_type", String(40)),
-    Column("vehicle_length", Integer),
-    Column("vehicle_blocked_lane_types", JSON),
-    Column("run_id", String(64), index=True),
-    Column("attempt", Integer),
-)
-# The API follows new events by publication time; created on existing databases too.
-ix_events_publication = Index("ix_events_publication", events.c.event_publication_time)
-
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("session_id", String(64), primary_key=True),
-    Column("kind", String(20), nullable=False),
-    Column("data_source_device_id", String(200), nullable=False, index=True),
-    Column("data_source_type", String(40), nullable=False),
-    Column("curb_zone_id", String(64), index=True),
-    Column("lane_zone_id", String(64), index=True),
-    Column("start_ms", BigInteger, nullable=False, index=True),
-    Column("end_ms", BigInteger, nullable=False),
-    Column("dwell_s", Float, nullable=False),
-    Column("vehicle_type", String(40), nullable=False),
-    Column("vehicle_length", Integer),
-    Column("lon", Float),
-    Column("lat", Float),
-    Column("max_stay_min", Float),
-    Column("overstay", Boolean, nullable=False),
-    Column("blocked_lane_types", JSON),
-    Column("start_censored", Boolean, nullable=False),
-    Column("end_censored", Boolean, nullable=False),
-    Column("run_id", String(64), index=True),
-    Column("attempt", Integer),
-)
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("run_id", String(64), primary_key=True),
-    Column("device_id", String(200), nullable=False),
-    Column("source", Text, nullable=False),
-    Column("live", Boolean, nullable=False),
-    Column("status", String(20), nullable=False),  # running | complete | failed
-    Column("attempt", Integer, nullable=False),
-    Column("footage_start_ms", BigInteger),
-    Column("footage_end_ms", BigInteger),
-    Column("frames_analysed", Integer),
-    Column("settings", JSON),
-    Column("error", Text),
-    Column("started_ms", BigInteger, nullable=False),
-    Column("finished_ms", BigInteger),
-)
-
-# On PostgreSQL the bays also carry a PostGIS geometry, generated from the GeoJSON column
-# so that writing code is the same for every database, with spatial indexes; on SQLite the
-# same queries run over the GeoJSON in NumPy/Shapely (``occupancy.storage.spatial_queries``).
-POSTGIS_DDL = (
-    "CREATE EXTENSION IF NOT EXISTS postgis",
-    "ALTER TABLE curb_zones ADD COLUMN IF NOT EXISTS geom geometry(Polygon, 4326) "
-    "GENERATED ALWAYS AS (ST_SetSRID(ST_GeomFromGeoJSON(geometry::text), 4326)) STORED",
-    "CREATE INDEX IF NOT EXISTS ix_curb_zones_geom ON curb_zones USING gist (geom)",
-    # Distances in metres (nearest bays) use geography; this index serves ST_DWithin.
-    "CREATE INDEX IF NOT EXISTS ix_curb_zones_geog ON curb_zones USING gist ((geom::geography))",
-)
-
-
-def _postgis_after_create(target: Table, conn: Connection, **_kw: Any) -> None:
-    if conn.dialect.name == "postgresql":
-        for stmt in POSTGIS_DDL:
-            conn.exec_driver_sql(stmt)
-
-
-event.listen(curb_zones, "after_create", _postgis_after_create)
 
 _BATCH_ROWS = 500
 
@@ -227,8 +93,11 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            metadata.create_all(self.engine)
-            ix_events_publication.create(self.engine, checkfirst=True)
+            # Alembic is the one way the schema comes to be: an empty database gets every
+            # revision, an older one the revisions it lacks (see occupancy.storage.migrations).
+            from occupancy.storage.migrations import ensure_current
+
+            ensure_current(self.engine)
         except OperationalError as exc:
             # The URL may hold a password: name the database without it.
             shown = self.engine.url.render_as_string(hide_password=True)
@@ -566,55 +435,6 @@ class Store:
             q = q.where(curb_zones.c.device_id == device_id)
         with self.engine.connect() as conn:
             return pd.read_sql(q.order_by(curb_zones.c.curb_zone_id), conn)
-
-    # -- spatial (PostGIS in the database; NumPy/Shapely on SQLite, same answers) ---------
-
-    @property
-    def spatial_in_database(self) -> bool:
-        return self.dialect == "postgresql"
-
-    def zones_in_bbox(
-        self, min_lon: float, min_lat: float, max_lon: float, max_lat: float
-    ) -> list[str]:
-        """Ids of the bays whose polygon meets the box, sorted."""
-        spatial.check_bbox(min_lon, min_lat, max_lon, max_lat)
-        bbox = (min_lon, min_lat, max_lon, max_lat)
-        if self.spatial_in_database:
-            return spatial.postgis_bbox(self.engine, bbox)
-        return spatial.ZoneIndex.load(self.engine).bbox(bbox)
-
-    def zones_in_area(self, area: Mapping[str, Any]) -> list[str]:
-        """Ids of the bays whose polygon meets a GeoJSON (Multi)Polygon, e.g. a commune, sorted."""
-        geom = spatial.area_geometry(area)
-        if self.spatial_in_database:
-            return spatial.postgis_area(self.engine, area)
-        return spatial.ZoneIndex.load(self.engine).intersecting(geom)
-
-    def nearest_zones(
-        self,
-        lon: float,
-        lat: float,
-        *,
-        k: int = 5,
-        within_m: float = 1000.0,
-        free_at_ms: int | None = None,
-    ) -> list[spatial.NearbyZone]:
-        """The ``k`` bays nearest to a point within ``within_m`` metres, nearest first.
-
-        With ``free_at_ms``, only bays no vehicle occupies at that instant (stored
-        sessions, and park_start events of vehicles still parked).
-        """
-        spatial.check_point(lon, lat)
-        if k < 1 or within_m <= 0:
-            raise spatial.SpatialQueryError(f"k and within_m must be positive, got {k}, {within_m}")
-        if self.spatial_in_database:
-            return spatial.postgis_nearest(
-                self.engine, lon, lat, k=k, within_m=within_m, free_at_ms=free_at_ms
-            )
-        busy = set() if free_at_ms is None else spatial.occupied_at(self.engine, free_at_ms)
-        return spatial.ZoneIndex.load(self.engine).nearest(
-            lon, lat, k=k, within_m=within_m, exclude=busy
-        )
 
     # -- schema migrations -------------------------------------------------------------
 

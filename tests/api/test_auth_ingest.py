@@ -60,7 +60,7 @@ def test_revoked_key_is_refused(api: Api) -> None:
 def test_keys_are_stored_hashed(api: Api) -> None:
     from sqlalchemy import select
 
-    from occupancy.storage.api_tables import api_keys
+    from occupancy.storage.schema import api_keys
 
     with api.store.engine.connect() as conn:
         stored = [

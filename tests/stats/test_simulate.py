@@ -9,7 +9,8 @@ import pandas as pd
 
 from occupancy.evaluation.simulate import simulate_sessions, uuid_strings
 from occupancy.statistics.hourly import hourly_aggregates
-from occupancy.storage.store import Store, sessions
+from occupancy.storage.schema import sessions
+from occupancy.storage.store import Store
 from tests.stats.conftest import ms
 
 ZONES = pd.DataFrame(

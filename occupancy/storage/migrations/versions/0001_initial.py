@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-26
 
-The tables of ``occupancy.storage.store``; on PostgreSQL also the bays' PostGIS geometry, generated
+The first tables of ``occupancy.storage.schema``; on PostgreSQL also the bays' PostGIS geometry, generated
 from their GeoJSON, with its GiST indexes.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from occupancy.storage.store import POSTGIS_DDL
+from occupancy.storage.schema import POSTGIS_DDL
 
 revision = "0001"
 down_revision = None
