@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from occupancy.domain.states import JobStatus
 from occupancy.storage.schema import jobs
 from occupancy.storage.store import Store, now_ms
 
@@ -38,7 +39,7 @@ class Job:
     kind: str
     source: str
     site: Mapping[str, Any]
-    status: str
+    status: JobStatus
     progress: float
     error: str | None
     result: Mapping[str, Any] | None
@@ -53,7 +54,7 @@ def _job(r: Mapping[str, Any]) -> Job:
         kind=r["kind"],
         source=r["source"],
         site=r["site"],
-        status=r["status"],
+        status=JobStatus(r["status"]),
         progress=float(r["progress"]),
         error=r["error"],
         result=r["result"],
@@ -145,7 +146,7 @@ class JobQueue:
             "kind": kind,
             "source": source,
             "site": dict(site),
-            "status": "queued",
+            "status": JobStatus.QUEUED,
             "progress": 0.0,
             "error": None,
             "result": None,
@@ -163,7 +164,7 @@ class JobQueue:
             r = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
         return None if r is None else _job(dict(r))
 
-    def list(self, status: str | None = None, limit: int = 100) -> list[Job]:
+    def list(self, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
         q = select(jobs).order_by(jobs.c.submitted_ms.desc()).limit(limit)
         if status is not None:
             q = q.where(jobs.c.status == status)
@@ -176,8 +177,8 @@ class JobQueue:
         with self.store.engine.begin() as conn:
             res = conn.execute(
                 update(jobs)
-                .where(jobs.c.status == "running")
-                .values(status="queued", progress=0.0, started_ms=None)
+                .where(jobs.c.status == JobStatus.RUNNING)
+                .values(status=JobStatus.QUEUED, progress=0.0, started_ms=None)
             )
         return int(res.rowcount)
 
@@ -187,7 +188,7 @@ class JobQueue:
             with self.store.engine.begin() as conn:
                 jid = conn.execute(
                     select(jobs.c.job_id)
-                    .where(jobs.c.status == "queued")
+                    .where(jobs.c.status == JobStatus.QUEUED)
                     .order_by(jobs.c.submitted_ms, jobs.c.job_id)
                     .limit(1)
                 ).scalar()
@@ -195,8 +196,8 @@ class JobQueue:
                     return None
                 res = conn.execute(
                     update(jobs)
-                    .where(jobs.c.job_id == jid, jobs.c.status == "queued")
-                    .values(status="running", started_ms=now_ms())
+                    .where(jobs.c.job_id == jid, jobs.c.status == JobStatus.QUEUED)
+                    .values(status=JobStatus.RUNNING, started_ms=now_ms())
                 )
             if res.rowcount == 1:
                 return self.get(jid)
@@ -223,14 +224,14 @@ class JobQueue:
             log.exception("job %s failed", job.job_id)
             self._set(
                 job.job_id,
-                status="failed",
+                status=JobStatus.FAILED,
                 error=f"{type(exc).__name__}: {exc}",
                 finished_ms=now_ms(),
             )
         else:
             self._set(
                 job.job_id,
-                status="done",
+                status=JobStatus.DONE,
                 progress=1.0,
                 result=dict(result),
                 finished_ms=now_ms(),

@@ -17,7 +17,6 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from api.geo import BBox, LocalProjection
+from occupancy.domain.records import EventType
+from occupancy.domain.states import COMMS_EVENTS, PARK_EVENTS, BayState, bay_state
 from occupancy.storage.store import Store, now_ms
+
+__all__ = ["Bay", "BayState", "Broadcaster", "LiveFollower", "LiveIndex", "StateChange"]
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +38,16 @@ log = logging.getLogger(__name__)
 _OVERLAP_MS = 10_000
 
 
-class BayState(StrEnum):
-    FREE = "free"
-    OCCUPIED = "occupied"
-    UNKNOWN = "unknown"
-
-
-_CODE = {BayState.UNKNOWN: 0, BayState.FREE: 1, BayState.OCCUPIED: 2}
-_STATE = {v: k for k, v in _CODE.items()}
+# Each bay's latest park event is kept as a small code in an array (0: none yet), so that
+# the free-bay search is one vectorised mask; its state always comes from ``bay_state``.
+_PARK_BY_CODE: tuple[EventType | None, ...] = (None, EventType.PARK_END, EventType.PARK_START)
+_CODE_OF_PARK = {e: c for c, e in enumerate(_PARK_BY_CODE)}
+# Event types by their stored value; a type this service does not know carries no state.
+_EVENT_TYPES = {str(e): e for e in EventType}
+# Which codes are free while the bay's camera is online: bay_state's answer, tabulated.
+_FREE_BY_CODE = np.array(
+    [bay_state(e, EventType.COMMS_RESTORED) is BayState.FREE for e in _PARK_BY_CODE], dtype=bool
+)
 
 
 # Uniform grid over projected coordinates: a 300 m query reads about 9 cells instead of
@@ -164,8 +169,8 @@ class LiveIndex:
         # True where the bay's camera has lost comms: kept as an array so that the
         # free-bay search is one vectorised mask.
         self._offline = np.zeros(0, dtype=bool)
-        # device id -> (time of its latest comms event, online?)
-        self._comms: dict[str, tuple[int, bool]] = {}
+        # device id -> (time, type) of its latest comms event
+        self._comms: dict[str, tuple[int, EventType]] = {}
         self._listeners: list[Callable[[list[StateChange]], None]] = []
         self.last_updated_ms = 0
         self.zones_signature: tuple[int, int] = (0, 0)
@@ -203,7 +208,7 @@ class LiveIndex:
             self._device_of = [b.device_id for b in merged]
             self._offline = np.array(
                 [
-                    d is not None and d in self._comms and not self._comms[d][1]
+                    d is not None and d in self._comms and self._comms[d][1] is EventType.COMMS_LOST
                     for d in self._device_of
                 ],
                 dtype=bool,
@@ -217,42 +222,43 @@ class LiveIndex:
     def _effective(self, i: int) -> StateChange:
         b = self.bays[i]
         dev = self._device_of[i]
-        if dev is not None and dev in self._comms and not self._comms[dev][1]:
-            return StateChange(b.curb_zone_id, BayState.UNKNOWN, self._comms[dev][0])
-        code = int(self._park_code[i])
-        since = int(self._park_ms[i]) if code else None
-        return StateChange(b.curb_zone_id, _STATE[code], since)
+        comms = self._comms.get(dev) if dev is not None else None
+        park = _PARK_BY_CODE[int(self._park_code[i])]
+        state = bay_state(park, None if comms is None else comms[1])
+        if comms is not None and comms[1] is EventType.COMMS_LOST:
+            since: int | None = comms[0]  # unknown since the camera dropped
+        else:
+            since = int(self._park_ms[i]) if park is not None else None
+        return StateChange(b.curb_zone_id, state, since)
 
     def apply(self, rows: Iterable[Mapping[str, Any]]) -> list[StateChange]:
         """Apply event rows (any order, repeats allowed); return and announce changes."""
         changes: dict[str, StateChange] = {}
         with self._lock:
             for r in rows:
-                et, t = r["event_type"], int(r["event_time"])
+                et, t = _EVENT_TYPES.get(r["event_type"]), int(r["event_time"])
                 self.last_updated_ms = max(
                     self.last_updated_ms, int(r.get("event_publication_time") or t)
                 )
-                if et in ("park_start", "park_end"):
+                if et in PARK_EVENTS:
                     i = self.index.get(r.get("curb_zone_id") or "")
                     if i is None or t < self._park_ms[i]:
                         continue
                     before = self._effective(i)
-                    self._park_code[i] = _CODE[
-                        BayState.OCCUPIED if et == "park_start" else BayState.FREE
-                    ]
+                    self._park_code[i] = _CODE_OF_PARK[et]
                     self._park_ms[i] = t
                     after = self._effective(i)
                     if after != before:
                         changes[after.curb_zone_id] = after
-                elif et in ("comms_lost", "comms_restored"):
+                elif et in COMMS_EVENTS:
                     dev = r["data_source_device_id"]
                     prev = self._comms.get(dev)
                     if prev is not None and t < prev[0]:
                         continue
                     idx = [i for i, d in enumerate(self._device_of) if d == dev]
                     before_all = [self._effective(i) for i in idx]
-                    self._comms[dev] = (t, et == "comms_restored")
-                    self._offline[idx] = et == "comms_lost"
+                    self._comms[dev] = (t, et)
+                    self._offline[idx] = et is EventType.COMMS_LOST
                     for i, before in zip(idx, before_all, strict=True):
                         after = self._effective(i)
                         if after != before:
@@ -279,7 +285,7 @@ class LiveIndex:
     def device_online(self, device_id: str) -> bool:
         with self._lock:
             c = self._comms.get(device_id)
-            return c is None or c[1]
+            return c is None or c[1] is not EventType.COMMS_LOST
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in BayState}
@@ -349,7 +355,7 @@ class LiveIndex:
             if not self.bays:
                 return []
             idx, d2 = self._distances(lat, lon, radius_m)
-            free = (self._park_code[idx] == 1) & ~self._offline[idx]
+            free = _FREE_BY_CODE[self._park_code[idx]] & ~self._offline[idx]
             idx, d2 = idx[free], d2[free]
             order = np.lexsort((idx, d2))[:limit]
             return [

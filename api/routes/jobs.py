@@ -15,6 +15,7 @@ from api.keys import Scope
 from api.params import bad_request
 from api.security import require
 from api.state import ApiState, get_state
+from occupancy.domain.states import JobStatus
 from optimiser.api import PlacementRequest, TimeslotRequest
 
 router = APIRouter(prefix="/jobs", tags=["Batch jobs"], dependencies=[Depends(require(Scope.JOBS))])
@@ -33,7 +34,7 @@ class JobOut(BaseModel):
     job_id: str
     kind: str
     source: str
-    status: str
+    status: JobStatus
     progress: float
     error: str | None
     result: dict[str, Any] | None
@@ -111,7 +112,7 @@ def get_job(job_id: str = PathParam(max_length=64), state: ApiState = Depends(ge
 
 @router.get("", response_model=list[JobOut])
 def list_jobs(
-    status: str | None = Query(None, pattern="^(queued|running|done|failed)$"),
+    status: JobStatus | None = Query(None),
     limit: int = Query(100, ge=1, le=1000),
     state: ApiState = Depends(get_state),
 ) -> list[JobOut]:

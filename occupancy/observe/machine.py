@@ -37,6 +37,7 @@ from occupancy.domain.records import (
     VehicleType,
     stable_id,
 )
+from occupancy.domain.states import ZoneViewState
 from occupancy.observe.classify import refine
 from occupancy.observe.zones import Zone
 
@@ -102,7 +103,7 @@ class _Occupant:
 class ZoneView:
     """What a zone looks like now, for review videos and live displays."""
 
-    state: str  # free | arriving | occupied | overstay
+    state: ZoneViewState
     dwell_s: float
 
 
@@ -186,13 +187,17 @@ class OccupancyMachine:
 
     def views(self, t_ms: int) -> dict[str, ZoneView]:
         out = {
-            z.key: ZoneView("arriving" if z.key in self._arriving else "free", 0.0)
+            z.key: ZoneView(
+                ZoneViewState.ARRIVING if z.key in self._arriving else ZoneViewState.FREE, 0.0
+            )
             for z in self.zones
         }
         for occ in self.occupants:
             dwell = (t_ms - occ.start_ms) / 1000
             over = occ.zone.max_stay_min is not None and dwell > occ.zone.max_stay_min * 60
-            out[occ.zone.key] = ZoneView("overstay" if over else "occupied", dwell)
+            out[occ.zone.key] = ZoneView(
+                ZoneViewState.OVERSTAY if over else ZoneViewState.OCCUPIED, dwell
+            )
         return out
 
     # -- internals -------------------------------------------------------------------

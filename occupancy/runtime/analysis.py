@@ -16,6 +16,7 @@ from typing import Protocol
 
 from occupancy.config.site import Site, SiteError
 from occupancy.domain.records import CurbEvent, OccupancySession, stable_id
+from occupancy.domain.states import RunStatus
 from occupancy.observe.machine import OccupancyMachine, Output, TrackObservation
 from occupancy.observe.pipeline import (
     DEFAULT_ANALYSIS_FPS,
@@ -140,7 +141,7 @@ def analyse(
     frames = 0
     last_ms: int | None = None
     t_wall = time.perf_counter()
-    status = "interrupted"
+    status = RunStatus.INTERRUPTED
     gate = None
     if not exact and source.info.frame_size is not None:
         gate = MotionGate(region_mask(source.info.frame_size, [z.pixels for z in zones]))
@@ -195,11 +196,11 @@ def analyse(
             if progress is not None:
                 progress(frames, total)
         emit(machine.finish(), force=True)
-        status = "complete"
+        status = RunStatus.COMPLETE
     finally:
         if observer is not None:
             observer.close()
-        if status != "complete":
+        if status is not RunStatus.COMPLETE:
             store.finish_run(
                 run_id, attempt, status=status, footage_end_ms=last_ms, frames_analysed=frames
             )
@@ -210,14 +211,14 @@ def analyse(
         store.finish_run(
             run_id,
             attempt,
-            status="failed",
+            status=RunStatus.FAILED,
             footage_end_ms=last_ms,
             frames_analysed=frames,
             error=source.truncated,
         )
         raise SourceError(source.truncated + f" (sessions up to {footage_s:.1f} s were stored)")
     store.finish_run(
-        run_id, attempt, status="complete", footage_end_ms=last_ms, frames_analysed=frames
+        run_id, attempt, status=RunStatus.COMPLETE, footage_end_ms=last_ms, frames_analysed=frames
     )
     return AnalysisResult(
         run_id=run_id,

@@ -25,6 +25,7 @@ from typing import Any
 
 from occupancy.config.site import Site
 from occupancy.domain.records import CurbEvent, OccupancySession
+from occupancy.domain.states import RunStatus
 from occupancy.observe.chunks import Chunk, ChunkWindow, plan_chunks, stitch, warmup_s
 from occupancy.observe.pipeline import prepare
 from occupancy.observe.zones import zone_rows
@@ -265,7 +266,7 @@ def _store_file(
     last_ms = max((o.last_ms for o in outputs if o.last_ms is not None), default=None)
     store.write_batch(events, sessions, attempt=attempt)
     store.finish_run(
-        run_id, attempt, status="complete", footage_end_ms=last_ms, frames_analysed=frames
+        run_id, attempt, status=RunStatus.COMPLETE, footage_end_ms=last_ms, frames_analysed=frames
     )
     return FileResult(
         job.path,

@@ -13,16 +13,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from occupancy.domain.states import ZoneViewState
 from occupancy.observe.machine import OccupancyMachine
 from occupancy.observe.zones import Zone
 from vision.types import Detections, Frame, Image
 
 # BGR colours per zone state.
 STATE_COLOURS = {
-    "free": (80, 200, 80),
-    "arriving": (0, 215, 255),
-    "occupied": (40, 40, 230),
-    "overstay": (200, 0, 200),
+    ZoneViewState.FREE: (80, 200, 80),
+    ZoneViewState.ARRIVING: (0, 215, 255),
+    ZoneViewState.OCCUPIED: (40, 40, 230),
+    ZoneViewState.OVERSTAY: (200, 0, 200),
 }
 
 
@@ -61,7 +62,11 @@ class ReviewWriter:
         for z in self.zones:
             v = views[z.key]
             x, y = z.pixels.min(axis=0).astype(int)
-            label = z.name if v.state in ("free", "arriving") else f"{z.name} {v.dwell_s:.0f}s"
+            label = (
+                z.name
+                if v.state in (ZoneViewState.FREE, ZoneViewState.ARRIVING)
+                else f"{z.name} {v.dwell_s:.0f}s"
+            )
             cv2.putText(
                 img, label, (x + 3, max(12, y + 14)), 0, 0.45, (255, 255, 255), 1, cv2.LINE_AA
             )

@@ -34,6 +34,7 @@ from prometheus_client import (
 
 from occupancy.config.site import Site, SiteError, load_site
 from occupancy.domain.records import CurbEvent, EventType, OccupancySession
+from occupancy.domain.states import CameraState
 from occupancy.observe.machine import OccupancyMachine
 from occupancy.runtime.analysis import EventSink, analyse, resolve_source
 from occupancy.storage.store import Store
@@ -162,7 +163,7 @@ class Metrics:
 @dataclass
 class CameraStatus:
     camera_id: str
-    state: str = "starting"  # starting | connecting | up | reconnecting | failed | stopped
+    state: CameraState = CameraState.STARTING
     frames: int = 0
     last_frame_ms: int | None = None
     reconnects: int = 0
@@ -239,7 +240,7 @@ class CameraRunner(threading.Thread):
         now = time.time()
         self.status.frames += 1
         self.status.last_frame_ms = frame.t_ms
-        self.status.state = "up"
+        self.status.state = CameraState.UP
         self.metrics.frames.labels(self.camera_id).inc()
         self.metrics.lag.labels(self.camera_id).set(max(0.0, now - frame.t_ms / 1000))
         self.metrics.up.labels(self.camera_id).set(1)
@@ -268,7 +269,7 @@ class CameraRunner(threading.Thread):
         first = True
         detector: Detector | None = None
         while not self._stop_event.is_set():
-            self.status.state = "connecting" if first else "reconnecting"
+            self.status.state = CameraState.CONNECTING if first else CameraState.RECONNECTING
             try:
                 if detector is None:
                     detector = self.model.detector(self.spec.site)
@@ -293,7 +294,7 @@ class CameraRunner(threading.Thread):
                 )
                 self.status.runs.append(result.run_id)
                 if not source.info.live:
-                    self.status.state = "finished"  # a recorded file: analysed once
+                    self.status.state = CameraState.FINISHED  # a recorded file: analysed once
                     return
             except (SourceError, SiteError, ValueError) as exc:
                 self._failed(str(exc))
@@ -305,12 +306,12 @@ class CameraRunner(threading.Thread):
             if self._stop_event.wait(backoff):
                 break
             backoff = min(backoff * 2, self.max_backoff_s)
-        self.status.state = "stopped"
+        self.status.state = CameraState.STOPPED
         self.metrics.up.labels(self.camera_id).set(0)
 
     def _failed(self, message: str) -> None:
         self.status.last_error = message
-        self.status.state = "failed"
+        self.status.state = CameraState.FAILED
         log.warning("%s", message)
 
 

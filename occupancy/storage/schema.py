@@ -127,7 +127,7 @@ runs = Table(
     Column("device_id", String(200), nullable=False),
     Column("source", Text, nullable=False),
     Column("live", Boolean, nullable=False),
-    Column("status", String(20), nullable=False),  # running | complete | failed
+    Column("status", String(20), nullable=False),  # a RunStatus (occupancy.domain.states)
     Column("attempt", Integer, nullable=False),
     Column("footage_start_ms", BigInteger),
     Column("footage_end_ms", BigInteger),
@@ -179,7 +179,7 @@ jobs = Table(
     Column("kind", String(40), nullable=False),  # "footage"
     Column("source", Text, nullable=False),
     Column("site", JSON, nullable=False),
-    Column("status", String(20), nullable=False, index=True),  # queued|running|done|failed
+    Column("status", String(20), nullable=False, index=True),  # a JobStatus
     Column("progress", Float, nullable=False),
     Column("error", Text),
     Column("result", JSON),

@@ -35,6 +35,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from occupancy.domain.records import CurbEvent, OccupancySession
+from occupancy.domain.states import COMMS_EVENTS, PARK_EVENTS, RunStatus
 from occupancy.storage.schema import (
     curb_zones,
     events,
@@ -56,7 +57,7 @@ class RunRecord:
     device_id: str
     source: str
     live: bool
-    status: str
+    status: RunStatus
     attempt: int
     footage_start_ms: int | None
     footage_end_ms: int | None
@@ -175,7 +176,7 @@ class Store:
                 "device_id": device_id,
                 "source": source,
                 "live": live,
-                "status": "running",
+                "status": RunStatus.RUNNING,
                 "attempt": attempt,
                 "footage_start_ms": footage_start_ms,
                 "footage_end_ms": None,
@@ -198,7 +199,7 @@ class Store:
             device_id=r["device_id"],
             source=r["source"],
             live=bool(r["live"]),
-            status=r["status"],
+            status=RunStatus(r["status"]),
             attempt=int(r["attempt"]),
             footage_start_ms=r["footage_start_ms"],
             footage_end_ms=r["footage_end_ms"],
@@ -210,14 +211,14 @@ class Store:
         run_id: str,
         attempt: int,
         *,
-        status: str,
+        status: RunStatus,
         footage_end_ms: int | None,
         frames_analysed: int,
         error: str | None = None,
     ) -> None:
         """Close an attempt; a complete one drops rows only earlier attempts produced."""
         with self.engine.begin() as conn:
-            if status == "complete":
+            if RunStatus(status) is RunStatus.COMPLETE:
                 for table in (events, sessions):
                     conn.execute(
                         delete(table).where(table.c.run_id == run_id, table.c.attempt != attempt)
@@ -324,8 +325,8 @@ class Store:
         Rows have ``event_type``, ``event_time``, ``curb_zone_id``, ``data_source_device_id``
         and ``event_publication_time``; this is what live bay state is derived from.
         """
-        park = ("park_start", "park_end")
-        comms = ("comms_lost", "comms_restored")
+        park = [str(e) for e in PARK_EVENTS]
+        comms = [str(e) for e in COMMS_EVENTS]
         cols = (
             events.c.event_type,
             events.c.event_time,
