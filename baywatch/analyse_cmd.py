@@ -19,10 +19,19 @@ from baywatch.console import (
     sigterm_as_interrupt,
 )
 from occupancy.config.settings import get_settings
-from occupancy.config.site import Site, SiteError, load_site
-from occupancy.storage.store import Store, StoreError
-from vision.detector import ModelNotFoundError
-from vision.sources import SourceError, open_source
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import occupancy.config.site as site_mod
+    import occupancy.storage.store as store_mod
+    import vision.detector as detector_mod
+    import vision.sources as sources_mod
+else:
+    site_mod = lazy_import("occupancy.config.site")
+    store_mod = lazy_import("occupancy.storage.store")
+    detector_mod = lazy_import("vision.detector")
+    sources_mod = lazy_import("vision.sources")
+
 
 if TYPE_CHECKING:  # the pipeline imports torch: only load it when a command runs
     from occupancy.runtime.analysis import AnalysisResult, EventSink
@@ -45,28 +54,30 @@ def run_analysis(
     quiet: bool = False,
     detector: Detector | None = None,
     exact: bool = False,
-) -> tuple[Site, AnalysisResult]:
+) -> tuple[site_mod.Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
     from occupancy.observe.pipeline import prepare, resolve_start_ms
     from occupancy.runtime.analysis import analyse, resolve_source
     from occupancy.runtime.review import ReviewWriter
     from vision.detector import Detector, resolve_model
 
-    site = load_site(site_path)
+    site = site_mod.load_site(site_path)
     uri = resolve_source(source, site, site_path)
     if start is not None and start.tzinfo is None:
-        raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
+        raise site_mod.SiteError(
+            "--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00"
+        )
     start_ms = resolve_start_ms(None if start is None else round(start.timestamp() * 1000), site)
     # Open the footage first: a bad source fails before a model is loaded.
     zones = prepare(site)[1]
-    frames = open_source(
+    frames = sources_mod.open_source(
         uri,
         analysis_fps=fps,
         start_ms=start_ms,
         folder_fps=folder_fps or site.source.fps,
         watch=None if exact else [z.pixels for z in zones],
     )
-    store = Store(db or get_settings().db)
+    store = store_mod.Store(db or get_settings().db)
     if detector is None:
         chosen = resolve_model(model, site.detector.model, get_settings().model)
         detector = Detector(
@@ -142,7 +153,13 @@ def _analyse_on_ray(
                 quiet=quiet,
                 cpus_per_task=task_cpus,
             )
-    except (SiteError, SourceError, ModelNotFoundError, StoreError, RayBackendError) as exc:
+    except (
+        site_mod.SiteError,
+        sources_mod.SourceError,
+        detector_mod.ModelNotFoundError,
+        store_mod.StoreError,
+        RayBackendError,
+    ) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted:[/] nothing of this Ray run was stored")
@@ -262,7 +279,12 @@ def analyse_command(
                 quiet=quiet,
                 exact=exact,
             )
-    except (SiteError, SourceError, ModelNotFoundError, StoreError) as exc:
+    except (
+        site_mod.SiteError,
+        sources_mod.SourceError,
+        detector_mod.ModelNotFoundError,
+        store_mod.StoreError,
+    ) as exc:
         fail(str(exc))
     except ValueError as exc:  # e.g. detector classes the model does not have
         fail(str(exc))

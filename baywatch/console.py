@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
@@ -24,8 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from occupancy.domain.records import OccupancySession
-from occupancy.observe.zones import Zone
+if TYPE_CHECKING:  # zones pull shapely and the calibration: only for annotations here
+    from occupancy.domain.records import OccupancySession
+    from occupancy.observe.zones import Zone
 
 # Piped output (CI logs, files) gets a width that fits a sessions table on one line per row.
 console = Console(width=None if sys.stdout.isatty() else 130)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from baywatch.console import console, fail
 from occupancy.config.settings import get_settings
-from occupancy.storage.store import Store, StoreError
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import occupancy.storage.store as store_mod
+else:
+    store_mod = lazy_import("occupancy.storage.store")
+
 
 db_app = typer.Typer(help="Database schema: create or upgrade it (Alembic).", no_args_is_help=True)
 
@@ -27,10 +33,10 @@ def upgrade_command(
 
     url = db or get_settings().db
     try:
-        store = Store(url)
+        store = store_mod.Store(url)
         rev = store.migrate(revision)
         store.close()
-    except StoreError as exc:
+    except store_mod.StoreError as exc:
         fail(str(exc))
     except (CommandError, SQLAlchemyError) as exc:
         fail(f"cannot migrate {url!r}: {str(exc).splitlines()[0]}")

@@ -10,10 +10,19 @@ import typer
 from baywatch.analyse_cmd import run_analysis
 from baywatch.console import console, fail, sessions_table
 from occupancy.config.settings import get_settings
-from occupancy.config.site import SiteError, load_site
-from occupancy.storage.store import StoreError
-from vision.detector import ModelNotFoundError
-from vision.sources import SourceError
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import occupancy.config.site as site_mod
+    import occupancy.storage.store as store_mod
+    import vision.detector as detector_mod
+    import vision.sources as sources_mod
+else:
+    site_mod = lazy_import("occupancy.config.site")
+    store_mod = lazy_import("occupancy.storage.store")
+    detector_mod = lazy_import("vision.detector")
+    sources_mod = lazy_import("vision.sources")
+
 
 if TYPE_CHECKING:
     from vision.detector import Detector
@@ -57,7 +66,7 @@ def demo_command(
     analysed = 0
     for path in sites:
         try:
-            site = load_site(path)
+            site = site_mod.load_site(path)
             key = tuple(sorted(site.detector.classes))
             if key not in detectors:
                 detectors[key] = Detector(
@@ -75,10 +84,15 @@ def demo_command(
                 quiet=quiet,
                 detector=detectors[key],
             )
-        except SourceError as exc:
+        except sources_mod.SourceError as exc:
             console.print(f"[yellow]skipped {path.name}:[/] {exc} (see sample_videos/README.md)")
             continue
-        except (SiteError, ModelNotFoundError, StoreError, ValueError) as exc:
+        except (
+            site_mod.SiteError,
+            detector_mod.ModelNotFoundError,
+            store_mod.StoreError,
+            ValueError,
+        ) as exc:
             fail(str(exc))
         analysed += 1
         console.print(

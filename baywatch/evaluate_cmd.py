@@ -5,37 +5,44 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from baywatch.console import console, fail
-from occupancy.config.site import Site, SiteError, load_site
-from occupancy.evaluation.evaluate import (
-    DEFAULT_IOU,
-    Errors,
-    Report,
-    Span,
-    check_against_site,
-    evaluate,
-    spans_from_store,
-)
-from occupancy.evaluation.truth import TruthError, load_truth, truth_json_schema
-from occupancy.storage.store import Store, StoreError
-from vision.detector import ModelNotFoundError
-from vision.sources import SourceError
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import occupancy.config.site as site_mod
+    import occupancy.evaluation.evaluate as evaluate_mod
+    import occupancy.evaluation.truth as truth_mod
+    import occupancy.storage.store as store_mod
+    import vision.detector as detector_mod
+    import vision.sources as sources_mod
+else:
+    site_mod = lazy_import("occupancy.config.site")
+    evaluate_mod = lazy_import("occupancy.evaluation.evaluate")
+    truth_mod = lazy_import("occupancy.evaluation.truth")
+    store_mod = lazy_import("occupancy.storage.store")
+    detector_mod = lazy_import("vision.detector")
+    sources_mod = lazy_import("vision.sources")
 
 
 def _found(
-    site: Site, site_path: Path, source: str | None, db: str | None, run: str | None, fps: float
-) -> tuple[list[Span], str]:
+    site: site_mod.Site,
+    site_path: Path,
+    source: str | None,
+    db: str | None,
+    run: str | None,
+    fps: float,
+) -> tuple[list[evaluate_mod.Span], str]:
     if db is not None:
-        return spans_from_store(Store(db), site, run)
+        return evaluate_mod.spans_from_store(store_mod.Store(db), site, run)
     from baywatch.analyse_cmd import run_analysis
 
     with tempfile.TemporaryDirectory(prefix="baywatch-eval-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'evaluate.db'}"
+        url = f"sqlite:///{Path(tmp) / 'evaluate_mod.evaluate.db'}"
         _, result = run_analysis(
             source,
             site_path,
@@ -47,9 +54,9 @@ def _found(
             folder_fps=None,
             quiet=True,
         )
-        store = Store(url)
+        store = store_mod.Store(url)
         try:
-            return spans_from_store(store, site, result.run_id)
+            return evaluate_mod.spans_from_store(store, site, result.run_id)
         finally:
             store.close()
 
@@ -58,11 +65,11 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f} %"
 
 
-def _err(e: Errors) -> str:
+def _err(e: evaluate_mod.Errors) -> str:
     return "—" if e.median_s is None else f"{e.median_s:.2f} s / {e.p90_s:.2f} s"
 
 
-def report_tables(report: Report, title: str) -> tuple[Table, Table]:
+def report_tables(report: evaluate_mod.Report, title: str) -> tuple[Table, Table]:
     zones = Table(title=title, title_justify="left")
     for col in ("zone", "per-second occupancy accuracy", "true", "found", "matched"):
         zones.add_column(col, justify="left" if col == "zone" else "right")
@@ -121,7 +128,7 @@ def evaluate_command(
     ] = None,
     iou: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="temporal IoU a match needs")
-    ] = DEFAULT_IOU,
+    ] = evaluate_mod.DEFAULT_IOU,
     fps: Annotated[float, typer.Option(min=0.05, max=60, help="analysed frames per second")] = 2.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     plot: Annotated[
@@ -133,22 +140,28 @@ def evaluate_command(
 ) -> None:
     """Accuracy of the sessions baywatch finds, against a truth file."""
     if schema:
-        typer.echo(json.dumps(truth_json_schema(), indent=2))
+        typer.echo(json.dumps(truth_mod.truth_json_schema(), indent=2))
         return
     if truth is None:
         fail("give a TRUTH file (see --truth-schema for its format)")
     if not site.exists():
         fail(f"{site}: site file not found (give it with --site)")
     try:
-        site_obj = load_site(site)
-        truth_obj = load_truth(truth)
-        check_against_site(truth_obj, site_obj, str(truth))
+        site_obj = site_mod.load_site(site)
+        truth_obj = truth_mod.load_truth(truth)
+        evaluate_mod.check_against_site(truth_obj, site_obj, str(truth))
         found, run_id = _found(site_obj, site, source, db, run, fps)
-    except (TruthError, SiteError, SourceError, ModelNotFoundError, StoreError) as exc:
+    except (
+        truth_mod.TruthError,
+        site_mod.SiteError,
+        sources_mod.SourceError,
+        detector_mod.ModelNotFoundError,
+        store_mod.StoreError,
+    ) as exc:
         fail(str(exc))
     except ValueError as exc:  # e.g. detector classes the model does not have
         fail(str(exc))
-    report = evaluate(truth_obj, found, iou_min=iou)
+    report = evaluate_mod.evaluate(truth_obj, found, iou_min=iou)
     if plot is not None:
         from occupancy.evaluation.plot import timeline_png
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baywatch.console import console, progress_bar, sessions_table
 from occupancy.config.settings import get_settings
-from occupancy.config.site import SiteError, load_site
-from occupancy.observe.pipeline import prepare
-from occupancy.runtime.analysis import resolve_source
-from occupancy.storage.store import Store
-from vision.sources import SourceError, open_source
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import occupancy.config.site as site_mod
+    import occupancy.observe.pipeline as pipeline_mod
+    import occupancy.runtime.analysis as analysis_mod
+    import occupancy.storage.store as store_mod
+    import vision.sources as sources_mod
+else:
+    site_mod = lazy_import("occupancy.config.site")
+    pipeline_mod = lazy_import("occupancy.observe.pipeline")
+    analysis_mod = lazy_import("occupancy.runtime.analysis")
+    store_mod = lazy_import("occupancy.storage.store")
+    sources_mod = lazy_import("vision.sources")
 
 
 def run_ray_analysis(
@@ -32,26 +42,34 @@ def run_ray_analysis(
     from vision.detector import resolve_model
     from vision.sources import VideoFileSource
 
-    site = load_site(site_path)
+    site = site_mod.load_site(site_path)
     if start is not None and start.tzinfo is None:
-        raise SiteError("--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00")
-    uris = sources or [resolve_source(None, site, site_path)]
+        raise site_mod.SiteError(
+            "--start must include a UTC offset, e.g. 2026-03-05T08:00:00+01:00"
+        )
+    uris = sources or [analysis_mod.resolve_source(None, site, site_path)]
     if len(uris) > 1 and start is not None:
-        raise SiteError("--start applies to one file; several files start at their own times")
+        raise site_mod.SiteError(
+            "--start applies to one file; several files start at their own times"
+        )
     jobs = []
     for uri in uris:
         start_ms = None if start is None else round(start.timestamp() * 1000)
         if start_ms is None and len(uris) == 1 and site.source.start_time is not None:
             start_ms = round(site.source.start_time.timestamp() * 1000)
-        # open_source checks the file and gives its modification time when no start is known.
-        src = open_source(uri, analysis_fps=fps, start_ms=start_ms, folder_fps=site.source.fps)
+        # sources_mod.open_source checks the file and gives its modification time when no start is known.
+        src = sources_mod.open_source(
+            uri, analysis_fps=fps, start_ms=start_ms, folder_fps=site.source.fps
+        )
         if not isinstance(src, VideoFileSource):
-            raise SourceError(f"{uri}: --backend ray analyses recorded video files only")
+            raise sources_mod.SourceError(
+                f"{uri}: --backend ray analyses recorded video files only"
+            )
         jobs.append(ray_backend.FileJob(str(src.path), site, src.start_ms))
     chosen = resolve_model(model, site.detector.model, get_settings().model)
     if Path(chosen).expanduser().exists():
         chosen = str(Path(chosen).expanduser().resolve())  # workers start elsewhere
-    store = Store(db or get_settings().db)
+    store = store_mod.Store(db or get_settings().db)
     t0 = time.perf_counter()
     with progress_bar(quiet=quiet) as bar:
         task = bar.add_task(f"{site.camera_id} on Ray", total=None, rate="")
@@ -71,7 +89,7 @@ def run_ray_analysis(
         )
     store.close()
     wall = time.perf_counter() - t0
-    _, zones = prepare(site)
+    _, zones = pipeline_mod.prepare(site)
     for r in results:
         console.print(
             sessions_table(

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from occupancy.config.settings import Settings, get_settings
+from baywatch.console import fail
+from occupancy.config.settings import Settings, describe_error, get_settings
 
 if TYPE_CHECKING:  # the store pulls pandas/SQLAlchemy: import it only when a command runs
     from occupancy.storage.store import Store
@@ -21,23 +22,15 @@ keys_app = typer.Typer(
 err = Console(stderr=True)
 
 
-def _fail(msg: str) -> typer.Exit:
-    typer.echo(f"error: {msg}", err=True)
-    return typer.Exit(2)
-
-
 def _settings(db: str | None, env_file: Path | None) -> Settings:
     from pydantic import ValidationError
 
     if env_file is not None and not env_file.is_file():
-        raise _fail(f"settings file {env_file} does not exist")
+        fail(f"settings file {env_file} does not exist")
     try:
         base = Settings(_env_file=env_file) if env_file is not None else get_settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        raise _fail(f"invalid setting {where}: {msg}") from None
+        fail(describe_error(exc))
     return base.model_copy(update={"db": db}) if db else base
 
 
@@ -47,7 +40,7 @@ def _store(settings: Settings) -> Store:
     try:
         return Store(settings.db)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
 
 
 def serve(
@@ -65,7 +58,7 @@ def serve(
     settings = _settings(db, env_file)
     store = _store(settings)
     if workers > 1:
-        raise _fail("--workers > 1 needs the app factory: use uvicorn api.app:app_from_env")
+        fail("--workers > 1 needs the app factory: use uvicorn api.app:app_from_env")
     app = create_app(settings, store=store)
     uvicorn.run(app, host=host, port=port, log_level="info", loop="auto", http="auto")
 
@@ -83,7 +76,7 @@ def keys_create(
     try:
         info, token = KeyStore(store).create(name, scope)
     except KeyRequestError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     err.print(f"created key {info.key_id} for {name!r} with scopes {', '.join(info.scopes)}")
     print(token)
 
@@ -117,7 +110,7 @@ def keys_revoke(key_id: str = typer.Argument(...), db: str | None = typer.Option
     try:
         KeyStore(store).revoke(key_id)
     except KeyRequestError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     err.print(f"revoked key {key_id}")
 
 
@@ -137,19 +130,12 @@ def demo_inventory(
 
     store = _store(_settings(db, None))
     if not inventory.exists():
-        raise _fail(f"{inventory}: no such inventory file")
+        fail(f"{inventory}: no such inventory file")
     try:
         s = seed_inventory_demo(store, inventory, fmt=fmt, days=days, seed=seed)
     except InventoryError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     err.print(
         f"{s.bays:,} bays ({s.rejected} rejected), {s.sessions:,} simulated sessions, "
         f"{s.live_events:,} simulated live states in {store.url}"
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``keys`` and ``demo-inventory`` to the main ``baywatch`` CLI."""
-    app.command("serve")(serve)
-    app.command("demo-inventory")(demo_inventory)
-    app.add_typer(keys_app, name="keys")

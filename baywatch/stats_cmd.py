@@ -14,20 +14,35 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec
+from typing import TYPE_CHECKING, Annotated, ParamSpec
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from baywatch.console import fail
 from occupancy.config.settings import get_settings
-from occupancy.inventory.bays import FORMATS, InventoryError, load_bays
-from occupancy.inventory.opening_hours import OpeningHoursError
-from occupancy.statistics import exports, spatial
-from occupancy.statistics import hourly as stats
-from occupancy.storage.store import Store, StoreError
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    import occupancy.inventory.bays as bays_mod
+    import occupancy.inventory.opening_hours as opening_hours_mod
+    import occupancy.statistics.exports as exports
+    import occupancy.statistics.hourly as stats
+    import occupancy.statistics.spatial as spatial
+    import occupancy.storage.store as store_mod
+else:
+    bays_mod = lazy_import("occupancy.inventory.bays")
+    opening_hours_mod = lazy_import("occupancy.inventory.opening_hours")
+    store_mod = lazy_import("occupancy.storage.store")
+    pd = lazy_import("pandas")
+    exports = lazy_import("occupancy.statistics.exports")
+    spatial = lazy_import("occupancy.statistics.spatial")
+    stats = lazy_import("occupancy.statistics.hourly")
+
 
 console = Console(soft_wrap=True)
 P = ParamSpec("P")
@@ -60,15 +75,10 @@ class OutFormat(StrEnum):
     cds_sessions = "cds-sessions"
 
 
-def fail(msg: str) -> NoReturn:
-    print(f"error: {msg}", file=sys.stderr)
-    raise typer.Exit(2)
-
-
-def _store(db: str | None) -> Store:
+def _store(db: str | None) -> store_mod.Store:
     try:
-        return Store(db or get_settings().db)
-    except StoreError as exc:
+        return store_mod.Store(db or get_settings().db)
+    except store_mod.StoreError as exc:
         fail(str(exc))
 
 
@@ -122,7 +132,7 @@ def parse_period(period: str, sessions: pd.DataFrame, tz: str) -> tuple[int, int
 
 
 def _load(
-    store: Store, period: str, tz: str
+    store: store_mod.Store, period: str, tz: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, int, int, pd.DataFrame]:
     zones = store.zones_frame()
     if zones.empty:
@@ -177,11 +187,11 @@ def import_bays(
     db: DbOpt = None,
 ) -> None:
     """Import a city's delivery-bay inventory; bad records are listed and skipped."""
-    if fmt not in FORMATS:
-        fail(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in bays_mod.FORMATS:
+        fail(f"unknown --format {fmt!r}; choose one of {', '.join(bays_mod.FORMATS)}")
     try:
-        res = load_bays(file, fmt, streets=streets)
-    except (InventoryError, OpeningHoursError) as exc:
+        res = bays_mod.load_bays(file, fmt, streets=streets)
+    except (bays_mod.InventoryError, opening_hours_mod.OpeningHoursError) as exc:
         fail(str(exc))
     except Exception as exc:  # unreadable street layer and the like
         fail(f"{file}: {exc}")
@@ -441,8 +451,8 @@ def _user_errors(fn: Callable[P, None]) -> Callable[P, None]:
     return run
 
 
-def register(app: typer.Typer) -> None:
-    app.command("import-bays")(_user_errors(import_bays))
-    app.command("simulate")(_user_errors(simulate))
-    app.command("stats")(_user_errors(stats_cmd))
-    app.command("report")(_user_errors(report_cmd))
+# The commands as ``baywatch.cli`` registers them, each with this module's user-error handling.
+import_bays_command = _user_errors(import_bays)
+simulate_command = _user_errors(simulate)
+stats_command = _user_errors(stats_cmd)
+report_command = _user_errors(report_cmd)

@@ -7,15 +7,22 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from baywatch.console import console, err_console, fail
 from occupancy.config.settings import get_settings
-from occupancy.config.site import SiteError
-from occupancy.storage.store import Store, StoreError
-from vision.detector import ModelNotFoundError
+from occupancy.domain.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import occupancy.config.site as site_mod
+    import occupancy.storage.store as store_mod
+    import vision.detector as detector_mod
+else:
+    site_mod = lazy_import("occupancy.config.site")
+    store_mod = lazy_import("occupancy.storage.store")
+    detector_mod = lazy_import("vision.detector")
 
 
 def _print_problems(sites_dir: Path) -> None:
@@ -72,7 +79,7 @@ def watch_command(
             return PushClient(push, push_key, spool / camera_id)
 
     try:
-        store = Store(db or get_settings().db)
+        store = store_mod.Store(db or get_settings().db)
         service = WatchService(
             sites_dir,
             store,
@@ -83,11 +90,11 @@ def watch_command(
             max_backoff_s=max_backoff,
             push_factory=push_factory,
         )
-    except SiteError as exc:
+    except site_mod.SiteError as exc:
         if "no usable site file" in str(exc):
             _print_problems(sites_dir)
         fail(str(exc))
-    except (StoreError, ModelNotFoundError) as exc:
+    except (store_mod.StoreError, detector_mod.ModelNotFoundError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"metrics port {metrics_host}:{metrics_port}: {exc.strerror}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "yolo11n.pt"
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     )
     api_job_workers: int = Field(default=1, ge=0, description="batch-job worker threads")
 
-    @field_validator("api_time_zone")
+    @field_validator("tz", "api_time_zone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,4 +70,22 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The process settings, read and validated once.
+
+    Raises ``pydantic.ValidationError`` for a bad ``BAYWATCH_*`` value; ``describe_error``
+    turns it into the one line the commands print.
+    """
     return Settings()
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming each bad setting by its environment variable, e.g.
+    ``BAYWATCH_API_JOB_WORKERS=-1: Input should be greater than or equal to 0``."""
+    parts = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        value = err.get("input")
+        shown = f"={value}" if isinstance(value, str | int | float) else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"BAYWATCH_{field.upper()}{shown}: {msg}")
+    return "invalid setting " + "; ".join(parts)

@@ -16,9 +16,8 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import (
     Engine,
     Table,
@@ -34,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from occupancy.domain.lazy import lazy_import
 from occupancy.domain.records import CurbEvent, OccupancySession
 from occupancy.domain.states import COMMS_EVENTS, PARK_EVENTS, RunStatus
 from occupancy.storage.schema import (
@@ -43,6 +43,11 @@ from occupancy.storage.schema import (
     runs,
     sessions,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # the frames are for statistics and the API; writers and CLI errors need no pandas
+    pd = lazy_import("pandas")
 
 _BATCH_ROWS = 500
 

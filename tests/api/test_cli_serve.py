@@ -55,7 +55,7 @@ def test_serve_setting_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert (
         r.stderr.strip()
-        == "error: invalid setting api_time_zone: unknown IANA time zone 'Mars/Olympus'"
+        == "error: invalid setting BAYWATCH_API_TIME_ZONE=Mars/Olympus: unknown IANA time zone 'Mars/Olympus'"
     )
     r = runner.invoke(cli_app, ["serve", "--db", "nosuchdialect://x"])
     assert r.exit_code == 2 and r.stderr.startswith(
