@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from api.geo import BBox, LocalProjection
+from api.geo import BBox
+from occupancy.domain.geo import MetricProjection
 from occupancy.domain.records import EventType
 from occupancy.domain.states import COMMS_EVENTS, PARK_EVENTS, BayState, bay_state
 from occupancy.storage.store import Store, now_ms
@@ -161,7 +162,7 @@ class LiveIndex:
         self.lat: npt.NDArray[np.float64] = np.zeros(0)
         self._x: npt.NDArray[np.float64] = np.zeros(0)
         self._y: npt.NDArray[np.float64] = np.zeros(0)
-        self._proj = LocalProjection(0.0)
+        self._proj: MetricProjection | None = None  # chosen at the first load
         self._grid: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
         self._park_code = np.zeros(0, dtype=np.int8)
         self._park_ms = np.full(0, -1, dtype=np.int64)
@@ -199,9 +200,10 @@ class LiveIndex:
             self.index = index
             self.lon = np.array([b.lon for b in merged], dtype=np.float64)
             self.lat = np.array([b.lat for b in merged], dtype=np.float64)
-            if self._proj.lat0 == 0.0 and n:  # fixed at first load: the grid stays valid
-                self._proj = LocalProjection(float(self.lat.mean()))
-            self._x, self._y = self._proj.xy(self.lon, self.lat)
+            if self._proj is None and n:  # fixed at first load: the grid stays valid
+                self._proj = MetricProjection.for_points(self.lon, self.lat)
+            if self._proj is not None:
+                self._x, self._y = self._proj.to_xy(self.lon, self.lat)
             self._grid = _build_grid(self._x, self._y)
             self._park_code = np.concatenate([self._park_code, np.zeros(grown, dtype=np.int8)])
             self._park_ms = np.concatenate([self._park_ms, np.full(grown, -1, dtype=np.int64)])
@@ -320,7 +322,8 @@ class LiveIndex:
         self, lat: float, lon: float, radius_m: float
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
         """Indices of bays within ``radius_m`` and their squared distances (any order)."""
-        px, py = (float(v[0]) for v in self._proj.xy(np.array([lon]), np.array([lat])))
+        assert self._proj is not None  # callers hold the lock and checked there are bays
+        px, py = (float(v[0]) for v in self._proj.to_xy(np.array([lon]), np.array([lat])))
         cand = self._candidates(px, py, radius_m)
         if cand is None:
             d2 = (self._x - px) ** 2 + (self._y - py) ** 2

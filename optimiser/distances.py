@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import shapely
-from pyproj import Transformer
 
+from occupancy.domain.geo import LAMBERT93, WGS84, transformer
 from optimiser.inputs import FloatArray, IntArray
 
-_TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
-_TO_WGS = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+_TO_L93 = transformer(WGS84, LAMBERT93)
+_TO_WGS = transformer(LAMBERT93, WGS84)
 
 # Street lines are cut so that no graph edge is longer than this: snapping a point
 # to the nearest node is then at most half this far from snapping to the line.

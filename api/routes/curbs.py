@@ -9,10 +9,11 @@ from fastapi.responses import Response
 
 from api.cds import CDS_JSON, accept_cds_json, cds_json, doc_responses
 from api.curbs_model import area_object, policy_id, policy_object, zone_object
-from api.geo import BBox, LocalProjection
+from api.geo import BBox
 from api.params import Circle, bad_request, bbox_param, circle_cm_param
 from api.security import public
 from api.state import ApiState, get_state
+from occupancy.domain.geo import MetricProjection
 
 router = APIRouter(
     prefix="/curbs",
@@ -96,13 +97,13 @@ def query_areas(
         box = shapely.box(bbox.min_lng, bbox.min_lat, bbox.max_lng, bbox.max_lat)
         areas = [a for a in areas if a.shape.intersects(box)]
     if circle is not None:
-        proj = LocalProjection(circle.lat)
-        px, py = proj.xy(np.array([circle.lng]), np.array([circle.lat]))
+        proj = MetricProjection.for_points([circle.lng], [circle.lat])
+        px, py = proj.to_xy(np.array([circle.lng]), np.array([circle.lat]))
         centre = shapely.Point(px[0], py[0])
 
         def dist(a_shape: shapely.Geometry) -> float:
             coords = np.asarray(a_shape.exterior.coords)
-            x, y = proj.xy(coords[:, 0], coords[:, 1])
+            x, y = proj.to_xy(coords[:, 0], coords[:, 1])
             return float(shapely.Polygon(np.column_stack([x, y])).distance(centre))
 
         scored = [(dist(a.shape), a) for a in areas]

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 
+from occupancy.domain.geo import metric_crs
 from occupancy.domain.records import stable_id
 from occupancy.inventory import geometry
 
@@ -272,7 +273,7 @@ def _finish(
     if need:
         lon = np.array([c.lon for c in need])
         lat = np.array([c.lat for c in need])
-        crs = geometry.metric_crs(lon, lat)
+        crs = metric_crs(lon, lat)
         angle, found = geometry.kerb_bearings(lon, lat, streets, crs)
         length = np.array(
             [c.length_cm / 100 if c.length_cm else DEFAULT_LENGTH_M for c in need], dtype=float

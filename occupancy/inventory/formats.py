@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 
+from occupancy.domain.geo import WGS84, metric_crs, transformer
 from occupancy.inventory import geometry
 from occupancy.inventory import opening_hours as oh
 from occupancy.inventory.bays import (
@@ -408,9 +408,9 @@ def _osm_feature(i: int, f: dict[str, Any]) -> list[Candidate]:
     xs, ys = shapely.get_coordinates(shp).T
     if np.any(np.abs(xs) > 180) or np.any(np.abs(ys) > 90):
         raise RecordError("coordinates are not WGS84 longitude/latitude")
-    crs = geometry.metric_crs(xs, ys)
-    to_m = Transformer.from_crs(geometry.WGS84, crs, always_xy=True)
-    to_ll = Transformer.from_crs(crs, geometry.WGS84, always_xy=True)
+    crs = metric_crs(xs, ys)
+    to_m = transformer(WGS84, crs)
+    to_ll = transformer(crs, WGS84)
     line_m = shapely.transform(shp, lambda a: np.column_stack(to_m.transform(a[:, 0], a[:, 1])))
     width_tag = optional_number(props.get("width"), "width", lo=0)
     half = width_tag / 2 if width_tag else _DEFAULT_ROAD_HALF_WIDTH_M

@@ -1,8 +1,8 @@
-"""Bay footprints: metric CRS choice, rectangles along the kerb, kerb direction from streets.
+"""Bay footprints: rectangles along the kerb, kerb direction from streets.
 
-Lengths and distances are computed in a projected metric CRS: Lambert-93
-(EPSG:2154) for points in metropolitan France, else the UTM zone of the data's
-centre. Stored geometry is WGS84 GeoJSON (RFC 7946, longitude first).
+Lengths and distances are computed in the projected metric CRS that
+``occupancy.domain.geo.metric_crs`` chooses (Lambert-93 in metropolitan France, else
+UTM). Stored geometry is WGS84 GeoJSON (RFC 7946, longitude first).
 """
 
 from __future__ import annotations
@@ -14,30 +14,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
-LAMBERT93 = "EPSG:2154"
-WGS84 = "EPSG:4326"
-# Metropolitan France and Corsica, with a margin (Lambert-93's area of use).
-_FRANCE = (-9.86, 41.15, 10.38, 51.56)
+from occupancy.domain.geo import WGS84, transformer
+
 # A bay whose point lies farther than this from every street keeps the default direction.
 MAX_STREET_DISTANCE_M = 25.0
 # Without a street layer a bay is drawn east-west: an arbitrary but stated choice.
 DEFAULT_BEARING_DEG = 90.0
-
-
-def metric_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
-    """Lambert-93 inside metropolitan France, else the UTM zone of the data's centre."""
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    if len(lon) == 0:
-        return CRS.from_user_input(LAMBERT93)
-    w, s, e, n = _FRANCE
-    if np.all((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)):
-        return CRS.from_user_input(LAMBERT93)
-    clon, clat = float(np.median(lon)), float(np.median(lat))
-    zone = int((clon + 180) // 6) + 1
-    return CRS.from_epsg((32600 if clat >= 0 else 32700) + zone)
 
 
 def kerb_bearings(
@@ -53,7 +37,7 @@ def kerb_bearings(
     found = np.zeros(n, dtype=bool)
     if streets is None or streets.empty or n == 0:
         return angle, found
-    to_m = Transformer.from_crs(WGS84, crs, always_xy=True)
+    to_m = transformer(WGS84, crs)
     x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
     pts = gpd.GeoDataFrame(geometry=shapely.points(x, y), crs=crs)
     lines = streets.to_crs(crs)[["geometry"]].reset_index(drop=True)
@@ -86,8 +70,8 @@ def bay_rectangles(
     n = len(lon)
     if n == 0:
         return []
-    to_m = Transformer.from_crs(WGS84, crs, always_xy=True)
-    to_ll = Transformer.from_crs(crs, WGS84, always_xy=True)
+    to_m = transformer(WGS84, crs)
+    to_ll = transformer(crs, WGS84)
     x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
     ux, uy = np.cos(angle_rad), np.sin(angle_rad)  # along the kerb
     vx, vy = -uy, ux  # across

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from pyproj import Transformer
 
 from occupancy.config.site import Calibration, SiteError
+from occupancy.domain.geo import WGS84, camera_crs
 
 FloatArray = NDArray[np.float64]
 
@@ -39,9 +40,9 @@ class GroundProjection:
     def from_calibration(cls, cal: Calibration, where: str = "calibration") -> GroundProjection:
         lon0 = float(np.mean([cp.lonlat[0] for cp in cal.control_points]))
         lat0 = float(np.mean([cp.lonlat[1] for cp in cal.control_points]))
-        local = f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs"
-        fwd = Transformer.from_crs("EPSG:4326", local, always_xy=True)
-        inv = Transformer.from_crs(local, "EPSG:4326", always_xy=True)
+        local = camera_crs(lon0, lat0)
+        fwd = Transformer.from_crs(WGS84, local, always_xy=True)
+        inv = Transformer.from_crs(local, WGS84, always_xy=True)
         px = np.array([cp.pixel for cp in cal.control_points], dtype=np.float64)
         lon = np.array([cp.lonlat[0] for cp in cal.control_points])
         lat = np.array([cp.lonlat[1] for cp in cal.control_points])

@@ -25,7 +25,7 @@ from jinja2 import Environment, select_autoescape
 from matplotlib.figure import Figure
 from pyproj import Transformer
 
-from occupancy.inventory.geometry import WGS84, metric_crs
+from occupancy.domain.geo import WGS84, metric_crs
 from occupancy.statistics import hourly as stats
 
 _HEADERS = {

@@ -5,7 +5,7 @@ that is possible: sums add up, occupancy and turnover are weighted by each bay's
 observed space-hours, mean dwell and shares by sessions. Quantiles cannot be
 combined from per-bay quantiles and are left out of area rows. Lengths and
 areas are measured in a projected metric CRS (Lambert-93 in France, see
-``occupancy.inventory.geometry.metric_crs``).
+``occupancy.domain.geo.metric_crs``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from occupancy.inventory.geometry import WGS84, metric_crs
+from occupancy.domain.geo import WGS84, metric_crs
 
 
 class SpatialError(ValueError):

@@ -42,7 +42,8 @@ def test_grid_search_equals_brute_force() -> None:
     for _ in range(200):
         qlat, qlon = rng.uniform(48.80, 48.91), rng.uniform(2.24, 2.43)
         r = float(rng.choice([30.0, 300.0, 1000.0, 5000.0]))
-        px, py = live._proj.xy(np.array([qlon]), np.array([qlat]))
+        assert live._proj is not None
+        px, py = live._proj.to_xy(np.array([qlon]), np.array([qlat]))
         d = np.sqrt((live._x - px[0]) ** 2 + (live._y - py[0]) ** 2)
         inside = sorted((float(d[i]), int(i)) for i in np.flatnonzero(d <= r))
         assert [i for i, _ in live.near(qlat, qlon, r)] == [i for _, i in inside]
