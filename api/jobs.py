@@ -69,18 +69,12 @@ def pipeline_runner(
 ) -> Mapping[str, Any]:
     """Run the real analysis pipeline on footage, as ``baywatch analyse`` does."""
     # Imported here: the pipeline pulls torch/OpenCV, which the API never needs otherwise.
-    from occupancy.config.settings import get_settings
     from occupancy.config.site import parse_site
     from occupancy.runtime.analysis import analyse
-    from vision.detector import Detector, resolve_model
+    from vision.detector import Detector
 
     parsed = parse_site(dict(site), Path("<job site>"))
-    detector = Detector(
-        resolve_model(None, parsed.detector.model, get_settings().model),
-        vehicle_classes=parsed.detector.classes.keys(),
-        confidence=parsed.detector.confidence,
-        imgsz=parsed.detector.imgsz,
-    )
+    detector = Detector.for_site(parsed)
 
     def on_progress(done: int, total: int | None) -> None:
         if total:

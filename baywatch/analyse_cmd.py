@@ -59,7 +59,7 @@ def run_analysis(
     from occupancy.observe.pipeline import prepare, resolve_start_ms
     from occupancy.runtime.analysis import analyse, resolve_source
     from occupancy.runtime.review import ReviewWriter
-    from vision.detector import Detector, resolve_model
+    from vision.detector import Detector
 
     site = site_mod.load_site(site_path)
     uri = resolve_source(source, site, site_path)
@@ -79,13 +79,7 @@ def run_analysis(
     )
     store = store_mod.Store(db or get_settings().db)
     if detector is None:
-        chosen = resolve_model(model, site.detector.model, get_settings().model)
-        detector = Detector(
-            chosen,
-            vehicle_classes=site.detector.classes.keys(),
-            confidence=site.detector.confidence,
-            imgsz=site.detector.imgsz,
-        )
+        detector = Detector.for_site(site, model)
     observer = None
     if annotate is not None:
         observer = ReviewWriter(annotate, fps, zones)

@@ -62,16 +62,15 @@ def demo_command(
     sites = sorted(samples.glob("*.yaml"))
     if not sites:
         fail(f"{samples}: no sample site files")
-    detectors: dict[tuple[str, ...], Detector] = {}
+    detectors: dict[tuple[object, ...], Detector] = {}
     analysed = 0
     for path in sites:
         try:
             site = site_mod.load_site(path)
-            key = tuple(sorted(site.detector.classes))
+            d = site.detector
+            key = (d.model, *sorted(d.classes), d.confidence, d.imgsz)
             if key not in detectors:
-                detectors[key] = Detector(
-                    site.detector.model or get_settings().model, vehicle_classes=key
-                )
+                detectors[key] = Detector.for_site(site)
             _, result = run_analysis(
                 None,
                 path,

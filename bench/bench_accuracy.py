@@ -38,12 +38,15 @@ from occupancy.storage.store import Store  # noqa: E402
 from vision.detector import Detector  # noqa: E402
 
 
-def run(site_path: Path, truth_path: Path, detectors: dict[tuple[str, ...], Detector]) -> Report:
+def run(site_path: Path, truth_path: Path, detectors: dict[tuple[object, ...], Detector]) -> Report:
     site = load_site(site_path)
     truth = load_truth(truth_path)
     check_against_site(truth, site, str(truth_path))
-    key = tuple(sorted(site.detector.classes))
-    det = detectors.setdefault(key, Detector(os.environ["BAYWATCH_MODEL"], vehicle_classes=key))
+    d = site.detector
+    key = (*sorted(d.classes), d.confidence, d.imgsz)
+    if key not in detectors:
+        detectors[key] = Detector.for_site(site, os.environ["BAYWATCH_MODEL"])
+    det = detectors[key]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/acc.db")
         result = analyse(resolve_source(None, site, site_path), site, store, detector=det)
@@ -66,7 +69,7 @@ def main() -> None:
     ap.add_argument("--turnover", type=float, nargs="+", default=[0.0, 8.0])
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    detectors: dict[tuple[str, ...], Detector] = {}
+    detectors: dict[tuple[object, ...], Detector] = {}
     rows: list[tuple[str, Report]] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,11 +43,14 @@ def main() -> None:
     )
     print("| scene | footage s | frames analysed | analysed fps | footage s per wall s |")
     print("|---|---:|---:|---:|---:|")
-    detectors: dict[tuple[str, ...], Detector] = {}
+    detectors: dict[tuple[object, ...], Detector] = {}
     for path in sorted((ROOT / "sample_videos").glob("*.yaml")):
         site = load_site(path)
-        key = tuple(sorted(site.detector.classes))
-        det = detectors.setdefault(key, Detector(model, vehicle_classes=key))
+        d = site.detector
+        key = (*sorted(d.classes), d.confidence, d.imgsz)
+        if key not in detectors:
+            detectors[key] = Detector.for_site(site, model)
+        det = detectors[key]
         walls = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:

@@ -139,7 +139,7 @@ def batch(tmp: Path, minutes: float) -> list[tuple[str, float, float, int, float
     model = os.environ["BAYWATCH_MODEL"]
     warm = tmp / "stops.mp4"  # the 38-s clip long_recording repeats
     rows = []
-    det = Detector(model, vehicle_classes=site.detector.classes.keys())
+    det = Detector.for_site(site, model)
     t0 = time.perf_counter()
     res = analyse(str(video), site, Store("sqlite://"), detector=det, start_ms=start, exact=True)
     rows.append(

@@ -102,7 +102,7 @@ def worker_baywatch(video: str, site_path: str, exact: bool) -> dict:
     from vision.detector import Detector
 
     site = load_site(site_path)
-    det = Detector(os.environ["BAYWATCH_MODEL"], vehicle_classes=site.detector.classes.keys())
+    det = Detector.for_site(site, os.environ["BAYWATCH_MODEL"])
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vision.types import Detections, Image
+
+if TYPE_CHECKING:
+    from occupancy.config.site import Site
 
 PERSON = "person"
 
@@ -65,9 +68,12 @@ class Detector:
         vehicle_classes: Iterable[str],
         confidence: float = 0.25,
         imgsz: int = 640,
+        loaded: Any | None = None,
     ) -> None:
+        # ``loaded``: weights already loaded (``load_model(model)``), shared with other
+        # detectors; then nothing is loaded and no warm-up inference is run here.
         self.model_name = model
-        self.model = load_model(model)
+        self.model = load_model(model) if loaded is None else loaded
         self.names: dict[int, str] = {int(k): str(v) for k, v in self.model.names.items()}
         by_name = {v: k for k, v in self.names.items()}
         wanted = set(vehicle_classes)
@@ -81,8 +87,31 @@ class Detector:
         self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
         self.confidence = confidence
         self.imgsz = imgsz
-        # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
-        self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
+        if loaded is None:
+            # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
+            self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
+
+    @classmethod
+    def for_site(
+        cls, site: Site, model_override: str | None = None, *, loaded: Any | None = None
+    ) -> Detector:
+        """The detector a site describes: its classes, confidence and inference size.
+
+        Weights: ``model_override`` (a ``--model`` option), else the site's
+        ``detector.model``, else ``BAYWATCH_MODEL`` (``resolve_model``). Raises
+        ``ModelNotFoundError`` when they cannot be loaded and ``ValueError`` when the
+        site names a class the model does not have.
+        """
+        from occupancy.config.settings import get_settings
+
+        spec = site.detector
+        return cls(
+            resolve_model(model_override, spec.model, get_settings().model),
+            vehicle_classes=spec.classes.keys(),
+            confidence=spec.confidence,
+            imgsz=spec.imgsz,
+            loaded=loaded,
+        )
 
     def detect(self, image: Image) -> Detections:
         result = self.model.predict(

@@ -89,12 +89,7 @@ def _detector(model: str, site: Site) -> Any:
         site.detector.imgsz,
     )
     if key not in _DETECTORS:
-        _DETECTORS[key] = Detector(
-            model,
-            vehicle_classes=site.detector.classes.keys(),
-            confidence=site.detector.confidence,
-            imgsz=site.detector.imgsz,
-        )
+        _DETECTORS[key] = Detector.for_site(site, model)
     return _DETECTORS[key]
 
 

@@ -66,23 +66,15 @@ class SharedDetector(Detector):
     """A camera's classes and thresholds over the shared model."""
 
     def __init__(self, shared: SharedModel, site: Site) -> None:
-        # Detector.__init__ would load a model of its own: set its fields from the shared one.
+        # The service's model (its --model), not the site's detector.model: one model for all.
+        super().__init__(
+            shared.model_name,
+            vehicle_classes=site.detector.classes.keys(),
+            confidence=site.detector.confidence,
+            imgsz=site.detector.imgsz,
+            loaded=shared.model,
+        )
         self.shared = shared
-        self.model_name = shared.model_name
-        self.model = shared.model
-        self.names = {int(k): str(v) for k, v in shared.model.names.items()}
-        by_name = {v: k for k, v in self.names.items()}
-        unknown = sorted(set(site.detector.classes) - set(by_name))
-        if unknown:
-            raise ValueError(
-                f"detector.classes: {', '.join(map(repr, unknown))} not classes of model "
-                f"{shared.model_name!r}"
-            )
-        self.vehicle_ids = sorted(by_name[n] for n in site.detector.classes)
-        self.person_id = by_name.get("person")
-        self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
-        self.confidence = site.detector.confidence
-        self.imgsz = site.detector.imgsz
 
     def detect(self, image: Image) -> Detections:
         with self.shared.lock:
