@@ -324,6 +324,10 @@ class LiveIndex:
         """Indices of bays within ``radius_m`` and their squared distances (any order)."""
         assert self._proj is not None  # callers hold the lock and checked there are bays
         px, py = (float(v[0]) for v in self._proj.to_xy(np.array([lon]), np.array([lat])))
+        if not (math.isfinite(px) and math.isfinite(py)):
+            # Outside the domain of the bays' local projection (e.g. a pole): no bay is
+            # within any radius the API accepts.
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float64)
         cand = self._candidates(px, py, radius_m)
         if cand is None:
             d2 = (self._x - px) ** 2 + (self._y - py) ** 2

@@ -7,6 +7,19 @@ import numpy as np
 from api.live import Bay, LiveIndex
 
 
+def test_points_the_local_projection_cannot_represent_have_no_bays_near() -> None:
+    # Found by schemathesis: lat=-90 projects to infinity in the bays' local CRS.
+    live = LiveIndex()
+    live.set_bays([_bay(0, 2.35, 48.85)])
+    assert live.near(-90.0, -180.0, 1000.0) == []
+    assert live.near(90.0, 180.0, 0.0) == []
+    assert [i for i, _ in live.near(48.85, 2.35, 10.0)] == [0]
+
+
+def _bay(i: int, lon: float, lat: float) -> Bay:
+    return Bay(str(i), None, lon, lat, {}, None, "t", *([None] * 12), 0)
+
+
 def test_grid_search_equals_brute_force() -> None:
     rng = np.random.default_rng(0)
     n = 3000
