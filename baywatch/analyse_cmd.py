@@ -300,3 +300,10 @@ def analyse_command(
             f"({result.frames_analysed} frames analysed, {speed:.1f}× real time)",
         )
     )
+    clocks = {
+        "creation_time": "times from the video's recording time (its creation_time tag)",
+        "file_mtime": "times from the file's modification time: no --start, no source.start_time "
+        "and no recording time in the file",
+    }
+    if result.clock in clocks:
+        console.print(f"[yellow]clock:[/] {clocks[result.clock]}", highlight=False)

@@ -57,7 +57,7 @@ def run_ray_analysis(
         start_ms = None if start is None else round(start.timestamp() * 1000)
         if start_ms is None and len(uris) == 1 and site.source.start_time is not None:
             start_ms = round(site.source.start_time.timestamp() * 1000)
-        # sources_mod.open_source checks the file and gives its modification time when no start is known.
+        # open_source checks the file and, with no start known, times it by the file (its clock).
         src = sources_mod.open_source(
             uri, analysis_fps=fps, start_ms=start_ms, folder_fps=site.source.fps
         )
@@ -65,7 +65,7 @@ def run_ray_analysis(
             raise sources_mod.SourceError(
                 f"{uri}: --backend ray analyses recorded video files only"
             )
-        jobs.append(ray_backend.FileJob(str(src.path), site, src.start_ms))
+        jobs.append(ray_backend.FileJob(str(src.path), site, src.start_ms, src.clock))
     chosen = resolve_model(model, site.detector.model, get_settings().model)
     if Path(chosen).expanduser().exists():
         chosen = str(Path(chosen).expanduser().resolve())  # workers start elsewhere

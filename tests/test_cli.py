@@ -59,6 +59,25 @@ def test_corrupt_video(tmp_path: Path) -> None:
     assert_one_line_error(p, "bad.mp4")
 
 
+def test_a_still_image_is_refused(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    still = tmp_path / "snapshot.jpg"
+    cv2.imwrite(str(still), np.zeros((432, 768, 3), np.uint8))
+    p = baywatch(
+        "analyse",
+        str(still),
+        "--site",
+        str(SITE),
+        "--db",
+        f"sqlite:///{tmp_path}/x.db",
+        cwd=tmp_path,
+    )
+    assert_one_line_error(p, "snapshot.jpg", "still image")
+    assert not (tmp_path / "x.db").exists() or "0 frames" not in p.stdout
+
+
 def test_invalid_site_file(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(SITE.read_text().replace("max_stay: 30", "max_stay: -5", 1))

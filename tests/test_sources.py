@@ -145,3 +145,44 @@ def test_motion_gate_ignores_noise_and_sees_a_vehicle() -> None:
     gate2 = MotionGate(mask)
     gate2.changed(base)
     assert not gate2.changed(outside)
+
+
+def _write_frames(folder: Path, names: list[str], sizes: dict[str, tuple[int, int]]) -> None:
+    import cv2
+
+    folder.mkdir()
+    for i, name in enumerate(names):
+        w, h = sizes.get(name, (64, 48))
+        img = np.full((h, w, 3), i % 256, np.uint8)  # each frame's index as its grey level
+        cv2.imwrite(str(folder / name), img)
+
+
+def test_numbered_frames_are_read_in_natural_order(tmp_path: Path) -> None:
+    names = [f"f{i}.png" for i in range(1, 26)]  # f1 … f25, not zero-padded
+    _write_frames(tmp_path / "frames", names, {})
+    src = open_source(str(tmp_path / "frames"), analysis_fps=10, start_ms=0, folder_fps=10)
+    frames = [f for f in src if isinstance(f, Frame)]
+    # String order would read f1, f10, f11, …, f19, f2, f20, …: grey levels out of order.
+    assert [int(f.image[0, 0, 0]) for f in frames] == list(range(25))
+    assert [f.pos_ms for f in frames[:3]] == [0, 100, 200]
+
+
+def test_a_folder_whose_frame_size_changes_is_refused(tmp_path: Path) -> None:
+    names = [f"f{i}.png" for i in range(1, 6)]
+    _write_frames(tmp_path / "frames", names, {"f4.png": (80, 48)})
+    with pytest.raises(SourceError, match=r"f4.png: frame is 80x48 but f1.png is 64x48"):
+        open_source(str(tmp_path / "frames"), analysis_fps=2, start_ms=0, folder_fps=10)
+
+
+def test_a_still_image_is_not_footage(tmp_path: Path) -> None:
+    import cv2
+
+    still = tmp_path / "still.jpg"
+    cv2.imwrite(str(still), np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(SourceError, match=r"still.jpg: a still image, not footage"):
+        open_source(str(still), analysis_fps=2, start_ms=0)
+    # Renamed to look like a video, it is still one picture.
+    disguised = tmp_path / "still.mp4"
+    disguised.write_bytes(still.read_bytes())
+    with pytest.raises(SourceError, match=r"still.mp4: a still image"):
+        open_source(str(disguised), analysis_fps=2, start_ms=0)

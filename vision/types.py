@@ -25,6 +25,16 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceLost:
+    """A live source went silent: its last good frame was at ``lost_ms`` (epoch ms), and
+    the silence was noticed at ``detected_ms``. A ``SourceGap`` follows if it comes back."""
+
+    lost_ms: int
+    detected_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SourceGap:
     """A live source stopped delivering frames between ``lost_ms`` and ``restored_ms``."""
 

@@ -102,6 +102,7 @@ class CameraState(StrEnum):
     STARTING = "starting"
     CONNECTING = "connecting"
     UP = "up"  # frames arrive
+    DOWN = "down"  # no frame for the watchdog's timeout: comms_lost stored, reconnecting
     RECONNECTING = "reconnecting"
     FINISHED = "finished"  # a recorded file, analysed once to its end
     FAILED = "failed"  # the last attempt failed; retried with backoff

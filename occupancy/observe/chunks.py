@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from occupancy.config.site import Site
 from occupancy.domain.records import CurbEvent, EventType, OccupancySession
 from vision.sources import FrameSource, VideoFileSource
-from vision.types import Frame, SourceGap
+from vision.types import Frame, SourceGap, SourceLost
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,7 @@ class ChunkWindow(FrameSource):
 
     def __post_init__(self) -> None:
         self.info = self.inner.info  # same fingerprint: the same run id as a whole-file run
+        self.clock = self.inner.clock
         self.start_ms = self.inner.start_ms
         self.lo_ms = self.inner.start_ms + round(self.chunk.start_s * 1000)
         self.hi_ms = (
@@ -103,7 +104,7 @@ class ChunkWindow(FrameSource):
 
     # -- FrameSource -------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[Frame | SourceGap]:
+    def __iter__(self) -> Iterator[Frame | SourceGap | SourceLost]:
         stop_after = None if self.hi_ms is None else self.hi_ms + round(self.settle_s * 1000)
         for item in self.inner:
             if stop_after is not None and item.t_ms >= stop_after and not self._open:

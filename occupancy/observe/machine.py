@@ -49,6 +49,10 @@ _UNSEEN_SLACK_MS = 1000
 # A new track continues a session only once it has been at rest this long where the
 # parked vehicle was: traffic passing over the spot must not stretch the session.
 _REBORN_REST_MS = 1000
+# A vehicle at rest within this long of the first analysed frame (or of the return from an
+# outage) was there before observation began: the tracker confirms a track only on its
+# second sighting and detection may miss a frame or two, so "the first frame" is too strict.
+_CENSOR_WINDOW_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +147,15 @@ class OccupancyMachine:
         self.last_t: int | None = None
         self._arriving: set[str] = set()
         self._opened: dict[tuple[str, int], int] = {}
+        self._lost_ms: int | None = None  # last good frame of an outage not yet restored
+        self._censor_until: int | None = None
 
     # -- public ----------------------------------------------------------------------
 
     def step(self, t_ms: int, observations: Sequence[TrackObservation]) -> Output:
         if self.first_t is None:
             self.first_t = t_ms
+            self._censor_until = t_ms + _CENSOR_WINDOW_MS
         self.last_t = t_ms
         for o in observations:
             self._update_track(t_ms, o)
@@ -163,19 +170,40 @@ class OccupancyMachine:
         self._forget_stale(t_ms)
         return Output(tuple(events), tuple(sessions))
 
+    def comms_lost(self, lost_ms: int, detected_ms: int) -> Output:
+        """The source went silent after its last good frame at ``lost_ms``; noticed at
+        ``detected_ms``. ``comms_lost`` is stored now, stamped ``lost_ms``; sessions it
+        hides for longer than grace are closed (right-censored at their last sighting)."""
+        events: list[CurbEvent] = []
+        if self._lost_ms is None:
+            self._lost_ms = lost_ms
+            events.append(self._comms_event(EventType.COMMS_LOST, lost_ms))
+        sessions: list[OccupancySession] = []
+        if detected_ms - lost_ms > self.grace_ms:
+            self._close_all_hidden(events, sessions)
+        return Output(tuple(events), tuple(sessions))
+
     def gap(self, lost_ms: int, restored_ms: int) -> Output:
-        """The source went dark: record it, and end sessions it hides for longer than grace."""
-        events = [
-            self._comms_event(EventType.COMMS_LOST, lost_ms),
-            self._comms_event(EventType.COMMS_RESTORED, restored_ms),
-        ]
+        """The source came back after an outage from ``lost_ms`` to ``restored_ms``.
+
+        ``comms_lost`` is recorded here only if ``comms_lost()`` did not already; sessions
+        the outage hid for longer than grace end as right-censored."""
+        events: list[CurbEvent] = []
+        if self._lost_ms is None:
+            events.append(self._comms_event(EventType.COMMS_LOST, lost_ms))
+        events.append(self._comms_event(EventType.COMMS_RESTORED, restored_ms))
+        self._lost_ms = None
         sessions: list[OccupancySession] = []
         if restored_ms - lost_ms > self.grace_ms:
-            for occ in list(self.occupants):
-                self._close(occ, censored=True, events=events, sessions=sessions)
-            self.tracks.clear()
+            self._close_all_hidden(events, sessions)
             self.first_t = restored_ms  # what is at rest on return was there before it
+            self._censor_until = restored_ms + _CENSOR_WINDOW_MS
         return Output(tuple(events), tuple(sessions))
+
+    def _close_all_hidden(self, events: list[CurbEvent], sessions: list[OccupancySession]) -> None:
+        for occ in list(self.occupants):
+            self._close(occ, censored=True, events=events, sessions=sessions)
+        self.tracks.clear()
 
     def finish(self) -> Output:
         """Observation ends: sessions still open are closed as right-censored."""
@@ -315,7 +343,7 @@ class OccupancyMachine:
                 anchor=tr.anchor,
                 track_ids={o.track_id},
                 last_present=t,
-                start_censored=start == self.first_t,
+                start_censored=self._censor_until is not None and start <= self._censor_until,
                 seq=twins,
             )
             self._observe(occ, o)

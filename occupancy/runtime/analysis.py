@@ -31,7 +31,7 @@ from vision.detector import Detector
 from vision.motion import MotionGate, region_mask
 from vision.sources import FrameSource, SourceError, open_source
 from vision.tracker import VehicleTracker
-from vision.types import Detections, Frame, SourceGap
+from vision.types import Detections, Frame, SourceGap, SourceLost
 
 _SETTLE_FRAMES = 3
 
@@ -64,14 +64,22 @@ class AnalysisResult:
     events: int
     zones: tuple[Zone, ...]
     detector_runs: int = 0
+    clock: str = "given"  # where frame times came from (vision.sources.FrameSource.clock)
 
 
 ProgressFn = Callable[[int, int | None], None]
 
 
 def run_id_for(site: Site, source: FrameSource, start_ms: int | None) -> str:
+    """A run is its camera and its footage's content (and a stated start time, if any).
+
+    A start guessed from the file (``source.clock`` other than ``given``) does not name
+    the run: a copied or touched file is the same run, re-analysed, not a second one.
+    """
     if source.info.live:
         return stable_id("run", site.camera_id, source.info.fingerprint, time.time_ns())
+    if source.clock != "given":
+        return stable_id("run", site.camera_id, source.info.fingerprint)
     return stable_id("run", site.camera_id, source.info.fingerprint, start_ms)
 
 
@@ -123,6 +131,7 @@ def analyse(
             "analysis_fps": analysis_fps,
             "model": detector.model_name,
             "occupancy": site.occupancy.model_dump(),
+            "clock": source.clock,
         },
     )
     machine = OccupancyMachine(
@@ -167,6 +176,9 @@ def analyse(
 
     try:
         for item in source:
+            if isinstance(item, SourceLost):
+                emit(machine.comms_lost(item.lost_ms, item.detected_ms), force=True)
+                continue
             if isinstance(item, SourceGap):
                 emit(machine.gap(item.lost_ms, item.restored_ms))
                 tracker = VehicleTracker(
@@ -197,6 +209,20 @@ def analyse(
                 progress(frames, total)
         emit(machine.finish(), force=True)
         status = RunStatus.COMPLETE
+    except KeyboardInterrupt:
+        if source.info.live:
+            # A live run has no "rest of the footage" to resume: Ctrl-C or SIGTERM ends it
+            # as watch does, with open sessions closed as right-censored.
+            emit(machine.finish(), force=True)
+            store.finish_run(
+                run_id,
+                attempt,
+                status=RunStatus.COMPLETE,
+                footage_end_ms=last_ms,
+                frames_analysed=frames,
+            )
+            status = RunStatus.COMPLETE
+        raise
     finally:
         if observer is not None:
             observer.close()
@@ -231,6 +257,7 @@ def analyse(
         events=n_events,
         zones=tuple(zones),
         detector_runs=detector_runs,
+        clock=source.clock,
     )
 
 

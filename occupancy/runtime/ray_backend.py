@@ -48,6 +48,7 @@ class FileJob:
     path: str
     site: Site
     start_ms: int
+    clock: str = "given"  # where start_ms came from (vision.sources.FrameSource.clock)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def analyse_chunk(
 
     t0 = time.perf_counter()
     inner = VideoFileSource(Path(job.path), analysis_fps, job.start_ms, start_s=chunk.read_from_s)
+    inner.clock = job.clock
     window = ChunkWindow(inner, chunk, settle_s=warmup_s(job.site, analysis_fps))
     scratch = Store("sqlite://")
     result = analyse(
@@ -236,6 +238,7 @@ def _store_file(
     analysis_fps: float,
 ) -> FileResult:
     src = VideoFileSource(Path(job.path), analysis_fps, job.start_ms)
+    src.clock = job.clock
     _, zones = prepare(job.site)
     curb_rows, lane_rows = zone_rows(job.site, zones)
     store.upsert_zones(curb_rows)

@@ -241,7 +241,11 @@ class CameraRunner(threading.Thread):
         for e in events:
             self.metrics.events.labels(self.camera_id, str(e.event_type)).inc()
             if e.event_type is EventType.COMMS_LOST:
+                # Stored when the silence is noticed, not when the stream returns: the
+                # camera is down from now until its next frame.
                 self.status.comms_lost += 1
+                self.status.state = CameraState.DOWN
+                self.metrics.up.labels(self.camera_id).set(0)
             if e.event_type is EventType.COMMS_RESTORED:
                 self._reconnected()
 
