@@ -37,6 +37,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 # Seconds without a frame after which a live source counts as lost (watch's setting).
 DEFAULT_FRAME_TIMEOUT_S = 5.0
+# Seconds to wait, after a silence, for the error that shows returning frames were stale.
+_STALE_PEEK_S = 0.5
 # Seconds a stream may take to answer when it is (re)opened.
 _OPEN_TIMEOUT_S = 10.0
 
@@ -282,12 +284,14 @@ def _fraction(x: float) -> Fraction:
 class _Arrival:
     wall_s: float
     image: np.ndarray
+    conn: int  # which connection of the reader delivered it
 
 
 @dataclass(frozen=True)
 class _Down:
     wall_s: float
     reason: str
+    conn: int
 
 
 class LiveSource(FrameSource):
@@ -349,8 +353,9 @@ class LiveSource(FrameSource):
 
     def _open(self) -> av.container.InputContainer | None:
         # The read timeout makes a stalled connection fail (and reconnect) instead of
-        # blocking the reader forever; the watchdog below does not wait for it.
-        timeout = (_OPEN_TIMEOUT_S, max(1.0, self.frame_timeout_s))
+        # blocking the reader forever. It is longer than the watchdog's, so the silence is
+        # reported first and what the demuxer flushes on the error is known to be stale.
+        timeout = (_OPEN_TIMEOUT_S, 2 * self.frame_timeout_s)
         try:
             if isinstance(self.target, int):
                 c = av.open(f"/dev/video{self.target}", format="v4l2", timeout=timeout)
@@ -383,32 +388,49 @@ class LiveSource(FrameSource):
         container = self._first
         self._first = None
         backoff = 0.5
+        conn = 0
         while not self._stop.is_set():
             if container is None:
                 self.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 container = self._open()
+                conn += 1
                 continue
             reason = "stream ended"
             try:
                 s = container.streams.video[0]
-                for f in container.decode(s):
+                for pkt in container.demux(s):
                     if self._stop.is_set():
                         break
-                    now = self._now()
-                    if now + 1e-6 < next_t:
+                    if pkt.size == 0:
+                        # The end-of-stream flush: frames still inside the decoder are stale
+                        # by now, and stamping them with the wall clock would fake a return.
                         continue
-                    rotation = int(getattr(f, "rotation", 0) or 0)
-                    self._put(_Arrival(now, to_image(f, rotation)))
-                    next_t = max(next_t + period, now)
-                    backoff = 0.5
+                    for f in pkt.decode():
+                        now = self._now()
+                        if now + 1e-6 < next_t:
+                            continue
+                        rotation = int(getattr(f, "rotation", 0) or 0)
+                        self._put(_Arrival(now, to_image(f, rotation), conn))
+                        next_t = max(next_t + period, now)
+                        backoff = 0.5
             except (av.FFmpegError, OSError) as exc:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
             finally:
                 container.close()
             container = None
             if not self._stop.is_set():
-                self._put(_Down(self._now(), reason))
+                self._put(_Down(self._now(), reason, conn))
+
+    def _peek(self, seconds: float) -> list[_Arrival | _Down]:
+        out: list[_Arrival | _Down] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                out.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return out
 
     def __iter__(self) -> Iterator[Frame | SourceGap | SourceLost]:
         self._reader = threading.Thread(
@@ -417,14 +439,28 @@ class LiveSource(FrameSource):
         self._reader.start()
         opened_at = self._now()
         last_good = opened_at
+        last_conn = 0
         lost_at: float | None = None
         n = 0
+        held: list[_Arrival | _Down] = []
         while not self._stop.is_set():
-            try:
-                item = self._queue.get(timeout=min(0.2, self.frame_timeout_s / 4))
-            except queue.Empty:
-                item = None
+            item: _Arrival | _Down | None
+            if held:
+                item = held.pop(0)
+            else:
+                try:
+                    item = self._queue.get(timeout=min(0.2, self.frame_timeout_s / 4))
+                except queue.Empty:
+                    item = None
             now = self._now()
+            if isinstance(item, _Arrival) and lost_at is not None and item.conn == last_conn:
+                # Frames from the connection that went silent: a real return, or what the
+                # demuxer flushes as the read times out (stale, and followed by its _Down)?
+                held = [item, *self._peek(_STALE_PEEK_S)]
+                if any(isinstance(h, _Down) and h.conn == item.conn for h in held):
+                    held = [h for h in held if h.conn != item.conn]
+                    continue
+                item = held.pop(0)
             if isinstance(item, _Arrival):
                 if lost_at is not None:
                     yield SourceGap(
@@ -432,6 +468,7 @@ class LiveSource(FrameSource):
                     )
                     lost_at = None
                 last_good = item.wall_s
+                last_conn = item.conn
                 yield Frame(
                     np.asarray(item.image, np.uint8),
                     n,

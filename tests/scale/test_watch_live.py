@@ -109,6 +109,11 @@ def test_watch_survives_a_stream_outage_and_a_bad_camera(tmp_path: Path) -> None
         server.stop()
         killed_ms = time.time() * 1000
         time.sleep(3.0)  # longer than the 2-s grace: a real outage
+        # During the outage the service says the camera is down (comms_lost already stored).
+        base = f"http://127.0.0.1:{service.port}"
+        down_health = httpx.get(f"{base}/healthz")
+        down_metrics = httpx.get(f"{base}/metrics").text
+        lost_during = store.events_frame(device_id="aisle-live")
         before = live.status.frames
         restarted_ms = time.time() * 1000
         server.start()
@@ -121,6 +126,12 @@ def test_watch_survives_a_stream_outage_and_a_bad_camera(tmp_path: Path) -> None
         service.stop()
         server.stop()
 
+    assert down_health.status_code == 503
+    assert {c["camera_id"]: c["state"] for c in down_health.json()["cameras"]}[
+        "aisle-live"
+    ] == "down"
+    assert 'baywatch_camera_up{camera="aisle-live"} 0.0' in down_metrics
+    assert list(lost_during.event_type).count("comms_lost") == 1
     assert dead.status.state in ("failed", "stopped") and dead.status.frames == 0
     assert dead.status.last_error is not None and "cannot open stream" in dead.status.last_error
     assert 'baywatch_reconnects_total{camera="aisle-live"} 1.0' in metrics

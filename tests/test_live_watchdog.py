@@ -1,0 +1,135 @@
+"""A camera that keeps its connection open but stops sending is noticed within the
+watchdog's timeout, stamped at its last good frame, and its return is reported.
+
+The "camera" is a tiny local HTTP server sending an MPEG-TS clip (made here with ffmpeg
+from the Intel footage): on the first connection it sends part of the clip and then
+goes silent with the socket open; on the next it sends the clip again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FOOTAGE, needs_footage
+from vision.sources import LiveSource
+from vision.types import Frame, SourceGap, SourceLost
+
+pytestmark = [
+    needs_footage,
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed"),
+]
+
+TIMEOUT_S = 1.5
+CLIP_S = 6
+
+
+@pytest.fixture(scope="module")
+def ts_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("ts") / "clip.ts"
+    subprocess.run(
+        [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-t", str(CLIP_S),
+            "-i", str(FOOTAGE / "intel" / "car-detection.mp4"),
+            "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "mpegts", str(out),
+        ],
+        check=True,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+@pytest.fixture
+def stalling_server(ts_clip: bytes) -> Iterator[tuple[str, threading.Event]]:
+    release = threading.Event()
+    connections = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            connections[0] += 1
+            first = connections[0] == 1
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            data = ts_clip[: len(ts_clip) // 2] if first else ts_clip
+            step = 4096
+            pause = CLIP_S * step / len(ts_clip)  # about real time
+            for i in range(0, len(data), step):
+                try:
+                    self.wfile.write(data[i : i + step])
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(pause)
+            if first:
+                release.wait(30)  # silent, connection held open: a stalled camera
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/live.ts", release
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_stalled_stream_is_lost_at_its_last_frame_and_restored(
+    stalling_server: tuple[str, threading.Event],
+) -> None:
+    url, _ = stalling_server
+    src = LiveSource(url, 4.0, frame_timeout_s=TIMEOUT_S, max_backoff_s=0.5)
+    items: list[Frame | SourceGap | SourceLost] = []
+    deadline = time.monotonic() + 60
+    for item in src:
+        items.append(item)
+        gaps = [i for i in items if isinstance(i, SourceGap)]
+        if gaps and sum(isinstance(i, Frame) for i in items[items.index(gaps[0]) :]) >= 3:
+            src.stop()
+        assert time.monotonic() < deadline, "the stream never came back"
+    lost_at = next(i for i, x in enumerate(items) if isinstance(x, SourceLost))
+    lost = items[lost_at]
+    assert isinstance(lost, SourceLost)
+    before = [x for x in items[:lost_at] if isinstance(x, Frame)]
+    assert len(before) >= 3
+    # Stamped at the last good frame, and noticed about one timeout later (not 30 s).
+    assert lost.lost_ms == before[-1].t_ms
+    assert TIMEOUT_S * 1000 - 300 <= lost.detected_ms - lost.lost_ms <= TIMEOUT_S * 1000 + 1500
+    gap = next(x for x in items if isinstance(x, SourceGap))
+    assert gap.lost_ms == lost.lost_ms and gap.restored_ms > lost.detected_ms
+    after = [x for x in items if isinstance(x, Frame) and x.t_ms >= gap.restored_ms]
+    assert len(after) >= 3
+    # No stale frame stamped during the silence.
+    assert not [
+        x for x in items if isinstance(x, Frame) and lost.lost_ms < x.t_ms < gap.restored_ms
+    ]
+
+
+def test_comms_lost_is_stored_when_noticed_and_hidden_sessions_follow_the_grace_rule() -> None:
+    from tests.test_machine import STEP, Script, obs
+
+    s = Script()  # grace 5 s
+    s.run(15, [obs(1, 6, 1.2)])
+    last = s.t - STEP
+    assert len(s.m.occupants) == 1
+    # Silent after the last frame; noticed 2 s later: shorter than grace, the session stays.
+    out = s.m.comms_lost(last, last + 2000)
+    assert [e.event_type for e in out.events] == ["comms_lost"]
+    assert out.events[0].event_time == last and not out.sessions
+    # Still silent past grace: the hidden session ends, right-censored at its last sighting.
+    out = s.m.comms_lost(last, last + 6000)
+    assert not out.events and len(out.sessions) == 1
+    sess = out.sessions[0]
+    assert sess.end_censored and sess.end_ms == last
+    out = s.m.gap(last, last + 9000)
+    assert [e.event_type for e in out.events] == ["comms_restored"]
