@@ -1,11 +1,13 @@
-"""CDS 1.0 response envelope, content types and ``Accept`` negotiation.
+"""CDS response envelope, content types and ``Accept`` negotiation (CDS 1.0 and 1.1).
 
 CDS (general-information.md, "REST Endpoints" and "Versioning"): JSON responses carry
-``version``, ``time_zone``, ``last_updated`` and ``data``, with content type
-``application/vnd.cds+json;version=1.0``; Metrics responses are CSV with
-``application/vnd.cds+csv;version=1.0``. A request whose ``Accept`` header is present
-but admits neither that media type nor a wildcard gets ``406 Not Acceptable``, and so
-does one asking for another CDS version.
+``version``, ``time_zone``, ``last_updated``, ``currency`` and ``data``, with content
+type ``application/vnd.cds+json;version=X.Y``; Metrics responses are CSV with
+``application/vnd.cds+csv;version=X.Y``. The version parameter names major.minor; a
+client asking for a patch release (``1.0.1``) gets that minor version. Without a
+version (or without an ``Accept`` header, or with a wildcard) the latest supported
+version (``LATEST``) answers. An ``Accept`` header that admits neither a CDS type at a
+supported version nor a wildcard gets ``406 Not Acceptable``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,25 @@ import orjson
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 
-CDS_VERSION = "1.0"
-CDS_JSON = f"application/vnd.cds+json;version={CDS_VERSION}"
-CDS_CSV = f"application/vnd.cds+csv;version={CDS_VERSION}"
+SUPPORTED = ("1.0", "1.1")
+LATEST = "1.1"
+# Names kept for callers that document the media type in OpenAPI.
+CDS_VERSION = LATEST
+CDS_JSON_TYPE = "application/vnd.cds+json"
+CDS_CSV_TYPE = "application/vnd.cds+csv"
+CDS_JSON = f"{CDS_JSON_TYPE};version={LATEST}"
+CDS_CSV = f"{CDS_CSV_TYPE};version={LATEST}"
 
 
-def _parse_accept(header: str) -> list[tuple[str, dict[str, str]]]:
+def json_media(version: str) -> str:
+    return f"{CDS_JSON_TYPE};version={version}"
+
+
+def csv_media(version: str) -> str:
+    return f"{CDS_CSV_TYPE};version={version}"
+
+
+def _parse_accept(header: str) -> list[tuple[str, dict[str, str], float]]:
     out = []
     for part in header.split(","):
         bits = [b.strip() for b in part.split(";")]
@@ -32,53 +47,103 @@ def _parse_accept(header: str) -> list[tuple[str, dict[str, str]]]:
         for p in bits[1:]:
             k, _, v = p.partition("=")
             params[k.strip().lower()] = v.strip().strip('"')
-        if params.get("q") in ("0", "0.0", "0.00", "0.000"):
+        try:
+            q = float(params.get("q", "1"))
+        except ValueError:
+            q = 1.0
+        if q <= 0:
             continue
-        out.append((bits[0].lower(), params))
+        out.append((bits[0].lower(), params, q))
     return out
 
 
-def accepts(header: str | None, media: str) -> bool:
-    """Whether an ``Accept`` header admits ``media`` (a CDS type) at version 1.0."""
+def _minor(version: str) -> str | None:
+    """'1.0.1' -> '1.0', '1.1' -> '1.1'; None if not a supported version."""
+    parts = version.strip().split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return None
+    mm = f"{int(parts[0])}.{int(parts[1])}"
+    return mm if mm in SUPPORTED else None
+
+
+def negotiate(header: str | None, media_type: str) -> str | None:
+    """The CDS version (major.minor) to answer with, or None when ``header`` excludes it.
+
+    ``media_type`` is the bare CDS type (``application/vnd.cds+json`` or ``+csv``).
+    Among acceptable ranges the one with the highest ``q`` wins; a range without a
+    version, or a wildcard, means ``LATEST``.
+    """
     if header is None or not header.strip():
-        return True
-    mtype = media.split(";")[0]
-    main = mtype.split("/")[0]
-    for rng, params in _parse_accept(header):
+        return LATEST
+    main = media_type.split("/")[0]
+    best: tuple[float, str] | None = None
+    for rng, params, q in _parse_accept(header):
         if rng in ("*/*", f"{main}/*"):
-            return True
-        if rng == mtype and params.get("version", CDS_VERSION) == CDS_VERSION:
-            return True
-    return False
+            version: str | None = LATEST
+        elif rng == media_type:
+            v = params.get("version")
+            version = LATEST if v is None else _minor(v)
+        else:
+            continue
+        if version is not None and (best is None or q > best[0]):
+            best = (q, version)
+    return None if best is None else best[1]
 
 
-def require_accept(request: Request, media: str) -> None:
+def accepts(header: str | None, media: str) -> bool:
+    """Whether an ``Accept`` header admits ``media`` (a CDS type) at a supported version."""
+    return negotiate(header, media.split(";")[0]) is not None
+
+
+def _require(request: Request, media_type: str) -> str:
     header = request.headers.get("accept")
-    if not accepts(header, media):
+    version = negotiate(header, media_type)
+    if version is None:
         raise HTTPException(
             status_code=406,
-            detail=f"this endpoint serves {media}; the Accept header {header!r} excludes it",
+            detail=(
+                f"this endpoint serves {media_type} with version "
+                f"{' or '.join(SUPPORTED)}; the Accept header {header!r} excludes it"
+            ),
         )
+    return version
+
+
+def cds_json_version(request: Request) -> str:
+    """Dependency: the CDS version the client accepts as JSON (406 if none)."""
+    return _require(request, CDS_JSON_TYPE)
+
+
+def cds_csv_version(request: Request) -> str:
+    """Dependency: the CDS version the client accepts as CSV (406 if none)."""
+    return _require(request, CDS_CSV_TYPE)
 
 
 def accept_cds_json(request: Request) -> None:
-    """Dependency: 406 unless the client accepts CDS JSON 1.0."""
-    require_accept(request, CDS_JSON)
+    """Router dependency: 406 unless the client accepts CDS JSON."""
+    cds_json_version(request)
 
 
 def accept_cds_csv(request: Request) -> None:
-    """Dependency: 406 unless the client accepts CDS CSV 1.0."""
-    require_accept(request, CDS_CSV)
+    """Router dependency: 406 unless the client accepts CDS CSV."""
+    cds_csv_version(request)
 
 
 def doc_responses(media: str, description: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI note that a 200 answer has this media type."""
-    return {200: {"content": {media: {}}, "description": description}}
+    """OpenAPI note that a 200 answer has this media type (either supported version)."""
+    base = media.split(";")[0]
+    if base in (CDS_JSON_TYPE, CDS_CSV_TYPE):
+        content: dict[str, Any] = {f"{base};version={v}": {} for v in SUPPORTED}
+    else:
+        content = {media: {}}
+    return {200: {"content": content, "description": description}}
 
 
-def envelope(data: Any, *, time_zone: str, last_updated: int) -> dict[str, Any]:
+def envelope(
+    data: Any, *, time_zone: str, last_updated: int, version: str = LATEST
+) -> dict[str, Any]:
     return {
-        "version": CDS_VERSION,
+        "version": version,
         "time_zone": time_zone,
         "last_updated": int(last_updated),
         # Costs are not modelled; CDS still requires the field (ISO 4217 code).
@@ -92,14 +157,26 @@ def cds_json(
     *,
     time_zone: str,
     last_updated: int,
+    version: str = LATEST,
     headers: Mapping[str, str] | None = None,
+    links: Mapping[str, str | None] | None = None,
 ) -> Response:
-    body = orjson.dumps(envelope(data, time_zone=time_zone, last_updated=last_updated))
-    return Response(content=body, media_type=CDS_JSON, headers=dict(headers or {}))
+    """A CDS JSON answer; ``links`` adds JSON:API pagination links (general-information.md)."""
+    body = envelope(data, time_zone=time_zone, last_updated=last_updated, version=version)
+    if links is not None:
+        body["links"] = dict(links)
+    return Response(
+        content=orjson.dumps(body), media_type=json_media(version), headers=dict(headers or {})
+    )
 
 
-def cds_csv(text: str) -> Response:
-    return Response(content=text, media_type=CDS_CSV)
+def cds_csv(text: str, version: str = LATEST) -> Response:
+    return Response(content=text, media_type=csv_media(version))
+
+
+def not_implemented(what: str) -> HTTPException:
+    """CDS: an optional endpoint a server does not offer answers 501."""
+    return HTTPException(status_code=501, detail=f"{what} is not offered by this server")
 
 
 def error_body(status: int, description: str, details: list[str] | None = None) -> bytes:

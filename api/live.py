@@ -98,6 +98,16 @@ class Bay:
     delivery_hours: str | None
     published_ms: int | None
     last_updated_ms: int
+    # How the footprint was made where it was not surveyed (e.g. "rectangle, east-west
+    # (no street to align to)"), from the import's ``attributes.footprint``; None = as given.
+    geometry_derived: str | None = None
+
+
+def _derived(attributes: Any) -> str | None:
+    if isinstance(attributes, Mapping):
+        v = attributes.get("footprint")
+        return str(v) if v else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +156,7 @@ def bays_from_frame(df: pd.DataFrame) -> list[Bay]:
                 delivery_hours=_opt(r.get("delivery_hours")),
                 published_ms=_opt_int(r.get("published_ms")),
                 last_updated_ms=int(r["last_updated_ms"]),
+                geometry_derived=_derived(r.get("attributes")),
             )
         )
     return out
@@ -166,6 +177,8 @@ class LiveIndex:
         self._grid: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
         self._park_code = np.zeros(0, dtype=np.int8)
         self._park_ms = np.full(0, -1, dtype=np.int64)
+        # True where the latest park event of the bay came from simulated data.
+        self._park_sim = np.zeros(0, dtype=bool)
         self._device_of: list[str | None] = []
         # True where the bay's camera has lost comms: kept as an array so that the
         # free-bay search is one vectorised mask.
@@ -207,6 +220,7 @@ class LiveIndex:
             self._grid = _build_grid(self._x, self._y)
             self._park_code = np.concatenate([self._park_code, np.zeros(grown, dtype=np.int8)])
             self._park_ms = np.concatenate([self._park_ms, np.full(grown, -1, dtype=np.int64)])
+            self._park_sim = np.concatenate([self._park_sim, np.zeros(grown, dtype=bool)])
             self._device_of = [b.device_id for b in merged]
             self._offline = np.array(
                 [
@@ -249,6 +263,7 @@ class LiveIndex:
                     before = self._effective(i)
                     self._park_code[i] = _CODE_OF_PARK[et]
                     self._park_ms[i] = t
+                    self._park_sim[i] = r.get("data_source_type") == "simulated"
                     after = self._effective(i)
                     if after != before:
                         changes[after.curb_zone_id] = after
@@ -275,6 +290,12 @@ class LiveIndex:
         with self._lock:
             i = self.index.get(curb_zone_id)
             return None if i is None else self._effective(i)
+
+    def simulated(self, curb_zone_id: str) -> bool:
+        """Whether the bay's current free/occupied state comes from simulated data."""
+        with self._lock:
+            i = self.index.get(curb_zone_id)
+            return i is not None and bool(self._park_sim[i])
 
     def state_of(self, i: int) -> StateChange:
         with self._lock:

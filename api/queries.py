@@ -18,12 +18,16 @@ def event_rows(
     end_ms: int,
     zone_ids: Sequence[str] | None,
     limit: int,
+    offset: int = 0,
+    device_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Events in [start_ms, end_ms), most recent first (CDS "Event Times")."""
+    """Events in [start_ms, end_ms), most recent first (CDS "Event Times"), one page."""
     q = select(events).where(events.c.event_time >= start_ms, events.c.event_time < end_ms)
     if zone_ids is not None:
         q = q.where(events.c.curb_zone_id.in_(list(zone_ids)))
-    q = q.order_by(events.c.event_time.desc(), events.c.event_id).limit(limit)
+    if device_id is not None:
+        q = q.where(events.c.data_source_device_id == device_id)
+    q = q.order_by(events.c.event_time.desc(), events.c.event_id).limit(limit).offset(offset)
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
 
@@ -43,6 +47,44 @@ def device_rows(store: Store) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def _session_filter(
+    q: Any,
+    start_ms: int | None,
+    end_ms: int | None,
+    zone_ids: Sequence[str] | None,
+    sources: Sequence[str] | None,
+    kind: str | None,
+) -> Any:
+    if start_ms is not None:
+        q = q.where(sessions.c.end_ms > start_ms)
+    if end_ms is not None:
+        q = q.where(sessions.c.start_ms < end_ms)
+    if zone_ids is not None:
+        q = q.where(sessions.c.curb_zone_id.in_(list(zone_ids)))
+    if sources is not None:
+        q = q.where(sessions.c.data_source_type.in_(list(sources)))
+    if kind is not None:
+        q = q.where(sessions.c.kind == kind)
+    return q
+
+
+def count_sessions(
+    store: Store,
+    *,
+    start_ms: int | None,
+    end_ms: int | None,
+    zone_ids: Sequence[str] | None,
+    sources: Sequence[str] | None = None,
+    kind: str | None = "park",
+) -> int:
+    """How many sessions ``session_rows`` would return, counted in the database."""
+    q = _session_filter(
+        select(func.count()).select_from(sessions), start_ms, end_ms, zone_ids, sources, kind
+    )
+    with store.engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
 def session_rows(
     store: Store,
     *,
@@ -51,15 +93,11 @@ def session_rows(
     zone_ids: Sequence[str] | None,
     limit: int | None = None,
     newest_first: bool = False,
+    sources: Sequence[str] | None = None,
+    kind: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Sessions overlapping [start_ms, end_ms)."""
-    q = select(sessions)
-    if start_ms is not None:
-        q = q.where(sessions.c.end_ms > start_ms)
-    if end_ms is not None:
-        q = q.where(sessions.c.start_ms < end_ms)
-    if zone_ids is not None:
-        q = q.where(sessions.c.curb_zone_id.in_(list(zone_ids)))
+    """Sessions overlapping [start_ms, end_ms), of ``sources`` (data_source_type) and ``kind``."""
+    q = _session_filter(select(sessions), start_ms, end_ms, zone_ids, sources, kind)
     order = sessions.c.start_ms.desc() if newest_first else sessions.c.start_ms
     q = q.order_by(order, sessions.c.session_id)
     if limit is not None:

@@ -1,4 +1,8 @@
-"""CDS 1.0 Curbs API: zones, areas and policies (public, no key needed)."""
+"""CDS Curbs API (1.0 and 1.1): zones, areas, policies and, in 1.1, cameras as Curb Objects.
+
+Public, no key needed. Ids in and out are CDS UUIDs (``api.curbs_model.cds_uuid``);
+a stored id is accepted in filters too. Curb Spaces are not offered: 501.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,17 @@ import shapely
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 
-from api.cds import CDS_JSON, accept_cds_json, cds_json, doc_responses
-from api.curbs_model import area_object, policy_id, policy_object, zone_object
+from api.cds import CDS_JSON, cds_json, cds_json_version, doc_responses, not_implemented
+from api.curbs_model import (
+    all_policies,
+    area_object,
+    build_cameras,
+    camera_object,
+    cds_ids,
+    zone_object,
+)
 from api.geo import BBox
+from api.live import Bay
 from api.params import Circle, bad_request, bbox_param, circle_cm_param
 from api.security import public
 from api.state import ApiState, get_state
@@ -18,7 +30,7 @@ from occupancy.domain.geo import MetricProjection
 router = APIRouter(
     prefix="/curbs",
     tags=["CDS Curbs"],
-    dependencies=[Depends(public), Depends(accept_cds_json)],
+    dependencies=[Depends(public), Depends(cds_json_version)],
 )
 
 _CDS = doc_responses(CDS_JSON, "CDS envelope")
@@ -38,58 +50,72 @@ def _zone_indices(state: ApiState, bbox: BBox | None, circle: Circle | None) -> 
     return list(range(len(live.bays)))
 
 
+def _valid_at(b: Bay, t: int) -> bool:
+    published = b.published_ms if b.published_ms is not None else b.last_updated_ms
+    return published <= t
+
+
+def _zone(
+    state: ApiState, b: Bay, version: str, include_geometry: bool = True
+) -> dict[str, object]:
+    return zone_object(
+        b,
+        state.live.state(b.curb_zone_id),
+        cds_ids(state),
+        version=version,
+        include_geometry=include_geometry,
+        simulated=state.live.simulated(b.curb_zone_id),
+    )
+
+
 @router.get("/zones", responses=_CDS, response_class=Response)
 def query_zones(
-    area: str | None = Query(None, max_length=100, description="curb_area_id"),
+    area: str | None = Query(None, max_length=100, description="curb_area_id (UUID)"),
     include_geometry: bool = Query(True),
     time: int | None = Query(
         None, ge=0, le=10**14, description="validity instant, ms since the epoch"
     ),
     bbox: BBox | None = Depends(bbox_param),
     circle: Circle | None = Depends(circle_cm_param),
+    version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
     """Curb zones, filtered by area, bounding box and/or distance (nearest first)."""
     live = state.live
     idx = _zone_indices(state, bbox, circle)
     if area is not None:
-        if area not in state.areas():
+        stored = cds_ids(state).find_area(area)
+        if stored is None:
             raise HTTPException(404, f"no curb area with id {area!r}")
-        idx = [i for i in idx if live.bays[i].area_id == area]
+        idx = [i for i in idx if live.bays[i].area_id == stored]
     if time is not None:
-        idx = [i for i in idx if _valid_at(live.bays[i].published_ms, time)]
-    zones = [
-        zone_object(
-            live.bays[i], live.state(live.bays[i].curb_zone_id), include_geometry=include_geometry
-        )
-        for i in idx
-    ]
-    return cds_json({"zones": zones}, **state.envelope_args())
-
-
-def _valid_at(published_ms: int | None, t: int) -> bool:
-    return published_ms is None or published_ms <= t
+        idx = [i for i in idx if _valid_at(live.bays[i], time)]
+    zones = [_zone(state, live.bays[i], version, include_geometry) for i in idx]
+    return cds_json({"zones": zones}, version=version, **state.envelope_args())
 
 
 @router.get("/zones/{curb_zone_id}", responses=_CDS, response_class=Response)
 def fetch_zone(
     curb_zone_id: str = Path(max_length=64),
     time: int | None = Query(None, ge=0, le=10**14),
+    version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
-    i = state.live.index.get(curb_zone_id)
+    stored = cds_ids(state).find_zone(curb_zone_id)
+    i = None if stored is None else state.live.index.get(stored)
     if i is None:
         raise HTTPException(404, f"no curb zone with id {curb_zone_id!r}")
     b = state.live.bays[i]
-    if time is not None and not _valid_at(b.published_ms, time):
+    if time is not None and not _valid_at(b, time):
         raise HTTPException(404, f"curb zone {curb_zone_id!r} was not valid at {time}")
-    return cds_json(zone_object(b, state.live.state(curb_zone_id)), **state.envelope_args())
+    return cds_json(_zone(state, b, version), version=version, **state.envelope_args())
 
 
 @router.get("/areas", responses=_CDS, response_class=Response)
 def query_areas(
     bbox: BBox | None = Depends(bbox_param),
     circle: Circle | None = Depends(circle_cm_param),
+    version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
     areas = list(state.areas().values())
@@ -108,34 +134,33 @@ def query_areas(
 
         scored = [(dist(a.shape), a) for a in areas]
         areas = [a for d, a in sorted(scored, key=lambda t: t[0]) if d <= circle.radius_m]
-    return cds_json({"areas": [area_object(a) for a in areas]}, **state.envelope_args())
+    ids = cds_ids(state)
+    return cds_json(
+        {"areas": [area_object(a, ids) for a in areas]}, version=version, **state.envelope_args()
+    )
 
 
 @router.get("/areas/{curb_area_id}", responses=_CDS, response_class=Response)
 def fetch_area(
-    curb_area_id: str = Path(max_length=100), state: ApiState = Depends(get_state)
+    curb_area_id: str = Path(max_length=100),
+    version: str = Depends(cds_json_version),
+    state: ApiState = Depends(get_state),
 ) -> Response:
-    a = state.areas().get(curb_area_id)
+    ids = cds_ids(state)
+    stored = ids.find_area(curb_area_id)
+    a = None if stored is None else state.areas().get(stored)
     if a is None:
         raise HTTPException(404, f"no curb area with id {curb_area_id!r}")
-    return cds_json(area_object(a), **state.envelope_args())
-
-
-def _policies(state: ApiState) -> dict[str, dict[str, object]]:
-    out: dict[str, dict[str, object]] = {}
-    for b in state.live.bays:
-        pid = policy_id(b)
-        if pid not in out:
-            out[pid] = policy_object(b, b.published_ms or b.last_updated_ms)
-    return out
+    return cds_json(area_object(a, ids), version=version, **state.envelope_args())
 
 
 @router.get("/policies", responses=_CDS, response_class=Response)
 def query_policies(
     ids: str | None = Query(None, max_length=10_000, description="comma-separated policy ids"),
+    version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
-    pol = _policies(state)
+    pol = all_policies(state.live.bays, version)
     if ids is not None:
         wanted = [s.strip() for s in ids.split(",") if s.strip()]
         if not wanted:
@@ -143,14 +168,72 @@ def query_policies(
         chosen = [pol[p] for p in wanted if p in pol]
     else:
         chosen = list(pol.values())
-    return cds_json({"policies": chosen}, **state.envelope_args())
+    return cds_json({"policies": chosen}, version=version, **state.envelope_args())
 
 
 @router.get("/policies/{curb_policy_id}", responses=_CDS, response_class=Response)
 def fetch_policy(
-    curb_policy_id: str = Path(max_length=64), state: ApiState = Depends(get_state)
+    curb_policy_id: str = Path(max_length=64),
+    version: str = Depends(cds_json_version),
+    state: ApiState = Depends(get_state),
 ) -> Response:
-    p = _policies(state).get(curb_policy_id)
+    p = all_policies(state.live.bays, version).get(curb_policy_id)
     if p is None:
         raise HTTPException(404, f"no curb policy with id {curb_policy_id!r}")
-    return cds_json(p, **state.envelope_args())
+    return cds_json(p, version=version, **state.envelope_args())
+
+
+@router.get("/spaces", responses={501: {"description": "not offered"}})
+def query_spaces() -> Response:
+    """Curb Spaces are not offered: a bay is one zone (501, as CDS prescribes)."""
+    raise not_implemented("/curbs/spaces")
+
+
+@router.get("/spaces/{curb_space_id}", responses={501: {"description": "not offered"}})
+def fetch_space(curb_space_id: str = Path(max_length=64)) -> Response:
+    raise not_implemented("/curbs/spaces")
+
+
+def _objects_version(version: str) -> None:
+    if version == "1.0":
+        raise HTTPException(406, "Curb Objects exist in CDS 1.1 only; ask for version=1.1")
+
+
+@router.get("/objects", responses=_CDS, response_class=Response)
+def query_objects(
+    zone: str | None = Query(None, max_length=64, description="curb_zone_id (UUID)"),
+    time: int | None = Query(None, ge=0, le=10**14),
+    version: str = Depends(cds_json_version),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """The cameras, as CDS 1.1 Curb Objects of type ``surveillance_camera``."""
+    _objects_version(version)
+    ids = cds_ids(state)
+    cams = list(build_cameras(state.live.bays).values())
+    if zone is not None:
+        stored = ids.find_zone(zone)
+        if stored is None:
+            raise HTTPException(404, f"no curb zone with id {zone!r}")
+        cams = [c for c in cams if stored in c.zone_ids]
+    if time is not None:
+        cams = [c for c in cams if c.published_ms <= time]
+    return cds_json(
+        {"objects": [camera_object(c, ids) for c in cams]},
+        version=version,
+        **state.envelope_args(),
+    )
+
+
+@router.get("/objects/{curb_object_id}", responses=_CDS, response_class=Response)
+def fetch_object(
+    curb_object_id: str = Path(max_length=200),
+    version: str = Depends(cds_json_version),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    _objects_version(version)
+    ids = cds_ids(state)
+    stored = ids.find_device(curb_object_id)
+    cam = None if stored is None else build_cameras(state.live.bays).get(stored)
+    if cam is None:
+        raise HTTPException(404, f"no curb object with id {curb_object_id!r}")
+    return cds_json(camera_object(cam, ids), version=version, **state.envelope_args())

@@ -531,6 +531,44 @@ def offline_intervals(events: pd.DataFrame, end_ms: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).astype({"start_ms": "int64", "end_ms": "int64"})
 
 
+def unobserved_intervals(
+    runs: pd.DataFrame, start_ms: int, end_ms: int, *, now_ms: int | None = None
+) -> pd.DataFrame:
+    """Intervals in [start_ms, end_ms) that no run of a device covered (offline-shaped).
+
+    ``runs`` has ``device_id``, ``footage_start_ms`` and ``footage_end_ms``: a camera
+    watched its bays only during the footage of its runs. A run without an end (a live
+    run still going, or one that died) covers up to ``now_ms`` (default ``end_ms``); a
+    run without a start covers nothing. Devices with no run at all (events pushed by
+    an edge analyser, simulated data) are not in the answer: their coverage is known
+    only from their comms events. The rows have the columns of ``offline_intervals``,
+    so the two concatenate and an hour a camera mostly did not watch reads -1.
+    """
+    cols = ["data_source_device_id", "start_ms", "end_ms"]
+    out: list[tuple[str, int, int]] = []
+    if not runs.empty:
+        stop = end_ms if now_ms is None else now_ms
+        for dev, g in runs.groupby("device_id", sort=True):
+            spans = []
+            for a, b in zip(g["footage_start_ms"], g["footage_end_ms"], strict=True):
+                if a is None or pd.isna(a):
+                    continue
+                e = stop if b is None or pd.isna(b) else int(b)
+                spans.append((int(a), max(int(a), e)))
+            spans.sort()
+            t = start_ms
+            for a, e in spans:
+                if a > t:
+                    out.append((str(dev), t, min(a, end_ms)))
+                t = max(t, e)
+                if t >= end_ms:
+                    break
+            if t < end_ms:
+                out.append((str(dev), t, end_ms))
+    frame = pd.DataFrame([r for r in out if r[2] > r[1]], columns=cols)
+    return frame.astype({"start_ms": "int64", "end_ms": "int64"})
+
+
 # -- profiles and totals -----------------------------------------------------------------
 
 
@@ -748,3 +786,23 @@ def provenance(sessions: pd.DataFrame) -> str:
         return "none"
     kinds = sorted({str(v) for v in pd.Series(sessions["data_source_type"]).unique()})
     return "+".join(kinds)
+
+
+def merge_intervals(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Union of offline-shaped interval frames, overlaps merged per device.
+
+    Offline minutes are summed per hour, so overlapping intervals (a camera both
+    without a run and marked comms_lost) must count once.
+    """
+    cols = ["data_source_device_id", "start_ms", "end_ms"]
+    parts = [f[cols] for f in frames if f is not None and not f.empty]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c != cols[0] else object) for c in cols})
+    allf = pd.concat(parts, ignore_index=True).sort_values(cols[:2], kind="stable")
+    out: list[tuple[str, int, int]] = []
+    for dev, a, b in allf.itertuples(index=False):
+        if out and out[-1][0] == dev and a <= out[-1][2]:
+            out[-1] = (dev, out[-1][1], max(out[-1][2], int(b)))
+        else:
+            out.append((dev, int(a), int(b)))
+    return pd.DataFrame(out, columns=cols).astype({"start_ms": "int64", "end_ms": "int64"})

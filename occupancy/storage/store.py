@@ -155,7 +155,27 @@ class Store:
         return len(rows)
 
     def upsert_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
-        return self._upsert_stamped(curb_zones, zones)
+        """Insert or update bays; a bay keeps the ``published_ms`` it was first stored with.
+
+        CDS ``start_date`` (derived from ``published_ms``) "MUST never change for a
+        given id", so a re-import updates everything but that: a new bay gets the
+        given ``published_ms`` or now.
+        """
+        rows = [dict(z) for z in zones]
+        ids = [r["curb_zone_id"] for r in rows]
+        first: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                q = select(curb_zones.c.curb_zone_id, curb_zones.c.published_ms).where(
+                    curb_zones.c.curb_zone_id.in_(chunk), curb_zones.c.published_ms.is_not(None)
+                )
+                first.update({str(z): int(p) for z, p in conn.execute(q)})
+        stamp = now_ms()
+        for r in rows:
+            known = first.get(r["curb_zone_id"])
+            r["published_ms"] = known if known is not None else (r.get("published_ms") or stamp)
+        return self._upsert_stamped(curb_zones, rows)
 
     def upsert_lane_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
         return self._upsert_stamped(lane_zones, zones)
@@ -327,8 +347,8 @@ class Store:
     def latest_state_events(self) -> list[dict[str, Any]]:
         """The latest park event of each curb zone and the latest comms event of each device.
 
-        Rows have ``event_type``, ``event_time``, ``curb_zone_id``, ``data_source_device_id``
-        and ``event_publication_time``; this is what live bay state is derived from.
+        Rows have ``event_type``, ``event_time``, ``curb_zone_id``, ``data_source_device_id``,
+        ``event_publication_time`` and ``data_source_type``; this is what live bay state is derived from.
         """
         park = [str(e) for e in PARK_EVENTS]
         comms = [str(e) for e in COMMS_EVENTS]
@@ -338,6 +358,7 @@ class Store:
             events.c.curb_zone_id,
             events.c.data_source_device_id,
             events.c.event_publication_time,
+            events.c.data_source_type,
         )
         last_park = (
             select(events.c.curb_zone_id, func.max(events.c.event_time).label("t"))
@@ -434,6 +455,19 @@ class Store:
         with self.engine.connect() as conn:
             n, t = conn.execute(q).one()
         return int(n), int(t)
+
+    def runs_frame(self) -> pd.DataFrame:
+        """Every analysis run: ``device_id``, ``footage_start_ms``, ``footage_end_ms``,
+        ``status`` and ``live`` (what coverage, the hours a camera watched, is made of)."""
+        q = select(
+            runs.c.device_id,
+            runs.c.footage_start_ms,
+            runs.c.footage_end_ms,
+            runs.c.status,
+            runs.c.live,
+        ).order_by(runs.c.device_id, runs.c.footage_start_ms)
+        with self.engine.connect() as conn:
+            return pd.read_sql(q, conn)
 
     def zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
         q = select(curb_zones)

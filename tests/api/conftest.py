@@ -25,8 +25,8 @@ from occupancy.storage.store import Store
 
 ORIGIN = (48.8556, 2.3655)  # lat, lon
 T0 = 1_767_600_000_000  # 2026-01-05 08:00:00 UTC = 09:00 Paris, a Monday
-CDS_JSON = "application/vnd.cds+json;version=1.0"
-CDS_CSV = "application/vnd.cds+csv;version=1.0"
+CDS_JSON = "application/vnd.cds+json;version=1.1"  # the latest: what a bare request gets
+CDS_CSV = "application/vnd.cds+csv;version=1.1"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
@@ -164,9 +164,9 @@ def api(tmp_path: Path, store_url: str) -> Iterator[Api]:
 
 
 def assert_cds_envelope(body: Mapping[str, Any]) -> None:
-    """CDS 1.0 REST envelope (general-information.md, "REST Endpoints")."""
+    """CDS REST envelope (general-information.md, "REST Endpoints"), latest version."""
     assert set(body) >= {"version", "time_zone", "last_updated", "data"}
-    assert body["version"] == "1.0"
+    assert body["version"] == "1.1"
     assert body["time_zone"] == "Europe/Paris"
     assert isinstance(body["last_updated"], int) and body["last_updated"] > 1_500_000_000_000
     assert isinstance(body["data"], dict)
@@ -202,4 +202,5 @@ def assert_cds_event(e: Mapping[str, Any]) -> None:
         assert k in e, k
     assert isinstance(e["event_time"], int)
     if "event_location" in e:
-        assert e["event_location"]["type"] == "Point"
+        assert e["event_location"]["type"] == "Feature"
+        assert e["event_location"]["geometry"]["type"] == "Point"

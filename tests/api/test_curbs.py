@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from occupancy.domain.records import stable_id
 from tests.api.conftest import CDS_JSON, ORIGIN, Api, assert_cds_envelope, assert_cds_zone, zid
 
 
@@ -17,7 +18,7 @@ def test_zones_envelope_shape_and_content_type(api: Api) -> None:
         assert_cds_zone(z)
     b2 = next(z for z in zones if z["curb_zone_id"] == zid("b2"))
     assert b2["length"] == 1000 and b2["width"] == 200 and b2["num_spaces"] == 1
-    assert b2["curb_area_ids"] == ["a-north"]
+    assert b2["curb_area_ids"] == [stable_id("cds-area", "a-north")]
     assert "available_space_lengths" not in b2  # unknown state: no availability claimed
 
 
@@ -112,22 +113,25 @@ def test_areas(api: Api) -> None:
     assert r.headers["content-type"] == CDS_JSON
     body = r.json()
     assert_cds_envelope(body)
+    north, south = stable_id("cds-area", "a-north"), stable_id("cds-area", "a-south")
     areas = {a["curb_area_id"]: a for a in body["data"]["areas"]}
-    assert sorted(areas) == ["a-north", "a-south"]
+    assert sorted(areas) == sorted([north, south])
+    areas["a-north"] = areas[north]
     assert sorted(areas["a-north"]["curb_zone_ids"]) == sorted([zid("b1"), zid("b2"), zid("b3")])
     assert areas["a-north"]["geometry"]["type"] == "Polygon"
     assert areas["a-north"]["name"] == "A-NORTH"
     lat, lon = ORIGIN
     # 50 m around the origin touches a-north only; a-south's hull (b4..b5) passes ~220 m east.
     near = api.client.get("/curbs/areas", params={"lat": lat, "lng": lon, "radius": 5000})
-    assert [a["curb_area_id"] for a in near.json()["data"]["areas"]] == ["a-north"]
+    assert [a["curb_area_id"] for a in near.json()["data"]["areas"]] == [north]
     box = {"min_lat": 48.845, "max_lat": 48.8462, "min_lng": 2.365, "max_lng": 2.366}
     assert [
         a["curb_area_id"]
         for a in api.client.get("/curbs/areas", params=box).json()["data"]["areas"]
-    ] == ["a-south"]
-    one = api.client.get("/curbs/areas/a-south").json()["data"]
-    assert one["curb_area_id"] == "a-south"
+    ] == [south]
+    one = api.client.get(f"/curbs/areas/{south}").json()["data"]
+    assert one["curb_area_id"] == south
+    assert api.client.get("/curbs/areas/a-south").json()["data"]["curb_area_id"] == south
     assert api.client.get("/curbs/areas/none").status_code == 404
 
 
@@ -139,18 +143,23 @@ def test_policies(api: Api) -> None:
     pols = {p["curb_policy_id"]: p for p in body["data"]["policies"]}
     for p in pols.values():  # CDS Policy: required fields and types
         assert isinstance(p["published_date"], int) and isinstance(p["priority"], int)
-        assert p["rules"] and all(r["activity"] == "loading" for r in p["rules"])
-    # b1 (30 min, any vehicle), b2 (30 min, van/truck), b3 (20 min), b4 (no limit); b5 = b1
-    assert len(pols) == 4 and set(pols) == used
+        assert p["rules"]
+    # Each bay: loading for delivery (priority 1), no parking for others (priority 2).
+    # b1 (30 min, any vehicle), b2 (30 min, van/truck), b3 (20 min), b4 (no limit); b5 = b1;
+    # the "no parking" policy (no time spans) is one for all.
+    assert len(pols) == 5 and set(pols) == used
     by_zone = {z["curb_zone_id"]: z["curb_policy_ids"][0] for z in zones}
     assert by_zone[zid("b1")] == by_zone[zid("b5")]
+    assert len({z["curb_policy_ids"][1] for z in zones}) == 1
     rule = pols[by_zone[zid("b3")]]["rules"][0]
     assert rule == {
         "activity": "loading",
-        "user_classes": ["commercial"],
+        "purposes": ["delivery"],
         "max_stay": 20,
         "max_stay_unit": "minute",
     }
+    b2_rules = pols[by_zone[zid("b2")]]["rules"]
+    assert [r["user_classes"] for r in b2_rules] == [["van"], ["truck"]]
     assert "max_stay" not in pols[by_zone[zid("b4")]]["rules"][0]
     pid = by_zone[zid("b3")]
     r = api.client.get("/curbs/policies", params={"ids": f"{pid},unknown"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from occupancy.domain.records import stable_id
 from tests.api.conftest import (
     CDS_CSV,
     CDS_JSON,
@@ -50,9 +51,13 @@ def test_events_window_newest_first(api: Api) -> None:
         ("park_start", T0),
     ]
     first = evs[1]
-    assert first["curb_zone_id"] == zid("b1") and first["curb_area_ids"] == ["a-north"]
+    assert first["curb_zone_id"] == zid("b1")
+    assert first["curb_area_ids"] == [stable_id("cds-area", "a-north")]
     assert first["vehicle_length"] == 540 and first["vehicle_type"] == "van"
-    assert first["event_location"]["coordinates"] == [2.3655, 48.8557]
+    assert first["event_location"]["geometry"]["coordinates"] == [2.3655, 48.8557]
+    assert first["event_location"]["properties"]["timestamp"] == T0
+    assert first["data_source_device_name"] == "cam-1"
+    assert first["data_source_device_id"] == stable_id("cds-device", "cam-1")
     r = api.client.get(
         "/events/events",
         params={"start_time": T0, "end_time": T0 + 60 * MIN, "curb_zone_id": zid("b1")},
@@ -90,11 +95,10 @@ def test_status_reports_offline_camera(api: Api) -> None:
     assert_cds_envelope(body)
     assert body["data"]["status"] == [
         {
-            "data_source_device_id": "cam-1",
+            "data_source_device_id": stable_id("cds-device", "cam-1"),
             "data_source_type": "camera",
             "sensor_status_is_commissioned": True,
             "sensor_status_is_online": False,
-            "last_event_time": T0 + 20 * MIN,
         }
     ]
     api.ingest([event("comms_restored", None, T0 + 30 * MIN)])
@@ -115,17 +119,18 @@ def test_metrics_sessions_csv(api: Api) -> None:
     assert r.status_code == 200 and r.headers["content-type"] == CDS_CSV
     rows = read_csv(r.text)
     assert len(rows) == 2
-    # CDS Metrics "Session" columns, in order, then baywatch's data_source_type.
+    # CDS Metrics "Session" columns, in order, then baywatch's simulated flag.
     assert r.text.splitlines()[0].split(",") == [
         "session_type", "event_session_id", "event_id_start", "event_id_end",
         "event_location_start_latitude", "event_location_start_longitude",
         "event_location_end_latitude", "event_location_end_longitude",
         "event_time_start", "event_time_end", "curb_zone_id", "curb_area_ids",
-        "curb_space_id", "vehicle_length", "vehicle_type", "data_source_type",
+        "curb_space_id", "vehicle_length", "vehicle_type", "simulated",
     ]  # fmt: skip
     b1 = rows[0]
     assert b1["session_type"] == "parking"
-    assert b1["curb_zone_id"] == zid("b1") and b1["curb_area_ids"] == "a-north"
+    assert b1["curb_zone_id"] == zid("b1")
+    assert b1["curb_area_ids"] == stable_id("cds-area", "a-north")
     assert int(b1["event_time_start"]) == T0 and int(b1["event_time_end"]) == T0 + 10 * MIN
     assert b1["event_id_start"] == event("park_start", "b1", T0)["event_id"]
     assert b1["event_id_end"] == event("park_end", "b1", T0 + 10 * MIN)["event_id"]
@@ -156,7 +161,7 @@ def test_metrics_sessions_size_bound(api: Api) -> None:
     assert r.status_code == 400
     assert (
         r.json()["error_description"]
-        == "more than 1 sessions match: narrow the time window or the area"
+        == "2 sessions match, more than max_rows=1: narrow the time window or the area"
     )
     assert api.client.get("/metrics/sessions", params={"max_rows": 2}, headers=h).status_code == 200
 
