@@ -183,13 +183,14 @@ def fetch_policy(
     return cds_json(p, version=version, **state.envelope_args())
 
 
-@router.get("/spaces", responses={501: {"description": "not offered"}})
+# Not in the service's OpenAPI: there is nothing to call (CDS wants the 501 answer).
+@router.get("/spaces", include_in_schema=False)
 def query_spaces() -> Response:
     """Curb Spaces are not offered: a bay is one zone (501, as CDS prescribes)."""
     raise not_implemented("/curbs/spaces")
 
 
-@router.get("/spaces/{curb_space_id}", responses={501: {"description": "not offered"}})
+@router.get("/spaces/{curb_space_id}", include_in_schema=False)
 def fetch_space(curb_space_id: str = Path(max_length=64)) -> Response:
     raise not_implemented("/curbs/spaces")
 
