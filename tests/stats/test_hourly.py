@@ -228,3 +228,28 @@ def test_chunked_iteration_equals_one_block() -> None:
     parts = parts.sort_values(["curb_zone_id", "hour_start_ms"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(parts, whole)
     assert whole["total_sessions"].sum() == sum(1 for i in range(n) if i % 7)
+
+
+def test_unobserved_intervals_are_the_gaps_between_runs() -> None:
+    import pandas as pd
+
+    from occupancy.statistics.hourly import merge_intervals, unobserved_intervals
+
+    runs = pd.DataFrame(
+        {
+            "device_id": ["cam", "cam", "other"],
+            "footage_start_ms": [100, 300, None],
+            "footage_end_ms": [200, None, None],
+        }
+    )
+    gaps = unobserved_intervals(runs, 0, 1_000, now_ms=500)
+    got = sorted(map(tuple, gaps.itertuples(index=False)))
+    # cam: before its first run, between runs, after the still-open run's "now";
+    # other: a run without a start covers nothing.
+    assert got == [("cam", 0, 100), ("cam", 200, 300), ("cam", 500, 1_000), ("other", 0, 1_000)]
+    offline = pd.DataFrame({"data_source_device_id": ["cam"], "start_ms": [50], "end_ms": [150]})
+    merged = merge_intervals(gaps, offline)
+    assert sorted(map(tuple, merged.itertuples(index=False)))[:2] == [
+        ("cam", 0, 150),
+        ("cam", 200, 300),
+    ]
