@@ -1,16 +1,26 @@
-"""baywatch next to ultralytics' ParkingManagement on the same footage and model.
+"""baywatch next to ultralytics' ParkingManagement on a quiet and a busy kerb, same model.
 
-    python bench/bench_speed.py [--video V --site S] [--seconds 120] [--out bench/results]
+    python bench/bench_speed.py [--seconds 120] [--scenes quiet busy] [--out bench/results]
+                                [--video V --site S --truth T]   # your own footage instead
 
-Runs, each in its own process (so peak memory is its own):
-  * baywatch (default settings: 2 analysed fps, sparse decoding, motion-gated detection);
-  * baywatch --exact at the footage's own frame rate: the per-frame reference;
-  * ultralytics.solutions.ParkingManagement on every frame, same model, same bays.
-Reports footage-seconds per wall-second, analysed fps, peak RSS, and the share of
-analysed seconds on which each method's per-bay occupancy agrees with the
-per-frame reference. Writes Markdown and JSON. Without --video it composes a
-typical fixed bay camera clip (1280x720, 25 fps, H.264, 2 s GOP, mostly static)
-from real MEVA frames.
+Composes (occupancy.evaluation.scenes.kerb_spec, real MEVA pixels, exact truth) a quiet
+and a busy kerb as a 720p25 H.264 camera records them (3 Mbit/s, 2 s GOP, no B-frames),
+then runs on each, every method in its own process one after the other (so start-up,
+CPU time and peak memory are its own):
+
+  * baywatch: the default analysis (2 fps, sparse decoding, motion-gated detector,
+    decoding in a thread ahead of detection);
+  * baywatch serial: the same without the decode thread (what the thread gains);
+  * baywatch --exact: every frame decoded, the detector on every analysed frame:
+    the per-frame reference the fast paths must agree with;
+  * ultralytics.solutions.ParkingManagement on every frame (25 fps), same model, same bays.
+
+For each it reports start-up (process start to the first analysed frame: interpreter,
+imports, model load and compile, warm-up, opening the footage) apart from the analysis,
+footage-seconds per wall-second and per CPU-second of the analysis, peak RSS, per-second
+occupancy agreement with the per-frame reference and with the truth, and session F1
+against the truth. Writes bench/results/speed.md and speed.json with the machine, load
+(os.getloadavg before and after) and command.
 """
 
 from __future__ import annotations
@@ -20,12 +30,16 @@ import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+T_PROCESS = time.time()  # as early as possible: start-up is measured from here
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,111 +48,86 @@ os.environ.setdefault("YOLO_OFFLINE", "True")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("BAYWATCH_MODEL", str(SHARED / "models/yolo11n_int8_openvino_model"))
 
-SITE_720 = """camera_id: bench-720p
-source: {{uri: {video}, start_time: "2026-03-05T08:00:00+01:00"}}
-frame_size: [1280, 720]
-calibration:
-  control_points:
-    - {{pixel: [0, 633], lonlat: [2.3600000, 48.8600000]}}
-    - {{pixel: [1280, 633], lonlat: [2.3605730, 48.8600000]}}
-    - {{pixel: [0, 489], lonlat: [2.3599591, 48.8601357]}}
-    - {{pixel: [1280, 489], lonlat: [2.3606139, 48.8601357]}}
-bays:
-  - {{id: b1, pixels: [[560, 500], [740, 500], [740, 600], [560, 600]]}}
-  - {{id: b2, pixels: [[750, 500], [900, 500], [900, 600], [750, 600]]}}
-"""
+SCENE_VERSION = 1  # bump when kerb_spec or the composer changes what a scene looks like
+ANALYSIS_FPS = 2.0
+METHODS = ("fast", "serial", "exact", "parking")
+LABEL = {
+    "fast": "baywatch (default: 2 fps, sparse decode, motion gate, decode thread)",
+    "serial": "baywatch, no decode thread",
+    "exact": "baywatch --exact (every frame decoded, detector on every analysed frame)",
+    "parking": "ultralytics ParkingManagement, every frame",
+}
 
 
-def compose_clip(out: Path, seconds: int, seed: int = 0) -> None:
-    """A real MEVA background at 720p with real parked-car pixels arriving, staying, leaving."""
-    import av
-    import cv2
-
-    frame = cv2.imread(str(SHARED / "footage/meva/rvmot-c4f6/frame-0000.jpg"))
-    car = cv2.resize(frame[371:431, 182:257], (107, 86))
-    bg = cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_CUBIC)
-    rng = np.random.default_rng(seed)
-    # (arrive, leave, x) stays in bay b1 / b2; drive-ins take 4 s from the right edge.
-    stays = [(20, 75, 600), (95, 110, 780), (120, 170, 780)]
-    with av.open(str(out), "w") as c:
-        st = c.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = 1280, 720, "yuv420p"
-        st.options = {"g": "50", "crf": "23", "preset": "veryfast"}
-        for i in range(seconds * 25):
-            t = i / 25
-            img = bg.copy()
-            for arrive, leave, x_stop in stays:
-                if arrive - 4 <= t < leave + 4:
-                    if t < arrive:
-                        x = int(1280 - (t - arrive + 4) / 4 * (1280 - x_stop))
-                    elif t < leave:
-                        x = x_stop
-                    else:
-                        x = int(x_stop - (t - leave) / 4 * (x_stop + 107))
-                    x0, x1 = max(0, x), min(1280, x + 107)
-                    if x1 > x0:
-                        img[480:566, x0:x1] = car[:, x0 - x : x1 - x]
-            noise = rng.integers(-2, 3, img.shape, dtype=np.int16)
-            img = np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-            for p in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                c.mux(p)
-        for p in st.encode():
-            c.mux(p)
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime  # every thread of this process
 
 
-def occupancy_from_sessions(sessions: list[dict], bays: list[str], seconds: int) -> np.ndarray:
-    occ = np.zeros((len(bays), seconds), bool)
-    for s in sessions:
-        if s["bay"] in bays:
-            a, b = int(np.ceil(s["start_s"])), int(np.floor(s["end_s"]))
-            occ[bays.index(s["bay"]), max(0, a) : max(0, min(seconds, b + 1))] = True
-    return occ
+class _Clock:
+    """Start-up ends at the first analysed frame; the analysis runs from there."""
+
+    def __init__(self) -> None:
+        self.first: tuple[float, float] | None = None
+
+    def tick(self, *_: object) -> None:
+        if self.first is None:
+            self.first = (time.time(), _cpu_s())
+
+    def report(self) -> dict[str, float]:
+        assert self.first is not None, "no frame was analysed"
+        end_wall, end_cpu = time.time(), _cpu_s()
+        return {
+            "startup_s": self.first[0] - T_PROCESS,
+            "startup_cpu_s": self.first[1],
+            "wall_s": end_wall - self.first[0],
+            "cpu_s": end_cpu - self.first[1],
+        }
 
 
-def worker_baywatch(video: str, site_path: str, exact: bool) -> dict:
+def worker_baywatch(video: str, site_path: str, method: str) -> dict[str, Any]:
+    import tempfile
+
     from occupancy.config.site import load_site
+    from occupancy.evaluation.evaluate import spans_from_store
     from occupancy.runtime.analysis import analyse
     from occupancy.storage.store import Store
     from vision.detector import Detector
 
+    clock = _Clock()
     site = load_site(site_path)
     det = Detector.for_site(site, os.environ["BAYWATCH_MODEL"])
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/b.db")
-        import av
-
-        with av.open(video) as c:
-            native = float(c.streams.video[0].average_rate)
-        fps = native if exact else 2.0
-        t0 = time.perf_counter()
-        res = analyse(video, site, store, detector=det, analysis_fps=fps, exact=exact)
-        wall = time.perf_counter() - t0
-    start = round(site.source.start_time.timestamp() * 1000)  # type: ignore[union-attr]
-    names = {z.key: z.local_id for z in res.zones}
+        res = analyse(
+            video,
+            site,
+            store,
+            detector=det,
+            analysis_fps=ANALYSIS_FPS,
+            exact=method == "exact",
+            prefetch=0 if method == "serial" else None,
+            progress=clock.tick,
+        )
+        timing = clock.report()
+        spans, _ = spans_from_store(store, site, res.run_id)
+        store.close()
     return {
-        "wall_s": wall,
+        **timing,
         "footage_s": res.footage_s,
         "frames": res.frames_analysed,
         "detector_runs": res.detector_runs,
-        "sessions": [
-            {
-                "bay": names[s.curb_zone_id or ""],
-                "start_s": (s.start_ms - start) / 1000,
-                "end_s": (s.end_ms - start) / 1000,
-            }
-            for s in res.sessions
-        ],
+        "spans": [[s.zone, s.kind, s.start_s, s.end_s, s.open_end] for s in spans],
     }
 
 
-def worker_parking(video: str, site_path: str) -> dict:
+def worker_parking(video: str, site_path: str) -> dict[str, Any]:
     import cv2
     from ultralytics import solutions
 
     from occupancy.config.site import load_site
 
+    clock = _Clock()
     site = load_site(site_path)
     regions = [{"points": [list(map(int, p)) for p in b.pixels or []]} for b in site.bays]
     rpath = Path(video).with_suffix(".regions.json")
@@ -148,12 +137,8 @@ def worker_parking(video: str, site_path: str) -> dict:
     )
     cap = cv2.VideoCapture(video)
     fps = cap.get(cv2.CAP_PROP_FPS)
-    per_frame: list[list[bool]] = []
     polys = [np.array(r["points"], np.int32).reshape(-1, 1, 2) for r in regions]
-    ok, im = cap.read()
-    pm.process(im.copy())  # warm-up, as baywatch's detector does at load
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    t0 = time.perf_counter()
+    per_frame: list[list[bool]] = []
     while True:
         ok, im = cap.read()
         if not ok:
@@ -170,112 +155,224 @@ def worker_parking(video: str, site_path: str) -> dict:
                     break
             flags.append(hit)
         per_frame.append(flags)
-    wall = time.perf_counter() - t0
+        clock.tick()
+    timing = clock.report()
     arr = np.array(per_frame, bool)
+    # Occupancy at the middle of each second (the evaluation's sampling), from the frame there.
     seconds = int(len(arr) / fps)
-    per_second = [
-        arr[int(s * fps) : int((s + 1) * fps)].mean(axis=0) >= 0.5 for s in range(seconds)
-    ]
+    mid = [min(len(arr) - 1, int((s + 0.5) * fps)) for s in range(seconds)]
     return {
-        "wall_s": wall,
+        **timing,
         "footage_s": len(arr) / fps,
         "frames": len(arr),
         "detector_runs": len(arr),
-        "occupancy": np.array(per_second).T.tolist(),
-        "bays": [b.id for b in site.bays],
+        "occupancy": {b.id: arr[mid, i].tolist() for i, b in enumerate(site.bays)},
     }
 
 
-def run_worker(kind: str, video: Path, site: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--video", str(video), "--site", str(site)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run_worker(method: str, video: Path, site: Path) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", method, "--video", str(video), "--site", str(site)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{method} on {video}: worker failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def compose(kind: str, seconds: int, out: Path) -> tuple[Path, Path, Path]:
+    from occupancy.evaluation.scenes import compose_scene, kerb_spec
+
+    folder = out / "scenes" / f"{kind}-{seconds}s-v{SCENE_VERSION}"
+    paths = (folder / "scene.mp4", folder / "site.yaml", folder / "truth.json")
+    if not all(p.exists() for p in paths):
+        print(
+            f"composing the {kind} kerb ({seconds} s, 720p25 H.264) in {folder} ...",
+            file=sys.stderr,
+        )
+        compose_scene(kerb_spec(kind, seconds), folder, seed=0)  # type: ignore[arg-type]
+    return paths
+
+
+def _occupancy(spans: list[list[Any]], zone: str, duration_s: float) -> np.ndarray:
+    from occupancy.evaluation.evaluate import Span, occupied_seconds
+
+    found = [Span(z, k, a, max(b, duration_s) if open_end else b) for z, k, a, b, open_end in spans]
+    return occupied_seconds(found, zone, duration_s)
+
+
+def score(results: dict[str, dict[str, Any]], truth_path: Path) -> dict[str, dict[str, Any]]:
+    """Agreement with the per-frame reference and with the truth, per method."""
+    from occupancy.evaluation.evaluate import Span, evaluate, occupied_seconds, truth_spans
+    from occupancy.evaluation.truth import load_truth
+
+    truth = load_truth(truth_path)
+    dur = truth.duration_s
+    n = int(dur)
+    zones = truth.zone_ids()
+    true = truth_spans(truth)
+    out: dict[str, dict[str, Any]] = {}
+    for m, r in results.items():
+        if m == "parking":
+            occ = {b: np.array(r["occupancy"][b][:n], bool) for b in truth.bays}
+            rep = None
+        else:
+            occ = {z: _occupancy(r["spans"], z, dur) for z in zones}
+            found = [Span(z, k, a, b, bool(o)) for z, k, a, b, o in r["spans"]]
+            rep = evaluate(truth, found)
+        out[m] = {"occ": occ, "report": rep}
+    ref = out.get("exact")
+    scores: dict[str, dict[str, Any]] = {}
+    for m, o in out.items():
+        occ = o["occ"]
+        zs = sorted(occ)
+        agree_ref = (
+            float(np.mean([np.mean(occ[z] == ref["occ"][z][: len(occ[z])]) for z in zs]))
+            if ref is not None
+            else None
+        )
+        agree_truth = float(
+            np.mean([np.mean(occ[z] == occupied_seconds(true, z, dur)[: len(occ[z])]) for z in zs])
+        )
+        rep = o["report"]
+        scores[m] = {
+            "zones_compared": zs,
+            "agreement_with_per_frame": agree_ref,
+            "agreement_with_truth": agree_truth,
+            "session_f1": None if rep is None else rep.f1,
+            "sessions_true": len(true) if rep is None else rep.n_true,
+            "sessions_found": None if rep is None else rep.n_found,
+        }
+    return scores
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--video", type=Path)
+    ap.add_argument("--seconds", type=int, default=120, help="length of each composed scene")
+    ap.add_argument("--scenes", nargs="+", choices=["quiet", "busy"], default=["quiet", "busy"])
+    ap.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    ap.add_argument("--video", type=Path, help="your own footage (with --site and --truth)")
     ap.add_argument("--site", type=Path)
-    ap.add_argument("--seconds", type=int, default=180, help="length of the composed clip")
+    ap.add_argument("--truth", type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    ap.add_argument("--worker", choices=["fast", "exact", "parking"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         if args.worker == "parking":
             res = worker_parking(str(args.video), str(args.site))
         else:
-            res = worker_baywatch(str(args.video), str(args.site), exact=args.worker == "exact")
+            res = worker_baywatch(str(args.video), str(args.site), args.worker)
         res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(res))
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    video, site = args.video, args.site
-    if video is None:
-        video = args.out / f"bay-720p-{args.seconds}s.mp4"
-        if not video.exists():
-            print(f"composing {video} ...", file=sys.stderr)
-            compose_clip(video, args.seconds)
-        site = args.out / "bay-720p.yaml"
-        site.write_text(SITE_720.format(video=video))
-    assert site is not None
-    results = {k: run_worker(k, video, site) for k in ("fast", "exact", "parking")}
-    bays = results["parking"]["bays"]
-    seconds = int(results["exact"]["footage_s"])
-    ref = occupancy_from_sessions(results["exact"]["sessions"], bays, seconds)
-    occ = {
-        "fast": occupancy_from_sessions(results["fast"]["sessions"], bays, seconds),
-        "exact": ref,
-        "parking": np.array(results["parking"]["occupancy"], bool)[:, :seconds],
-    }
-    label = {
-        "fast": "baywatch (default: 2 fps, sparse decode, motion gate)",
-        "exact": "baywatch --exact, every frame (reference)",
-        "parking": "ultralytics ParkingManagement, every frame",
-    }
-    rows = []
-    for k, r in results.items():
-        agree = float((occ[k] == ref).mean())
-        rows.append(
-            {
-                "method": label[k],
-                "footage_s": round(r["footage_s"], 1),
-                "wall_s": round(r["wall_s"], 2),
-                "x_real_time": round(r["footage_s"] / r["wall_s"], 1),
-                "analysed_fps": round(r["frames"] / r["wall_s"], 1),
-                "detector_runs": r["detector_runs"],
-                "peak_rss_mb": round(r["peak_rss_mb"]),
-                "agreement_with_reference": round(agree, 4),
-            }
-        )
-    speedup = results["parking"]["wall_s"] / results["fast"]["wall_s"]
-    header = (
-        f"Footage: {video.name}, {seconds} s; model {Path(os.environ['BAYWATCH_MODEL']).name}; "
-        f"machine {platform.machine()} with {os.cpu_count()} cores. "
-        f"baywatch is {speedup:.0f}x faster than ParkingManagement."
+    if args.video is not None:
+        if args.site is None or args.truth is None:
+            ap.error("--video needs --site and --truth")
+        scenes = {args.video.stem: (args.video, args.site, args.truth)}
+    else:
+        scenes = {k: compose(k, args.seconds, args.out) for k in args.scenes}
+    load_before = os.getloadavg()
+    t0 = time.time()
+    report: dict[str, Any] = {"scenes": {}}
+    for name, (video, site, truth) in scenes.items():
+        results: dict[str, dict[str, Any]] = {}
+        for m in args.methods:
+            print(f"{name}: {LABEL[m]} ...", file=sys.stderr)
+            results[m] = run_worker(m, video, site)
+        scores = score(results, truth)
+        rows = []
+        for m, r in results.items():
+            rows.append(
+                {
+                    "method": m,
+                    "label": LABEL[m],
+                    "footage_s": round(r["footage_s"], 1),
+                    "startup_s": round(r["startup_s"], 2),
+                    "startup_cpu_s": round(r["startup_cpu_s"], 2),
+                    "wall_s": round(r["wall_s"], 2),
+                    "cpu_s": round(r["cpu_s"], 2),
+                    "x_real_time": round(r["footage_s"] / r["wall_s"], 1),
+                    "x_real_time_per_cpu_s": round(r["footage_s"] / r["cpu_s"], 1),
+                    "x_real_time_with_startup": round(
+                        r["footage_s"] / (r["wall_s"] + r["startup_s"]), 1
+                    ),
+                    "frames": r["frames"],
+                    "detector_runs": r["detector_runs"],
+                    "peak_rss_mb": round(r["peak_rss_mb"]),
+                    **{
+                        k: (round(v, 4) if isinstance(v, float) else v)
+                        for k, v in scores[m].items()
+                    },
+                }
+            )
+        by = {r["method"]: r for r in rows}
+        ratios = {}
+        if "fast" in by and "parking" in by:
+            ratios["fast_vs_parking_wall"] = round(
+                by["parking"]["wall_s"] / by["fast"]["wall_s"], 1
+            )
+            ratios["fast_vs_parking_cpu"] = round(by["parking"]["cpu_s"] / by["fast"]["cpu_s"], 1)
+        if "fast" in by and "serial" in by:
+            ratios["serial_vs_fast_wall"] = round(by["serial"]["wall_s"] / by["fast"]["wall_s"], 2)
+        report["scenes"][name] = {"video": str(video), "rows": rows, "ratios": ratios}
+    load_after = os.getloadavg()
+    report.update(
+        {
+            "command": "python " + shlex.join(["bench/bench_speed.py", *sys.argv[1:]]),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+            "model": Path(os.environ["BAYWATCH_MODEL"]).name,
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in load_after],
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "bench_wall_s": round(time.time() - t0, 1),
+        }
     )
+    md = render(report)
+    print(md)
+    (args.out / "speed.md").write_text(md + "\n")
+    (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def render(report: dict[str, Any]) -> str:
     md = [
-        header,
+        f"`{report['command']}` on {report['machine']}, model {report['model']}, "
+        f"load average {report['load_before'][0]} before / {report['load_after'][0]} after "
+        f"({report['finished_utc']}).",
         "",
-        "| method | footage s | wall s | × real time | analysed fps | detector runs | peak RSS MB | occupancy agreement with per-frame |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        md.append(
-            f"| {r['method']} | {r['footage_s']} | {r['wall_s']} | {r['x_real_time']} | {r['analysed_fps']} | "
-            f"{r['detector_runs']} | {r['peak_rss_mb']} | {r['agreement_with_reference'] * 100:.1f} % |"
-        )
-    text = "\n".join(md)
-    print(text)
-    (args.out / "speed.md").write_text(text + "\n")
-    (args.out / "speed.json").write_text(
-        json.dumps({"header": header, "rows": rows, "speedup_vs_parking": speedup}, indent=2)
+    for name, s in report["scenes"].items():
+        md += [
+            f"**{name}** ({Path(s['video']).parent.name}): "
+            + ", ".join(f"{k} {v}×" for k, v in s["ratios"].items()),
+            "",
+            "| method | footage s | start-up s (CPU s) | analysis wall s | analysis CPU s "
+            "| × real time | × real time per CPU-s | × real time incl. start-up "
+            "| detector runs | peak RSS MB | agreement with per-frame | agreement with truth "
+            "| session F1 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in s["rows"]:
+            f1 = "—" if r["session_f1"] is None else f"{r['session_f1']:.2f}"
+            md.append(
+                f"| {r['label']} | {r['footage_s']} | {r['startup_s']} ({r['startup_cpu_s']}) "
+                f"| {r['wall_s']} | {r['cpu_s']} | {r['x_real_time']} "
+                f"| {r['x_real_time_per_cpu_s']} | {r['x_real_time_with_startup']} "
+                f"| {r['detector_runs']} | {r['peak_rss_mb']} "
+                f"| {_pct(r['agreement_with_per_frame'])} | {_pct(r['agreement_with_truth'])} "
+                f"| {f1} |"
+            )
+        md.append("")
+    md.append(
+        "Agreement: share of (zone, second) pairs whose occupancy matches; ParkingManagement "
+        "is compared on the bays only (it has no lane zones). Start-up: process start to the "
+        "first analysed frame."
     )
+    return "\n".join(md)
 
 
 if __name__ == "__main__":

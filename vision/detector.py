@@ -3,6 +3,11 @@
 Model choice, most specific first: an explicit option, the site's
 ``detector.model``, ``BAYWATCH_MODEL``, then ``yolo11n.pt`` (which ultralytics
 downloads when online). Persons are detected only so review videos can blur them.
+
+Device: ``cpu`` (default) or ``cuda``/``cuda:N`` (PyTorch weights on an NVIDIA GPU).
+An OpenVINO IR on the CPU runs in OpenVINO's throughput mode with several frames in
+flight (``vision.openvino_runner``): ``submit`` frames ahead and collect ``result()``s
+in order; ``detect`` is submit-then-wait.
 """
 
 from __future__ import annotations
@@ -18,12 +23,58 @@ from vision.types import Detections, Image
 
 if TYPE_CHECKING:
     from occupancy.config.site import Site
+    from vision.openvino_runner import OpenVinoRunner, RawPending
 
 PERSON = "person"
 
 
 class ModelNotFoundError(RuntimeError):
     """No usable weights; the message names the setting to change."""
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot run this model here; the message says which and why."""
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str, model: str) -> str:
+    """``device`` normalised (cpu, cuda, cuda:N); DeviceError when it cannot run ``model``."""
+    d = device.strip().lower()
+    kind, _, index = d.partition(":")
+    if kind not in DEVICES or (index and not index.isdigit()) or (kind == "cpu" and index):
+        raise DeviceError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+    if kind == "cpu":
+        return "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"--device {device}: no CUDA device here (PyTorch {torch.__version__} sees none); "
+            "use --device cpu"
+        )
+    n = torch.cuda.device_count()
+    if index and int(index) >= n:
+        raise DeviceError(f"--device {device}: this machine has {n} CUDA device(s)")
+    from vision.openvino_runner import is_openvino_model
+
+    if is_openvino_model(model):
+        raise DeviceError(
+            f"--device {device}: {model} is an OpenVINO model, which runs on the CPU; "
+            "give PyTorch weights (.pt) with --model for a CUDA device"
+        )
+    return d
+
+
+class _Done:
+    """A detection already computed (synchronous backends)."""
+
+    def __init__(self, dets: Detections) -> None:
+        self.dets = dets
+
+    def result(self) -> Detections:
+        return self.dets
 
 
 def resolve_model(explicit: str | None, site_model: str | None, env_default: str) -> str:
@@ -69,10 +120,15 @@ class Detector:
         confidence: float = 0.25,
         imgsz: int = 640,
         loaded: Any | None = None,
+        device: str = "cpu",
+        throughput: bool = True,
+        runner: OpenVinoRunner | None = None,
     ) -> None:
         # ``loaded``: weights already loaded (``load_model(model)``), shared with other
         # detectors; then nothing is loaded and no warm-up inference is run here.
+        # ``runner``: an OpenVINO throughput runner shared the same way (watch's cameras).
         self.model_name = model
+        self.device = check_device(device, model)
         self.model = load_model(model) if loaded is None else loaded
         self.names: dict[int, str] = {int(k): str(v) for k, v in self.model.names.items()}
         by_name = {v: k for k, v in self.names.items()}
@@ -87,13 +143,25 @@ class Detector:
         self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
         self.confidence = confidence
         self.imgsz = imgsz
+        self.runner = runner
+        if runner is None and loaded is None and throughput and self.device == "cpu":
+            from vision.openvino_runner import OpenVinoRunner, is_openvino_model
+
+            if is_openvino_model(model):
+                self.runner = OpenVinoRunner(model)
         if loaded is None:
             # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
             self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
 
     @classmethod
     def for_site(
-        cls, site: Site, model_override: str | None = None, *, loaded: Any | None = None
+        cls,
+        site: Site,
+        model_override: str | None = None,
+        *,
+        loaded: Any | None = None,
+        device: str = "cpu",
+        runner: OpenVinoRunner | None = None,
     ) -> Detector:
         """The detector a site describes: its classes, confidence and inference size.
 
@@ -111,9 +179,25 @@ class Detector:
             confidence=spec.confidence,
             imgsz=spec.imgsz,
             loaded=loaded,
+            device=device,
+            runner=runner,
         )
 
+    @property
+    def in_flight(self) -> int:
+        """How many frames may be submitted before the first result is collected."""
+        return 1 if self.runner is None else self.runner.in_flight
+
+    def submit(self, image: Image) -> _Done | _Pending:
+        """Start detecting ``image``; the handle's ``result()`` gives its Detections."""
+        if self.runner is not None:
+            return _Pending(self, self.runner.submit(image))
+        return _Done(self._predict(image))
+
     def detect(self, image: Image) -> Detections:
+        return self.submit(image).result()
+
+    def _predict(self, image: Image) -> Detections:
         result = self.model.predict(
             image,
             conf=self.confidence,
@@ -121,6 +205,7 @@ class Detector:
             classes=self.class_ids,
             # One box per object: a van seen as both "car" and "truck" must not become two vehicles.
             agnostic_nms=True,
+            device=self.device,
             verbose=False,
         )[0]
         boxes = result.boxes
@@ -141,3 +226,23 @@ class Detector:
             else np.zeros(len(dets), bool)
         )
         return dets.filter(~is_person), dets.filter(is_person)
+
+
+class _Pending:
+    """A frame in the OpenVINO runner: its raw output, post-processed for this detector."""
+
+    def __init__(self, detector: Detector, raw: RawPending) -> None:
+        self.detector, self.raw = detector, raw
+
+    def result(self) -> Detections:
+        from vision.openvino_runner import postprocess
+
+        d = self.detector
+        return postprocess(
+            self.raw.result(),
+            self.raw.letterboxed,
+            self.raw.shape,
+            confidence=d.confidence,
+            classes=d.class_ids,
+            names=d.names,
+        )

@@ -9,10 +9,11 @@ ids are deterministic, so running it again completes the work without duplicates
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from occupancy.config.site import Site, SiteError
 from occupancy.domain.records import CurbEvent, OccupancySession, stable_id
@@ -26,6 +27,7 @@ from occupancy.observe.pipeline import (
     resolve_start_ms,
 )
 from occupancy.observe.zones import Zone, zone_rows
+from occupancy.runtime.prefetch import DEFAULT_DEPTH, prefetched
 from occupancy.storage.store import Store
 from vision.detector import Detector
 from vision.motion import MotionGate, region_mask
@@ -97,12 +99,16 @@ def analyse(
     observer: FrameObserver | None = None,
     source: FrameSource | None = None,
     exact: bool = False,
+    prefetch: int | None = None,
 ) -> AnalysisResult:
     """Analyse one source for one site into ``store``; raises SourceError/SiteError.
 
     ``exact``: decode every frame and run the detector on every analysed frame.
     By default video files are decoded sparsely and the detector is skipped on
     frames where nothing changed around the zones (``vision.motion``).
+    ``prefetch``: frames of recorded footage decoded ahead in a thread while the
+    detector runs (default ``prefetch.DEFAULT_DEPTH``; 0: decode in this thread).
+    A live source is never read ahead: its frames must be the newest.
     """
     proj, zones = prepare(site)
     start_ms = resolve_start_ms(start_ms, site)
@@ -174,8 +180,9 @@ def analyse(
             n_events += len(out.events)
             all_sessions.extend(out.sessions)
 
+    depth = 0 if source.info.live else (DEFAULT_DEPTH if prefetch is None else prefetch)
     try:
-        for item in source:
+        for item, fresh in detect_ahead(prefetched(source, depth), gate, detector):
             if isinstance(item, SourceLost):
                 emit(machine.comms_lost(item.lost_ms, item.detected_ms), force=True)
                 continue
@@ -184,13 +191,12 @@ def analyse(
                 tracker = VehicleTracker(
                     analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s)
                 )
-                detections = None  # after an outage, look afresh
                 continue
-            if gate is None or gate.changed(item.image) or detections is None:
-                detections = detector.split(detector.detect(item.image))
+            if fresh is not None:
+                detections = detector.split(fresh)
                 detector_runs += 1
                 settle = _SETTLE_FRAMES
-            if settle > 0:
+            if settle > 0 and detections is not None:
                 # The tracker confirms a new track on its second sighting: feed it the same
                 # detections for a few frames after each change.
                 settle -= 1
@@ -259,6 +265,54 @@ def analyse(
         detector_runs=detector_runs,
         clock=source.clock,
     )
+
+
+def detect_ahead(
+    items: Iterable[Frame | SourceGap | SourceLost], gate: MotionGate | None, detector: Detector
+) -> Iterator[tuple[Frame | SourceGap | SourceLost, Detections | None]]:
+    """``items`` in order, each frame with fresh detections, or None where the watched
+    region did not change since the last detection (the previous detections still hold).
+
+    Detection is decided from the pictures alone (the motion gate, and always on the first
+    frame and after a gap), so frames that need it are submitted ``detector.in_flight``
+    ahead: with OpenVINO's throughput mode two frames are detected at once, one per core,
+    while the state machine consumes the results in footage order.
+    """
+    window = max(1, detector.in_flight)
+    pending: deque[tuple[Frame | SourceGap | SourceLost, Any]] = deque()
+    in_flight = 0
+    look = True  # at the start and after an outage, look afresh
+
+    def pop() -> tuple[Frame | SourceGap | SourceLost, Detections | None]:
+        nonlocal in_flight
+        item, handle = pending.popleft()
+        if handle is None:
+            return item, None
+        in_flight -= 1
+        return item, handle.result()
+
+    try:
+        for item in items:
+            if isinstance(item, SourceGap | SourceLost):
+                while pending:
+                    yield pop()
+                yield item, None
+                look = look or isinstance(item, SourceGap)
+                continue
+            if gate is None or gate.changed(item.image) or look:
+                pending.append((item, detector.submit(item.image)))
+                in_flight += 1
+                look = False
+            else:
+                pending.append((item, None))
+            while pending and (pending[0][1] is None or in_flight >= window):
+                yield pop()
+        while pending:
+            yield pop()
+    finally:
+        for _, handle in pending:  # hand unused requests back to the detector's pool
+            if handle is not None:
+                handle.result()
 
 
 def resolve_source(cli_source: str | None, site: Site, site_path: Path) -> str:

@@ -4,7 +4,7 @@
 its site file and its truth file; see ``occupancy/EVALUATION.md``.
 """
 
-from occupancy.evaluation.scenes.compose import ComposedScene, SceneSpec, compose_scene
+from occupancy.evaluation.scenes.compose import ComposedScene, SceneSpec, compose_scene, kerb_spec
 from occupancy.evaluation.scenes.footage import FootageMissingError
 
-__all__ = ["ComposedScene", "FootageMissingError", "SceneSpec", "compose_scene"]
+__all__ = ["ComposedScene", "FootageMissingError", "SceneSpec", "compose_scene", "kerb_spec"]

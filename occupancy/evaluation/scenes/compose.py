@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -53,6 +54,21 @@ class SceneSpec:
     # Least time from a vehicle starting to leave a bay to the next at rest in it (0: as soon
     # as the traffic allows, about 3 s).
     turnover_s: float = 0.0
+    # A busy street on top of the cycle (see PlanSpec): seconds between through-vehicles in
+    # the aisle, pedestrians crossing the bays, vehicles crossing in front; None: none.
+    through_every_s: float | None = None
+    pedestrian_every_s: float | None = None
+    front_every_s: float | None = None
+    # Lighting drift: the whole picture's brightness swings by this fraction (clouds, the
+    # sun moving) with this period; 0: constant light.
+    light_drift: float = 0.0
+    light_period_s: float = 60.0
+    # mp4v: OpenCV's MPEG-4 Part 2 (every frame easy to seek); h264: libx264 through PyAV
+    # at ``bit_rate`` bits/s with a keyframe every ``gop`` frames and no B-frames, as an IP
+    # camera streams (2-4 Mbit/s and a 1-2 s GOP at 720p25 are typical).
+    codec: Literal["mp4v", "h264"] = "mp4v"
+    bit_rate: int = 3_000_000
+    gop: int = 50
 
 
 @dataclass(frozen=True)
@@ -137,8 +153,15 @@ class Renderer:
     """
 
     def __init__(
-        self, backdrop: Backdrop, visits: list[Visit], size: tuple[int, int] = FRAME_SIZE
+        self,
+        backdrop: Backdrop,
+        visits: list[Visit],
+        size: tuple[int, int] = FRAME_SIZE,
+        *,
+        light_drift: float = 0.0,
+        light_period_s: float = 60.0,
     ) -> None:
+        self.light_drift, self.light_period_s = light_drift, light_period_s
         self.sx, self.sy = size[0] / FRAME_SIZE[0], size[1] / FRAME_SIZE[1]
         bg = backdrop.background
         self.background = (
@@ -187,7 +210,47 @@ class Renderer:
         if placed:
             fx, fy = self.fg
             frame[fy:, fx:] = self.background[fy:, fx:]
+        if self.light_drift:
+            gain = 1.0 + self.light_drift * math.sin(2 * math.pi * t / self.light_period_s)
+            frame = cv2.convertScaleAbs(frame, alpha=gain)
         return frame
+
+
+class _H264Writer:
+    """libx264 through PyAV, with a camera's rate control: constant bit rate, fixed GOP."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], bit_rate: int, gop: int):
+        from fractions import Fraction
+
+        import av
+
+        self.container = av.open(str(path), "w")
+        rate = Fraction(fps).limit_denominator(1000)
+        self.stream = self.container.add_stream("libx264", rate=rate)
+        self.stream.width, self.stream.height = size
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.bit_rate = bit_rate
+        kbit = bit_rate // 1000
+        self.stream.options = {
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",  # keyframes on the GOP clock only, as a camera does
+            "bf": "0",
+            "preset": "veryfast",
+            "maxrate": f"{kbit}k",
+            "bufsize": f"{2 * kbit}k",
+        }
+
+    def write(self, image: np.ndarray) -> None:
+        import av
+
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+            self.container.mux(packet)
+
+    def release(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
 
 
 def compose_scene(
@@ -208,15 +271,24 @@ def compose_scene(
         park_dwell_s=spec.park_dwell_s,
         gap_s=spec.gap_s,
         turnover_s=spec.turnover_s,
+        through_every_s=spec.through_every_s,
+        pedestrian_every_s=spec.pedestrian_every_s,
+        front_every_s=spec.front_every_s,
     )
     visits = plan_visits(plan, backdrop, seed)
     frames = round(spec.duration_s * spec.fps)
     size = spec.size or FRAME_SIZE
     video = out / "scene.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), spec.fps, size)
-    if not writer.isOpened():
-        raise RuntimeError(f"{video}: OpenCV cannot write mp4v video here")
-    renderer = Renderer(backdrop, visits, size)
+    writer: cv2.VideoWriter | _H264Writer
+    if spec.codec == "h264":
+        writer = _H264Writer(video, spec.fps, size, spec.bit_rate, spec.gop)
+    else:
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), spec.fps, size)
+        if not writer.isOpened():
+            raise RuntimeError(f"{video}: OpenCV cannot write mp4v video here")
+    renderer = Renderer(
+        backdrop, visits, size, light_drift=spec.light_drift, light_period_s=spec.light_period_s
+    )
     try:
         for i in range(frames):
             writer.write(renderer.frame(i / spec.fps))
@@ -233,3 +305,34 @@ def compose_scene(
     truth_path = out / "truth.json"
     write_truth(truth, truth_path)
     return ComposedScene(video, site_path, truth_path, truth, tuple(visits), frames)
+
+
+def kerb_spec(kind: Literal["quiet", "busy"], duration_s: float) -> SceneSpec:
+    """The two kerbs the speed benchmark measures, as a 720p25 H.264 camera records them.
+
+    quiet: the cycle of arrivals, stays and departures at a leisurely pace (an event every
+    15-40 s), nothing else moving, a slow drift of light. busy: the cycle every 3-10 s,
+    through-traffic in the aisle beside the bays about every 4 s, a pedestrian crossing the
+    bays about every 6 s, a vehicle crossing in front of them about every 30 s, and the
+    light swinging by 12 % over 90 s (passing clouds). There is no bus in the shared
+    footage: the largest vehicle crossing in front is a pickup.
+    """
+    common: dict[str, Any] = {
+        "duration_s": duration_s,
+        "fps": 25.0,
+        "size": (1280, 720),
+        "codec": "h264",
+        "bit_rate": 3_000_000,
+        "gop": 50,
+    }
+    if kind == "quiet":
+        return SceneSpec(**common, gap_s=(15.0, 40.0), light_drift=0.03, light_period_s=600.0)
+    return SceneSpec(
+        **common,
+        gap_s=(3.0, 10.0),
+        through_every_s=4.0,
+        pedestrian_every_s=6.0,
+        front_every_s=30.0,
+        light_drift=0.12,
+        light_period_s=90.0,
+    )

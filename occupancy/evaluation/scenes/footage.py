@@ -61,6 +61,12 @@ SIDE_BOXES: dict[str, tuple[int, tuple[int, int, int, int]]] = {
     "white-suv-side": (0, (611, 333, 688, 367)),
     "grey-car-side": (149, (695, 357, 768, 385)),
 }
+# People walking between the parked cars: (frame index, box) from the clip's ground truth
+# (targets p-001 and p-002), widened by a pixel so the soft mask keeps the whole figure.
+PERSON_BOXES: dict[str, tuple[int, tuple[int, int, int, int]]] = {
+    "pedestrian-a": (0, (194, 384, 215, 419)),
+    "pedestrian-b": (45, (238, 379, 259, 422)),
+}
 
 
 def curb_y(x: float) -> float:
@@ -77,6 +83,7 @@ class Sprite:
     alpha: NDArray[np.float32]  # HxW in [0, 1]
     foot: Pixel  # bottom centre of the box in the source frame
     side_view: bool
+    person: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,10 +95,13 @@ class Backdrop:
         return next(s for s in self.sprites if s.name == name)
 
     def front(self) -> list[Sprite]:
-        return [s for s in self.sprites if not s.side_view]
+        return [s for s in self.sprites if not s.side_view and not s.person]
 
     def side(self) -> list[Sprite]:
-        return [s for s in self.sprites if s.side_view]
+        return [s for s in self.sprites if s.side_view and not s.person]
+
+    def people(self) -> list[Sprite]:
+        return [s for s in self.sprites if s.person]
 
 
 class FootageMissingError(FileNotFoundError):
@@ -118,10 +128,13 @@ def _soft_mask(h: int, w: int) -> NDArray[np.float32]:
     return np.asarray(cv2.GaussianBlur(m, (0, 0), 1.0), dtype=np.float32)
 
 
-def _cut(image: Image, name: str, box: tuple[int, int, int, int], side: bool) -> Sprite:
+def _cut(
+    image: Image, name: str, box: tuple[int, int, int, int], side: bool, person: bool = False
+) -> Sprite:
     x1, y1, x2, y2 = box
     crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-    return Sprite(name, crop, _soft_mask(*crop.shape[:2]), ((x1 + x2) / 2, float(y2)), side)
+    foot = ((x1 + x2) / 2, float(y2))
+    return Sprite(name, crop, _soft_mask(*crop.shape[:2]), foot, side, person)
 
 
 def _empty_stalls(median: Image) -> Image:
@@ -162,6 +175,9 @@ def load_backdrop(footage_dir: Path) -> Backdrop:
     median[:, 690:] = frames[0][:, 690:]
     sprites = [_cut(median, n, b, side=False) for n, b in FRONT_BOXES.items()]
     sprites += [_cut(frames[i], n, b, side=True) for n, (i, b) in SIDE_BOXES.items()]
+    sprites += [
+        _cut(frames[i], n, b, side=False, person=True) for n, (i, b) in PERSON_BOXES.items()
+    ]
     background = _empty_stalls(median)
     background.setflags(write=False)
     return Backdrop(background, tuple(sprites))

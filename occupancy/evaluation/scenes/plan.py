@@ -19,7 +19,9 @@ from occupancy.config.site import Calibration, ControlPoint
 from occupancy.evaluation.scenes.footage import CONTROL_POINTS, EMPTY_X, Backdrop, Pixel, curb_y
 from occupancy.observe.calibration import GroundProjection
 
-VisitKind = Literal["park", "short_stop", "drive_through", "double_park", "lane_stop", "crossing"]
+VisitKind = Literal[
+    "park", "short_stop", "drive_through", "double_park", "lane_stop", "crossing", "pedestrian"
+]
 
 # Layout on the G328 background (native 896x500 pixels).
 BAY_IDS = ("bay-1", "bay-2", "bay-3")
@@ -30,6 +32,10 @@ _ENTRY: tuple[Pixel, ...] = ((900.0, AISLE_Y),)
 _EXIT_LEFT: Pixel = (-70.0, 372.0)
 _FRONT: tuple[Pixel, Pixel] = ((980.0, 470.0), (-90.0, 474.0))  # crossing in front of the bays
 LANE_STOP_X = 480.0
+# Pedestrians cross the bays from the pavement in front to the aisle, then walk off along it.
+_PAVEMENT_Y = 498.0
+_WALK_AISLE_Y = 368.0
+WALKING_SPEED_MPS = 1.4  # a typical adult pace
 
 
 def bay_bounds() -> list[tuple[float, float]]:
@@ -133,6 +139,12 @@ class PlanSpec:
     gap_s: tuple[float, float] = (3.0, 10.0)
     # Least time from a vehicle starting to leave a bay to the next one at rest in it.
     turnover_s: float = 0.0
+    # A busy street, on top of the cycle (None: none of it): vehicles driving through the
+    # aisle beside the bays, pedestrians crossing the bays, vehicles crossing in front of
+    # them, each about every so many seconds (uniform between half and 1.5 times that).
+    through_every_s: float | None = None
+    pedestrian_every_s: float | None = None
+    front_every_s: float | None = None
 
 
 # One cycle of what happens; long scenes repeat it. Every kind of difficulty is in it.
@@ -280,7 +292,56 @@ def plan_visits(spec: PlanSpec, backdrop: Backdrop, seed: int) -> list[Visit]:
                 last = visit
         if item == "park_occluded":
             visits.append(_crossing(proj, backdrop, visit, spec.speed_mps * 0.75))
+    visits += _street(spec, backdrop, proj, traffic, seed)
     return sorted(visits, key=lambda v: v.t0)
+
+
+def _times(rng: np.random.Generator, every_s: float | None, end: float) -> list[float]:
+    out: list[float] = []
+    if every_s is None:
+        return out
+    t = float(rng.uniform(0.0, every_s))
+    while t < end:
+        out.append(t)
+        t += float(rng.uniform(0.5 * every_s, 1.5 * every_s))
+    return out
+
+
+def _street(
+    spec: PlanSpec, backdrop: Backdrop, proj: GroundProjection, traffic: _Traffic, seed: int
+) -> list[Visit]:
+    """The busy street's extras, drawn from their own random stream (so the cycle of a seed
+    is the same with or without them) and booked after it: through-traffic takes the gaps
+    the cycle's vehicles leave in the aisle and never delays them, so the truth is unchanged.
+    None of these stops in a zone: they add no true session."""
+    rng = np.random.default_rng([seed, 1])
+    end = spec.duration_s - 1.0
+    sides = sorted(s.name for s in backdrop.side())
+    people = sorted(s.name for s in backdrop.people())
+    out: list[Visit] = []
+    through = Path.of(proj, (*_ENTRY, _EXIT_LEFT))
+    for t in _times(rng, spec.through_every_s, end):
+        draft = Visit(
+            "drive_through", str(rng.choice(sides)), None, t, through, 0.0, None, spec.speed_mps
+        )
+        booked = traffic.book(draft, latest=min(end, t + 2 * (spec.through_every_s or 0.0)))
+        if booked is not None and booked.t_gone <= spec.duration_s:
+            out.append(booked)
+    x0, x1 = EMPTY_X
+    for t in _times(rng, spec.pedestrian_every_s, end):
+        x = float(rng.uniform(x0 - 40, x1 + 40))
+        walk = ((x, _PAVEMENT_Y), (x, _WALK_AISLE_Y), (-40.0, _WALK_AISLE_Y))
+        path = Path.of(proj, walk if rng.random() < 0.5 else walk[::-1])
+        out.append(
+            Visit(
+                "pedestrian", str(rng.choice(people)), None, t, path, 0.0, None, WALKING_SPEED_MPS
+            )
+        )
+    tallest = max(backdrop.front(), key=lambda s: s.image.shape[0]).name
+    front = Path.of(proj, _FRONT)
+    for t in _times(rng, spec.front_every_s, end):
+        out.append(Visit("crossing", tallest, None, t, front, 0.0, None, spec.speed_mps))
+    return out
 
 
 def _crossing(proj: GroundProjection, backdrop: Backdrop, parked: Visit, speed: float) -> Visit:
