@@ -54,6 +54,7 @@ def run_analysis(
     quiet: bool = False,
     detector: Detector | None = None,
     exact: bool = False,
+    device: str = "cpu",
 ) -> tuple[site_mod.Site, AnalysisResult]:
     """Everything ``analyse`` does, raising the project's one-line errors."""
     from occupancy.observe.pipeline import prepare, resolve_start_ms
@@ -79,7 +80,7 @@ def run_analysis(
     )
     store = store_mod.Store(db or get_settings().db)
     if detector is None:
-        detector = Detector.for_site(site, model)
+        detector = Detector.for_site(site, model, device=device)
     observer = None
     if annotate is not None:
         observer = ReviewWriter(annotate, fps, zones)
@@ -164,7 +165,7 @@ def analyse_command(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
-            help="video file, folder of frames, rtsp/http URL or webcam index (several video files with --backend ray); default: the site's source.uri",
+            help="video file, folder of frames, rtsp/http URL or webcam index; several recorded files of the camera are analysed one after the other with the model loaded once (or fanned out with --backend ray); default: the site's source.uri",
             metavar="[SOURCE]...",
         ),
     ] = None,
@@ -210,6 +211,12 @@ def analyse_command(
             help="decode every frame and detect on every analysed frame (slower; the fast path skips unchanged ones)",
         ),
     ] = False,
+    device: Annotated[
+        str,
+        typer.Option(
+            help="where the detector runs: cpu, or cuda / cuda:N (PyTorch weights on an NVIDIA GPU)"
+        ),
+    ] = "cpu",
     backend: Annotated[
         Backend, typer.Option(help="local: this process; ray: recorded files fanned across Ray")
     ] = Backend.LOCAL,
@@ -246,9 +253,10 @@ def analyse_command(
             task_cpus,
         )
         return
-    if sources and len(sources) > 1:
-        fail(f"{len(sources)} sources given: analyse several files with --backend ray")
-    source = sources[0] if sources else None
+    todo: list[str | None] = list(sources) if sources else [None]
+    shared: Detector | None = None
+    if len(todo) > 1:
+        shared = _detector_for_many(todo, site, start, annotate, model, device)
     sink = None
     if push is not None:
         try:
@@ -260,23 +268,28 @@ def analyse_command(
         sink = PushClient(push, push_key, Path(".baywatch-spool"))
     try:
         with sigterm_as_interrupt():
-            site_obj, result = run_analysis(
-                source,
-                site,
-                db=db,
-                fps=fps,
-                annotate=annotate,
-                start=start,
-                model=model,
-                folder_fps=folder_fps,
-                sink=sink,
-                quiet=quiet,
-                exact=exact,
-            )
+            for source in todo:
+                site_obj, result = run_analysis(
+                    source,
+                    site,
+                    db=db,
+                    fps=fps,
+                    annotate=annotate,
+                    start=start,
+                    model=model,
+                    folder_fps=folder_fps,
+                    sink=sink,
+                    quiet=quiet,
+                    exact=exact,
+                    device=device,
+                    detector=shared,
+                )
+                _print_result(site_obj, result)
     except (
         site_mod.SiteError,
         sources_mod.SourceError,
         detector_mod.ModelNotFoundError,
+        detector_mod.DeviceError,
         store_mod.StoreError,
     ) as exc:
         fail(str(exc))
@@ -290,6 +303,45 @@ def analyse_command(
     finally:
         if sink is not None:
             sink.close()
+
+
+def _detector_for_many(
+    sources: list[str | None],
+    site: Path,
+    start: datetime | None,
+    annotate: Path | None,
+    model: str | None,
+    device: str,
+) -> Detector:
+    """Checks for several SOURCE files, then the one detector they share (loaded once)."""
+    from vision.detector import Detector
+
+    if start is not None:
+        fail("--start gives one file's first frame: analyse several files without it")
+    if annotate is not None:
+        fail("--annotate writes one review video: give one SOURCE with it")
+    for s in sources:
+        p = Path(str(s)).expanduser()
+        if not p.is_file():
+            fail(f"{s}: not a video file (several SOURCEs must be recorded files)")
+    try:
+        site_obj = site_mod.load_site(site)
+        if site_obj.source.start_time is not None:
+            fail(
+                f"{site}: source.start_time would give every file the same start; remove it "
+                "(each file's modification time is used) or analyse one file at a time"
+            )
+        return Detector.for_site(site_obj, model, device=device)
+    except (
+        site_mod.SiteError,
+        detector_mod.ModelNotFoundError,
+        detector_mod.DeviceError,
+        ValueError,
+    ) as exc:
+        fail(str(exc))
+
+
+def _print_result(site_obj: site_mod.Site, result: AnalysisResult) -> None:
     speed = result.footage_s / max(result.wall_s, 1e-9)
     console.print(
         sessions_table(

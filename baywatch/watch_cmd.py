@@ -47,6 +47,9 @@ def watch_command(
     model: Annotated[
         str | None, typer.Option(help="YOLO weights shared by all cameras; default BAYWATCH_MODEL")
     ] = None,
+    device: Annotated[
+        str, typer.Option(help="where the shared detector runs: cpu, or cuda / cuda:N")
+    ] = "cpu",
     metrics_port: Annotated[
         int, typer.Option(min=0, max=65535, help="port of /metrics and /healthz (0: any free)")
     ] = 9108,
@@ -84,6 +87,7 @@ def watch_command(
             sites_dir,
             store,
             model=model or get_settings().model,
+            device=device,
             analysis_fps=fps,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
@@ -94,7 +98,11 @@ def watch_command(
         if "no usable site file" in str(exc):
             _print_problems(sites_dir)
         fail(str(exc))
-    except (store_mod.StoreError, detector_mod.ModelNotFoundError) as exc:
+    except (
+        store_mod.StoreError,
+        detector_mod.ModelNotFoundError,
+        detector_mod.DeviceError,
+    ) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"metrics port {metrics_host}:{metrics_port}: {exc.strerror}")

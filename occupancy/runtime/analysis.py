@@ -291,8 +291,19 @@ def detect_ahead(
         in_flight -= 1
         return item, handle.result()
 
+    it = iter(items)
     try:
-        for item in items:
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                break
+            except BaseException:
+                # The footage failed (or was interrupted) here: what was read before still
+                # counts, exactly as when frames are detected one by one.
+                while pending:
+                    yield pop()
+                raise
             if isinstance(item, SourceGap | SourceLost):
                 while pending:
                     yield pop()

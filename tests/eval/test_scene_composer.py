@@ -140,3 +140,44 @@ def test_720p_scene_site_and_truth_fit_together(tmp_path: Path) -> None:
     _, native_zones = prepare(native)
     nbay1 = next(z for z in native_zones if z.local_id == "bay-1")
     assert bay1.length_m == pytest.approx(nbay1.length_m, rel=0.01)
+
+
+def test_busy_kerb_adds_street_traffic_without_changing_the_truth(tmp_path: Path) -> None:
+    from occupancy.evaluation.scenes import kerb_spec
+    from occupancy.evaluation.scenes.compose import truth_of
+    from occupancy.evaluation.scenes.plan import PlanSpec, plan_visits
+
+    backdrop = load_backdrop(FOOTAGE.resolve())
+    calm = plan_visits(PlanSpec(duration_s=120), backdrop, seed=2)
+    busy = plan_visits(
+        PlanSpec(duration_s=120, through_every_s=4, pedestrian_every_s=6, front_every_s=30),
+        backdrop,
+        seed=2,
+    )
+    spec = SceneSpec(duration_s=120, fps=5)
+    # The cycle's vehicles and so the truth are the same with the street's extras added.
+    assert truth_of(spec, calm, 600) == truth_of(spec, busy, 600)
+    cycle = {(v.kind, v.sprite, v.t0) for v in calm}
+    extra = [v for v in busy if (v.kind, v.sprite, v.t0) not in cycle]
+    assert len(busy) - len(extra) == len(calm)
+    kinds = {
+        k: sum(v.kind == k for v in extra) for k in ("drive_through", "pedestrian", "crossing")
+    }
+    # About every 4 s, 6 s and 30 s over 119 s (the aisle's bookings drop a few through-cars).
+    assert kinds["drive_through"] >= 15 and 12 <= kinds["pedestrian"] <= 30, kinds
+    assert kinds["crossing"] >= 2, kinds
+    assert all(v.dwell_s == 0 and v.zone is None for v in extra)  # none stops in a zone
+    people = {s.name for s in backdrop.people()}
+    assert {v.sprite for v in extra if v.kind == "pedestrian"} <= people
+
+    # Rendered as a camera records it: H.264, a keyframe every 50 frames, about 3 Mbit/s.
+    import av
+
+    scene = compose_scene(kerb_spec("busy", 4.0), tmp_path, seed=0)
+    with av.open(str(scene.video_path)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264" and (s.width, s.height) == (1280, 720)
+        keys = [i for i, p in enumerate(c.demux(s)) if p.is_keyframe]
+    assert keys[:2] == [0, 50]
+    bits = scene.video_path.stat().st_size * 8 / 4.0
+    assert 1.5e6 < bits < 4.5e6, bits
