@@ -59,21 +59,6 @@ def grid_areas(sites: Sites, cell_m: float) -> IntArray:
     return idx.astype(np.int64)
 
 
-def _subset(sites: Sites, idx: IntArray) -> Sites:
-    return Sites(
-        ids=tuple(sites.ids[i] for i in idx),
-        xy=sites.xy[idx],
-        lonlat=sites.lonlat[idx],
-        existing=sites.existing[idx],
-        max_bays=sites.max_bays[idx],
-        bay_length_m=sites.bay_length_m[idx],
-        fixed=sites.fixed[idx],
-        area=tuple(sites.area[i] for i in idx),
-        label=tuple(sites.label[i] for i in idx),
-        lines=tuple(sites.lines[i] for i in idx) if sites.lines else (),
-    )
-
-
 def _area_groups(problem: PlacementProblem, idx: IntArray) -> IntArray:
     """The city's groups that reach a site of the area, in the order the area lists them."""
     inside = np.zeros(len(problem.sites), dtype=bool)
@@ -109,7 +94,7 @@ def _area_problem(
         return None
     groups = Groups(np.asarray(daily), tuple(reach), np.zeros(0, dtype=np.int64), 0.0)
     return PlacementProblem(
-        sites=_subset(problem.sites, idx),
+        sites=problem.sites.subset(idx),
         groups=groups,
         profile=problem.profile,
         dwell_h=problem.dwell_h,

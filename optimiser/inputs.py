@@ -62,6 +62,18 @@ class Rules(BaseModel):
     min_bay_length_m: float = Field(default=10.0, gt=0, description="length of one new bay")
     max_bays_per_candidate: int = Field(default=2, ge=1, le=8)
     fixed_bay_ids: frozenset[str] = Field(default_factory=frozenset)
+    allow_permanent_changes: bool = Field(
+        default=False,
+        description=(
+            "let proposals remove, shrink or retime permanent ('ZL permanente', 24/7) bays;"
+            " off by default: the city keeps them (Ville de Paris rules)"
+        ),
+    )
+    enforce_min_gain: float = Field(
+        default=0.5,
+        ge=0,
+        description="deliveries a day an 'enforce' proposal must win back to be made",
+    )
 
 
 class Costs(BaseModel):
@@ -105,9 +117,49 @@ class Sites:
     area: tuple[str, ...]
     label: tuple[str, ...]
     lines: tuple[tuple[tuple[float, float], ...] | None, ...] = field(default=())
+    # Regime of each site: "permanent" (delivery-only 24/7), "periodic" (delivery-only in
+    # its hours, open to all otherwise) or "new" (a candidate); () means all "periodic".
+    regime: tuple[str, ...] = field(default=())
+    # Share of bay time taken by vehicles that are not delivering or overstay (0..1), per
+    # site; None: none known. A share m leaves (1 - m) of the Erlang-B served deliveries.
+    misuse: FloatArray | None = None
+    # Where each site's misuse and demand figures come from: observed | simulated | estimated.
+    evidence: tuple[str, ...] = field(default=())
+
+    def availability(self) -> FloatArray:
+        """1 - misuse share per site (1 where none is known)."""
+        if self.misuse is None:
+            return np.ones(len(self.ids))
+        return 1.0 - np.clip(self.misuse, 0.0, 0.95)
+
+    def regime_of(self, j: int) -> str:
+        return self.regime[j] if self.regime else ("periodic" if self.existing[j] else "new")
+
+    def subset(self, idx: IntArray) -> Sites:
+        """The sites at positions ``idx`` (same fields, same order as ``idx``)."""
+        return Sites(
+            ids=tuple(self.ids[i] for i in idx),
+            xy=self.xy[idx],
+            lonlat=self.lonlat[idx],
+            existing=self.existing[idx],
+            max_bays=self.max_bays[idx],
+            bay_length_m=self.bay_length_m[idx],
+            fixed=self.fixed[idx],
+            area=tuple(self.area[i] for i in idx),
+            label=tuple(self.label[i] for i in idx),
+            lines=tuple(self.lines[i] for i in idx) if self.lines else (),
+            regime=tuple(self.regime[i] for i in idx) if self.regime else (),
+            misuse=None if self.misuse is None else self.misuse[idx],
+            evidence=tuple(self.evidence[i] for i in idx) if self.evidence else (),
+        )
 
     def __post_init__(self) -> None:
         n = len(self.ids)
+        for name in ("regime", "evidence"):
+            if getattr(self, name) and len(getattr(self, name)) != n:
+                raise OptimiserInputError(f"sites: {name} has {len(getattr(self, name))} rows")
+        if self.misuse is not None and len(self.misuse) != n:
+            raise OptimiserInputError(f"sites: misuse has {len(self.misuse)} rows")
         for name in ("xy", "lonlat", "existing", "max_bays", "bay_length_m", "fixed"):
             if len(getattr(self, name)) != n:
                 raise OptimiserInputError(f"sites: {name} has {len(getattr(self, name))} rows")
@@ -134,8 +186,27 @@ class Demand:
     daily: FloatArray
     label: tuple[str, ...]
     simulated: bool
+    # Per point: observed (a camera watched it), simulated, or estimated (a declared layer);
+    # () means every point is "simulated" if ``simulated`` else "estimated".
+    evidence: tuple[str, ...] = ()
+
+    def evidence_of(self, i: int) -> str:
+        if self.evidence:
+            return self.evidence[i]
+        return "simulated" if self.simulated else "estimated"
+
+    def shares(self) -> dict[str, float]:
+        """Share of the deliveries a day by evidence (observed, simulated, estimated)."""
+        total = float(self.daily.sum()) or 1.0
+        out: dict[str, float] = {}
+        for i in range(len(self.ids)):
+            e = self.evidence_of(i)
+            out[e] = out.get(e, 0.0) + float(self.daily[i]) / total
+        return out
 
     def __post_init__(self) -> None:
+        if self.evidence and len(self.evidence) != len(self.ids):
+            raise OptimiserInputError("demand: evidence has a different length")
         if len(self.xy) != len(self.ids) or len(self.daily) != len(self.ids):
             raise OptimiserInputError("demand: ids, coordinates and weights differ in length")
         if len(self.ids) == 0:

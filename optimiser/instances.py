@@ -6,8 +6,8 @@
   labelled simulated in every output);
 - streets: the OpenStreetMap extract, for walking distances (every way with a
   ``highway`` tag) and for candidate kerb segments (drivable ways inside the 3e, cut
-  into ``SEGMENT_M`` pieces, half of each piece counted usable: crossings, driveways,
-  bus stops and hydrants take the rest, an assumption).
+  into pieces by ``optimiser.kerb``: no bus-lane way, nothing within 5 m of a
+  junction or crossing, half of each piece counted usable, an assumption).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
-from shapely.ops import substring
 
 from optimiser.distances import StreetGraph, street_graph, to_l93
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import Demand, Rules, Sites
-from optimiser.loaders import sites_from_zones, with_candidates, zones_from_paris_csv
+from optimiser.kerb import SEGMENT_M, USABLE_SHARE, kerb_candidates
+from optimiser.loaders import sites_from_zones, with_candidates, zones_from_inventory
 
 # Assumed inbound deliveries a day by declared shop type (fresh food daily, other trades
 # a few times a week); shops offering home delivery add HOME_DELIVERY_EXTRA for their
@@ -69,22 +69,6 @@ WALK_HIGHWAYS = frozenset(
         "tertiary_link",
     }
 )
-KERB_HIGHWAYS = frozenset(
-    {
-        "residential",
-        "living_street",
-        "primary",
-        "secondary",
-        "tertiary",
-        "unclassified",
-        "secondary_link",
-        "primary_link",
-        "tertiary_link",
-    }
-)
-SEGMENT_M = 30.0
-USABLE_SHARE = 0.5
-NEAR_EXISTING_M = 15.0  # no candidate piece this close to a bay in place (it is that bay)
 
 
 def geodata_dir(repo_root: Path | None = None) -> Path:
@@ -138,61 +122,23 @@ def shop_demand(path: Path, boundary: shapely.Geometry) -> Demand:
     return Demand(tuple(ids), to_l93(lonlat), lonlat, np.asarray(daily), tuple(labels), True)
 
 
-def kerb_candidates(
-    lines: gpd.GeoDataFrame, boundary_l93: shapely.Geometry, existing_xy: np.ndarray
-) -> tuple[list[str], list[list[tuple[float, float]]], list[float]]:
-    """Drivable ways inside the area, cut into pieces; usable length = USABLE_SHARE of each."""
-    kerb = lines[lines["highway"].isin(KERB_HIGHWAYS)].to_crs(2154)
-    near = shapely.STRtree(shapely.points(existing_xy))
-    ids: list[str] = []
-    out: list[list[tuple[float, float]]] = []
-    usable: list[float] = []
-    for osm_id, geom in zip(kerb["osm_id"], kerb.geometry, strict=True):
-        inside = geom.intersection(boundary_l93)
-        for part in getattr(inside, "geoms", [inside]):
-            if part.is_empty or part.geom_type != "LineString" or part.length < 1:
-                continue
-            n = max(1, round(part.length / SEGMENT_M))
-            for i in range(n):
-                piece = substring(part, i / n, (i + 1) / n, normalized=True)
-                mid = piece.interpolate(0.5, normalized=True)
-                if len(near.query(mid, predicate="dwithin", distance=NEAR_EXISTING_M)):
-                    continue
-                ids.append(f"osm-{osm_id}-{len(ids)}")
-                ll = gpd.GeoSeries([piece], crs=2154).to_crs(4326).iloc[0]
-                out.append([(float(x), float(y)) for x, y in ll.coords])
-                usable.append(piece.length * USABLE_SHARE)
-    return ids, out, usable
-
-
 def paris_3e(rules: Rules | None = None, geo: Path | None = None) -> RealInstance:
     rules = rules or Rules()
     geo = geo or geodata_dir()
     boundary = _arrondissement(geo, 3)
     boundary_l93 = gpd.GeoSeries([boundary], crs=4326).to_crs(2154).iloc[0]
-    zones = zones_from_paris_csv(geo / "paris_delivery_bays.csv", arrondissement=3)
+    zones = zones_from_inventory(geo / "paris_delivery_bays.csv", "paris", area="75103")
     existing = sites_from_zones(zones, rules, where="paris_delivery_bays.csv")
-    existing = Sites(
-        ids=existing.ids,
-        xy=existing.xy,
-        lonlat=existing.lonlat,
-        existing=existing.existing,
-        max_bays=existing.max_bays,
-        bay_length_m=existing.bay_length_m,
-        fixed=existing.fixed,
-        area=existing.area,
-        label=tuple(f"bay, {s}" for s in zones["street"]),
-        lines=existing.lines,
-    )
     pbf = geo / "paris_3e_streets.osm.pbf"
     if not pbf.is_file():
         raise OptimiserInputError(f"{pbf}: file not found")
-    lines = pyogrio.read_dataframe(pbf, layer="lines")
-    lines = lines[lines["highway"].isin(WALK_HIGHWAYS)]
+    all_lines = pyogrio.read_dataframe(pbf, layer="lines")
+    points = pyogrio.read_dataframe(pbf, layer="points")
+    lines = all_lines[all_lines["highway"].isin(WALK_HIGHWAYS)]
     walk_xy = [np.asarray(g.coords) for g in lines.to_crs(2154).geometry if g is not None]
     graph = street_graph(walk_xy)
-    cid, clines, cusable = kerb_candidates(lines, boundary_l93, existing.xy)
-    sites = with_candidates(existing, cid, clines, cusable, rules, area=["75003"] * len(cid))
+    cid, clines, cusable, skipped = kerb_candidates(all_lines, points, boundary_l93, existing.xy)
+    sites = with_candidates(existing, cid, clines, cusable, rules, area=["75103"] * len(cid))
     demand = shop_demand(geo / "paris_shops_delivery.geojson", boundary)
     ring = np.asarray(boundary.exterior.coords) if boundary.geom_type == "Polygon" else None
     return RealInstance(
@@ -202,12 +148,13 @@ def paris_3e(rules: Rules | None = None, geo: Path | None = None) -> RealInstanc
         graph=graph,
         streets_xy=walk_xy,
         boundary_lonlat=[ring] if ring is not None else [],
-        street_of=tuple(str(v) for v in zones["street_name"]),
+        street_of=tuple(str(v or "") for v in zones["street_name"]),
         notes=(
             "bays: Ville de Paris open data (ODbL); streets: © OpenStreetMap contributors (ODbL)",
             f"demand: {len(demand)} self-declared shops, weights by shop type (simulated)",
             "hourly profile and dwell: assumed typical urban delivery day (simulated)",
             f"candidates: drivable OSM ways cut into {SEGMENT_M:g} m pieces, "
-            f"{USABLE_SHARE:.0%} usable (assumption)",
+            f"{USABLE_SHARE:.0%} usable (assumption); {skipped['bus_lane_ways']} ways with a"
+            " bus lane and the 5 m before junctions and crossings left out",
         ),
     )

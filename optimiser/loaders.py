@@ -1,7 +1,8 @@
 """Read bays, demand points and candidate kerb segments from the files users give.
 
-Kept minimal and private to the optimiser (the full inventory importer lives in
-``occupancy``). Every problem is reported as one ``OptimiserInputError`` line naming
+Bay inventories are parsed by ``occupancy.inventory`` (one parser per format, shared
+with ``baywatch db import``); this module turns its ``curb_zones`` rows into model
+sites. Every problem is reported as one ``OptimiserInputError`` line naming
 the file, field and value.
 """
 
@@ -45,13 +46,52 @@ def _unique(ids: list[str]) -> list[str]:
     return out
 
 
-def sites_from_zones(zones: pd.DataFrame, rules: Rules, where: str = "zones") -> Sites:
-    """Existing bays from a zones DataFrame (``curb_zone_id, lon, lat, length_cm, ...``).
+def zones_from_inventory(path: Path, fmt: str = "auto", area: str | None = None) -> pd.DataFrame:
+    """A bay inventory file (Paris CSV, CDS GeoJSON, CEREMA CSV, OSM) as ``curb_zones`` rows.
 
-    One zone holds ``max(1, length // min_bay_length)`` bays unless a ``num_spaces``
-    column says otherwise; existing sites can be kept, shrunk or removed, not grown
-    (new bays go on candidate kerb segments).
+    Parsed by ``occupancy.inventory`` (one parser per format, as ``baywatch db import``
+    uses); ``area`` keeps the bays whose ``area_id`` or ``area_name`` matches it. Raises
+    ``OptimiserInputError`` naming the file when it cannot be read or holds no bay."""
+    from occupancy.inventory.bays import InventoryError, load_bays
+
+    try:
+        res = load_bays(path, fmt)
+    except InventoryError as exc:
+        raise OptimiserInputError(str(exc)) from None
+    if not res.zones:
+        first = f" (first rejected: {res.rejected[0]})" if res.rejected else ""
+        raise OptimiserInputError(f"{path}: no bays{first}")
+    zones = pd.DataFrame(res.zones)
+    if area is not None:
+        zones = select_area(zones, area, where=str(path))
+    return zones
+
+
+def select_area(zones: pd.DataFrame, area: str, where: str = "zones") -> pd.DataFrame:
+    """The rows whose ``area_id`` or ``area_name`` equals ``area`` (case-insensitive)."""
+    key = area.strip().lower()
+    ids = zones.get("area_id", pd.Series(dtype=object)).astype("string").str.lower()
+    names = zones.get("area_name", pd.Series(dtype=object)).astype("string").str.lower()
+    keep = (ids == key).fillna(False) | (names == key).fillna(False)
+    if not keep.any():
+        known = sorted({str(v) for v in zones.get("area_id", pd.Series()).dropna()})[:8]
+        raise OptimiserInputError(
+            f"{where}: no bays in area {area!r} (area ids include: {', '.join(known) or 'none'})"
+        )
+    return zones[keep.to_numpy()].reset_index(drop=True)
+
+
+def sites_from_zones(zones: pd.DataFrame, rules: Rules, where: str = "zones") -> Sites:
+    """Existing bays from ``curb_zones`` rows (``curb_zone_id, lon, lat, length_cm``, and
+    ``num_spaces, delivery_hours, attributes, area_id, name`` when present).
+
+    One zone holds ``num_spaces`` bays (else ``max(1, length // min_bay_length)``);
+    existing sites can be kept, shrunk or removed, not grown (new bays go on candidate
+    kerb segments). A permanent bay (``optimiser.regimes.regime_of_zone``) is fixed
+    unless ``rules.allow_permanent_changes``; so is every id in ``rules.fixed_bay_ids``.
     """
+    from optimiser.regimes import PERMANENT, regime_of_zone
+
     for col in ("curb_zone_id", "lon", "lat", "length_cm"):
         if col not in zones.columns:
             raise OptimiserInputError(f"{where}: missing column '{col}'")
@@ -60,15 +100,27 @@ def sites_from_zones(zones: pd.DataFrame, rules: Rules, where: str = "zones") ->
     ids = _unique([str(v) for v in zones["curb_zone_id"]])
     lonlat = zones[["lon", "lat"]].to_numpy(dtype=float)
     _finite_lonlat(lonlat, where, ids)
-    length_m = zones["length_cm"].to_numpy(dtype=float) / 100.0
+    length_m = pd.to_numeric(zones["length_cm"], errors="coerce").to_numpy(dtype=float) / 100.0
     if not np.all(np.isfinite(length_m)) or np.any(length_m <= 0):
         bad = int(np.argmax(~np.isfinite(length_m) | (length_m <= 0)))
         raise OptimiserInputError(f"{where}: {ids[bad]} has length_cm {length_m[bad] * 100:g}")
+    by_length = np.maximum(1, np.floor(length_m / rules.min_bay_length_m))
     if "num_spaces" in zones.columns:
-        spaces = zones["num_spaces"].fillna(1).to_numpy(dtype=np.int64).clip(min=1)
+        given = pd.to_numeric(zones["num_spaces"], errors="coerce").to_numpy(dtype=float)
+        spaces = np.where(np.isfinite(given) & (given >= 1), given, by_length).astype(np.int64)
     else:
-        spaces = np.maximum(1, np.floor(length_m / rules.min_bay_length_m)).astype(np.int64)
+        spaces = by_length.astype(np.int64)
     area = [str(a) for a in zones["area_id"]] if "area_id" in zones.columns else ["" for _ in ids]
+    hours = zones["delivery_hours"] if "delivery_hours" in zones.columns else [None] * len(ids)
+    attrs = zones["attributes"] if "attributes" in zones.columns else [None] * len(ids)
+    regime = tuple(regime_of_zone(h, a) for h, a in zip(hours, attrs, strict=True))
+    permanent = np.array([r == PERMANENT for r in regime], dtype=bool)
+    fixed = np.array([i in rules.fixed_bay_ids for i in ids], dtype=bool)
+    if not rules.allow_permanent_changes:
+        fixed |= permanent
+    names = (
+        [str(v) for v in zones["name"]] if "name" in zones.columns else ["" for _ in ids]
+    )
     return Sites(
         ids=tuple(ids),
         xy=to_l93(lonlat),
@@ -76,115 +128,12 @@ def sites_from_zones(zones: pd.DataFrame, rules: Rules, where: str = "zones") ->
         existing=spaces,
         max_bays=spaces.copy(),
         bay_length_m=length_m / spaces,
-        fixed=np.array([i in rules.fixed_bay_ids for i in ids], dtype=bool),
+        fixed=fixed,
         area=tuple(area),
-        label=tuple("existing bay" for _ in ids),
+        label=tuple(f"{r} bay, {n}".rstrip(", ") for r, n in zip(regime, names, strict=True)),
         lines=tuple(None for _ in ids),
+        regime=regime,
     )
-
-
-def zones_from_paris_csv(path: Path, arrondissement: int | None = None) -> pd.DataFrame:
-    """The Paris open-data bay file as a zones DataFrame (optionally one arrondissement)."""
-    _need(path)
-    try:
-        df = pd.read_csv(path, sep=";", encoding="utf-8-sig", low_memory=False)
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise OptimiserInputError(f"{path}: not a ';'-separated UTF-8 CSV ({exc})") from exc
-    for col in ("geo_shape", "Longueur", "Arrondissement", "Nombre places réelles"):
-        if col not in df.columns:
-            raise OptimiserInputError(f"{path}: missing column '{col}'")
-    if arrondissement is not None:
-        df = df[df["Arrondissement"] == arrondissement]
-        if df.empty:
-            raise OptimiserInputError(f"{path}: no bays in arrondissement {arrondissement}")
-    coords = []
-    for i, shape in enumerate(df["geo_shape"]):
-        try:
-            coords.append(json.loads(shape)["coordinates"][:2])
-        except (TypeError, ValueError, KeyError) as exc:
-            raise OptimiserInputError(
-                f"{path}: row {i + 1} geo_shape is not a GeoJSON point"
-            ) from exc
-    lonlat = np.asarray(coords, dtype=float)
-    ident = df.get("Nouvel identifiant", pd.Series(range(len(df)), index=df.index))
-    street = (
-        df.get("Numéro voie", "").astype("string").fillna("").str.replace(r"\.0$", "", regex=True)
-        + " "
-        + df.get("Type voie", "").astype("string").fillna("")
-        + " "
-        + df.get("Nom voie", "").astype("string").fillna("")
-    )
-    return pd.DataFrame(
-        {
-            "curb_zone_id": [
-                f"paris-{int(n)}"
-                if pd.notna(n)
-                else (f"paris-{o}" if pd.notna(o) else f"paris-row{i}")
-                for i, (n, o) in enumerate(
-                    zip(
-                        pd.to_numeric(ident, errors="coerce"),
-                        df.get("Ancien identifiant", pd.Series([None] * len(df), index=df.index)),
-                        strict=True,
-                    )
-                )
-            ],
-            "lon": lonlat[:, 0],
-            "lat": lonlat[:, 1],
-            "length_cm": df["Longueur"].to_numpy(dtype=float) * 100.0,
-            "num_spaces": df["Nombre places réelles"].to_numpy(dtype=np.int64),
-            "max_stay_min": np.nan,
-            "area_id": [f"75{int(a):03d}" for a in df["Arrondissement"]],
-            "street": street.str.strip().to_numpy(),
-            "street_name": (
-                df.get("Type voie", "").astype("string").fillna("")
-                + " "
-                + df.get("Nom voie", "").astype("string").fillna("")
-            )
-            .str.strip()
-            .to_numpy(),
-        }
-    )
-
-
-def zones_from_cds_geojson(path: Path) -> pd.DataFrame:
-    """Curb zones from a CDS ``curb_zones`` GeoJSON (FeatureCollection; length in cm)."""
-    _need(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise OptimiserInputError(f"{path}: not valid JSON ({exc})") from exc
-    feats = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(feats, list) or not feats:
-        raise OptimiserInputError(f"{path}: expected a GeoJSON FeatureCollection of curb zones")
-    rows = []
-    for n, f in enumerate(feats):
-        props = f.get("properties") or {}
-        zid = props.get("curb_zone_id")
-        if not zid:
-            raise OptimiserInputError(f"{path}: feature {n} has no properties.curb_zone_id")
-        try:
-            geom = shapely.geometry.shape(f["geometry"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise OptimiserInputError(f"{path}: curb zone {zid} has no valid geometry") from exc
-        length_cm = props.get("length")
-        if length_cm is None:
-            raise OptimiserInputError(f"{path}: curb zone {zid} has no properties.length (cm)")
-        c = geom.centroid
-        rows.append(
-            {
-                "curb_zone_id": str(zid),
-                "lon": c.x,
-                "lat": c.y,
-                "length_cm": float(length_cm),
-                "num_spaces": props.get("num_spaces"),
-                "max_stay_min": np.nan,
-                "area_id": str(props.get("area_id") or ""),
-            }
-        )
-    df = pd.DataFrame(rows)
-    if df["num_spaces"].isna().all():
-        df = df.drop(columns="num_spaces")
-    return df
 
 
 def demand_from_file(path: Path, weight_field: str = "daily_deliveries") -> Demand:
@@ -304,4 +253,9 @@ def with_candidates(
         label=existing.label + tuple("candidate kerb segment" for _ in ids),
         lines=(existing.lines or tuple(None for _ in existing.ids))
         + tuple(tuple((float(p[0]), float(p[1])) for p in ln) for ln in lines_lonlat),
+        regime=tuple(existing.regime_of(j) for j in range(len(existing))) + ("new",) * n,
+        misuse=None
+        if existing.misuse is None
+        else np.concatenate([existing.misuse, np.zeros(n)]),
+        evidence=(existing.evidence + ("estimated",) * n) if existing.evidence else (),
     )

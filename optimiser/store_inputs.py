@@ -1,0 +1,117 @@
+"""Read an area's bays, sessions, lane zones and camera coverage from the database.
+
+``read_area(url, area, start_ms, end_ms)`` returns what the optimiser needs, read with
+the store's own tables (``occupancy.storage.store``): the ``curb_zones`` rows of the
+area (its ``area_id`` or ``area_name``), the sessions of the period at those bays or in
+the lane zones beside them, those lane zones, and the hours each camera ran
+(``runs``: ``footage_start_ms`` to ``footage_end_ms``, or until now for a live run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import or_, select
+
+from occupancy.storage.store import Store, StoreError, lane_zones, now_ms, runs, sessions
+from optimiser.errors import OptimiserInputError
+from optimiser.loaders import select_area
+
+MS_PER_H = 3_600_000
+
+
+@dataclass(frozen=True, eq=False)
+class AreaInputs:
+    """One area's rows; ``camera_hours`` maps a device id to the hours it ran in the period."""
+
+    area: str
+    zones: pd.DataFrame
+    sessions: pd.DataFrame
+    lane_zones: pd.DataFrame
+    camera_hours: dict[str, float]
+    start_ms: int
+    end_ms: int
+
+
+def parse_period(text: str | None, tz: str) -> tuple[int | None, int | None]:
+    """``START/END`` (ISO dates or date-times; a date means its local midnight, an end
+    date is included whole) as epoch ms; None or "" means every session."""
+    if not text:
+        return None, None
+    parts = text.split("/")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise OptimiserInputError(f"period: expected START/END (ISO dates), got {text!r}")
+    zone = ZoneInfo(tz)
+    out = []
+    for i, p in enumerate(parts):
+        try:
+            if len(p.strip()) == 10:
+                d = datetime.fromisoformat(p.strip()).date()
+                day = d + timedelta(days=1) if i == 1 else d
+                t = datetime.combine(day, time(0), zone)
+            else:
+                t = datetime.fromisoformat(p.strip())
+                t = t if t.tzinfo else t.replace(tzinfo=zone)
+        except ValueError:
+            raise OptimiserInputError(f"period: {p!r} is not an ISO date") from None
+        out.append(int(t.timestamp() * 1000))
+    if out[1] <= out[0]:
+        raise OptimiserInputError(f"period: {text!r} ends before it starts")
+    return out[0], out[1]
+
+
+def read_area(url: str, area: str, start_ms: int | None, end_ms: int | None) -> AreaInputs:
+    """The area's bays, the period's sessions at them and the cameras' hours.
+
+    Raises ``OptimiserInputError`` naming the URL or the area when the database cannot
+    be read or holds no bay in the area."""
+    try:
+        store = Store(url)
+    except StoreError as exc:
+        raise OptimiserInputError(str(exc)) from None
+    try:
+        zones = select_area(store.zones_frame(), area, where=f"database {url}")
+        ids = [str(z) for z in zones["curb_zone_id"]]
+        with store.engine.connect() as conn:
+            lanes = pd.read_sql(select(lane_zones).where(lane_zones.c.curb_zone_id.in_(ids)), conn)
+            lane_ids = [str(v) for v in lanes["lane_zone_id"]]
+            q = select(sessions).where(
+                or_(sessions.c.curb_zone_id.in_(ids), sessions.c.lane_zone_id.in_(lane_ids))
+            )
+            if start_ms is not None:
+                q = q.where(sessions.c.start_ms >= start_ms)
+            if end_ms is not None:
+                q = q.where(sessions.c.start_ms < end_ms)
+            sess = pd.read_sql(q.order_by(sessions.c.start_ms), conn)
+            devices = sorted({str(d) for d in zones["device_id"].dropna()})
+            run_rows = pd.read_sql(select(runs).where(runs.c.device_id.in_(devices)), conn)
+    finally:
+        store.close()
+    lo = int(sess["start_ms"].min()) if start_ms is None and len(sess) else start_ms or 0
+    hi = int(sess["end_ms"].max()) if end_ms is None and len(sess) else end_ms or 0
+    return AreaInputs(area, zones, sess, lanes, camera_hours(run_rows, lo, hi), lo, hi)
+
+
+def camera_hours(run_rows: pd.DataFrame, start_ms: int, end_ms: int) -> dict[str, float]:
+    """Hours each device's runs cover inside [start_ms, end_ms) (overlaps counted once)."""
+    out: dict[str, float] = {}
+    now = now_ms()
+    for dev, g in run_rows.groupby("device_id"):
+        spans = []
+        for r in g.itertuples(index=False):
+            a = r.footage_start_ms if pd.notna(r.footage_start_ms) else r.started_ms
+            b = r.footage_end_ms if pd.notna(r.footage_end_ms) else (r.finished_ms or now)
+            a, b = max(int(a), start_ms), min(int(b), end_ms)
+            if b > a:
+                spans.append((a, b))
+        total, reach = 0, -1
+        for a, b in sorted(spans):
+            a = max(a, reach)
+            if b > a:
+                total += b - a
+                reach = b
+        out[str(dev)] = total / MS_PER_H
+    return out
