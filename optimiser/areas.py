@@ -45,6 +45,7 @@ from optimiser.placement import (
     lp_relaxation,
     objective_offset,
     optimise,
+    relative_gap,
 )
 
 # Share of a delivery's value (1 + w) at which border demand is priced when no LP dual
@@ -261,7 +262,7 @@ def solve_by_area(
         lin_err = max(lin_err, best.linearisation_error)
     bound = max(bound, obj)
     offset = objective_offset(problem)
-    gap = (bound - obj) / max(1.0, abs(bound))
+    gap = relative_gap(obj, bound)
     return PlacementSolution(
         bays=bays,
         load=load,

@@ -19,7 +19,7 @@ import numpy as np
 
 from optimiser.erlang import served_per_day
 from optimiser.inputs import IntArray
-from optimiser.placement import PlacementProblem
+from optimiser.placement.model import PlacementProblem, total_kerb_limit
 
 
 def saturation_load(k: int, profile: tuple[float, ...], dwell_h: float, theta: float) -> float:
@@ -58,8 +58,10 @@ def greedy_layout(
     k_top = int(sites.max_bays.max(initial=0))
     sat = [saturation_load(k, prof, dwell, theta) for k in range(k_top + 1)]
 
-    def served(k: int, lo: float) -> float:
-        return served_per_day(k, lo, prof, dwell) if k > 0 else 0.0
+    avail = sites.availability()  # misuse leaves this share of what a bay serves
+
+    def served(j: int, k: int, lo: float) -> float:
+        return float(avail[j]) * served_per_day(k, lo, prof, dwell) if k > 0 else 0.0
 
     def take(j: int, k: int) -> list[tuple[int, float]]:
         room = sat[k] - load[j]
@@ -87,11 +89,11 @@ def greedy_layout(
             return -np.inf
         k = int(bays[j])
         extra = sum(t for _, t in take(j, k + 1))
-        return value * (served(k + 1, load[j] + extra) - served(k, load[j])) - costs.add_cost
+        return value * (served(j, k + 1, load[j] + extra) - served(j, k, load[j])) - costs.add_cost
 
     def remove_loss(j: int) -> float:
         k = int(bays[j])
-        return value * (served(k, load[j]) - served(k - 1, load[j])) + costs.remove_cost
+        return value * (served(j, k, load[j]) - served(j, k - 1, load[j])) + costs.remove_cost
 
     added = removed = 0
     new_kerb = 0.0
@@ -107,10 +109,10 @@ def greedy_layout(
             and new_kerb + sites.bay_length_m[j] > budget.max_new_kerb_m
         )
 
+    kerb_limit = total_kerb_limit(budget, sites)
+
     def kerb_ok(j: int) -> bool:
-        return budget.max_total_kerb_m is None or (
-            total_kerb + sites.bay_length_m[j] <= budget.max_total_kerb_m
-        )
+        return kerb_limit is None or total_kerb + sites.bay_length_m[j] <= kerb_limit + 1e-6
 
     removable = [j for j in range(n) if sites.existing[j] > 0 and not sites.fixed[j]]
     heap = [(-add_gain(j), j) for j in range(n) if sites.max_bays[j] > bays[j]]

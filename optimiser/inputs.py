@@ -43,8 +43,14 @@ class Budget(BaseModel):
     max_total_kerb_m: float | None = Field(
         default=None, description="kerb metres of all delivery bays after the changes"
     )
+    kerb_neutral: bool = Field(
+        default=False,
+        description="kerb metres of all delivery bays may not exceed those of the bays in place",
+    )
 
-    @field_validator("*")
+    @field_validator(
+        "max_added", "max_removed", "max_changes", "max_new_kerb_m", "max_total_kerb_m"
+    )
     @classmethod
     def _non_negative(cls, v: float | None, info: object) -> float | None:
         if v is not None and v < 0:

@@ -118,9 +118,7 @@ def sites_from_zones(zones: pd.DataFrame, rules: Rules, where: str = "zones") ->
     fixed = np.array([i in rules.fixed_bay_ids for i in ids], dtype=bool)
     if not rules.allow_permanent_changes:
         fixed |= permanent
-    names = (
-        [str(v) for v in zones["name"]] if "name" in zones.columns else ["" for _ in ids]
-    )
+    names = [str(v) for v in zones["name"]] if "name" in zones.columns else ["" for _ in ids]
     return Sites(
         ids=tuple(ids),
         xy=to_l93(lonlat),
@@ -254,8 +252,6 @@ def with_candidates(
         lines=(existing.lines or tuple(None for _ in existing.ids))
         + tuple(tuple((float(p[0]), float(p[1])) for p in ln) for ln in lines_lonlat),
         regime=tuple(existing.regime_of(j) for j in range(len(existing))) + ("new",) * n,
-        misuse=None
-        if existing.misuse is None
-        else np.concatenate([existing.misuse, np.zeros(n)]),
+        misuse=None if existing.misuse is None else np.concatenate([existing.misuse, np.zeros(n)]),
         evidence=(existing.evidence + ("estimated",) * n) if existing.evidence else (),
     )

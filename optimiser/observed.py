@@ -88,15 +88,23 @@ def area_demand(
     n = len(ids)
     span_days = max((inputs.end_ms - inputs.start_ms) / MS_PER_DAY, 1e-9)
     day_counts = _day_counts(inputs.start_ms, inputs.end_ms, tz) if len(sess) else np.ones(3)
-    lane_bay = dict(zip(inputs.lane_zones.get("lane_zone_id", []), inputs.lane_zones.get("curb_zone_id", []), strict=True))
+    lane_bay = dict(
+        zip(
+            inputs.lane_zones.get("lane_zone_id", []),
+            inputs.lane_zones.get("curb_zone_id", []),
+            strict=True,
+        )
+    )
     lane_xy = {
         str(r.lane_zone_id): (float(r.lon), float(r.lat))
         for r in inputs.lane_zones.itertuples(index=False)
     }
     bay_of = sess["curb_zone_id"].astype("string")
     if "lane_zone_id" in sess.columns:
-        from_lane = sess["lane_zone_id"].astype("string").map(
-            lambda v: lane_bay.get(v) if pd.notna(v) else None
+        from_lane = (
+            sess["lane_zone_id"]
+            .astype("string")
+            .map(lambda v: lane_bay.get(v) if pd.notna(v) else None)
         )
         bay_of = bay_of.fillna(from_lane.astype("string"))
     sess = sess.assign(_bay=bay_of)
@@ -137,7 +145,9 @@ def area_demand(
                 lane = sess["lane_zone_id"].iloc[i]
                 pt = lane_xy.get(str(lane))
                 if pt is not None:
-                    free_points.append((pt[0], pt[1], str(sess["data_source_type"].iloc[i]), span_days))
+                    free_points.append(
+                        (pt[0], pt[1], str(sess["data_source_type"].iloc[i]), span_days)
+                    )
             continue
         if wants_bay[i]:
             daily[j] += 1.0 / days[j]

@@ -51,7 +51,11 @@ def proposal_map(
         zorder=3,
         label=f"bays kept ({int(kept.sum())})",
     )
-    for action, colour, marker in (("add", "#2a9d8f", "^"), ("remove", "#e63946", "x")):
+    for action, colour, marker in (
+        ("add", "#2a9d8f", "^"),
+        ("remove", "#e63946", "x"),
+        ("enforce", "#f4a261", "o"),
+    ):
         pts = np.array([sites.xy[idx[p.site_id]] for p in proposals if p.action == action])
         if len(pts):
             ax.scatter(
@@ -79,8 +83,11 @@ def proposal_map(
     retime = [p for p in proposals if p.action == "retime" and p.site_id in idx]
     if retime:
         pts = np.array([sites.xy[idx[p.site_id]] for p in retime])
-        # Colour by delivery-only hours a day: what each bay keeps for deliveries.
-        hours = [sum(e - s for s, e in (p.windows or ())) for p in retime]
+        # Colour by delivery-only hours a day (weekly mean): what each bay keeps.
+        from optimiser.regimes import DAYS_PER_WEEK, hour_mask
+
+        w = np.asarray(DAYS_PER_WEEK) / sum(DAYS_PER_WEEK)
+        hours = [float(hour_mask(p.hours or "24/7").sum(axis=1) @ w) for p in retime]
         sc = ax.scatter(
             pts[:, 0],
             pts[:, 1],
@@ -92,7 +99,7 @@ def proposal_map(
             edgecolors="black",
             lw=0.4,
             zorder=4,
-            label=f"retimed ({len(retime)}): colour = delivery-only hours a day",
+            label=f"new regime ({len(retime)}): colour = delivery-only hours a day",
         )
         fig.colorbar(sc, ax=ax, shrink=0.6, label="delivery-only hours a day")
     # Frame the sites and the demand, not the whole street extract.

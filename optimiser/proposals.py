@@ -1,4 +1,5 @@
-"""Proposals (add, remove, move, retime) as GeoJSON, each with its reason and expected effect.
+"""Proposals (add, remove, move, retime, enforce) as GeoJSON, each with its reason, expected
+effect and evidence (observed | simulated | estimated: where the figures behind it come from).
 
 Effects per proposal are the Erlang-B served deliveries at the sites it touches,
 before (the bays in place, with the demand assigned optimally) and after (the
@@ -15,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from optimiser.distances import Groups
+from optimiser.erlang import served_per_day
+from optimiser.inputs import Demand
 from optimiser.placement import PlacementProblem, PlacementSolution
+from optimiser.regimes import DAY_TYPES, DAYS_PER_WEEK
 from optimiser.timeslots import TimeslotProblem, TimeslotResult
 
 MOVE_RADIUS_M = 150.0  # a removal and an addition this close read as one move
@@ -23,7 +28,7 @@ MOVE_RADIUS_M = 150.0  # a removal and an addition this close read as one move
 
 @dataclass(frozen=True)
 class Proposal:
-    action: str  # add | remove | move | retime
+    action: str  # add | remove | move | retime | enforce
     site_id: str
     lonlat: tuple[float, float]
     reason: str
@@ -35,13 +40,47 @@ class Proposal:
     from_site_id: str | None = None
     from_lonlat: tuple[float, float] | None = None
     distance_m: float | None = None
-    windows: tuple[tuple[int, int], ...] | None = None
+    hours: str | None = None  # retime: the proposed regime's opening_hours
+    hours_before: str | None = None
+    evidence: str = "estimated"
+    area_id: str = ""
+
+
+def site_evidence(problem: PlacementProblem, demand: Demand) -> list[str]:
+    """The evidence behind each site's figures: the site's own (a watched bay) when the
+    sites carry it, else the evidence with the most deliveries a day within its reach."""
+    groups: Groups = problem.groups
+    kinds = ("observed", "simulated", "estimated")
+    per_group = np.zeros((len(groups.daily), len(kinds)))
+    for i, g in enumerate(groups.of_point):
+        if g >= 0:
+            per_group[g, kinds.index(demand.evidence_of(i))] += float(demand.daily[i])
+    per_site = np.zeros((len(problem.sites), len(kinds)))
+    for g, r in enumerate(groups.reach):
+        per_site[r] += per_group[g]
+    own = problem.sites.evidence
+    out = []
+    for j in range(len(problem.sites)):
+        if own and own[j] != "estimated":
+            out.append(own[j])
+        elif per_site[j].sum() > 0:
+            out.append(kinds[int(np.argmax(per_site[j]))])
+        else:
+            out.append(own[j] if own else "estimated")
+    return out
 
 
 def placement_proposals(
-    problem: PlacementProblem, before: PlacementSolution, after: PlacementSolution
+    problem: PlacementProblem,
+    before: PlacementSolution,
+    after: PlacementSolution,
+    evidence: list[str] | None = None,
 ) -> list[Proposal]:
+    """Add, remove and move proposals from the layout change, then ``enforce`` proposals
+    for kept bays whose misuse costs more than ``rules.enforce_min_gain`` deliveries a day
+    (the served deliveries the bay would win back with its misuse removed, at its load)."""
     sites = problem.sites
+    ev = evidence or ["estimated"] * len(sites)
     delta = after.bays - sites.existing
     walk = problem.rules.walk_limit_m
     adds = [int(j) for j in np.flatnonzero(delta > 0)]
@@ -85,6 +124,8 @@ def placement_proposals(
                 ),
                 bays_before=int(sites.existing[a]),
                 bays_after=int(after.bays[a]),
+                evidence=ev[a],
+                area_id=sites.area[a],
             )
         )
     for a in sorted(free_adds):
@@ -105,6 +146,8 @@ def placement_proposals(
                 kerb_m_freed=round(float(-delta[a] * sites.bay_length_m[a]), 1),
                 bays_before=int(sites.existing[a]),
                 bays_after=int(after.bays[a]),
+                evidence=ev[a],
+                area_id=sites.area[a],
             )
         )
     for i in removes:
@@ -129,70 +172,145 @@ def placement_proposals(
                 kerb_m_freed=round(float(-delta[i] * sites.bay_length_m[i]), 1),
                 bays_before=int(sites.existing[i]),
                 bays_after=int(after.bays[i]),
+                evidence=ev[i],
+                area_id=sites.area[i],
+            )
+        )
+    out += enforce_proposals(problem, after, ev)
+    return out
+
+
+def enforce_proposals(
+    problem: PlacementProblem, after: PlacementSolution, evidence: list[str]
+) -> list[Proposal]:
+    """Bays kept whose misuse share m costs at least ``rules.enforce_min_gain`` served
+    deliveries a day: served with m = 0 minus served now, at the bay's load."""
+    sites = problem.sites
+    if sites.misuse is None:
+        return []
+    out = []
+    for j in np.flatnonzero((after.bays > 0) & (sites.misuse > 0)):
+        k, lo, m = int(after.bays[j]), float(after.load[j]), float(sites.misuse[j])
+        full = served_per_day(k, lo, problem.profile, problem.dwell_h)
+        gain = full - float(after.served_erlang[j])
+        if gain < problem.rules.enforce_min_gain:
+            continue
+        out.append(
+            Proposal(
+                action="enforce",
+                site_id=sites.ids[j],
+                lonlat=(float(sites.lonlat[j, 0]), float(sites.lonlat[j, 1])),
+                reason=(
+                    f"enforce: {m:.0%} of this bay's time is taken by vehicles that are not"
+                    f" delivering or overstay; with it free, {gain:.1f} more of its"
+                    f" {lo:.1f} deliveries/day would find a place"
+                ),
+                deliveries_served_delta=round(gain, 2),
+                double_parking_delta=round(-gain, 2) + 0.0,
+                kerb_m_freed=0.0,
+                bays_before=int(sites.existing[j]),
+                bays_after=int(after.bays[j]),
+                evidence=evidence[j],
+                area_id=sites.area[j],
             )
         )
     return out
 
 
 def retime_proposals(
-    problem: TimeslotProblem, result: TimeslotResult, lonlat: np.ndarray
+    problem: TimeslotProblem,
+    result: TimeslotResult,
+    lonlat: np.ndarray,
+    evidence: list[str] | None = None,
+    area: list[str] | None = None,
 ) -> list[Proposal]:
+    """One ``retime`` per bay whose regime changes. Its effect is the zone's change in
+    expected double parking shared by the places retimed there (an attribution)."""
+    dp_before, dp_after = result.zone_double_parking(problem)
+    changed = np.flatnonzero(result.choice > 0)
+    zone_places = {
+        int(c): float(problem.places[changed][problem.zone_of[changed] == c].sum())
+        for c in np.unique(problem.zone_of[changed])
+    }
+    w = np.asarray(DAYS_PER_WEEK) / sum(DAYS_PER_WEEK)
     out = []
-    for b, wins in enumerate(result.windows):
-        if wins == ((0, 24),):
-            continue
-        freed_h = int((~result.delivery[b]).sum())
-        text = ", ".join(f"{s:02d}:00-{e:02d}:00" for s, e in wins) or "never"
+    for b in changed:
+        old = problem.options[b][0]
+        new = problem.options[b][int(result.choice[b])]
         zone = int(problem.zone_of[b])
+        share = float(problem.places[b]) / zone_places[zone]
+        dp_delta = share * float(dp_after[zone] - dp_before[zone])
+        # Delivery-only hours a day before minus after (weekly mean): hours open to all.
+        freed = float((_mask(old.hours).sum(axis=1) - result.delivery[b].sum(axis=1)) @ w)
         worst = float(result.blocking_after[zone].max())
         out.append(
             Proposal(
                 action="retime",
                 site_id=problem.bay_ids[b],
                 lonlat=(float(lonlat[b, 0]), float(lonlat[b, 1])),
-                windows=wins,
+                hours=new.hours,
+                hours_before=old.hours,
                 reason=(
-                    f"delivery-only {text}, another use otherwise: {freed_h} h a day given back;"
-                    f" in zone {problem.zone_ids[zone]} a delivery finds no free bay with"
-                    f" probability <= {worst:.2f} in every hour"
+                    f"{old.name} ({old.hours}) -> {new.name} ({new.hours}):"
+                    f" {freed:+.1f} h a day open to all (weekly mean); in zone"
+                    f" {problem.zone_ids[zone]} a delivery finds no free place with"
+                    f" probability <= {worst:.2f} in every hour of every day type"
+                    f" ({', '.join(DAY_TYPES)})"
                 ),
-                deliveries_served_delta=0.0,
-                double_parking_delta=0.0,
+                deliveries_served_delta=round(-dp_delta, 2) + 0.0,
+                double_parking_delta=round(dp_delta, 2) + 0.0,
                 kerb_m_freed=0.0,
                 bays_before=int(problem.places[b]),
                 bays_after=int(problem.places[b]),
+                evidence=(evidence or ["estimated"] * len(problem.bay_ids))[b],
+                area_id=(area or [""] * len(problem.bay_ids))[b],
             )
         )
     return out
 
 
+def _mask(hours: str) -> np.ndarray:
+    from optimiser.regimes import hour_mask
+
+    return hour_mask(hours)
+
+
+def effect(p: Proposal) -> dict[str, float]:
+    """Expected effect a day: deliveries served (+ more), double parking avoided (+ fewer)."""
+    return {
+        "deliveries_served_per_day": p.deliveries_served_delta,
+        "double_parking_avoided_per_day": round(-p.double_parking_delta, 2) + 0.0,
+        "kerb_m_freed": p.kerb_m_freed,
+    }
+
+
+def geometry(p: Proposal) -> dict[str, Any]:
+    """A move is a LineString from the old place to the new; anything else a Point."""
+    if p.action == "move" and p.from_lonlat is not None:
+        return {"type": "LineString", "coordinates": [list(p.from_lonlat), list(p.lonlat)]}
+    return {"type": "Point", "coordinates": list(p.lonlat)}
+
+
 def to_geojson(proposals: list[Proposal], simulated: bool) -> dict[str, Any]:
     feats = []
     for p in proposals:
-        if p.action == "move" and p.from_lonlat is not None:
-            geom: dict[str, Any] = {
-                "type": "LineString",
-                "coordinates": [list(p.from_lonlat), list(p.lonlat)],
-            }
-        else:
-            geom = {"type": "Point", "coordinates": list(p.lonlat)}
+        geom = geometry(p)
         props = {
+            "kind": p.action,
             "action": p.action,
             "site_id": p.site_id,
+            "area_id": p.area_id,
             "reason": p.reason,
-            "expected_effect": {
-                "deliveries_served_per_day": p.deliveries_served_delta,
-                "double_parking_per_day": p.double_parking_delta,
-                "kerb_m_freed": p.kerb_m_freed,
-            },
+            "effect": effect(p),
+            "evidence": p.evidence,
             "bays_before": p.bays_before,
             "bays_after": p.bays_after,
             "demand_simulated": simulated,
         }
         if p.from_site_id is not None:
             props.update(from_site_id=p.from_site_id, distance_m=p.distance_m)
-        if p.windows is not None:
-            props["delivery_windows"] = [f"{s:02d}:00-{e:02d}:00" for s, e in p.windows]
+        if p.hours is not None:
+            props.update(delivery_hours=p.hours, delivery_hours_before=p.hours_before)
         feats.append({"type": "Feature", "geometry": geom, "properties": props})
     return {"type": "FeatureCollection", "features": feats}
 
@@ -204,11 +322,15 @@ def placement_summary(
     proposals: list[Proposal],
     simulated: bool,
 ) -> str:
-    counts = {a: sum(p.action == a for p in proposals) for a in ("add", "remove", "move")}
+    counts = {
+        a: sum(p.action == a for p in proposals) for a in ("add", "remove", "move", "enforce")
+    }
     kerb_before = float((problem.sites.existing * problem.sites.bay_length_m).sum())
     kerb_after = float((after.bays * problem.sites.bay_length_m).sum())
     lines = [
-        f"placement: {counts['add']} add, {counts['remove']} remove, {counts['move']} move",
+        f"placement: {counts['add']} add, {counts['remove']} remove, {counts['move']} move,"
+        f" {counts['enforce']} enforce; {int(problem.sites.fixed.sum())} bays kept as they are"
+        " (permanent or fixed)",
         f"  bays: {int(problem.sites.existing.sum())} -> {int(after.bays.sum())};"
         f" kerb metres of delivery bays: {kerb_before:.0f} -> {kerb_after:.0f}"
         f" ({kerb_before - kerb_after:+.0f} m freed)",
@@ -219,7 +341,8 @@ def placement_summary(
         f"  expected double parking: {before.double_parking:.1f} -> {after.double_parking:.1f}"
         " deliveries/day",
         f"  objective {after.objective:.2f}, bound {after.bound:.2f}, gap {after.gap:.2%}"
-        f" ({after.abs_gap:.2f} deliveries/day), {after.status} by {after.solver}"
+        f" of the objective without its constant -w x demand, {after.abs_gap:.2f}"
+        f" deliveries/day absolute; {after.status} by {after.solver}"
         f" in {after.wall_s:.1f} s",
         f"  linearisation: secants under Erlang-B by at most {after.linearisation_error:.3f}"
         " deliveries/day per site",

@@ -80,7 +80,9 @@ def regime_of_zone(delivery_hours: Any, attributes: Any) -> str:
     The inventory's own regime wins (Paris: ``attributes.regime`` "ZL permanente" /
     "ZL périodique"); otherwise a bay delivery-only in every hour of every day type is
     permanent, any other (or no) hours periodic."""
-    regime = str((attributes or {}).get("regime", "")).lower() if isinstance(attributes, dict) else ""
+    regime = (
+        str((attributes or {}).get("regime", "")).lower() if isinstance(attributes, dict) else ""
+    )
     if "permanent" in regime:
         return PERMANENT
     if "riodique" in regime or "periodic" in regime:

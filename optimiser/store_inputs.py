@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import or_, select
 
-from occupancy.storage.store import Store, StoreError, lane_zones, now_ms, runs, sessions
+from occupancy.storage.schema import lane_zones, runs, sessions
+from occupancy.storage.store import Store, StoreError, now_ms
 from optimiser.errors import OptimiserInputError
 from optimiser.loaders import select_area
 
@@ -63,15 +64,17 @@ def parse_period(text: str | None, tz: str) -> tuple[int | None, int | None]:
     return out[0], out[1]
 
 
-def read_area(url: str, area: str, start_ms: int | None, end_ms: int | None) -> AreaInputs:
+def read_area(db: Store | str, area: str, start_ms: int | None, end_ms: int | None) -> AreaInputs:
     """The area's bays, the period's sessions at them and the cameras' hours.
 
-    Raises ``OptimiserInputError`` naming the URL or the area when the database cannot
-    be read or holds no bay in the area."""
+    ``db``: an open ``Store`` or a SQLAlchemy URL. Raises ``OptimiserInputError`` naming
+    the URL or the area when the database cannot be read or holds no bay in the area."""
+    own = isinstance(db, str)
     try:
-        store = Store(url)
+        store = Store(db) if isinstance(db, str) else db
     except StoreError as exc:
         raise OptimiserInputError(str(exc)) from None
+    url = store.url
     try:
         zones = select_area(store.zones_frame(), area, where=f"database {url}")
         ids = [str(z) for z in zones["curb_zone_id"]]
@@ -89,7 +92,8 @@ def read_area(url: str, area: str, start_ms: int | None, end_ms: int | None) -> 
             devices = sorted({str(d) for d in zones["device_id"].dropna()})
             run_rows = pd.read_sql(select(runs).where(runs.c.device_id.in_(devices)), conn)
     finally:
-        store.close()
+        if own:
+            store.close()
     lo = int(sess["start_ms"].min()) if start_ms is None and len(sess) else start_ms or 0
     hi = int(sess["end_ms"].max()) if end_ms is None and len(sess) else end_ms or 0
     return AreaInputs(area, zones, sess, lanes, camera_hours(run_rows, lo, hi), lo, hi)

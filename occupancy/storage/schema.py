@@ -187,3 +187,44 @@ jobs = Table(
     Column("started_ms", BigInteger),
     Column("finished_ms", BigInteger),
 )
+
+# -- optimiser runs and the proposals planners review -----------------------------
+
+optimiser_runs = Table(
+    "optimiser_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),  # placement | timeslots
+    Column("area_id", String(100), index=True),
+    Column("period_start_ms", BigInteger),
+    Column("period_end_ms", BigInteger),
+    Column("request", JSON, nullable=False),  # budget, rules, solver settings
+    Column("status", String(20), nullable=False),  # solver status: OPTIMAL | FEASIBLE
+    Column("objective", Float),
+    Column("bound", Float),
+    Column("gap", Float),
+    Column("abs_gap", Float),
+    Column("evidence_shares", JSON),  # {"observed": 0.4, "simulated": 0, "estimated": 0.6}
+    Column("summary", Text),
+    Column("created_ms", BigInteger, nullable=False, index=True),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("kind", String(20), nullable=False, index=True),  # add|remove|move|retime|enforce
+    Column("curb_zone_id", String(64), index=True),  # the bay or candidate site concerned
+    Column("area_id", String(100), index=True),
+    Column("geometry", JSON, nullable=False),  # GeoJSON Point or LineString (a move), WGS84
+    Column("reason", Text, nullable=False),
+    Column("effect", JSON, nullable=False),  # expected deliveries served / double parking a day
+    Column("evidence", String(20), nullable=False),  # observed | simulated | estimated
+    Column("details", JSON),  # bays before/after, delivery hours, distance of a move
+    Column("status", String(20), nullable=False, index=True),  # pending|accepted|rejected
+    Column("reviewed_by", String(200)),  # the API key's name
+    Column("reviewed_ms", BigInteger),
+    Column("review_note", Text),
+    Column("created_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,206 @@
+"""Load what a request's ``Sources`` name into model inputs (``Loaded``).
+
+Three ways in: the database (``db`` + ``area`` + ``period``: bays, sessions, camera
+coverage, see ``optimiser.observed``), the bundled Paris 3e instance, or files (a bay
+inventory in any format ``occupancy.inventory`` reads, with demand points or a
+sessions table). Every mistake is one ``OptimiserInputError`` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimiser.errors import OptimiserInputError
+from optimiser.inputs import DEFAULT_DWELL_H, TYPICAL_URBAN_PROFILE, Demand, Rules, Sites
+from optimiser.loaders import (
+    candidates_from_geojson,
+    demand_from_file,
+    sites_from_zones,
+    with_candidates,
+    zones_from_inventory,
+)
+from optimiser.requests import Sources
+
+Progress = Callable[[str], None]
+
+# Assumed deliveries of a Saturday and of a Sunday/holiday relative to a working day,
+# where no session says (the simulator's weekday factors: 0.55 and 0.12 of a weekday).
+ESTIMATED_DAY_FACTOR = (1.0, 0.55, 0.12)
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    sites: Sites
+    demand: Demand
+    graph: object | None
+    streets_xy: list[np.ndarray]
+    notes: list[str]
+    profile: tuple[float, ...]
+    dwell_h: float
+    street_of: list[str]
+    title: str
+    area_id: str | None = None
+    period_ms: tuple[int | None, int | None] = (None, None)
+    # Observed deliveries a day per bay id, (3 day types, 24 h), when sessions were read.
+    arrivals: dict[str, np.ndarray] = field(default_factory=dict)
+    observed_profile: bool = False
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise OptimiserInputError(f"{path}: file not found")
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def load(
+    src: Sources,
+    rules: Rules,
+    profile: tuple[float, ...] | None,
+    dwell_h: float | None,
+    progress: Progress,
+    tz: str = "Europe/Paris",
+) -> Loaded:
+    """Everything the models read, from the database or from files."""
+    if src.db is not None:
+        return _from_db(src, rules, profile, dwell_h, progress, tz)
+    if src.instance == "paris-3e":
+        from optimiser.instances import paris_3e
+
+        progress("reading the Paris 3e instance (bays, shops, OSM streets)")
+        inst = paris_3e(rules)
+        return Loaded(
+            sites=inst.sites,
+            demand=inst.demand,
+            graph=inst.graph,
+            streets_xy=inst.streets_xy,
+            notes=list(inst.notes),
+            profile=profile or TYPICAL_URBAN_PROFILE,
+            dwell_h=dwell_h or DEFAULT_DWELL_H,
+            street_of=list(inst.street_of),
+            title="Paris 3e: delivery-bay proposals",
+            area_id="75103",
+        )
+    return _from_files(src, rules, profile, dwell_h)
+
+
+def _from_db(
+    src: Sources,
+    rules: Rules,
+    profile: tuple[float, ...] | None,
+    dwell_h: float | None,
+    progress: Progress,
+    tz: str,
+) -> Loaded:
+    from optimiser.observed import area_demand
+    from optimiser.store_inputs import parse_period, read_area
+
+    if not src.area:
+        raise OptimiserInputError("sources: a database needs an area (--area AREA)")
+    start, end = parse_period(src.period, tz)
+    progress(f"reading area {src.area} from the database")
+    inputs = read_area(src.db or "", src.area, start, end)
+    area = area_demand(inputs, rules, tz=tz, shops=src.shops)
+    sites = area.sites
+    notes = list(area.notes)
+    area_id = str(inputs.zones["area_id"].iloc[0]) if "area_id" in inputs.zones else src.area
+    if src.candidates is not None:
+        cid, lines, usable = candidates_from_geojson(src.candidates, rules)
+        sites = with_candidates(sites, cid, lines, usable, rules, area=[area_id] * len(cid))
+    graph, streets_xy = _streets(src.streets_pbf)
+    return Loaded(
+        sites=sites,
+        demand=area.demand,
+        graph=graph,
+        streets_xy=streets_xy,
+        notes=notes,
+        profile=profile or area.profile,
+        dwell_h=dwell_h or area.dwell_h,
+        street_of=list(area.street_of),
+        title=f"{src.area}: delivery-bay proposals",
+        area_id=area_id,
+        period_ms=(inputs.start_ms, inputs.end_ms),
+        arrivals=area.arrivals,
+        observed_profile=bool(area.arrivals),
+    )
+
+
+def _from_files(
+    src: Sources, rules: Rules, profile: tuple[float, ...] | None, dwell_h: float | None
+) -> Loaded:
+    notes: list[str] = []
+    if src.bays is not None:
+        zones = zones_from_inventory(src.bays, src.bays_format, src.area)
+    elif src.zones is not None:
+        zones = _read_table(src.zones)
+    else:
+        raise OptimiserInputError("sources: give db + area, instance, bays or zones")
+    sites = sites_from_zones(zones, rules)
+    if src.candidates is not None:
+        cid, lines, usable = candidates_from_geojson(src.candidates, rules)
+        sites = with_candidates(sites, cid, lines, usable, rules)
+    prof, dwell = profile, dwell_h
+    arrivals: dict[str, np.ndarray] = {}
+    if src.sessions is not None:
+        from optimiser.sessions import demand_from_sessions
+
+        if src.zones is None:
+            raise OptimiserInputError("sources: sessions need the zones table (zones=...)")
+        obs = demand_from_sessions(_read_table(src.sessions), _read_table(src.zones))
+        demand: Demand = obs.demand
+        prof, dwell = prof or obs.profile, dwell or obs.dwell_h
+        notes.append(f"demand: observed sessions over {obs.n_days} day(s)")
+        arrivals = {
+            str(z): np.outer(ESTIMATED_DAY_FACTOR, row.to_numpy(dtype=float))
+            for z, row in obs.arrivals.iterrows()
+        }
+    elif src.demand is not None:
+        demand = demand_from_file(src.demand, src.weight_field)
+        if demand.simulated:
+            notes.append(f"demand: no '{src.weight_field}' field, every point weighs 1 (simulated)")
+    else:
+        raise OptimiserInputError("sources: give demand (points file) or sessions")
+    if prof is None:
+        notes.append("hourly profile: assumed typical urban delivery day (estimated)")
+    graph, streets_xy = _streets(src.streets_pbf)
+    street_col = next(
+        (zones[c] for c in ("street_name", "street", "area_id") if c in zones.columns), None
+    )
+    street_of = (
+        [str(v) if pd.notna(v) else "" for v in street_col] if street_col is not None else []
+    )
+    street_of += ["" for _ in range(len(sites) - len(street_of))]
+    return Loaded(
+        sites=sites,
+        demand=demand,
+        graph=graph,
+        streets_xy=streets_xy,
+        notes=notes,
+        profile=prof or TYPICAL_URBAN_PROFILE,
+        dwell_h=dwell or DEFAULT_DWELL_H,
+        street_of=street_of,
+        title="delivery-bay proposals",
+        area_id=src.area,
+        arrivals=arrivals,
+        observed_profile=src.sessions is not None,
+    )
+
+
+def _streets(pbf: Path | None) -> tuple[object | None, list[np.ndarray]]:
+    if pbf is None:
+        return None, []
+    import pyogrio
+
+    from optimiser.distances import street_graph
+    from optimiser.instances import WALK_HIGHWAYS
+
+    if not pbf.is_file():
+        raise OptimiserInputError(f"{pbf}: file not found")
+    lines_df = pyogrio.read_dataframe(pbf, layer="lines")
+    lines_df = lines_df[lines_df["highway"].isin(WALK_HIGHWAYS)]
+    streets_xy = [np.asarray(g.coords) for g in lines_df.to_crs(2154).geometry]
+    return street_graph(streets_xy), streets_xy
