@@ -27,6 +27,11 @@ from occupancy.storage.schema import jobs
 from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
+# The declared shops layer: demand of an area's bays no camera watches (server-side data).
+_GEODATA = Path(__file__).resolve().parents[2] / "shared" / "geodata"
+SHOPS = _GEODATA / "paris_shops_delivery.geojson"
+# OSM extract for candidate kerb and walking distances (kerb outside it gets no candidate).
+STREETS = _GEODATA / "paris_3e_streets.osm.pbf"
 
 Progress = Callable[[float], None]
 # (source, site description, store, progress) -> summary stored as the job's result
@@ -91,24 +96,52 @@ def pipeline_runner(
     }
 
 
+def _optimiser_runner(kind: str, payload: Mapping[str, Any], store: Store) -> Mapping[str, Any]:
+    """Run an area job on this server's database and store its proposals for review.
+
+    The job names an area, a period, a budget and rules only; the bays and sessions
+    come from ``store``, demand where no camera watches from the shared shops layer."""
+    from optimiser import requests as rq
+    from optimiser.publish import save
+    from optimiser.runners import placement, timeslots
+
+    shops = SHOPS if SHOPS.is_file() else None
+    if kind == "placement":
+        job = rq.PlacementJob.model_validate(dict(payload))
+        streets = STREETS if STREETS.is_file() else None
+        req: Any = rq.placement_request(job, store.url, shops, streets)
+        run = placement(req)
+    else:
+        tjob = rq.TimeslotJob.model_validate(dict(payload))
+        req = rq.timeslot_request(tjob, store.url, shops)
+        run = timeslots(req)
+    run_id, ids = save(store, kind, run, req.model_dump(mode="json"))
+    res = run.result
+    return {
+        "run_id": run_id,
+        "proposals": len(ids),
+        "status": res.status,
+        "objective": res.objective,
+        "bound": res.bound,
+        "gap": None if res.gap == float("inf") else res.gap,
+        "evidence_shares": res.evidence_shares,
+        "summary": res.summary,
+        "notes": res.notes,
+    }
+
+
 def placement_runner(
     source: str, payload: Mapping[str, Any], store: Store, progress: Progress
 ) -> Mapping[str, Any]:
-    """Where delivery bays should be (``optimiser.api.run_placement``)."""
-    from optimiser.api import PlacementRequest, run_placement
-
-    result = run_placement(PlacementRequest.model_validate(dict(payload)))
-    return result.model_dump(mode="json")
+    """Where delivery bays should be (``optimiser.runners.placement``)."""
+    return _optimiser_runner("placement", payload, store)
 
 
 def timeslots_runner(
     source: str, payload: Mapping[str, Any], store: Store, progress: Progress
 ) -> Mapping[str, Any]:
-    """When bays should serve deliveries (``optimiser.api.run_timeslots``)."""
-    from optimiser.api import TimeslotRequest, run_timeslots
-
-    result = run_timeslots(TimeslotRequest.model_validate(dict(payload)))
-    return result.model_dump(mode="json")
+    """Which regime each bay should have (``optimiser.runners.timeslots``)."""
+    return _optimiser_runner("timeslots", payload, store)
 
 
 DEFAULT_RUNNERS: Mapping[str, JobRunner] = {

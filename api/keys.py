@@ -26,7 +26,8 @@ class Scope(StrEnum):
 
     READ = "read"  # CDS events and metrics (CDS requires authentication for those)
     INGEST = "ingest"  # edge analysers pushing events and sessions
-    JOBS = "jobs"  # submit and follow batch footage jobs
+    JOBS = "jobs"  # submit and follow batch footage and optimiser jobs
+    REVIEW = "review"  # planners: accept or reject optimiser proposals
     ADMIN = "admin"
 
 

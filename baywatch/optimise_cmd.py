@@ -1,5 +1,8 @@
 """``baywatch optimise placement|timeslots``: the optimiser on the command line.
 
+From the database (``--db URL --area AREA [--period START/END]``: bays, sessions and
+camera coverage; proposals are stored for planners unless ``--no-store``) or from files
+(``--bays`` inventory in any format, ``--demand`` or ``--sessions`` + ``--zones``).
 User mistakes print one ``error: ...`` line and exit 2, never a traceback.
 """
 
@@ -7,90 +10,124 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
-from optimiser.api import (
-    PlacementRequest,
-    Sources,
-    TimeslotRequest,
-    request_error,
-    run_placement,
-    run_timeslots,
-)
+from baywatch.console import err_console, fail
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import Budget, Costs, Rules
+from optimiser.requests import PlacementRequest, Sources, TimeslotRequest, request_error
+
+if TYPE_CHECKING:
+    from optimiser.runners import Run
 
 app = typer.Typer(
-    help="Propose where delivery bays should be and when they serve deliveries.",
+    help="Propose where delivery bays should be and which delivery regime each bay has.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
+GEODATA = Path(__file__).resolve().parents[2] / "shared" / "geodata"
+SHOPS = GEODATA / "paris_shops_delivery.geojson"
+STREETS = GEODATA / "paris_3e_streets.osm.pbf"
 
+Db = Annotated[
+    str | None, typer.Option(help="SQLAlchemy URL: read the area's bays and sessions from it")
+]
+Area = Annotated[
+    str | None, typer.Option(help="area_id or area_name of the bays (e.g. 75103 or 'Paris 3e')")
+]
+Period = Annotated[
+    str | None, typer.Option(help="START/END, ISO dates in local time (default: every session)")
+]
+Shops = Annotated[
+    Path | None,
+    typer.Option(help="declared shops GeoJSON: demand where no camera watches (default: Paris's)"),
+]
+Store_ = Annotated[
+    bool, typer.Option("--store/--no-store", help="with --db: store the proposals for review")
+]
 Instance = Annotated[
     str | None, typer.Option(help="bundled real instance: paris-3e (reads ../shared/geodata)")
 ]
-BaysCsv = Annotated[Path | None, typer.Option(help="Paris open-data bay CSV")]
-Arr = Annotated[int | None, typer.Option(help="only this arrondissement of the bay CSV")]
-BaysGeo = Annotated[Path | None, typer.Option(help="CDS curb-zones GeoJSON")]
+Bays = Annotated[
+    Path | None, typer.Option(help="bay inventory file: Paris CSV, CDS GeoJSON, CEREMA CSV, OSM")
+]
+BaysFormat = Annotated[str, typer.Option(help="auto, paris, cds, cerema or osm")]
 DemandOpt = Annotated[Path | None, typer.Option(help="demand points GeoJSON/CSV")]
 Sessions = Annotated[Path | None, typer.Option(help="sessions table CSV/Parquet")]
 Zones = Annotated[Path | None, typer.Option(help="zones table CSV/Parquet (with sessions)")]
 Cands = Annotated[Path | None, typer.Option(help="candidate kerb segments GeoJSON")]
-Streets = Annotated[Path | None, typer.Option(help="OSM PBF for walking distances")]
+Streets = Annotated[
+    Path | None,
+    typer.Option(help="OSM PBF: walking distances, and candidate kerb with --db (default: the 3e)"),
+]
 Out = Annotated[Path, typer.Option(help="folder for GeoJSON, summary and map")]
 Fixed = Annotated[list[str] | None, typer.Option(help="bay id that must stay (repeatable)")]
+AllowPermanent = Annotated[
+    bool,
+    typer.Option(help="let proposals remove or retime permanent (24/7) bays (off: kept)"),
+]
 
 
 def _guard(run: Callable[[], T]) -> T:
     try:
         return run()
     except ValidationError as exc:
-        console.print(f"error: {request_error(exc)}", markup=False)
-        raise typer.Exit(2) from None
+        fail(str(request_error(exc)))
     except OptimiserInputError as exc:
-        console.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
+        fail(str(exc))
 
 
-def _sources(
-    instance: str | None,
-    bays_csv: Path | None,
-    arrondissement: int | None,
-    bays_geojson: Path | None,
-    demand: Path | None,
-    sessions: Path | None,
-    zones: Path | None,
-    candidates: Path | None,
-    streets: Path | None,
-) -> Sources:
-    return Sources.model_validate(
-        {
-            "instance": instance,
-            "bays_csv": bays_csv,
-            "arrondissement": arrondissement,
-            "bays_geojson": bays_geojson,
-            "demand": demand,
-            "sessions": sessions,
-            "zones": zones,
-            "candidates": candidates,
-            "streets_pbf": streets,
-        }
-    )
+def _sources(**kw: Any) -> Sources:
+    """With --db, the shared Paris shops layer and 3e street extract are the defaults
+    (demand where no camera watches; candidate kerb and walking distances)."""
+    if kw.get("db") is not None:
+        if kw.get("shops") is None and SHOPS.is_file():
+            kw["shops"] = SHOPS
+        if kw.get("streets_pbf") is None and STREETS.is_file():
+            kw["streets_pbf"] = STREETS
+    return Sources.model_validate({k: v for k, v in kw.items() if v is not None})
+
+
+def _report(run: Run, kind: str, out: Path, db: str | None, store: bool, req: Any) -> None:
+    from optimiser.runners import write_outputs
+
+    typer.echo(run.result.summary)
+    for note in run.result.notes:
+        typer.echo(f"  note: {note}")
+    for p in run.proposals:
+        typer.echo(f"  - {p.action} {p.site_id} [{p.evidence}]: {p.reason}")
+    for name, path in write_outputs(run, kind, out).items():
+        typer.echo(f"  {name}: {path}")
+    if db is not None and store:
+        from occupancy.storage.store import Store, StoreError
+        from optimiser.publish import save
+
+        try:
+            st = Store(db)
+        except StoreError as exc:
+            fail(str(exc))
+        try:
+            run_id, ids = save(st, kind, run, req.model_dump(mode="json"))
+        finally:
+            st.close()
+        typer.echo(f"  stored: run {run_id}, {len(ids)} proposals pending review")
 
 
 @app.command()
 def placement(
+    db: Db = None,
+    area: Area = None,
+    period: Period = None,
+    shops: Shops = None,
+    store: Store_ = True,
     instance: Instance = None,
-    bays_csv: BaysCsv = None,
-    arrondissement: Arr = None,
-    bays_geojson: BaysGeo = None,
+    bays: Bays = None,
+    bays_format: BaysFormat = "auto",
     demand: DemandOpt = None,
     sessions: Sessions = None,
     zones: Zones = None,
@@ -99,128 +136,134 @@ def placement(
     walk_limit_m: float = typer.Option(100.0, help="walking reach of a bay (m)"),
     min_bay_length_m: float = typer.Option(10.0, help="length of one new bay (m)"),
     fixed: Fixed = None,
+    allow_permanent_changes: AllowPermanent = False,
     max_added: int | None = typer.Option(None, help="budget: bays added"),
     max_removed: int | None = typer.Option(None, help="budget: bays removed"),
     max_changes: int | None = typer.Option(20, help="budget: bays added + removed"),
     max_new_kerb_m: float | None = typer.Option(None, help="budget: kerb metres of new bays"),
     kerb_neutral: bool = typer.Option(False, help="total bay kerb metres may not grow"),
     double_parking_weight: float = typer.Option(1.0, help="objective weight"),
-    time_limit_s: float = typer.Option(30.0, help="solver time limit"),
+    time_limit_s: float = typer.Option(30.0, help="solver time limit (s)"),
     workers: int = typer.Option(8, help="solver threads/workers"),
     seed: int = typer.Option(0),
     solver: str = typer.Option("scip", help="scip (MIP interface) or cp-sat"),
     out: Out = Path("out/optimiser"),
 ) -> None:
-    """Where bays should be: add, remove and move proposals with expected effects."""
+    """Where bays should be: add, remove, move and enforce proposals with expected effects."""
 
     def go() -> None:
+        from optimiser.runners import placement as run_placement
+
         src = _sources(
-            instance,
-            bays_csv,
-            arrondissement,
-            bays_geojson,
-            demand,
-            sessions,
-            zones,
-            candidates,
-            streets,
-        )
-        budget = Budget(
-            max_added=max_added,
-            max_removed=max_removed,
-            max_changes=max_changes,
-            max_new_kerb_m=max_new_kerb_m,
+            db=db,
+            area=area,
+            period=period,
+            shops=shops,
+            instance=instance,
+            bays=bays,
+            bays_format=bays_format,
+            demand=demand,
+            sessions=sessions,
+            zones=zones,
+            candidates=candidates,
+            streets_pbf=streets,
         )
         req = PlacementRequest.model_validate(
             {
                 "sources": src,
-                "budget": budget,
+                "budget": Budget(
+                    max_added=max_added,
+                    max_removed=max_removed,
+                    max_changes=max_changes,
+                    max_new_kerb_m=max_new_kerb_m,
+                    kerb_neutral=kerb_neutral,
+                ),
                 "rules": Rules(
                     walk_limit_m=walk_limit_m,
                     min_bay_length_m=min_bay_length_m,
                     fixed_bay_ids=frozenset(fixed or []),
+                    allow_permanent_changes=allow_permanent_changes,
                 ),
                 "costs": Costs(double_parking_weight=double_parking_weight),
                 "time_limit_s": time_limit_s,
                 "num_workers": workers,
                 "seed": seed,
                 "solver": solver,
-                "out_dir": out,
             }
         )
-        if kerb_neutral:
-            req = req.model_copy(
-                update={"budget": budget.model_copy(update={"max_total_kerb_m": _kerb_now(req)})}
-            )
-        with console.status("optimising placement") as status:
-            res = run_placement(req, progress=lambda m: status.update(m))
-        typer.echo(res.summary)
-        for note in res.notes:
-            typer.echo(f"  note: {note}")
-        for name, path in res.files.items():
-            typer.echo(f"  {name}: {path}")
+        with err_console.status("optimising placement") as status:
+            run = run_placement(req, progress=lambda m: status.update(m))
+        _report(run, "placement", out, db, store, req)
 
     _guard(go)
 
 
-def _kerb_now(req: PlacementRequest) -> float:
-    """Kerb metres of the bays in place (for --kerb-neutral)."""
-    from optimiser.api import _load
-
-    src = _load(req.sources, req.rules, req.profile, req.dwell_h, lambda _: None)
-    return float((src.sites.existing * src.sites.bay_length_m).sum()) + 1e-6
-
-
 @app.command()
 def timeslots(
+    db: Db = None,
+    area: Area = None,
+    period: Period = None,
+    shops: Shops = None,
+    store: Store_ = True,
     instance: Instance = None,
-    bays_csv: BaysCsv = None,
-    arrondissement: Arr = None,
-    bays_geojson: BaysGeo = None,
+    bays: Bays = None,
+    bays_format: BaysFormat = "auto",
     demand: DemandOpt = None,
     sessions: Sessions = None,
     zones: Zones = None,
     streets: Streets = None,
     zone_by: str = typer.Option("street", help="pool bays by street, area or bay"),
+    regime: list[str] | None = typer.Option(
+        None,
+        help="opening_hours of a regime the city allows (repeatable; default Paris: 24/7 and"
+        " 'Mo-Sa 07:00-20:00; PH off')",
+    ),
+    allow_permanent_changes: AllowPermanent = False,
     walk_limit_m: float = typer.Option(100.0, help="walking reach of a bay (m)"),
     blocking_cap: float = typer.Option(0.2, help="max P(no free bay) in any zone-hour"),
-    min_window_h: int = typer.Option(2, help="shortest delivery window (h)"),
-    max_windows: int = typer.Option(2, help="most delivery windows a day"),
-    release_value: float = typer.Option(0.1, help="value of a place-hour given back"),
+    release_value: float = typer.Option(0.1, help="value of a place-hour open to all"),
     time_limit_s: float = typer.Option(20.0, help="solver time limit (s)"),
     workers: int = typer.Option(8),
     seed: int = typer.Option(0),
     deterministic: bool = typer.Option(False, help="same answer for a seed (slower)"),
     out: Out = Path("out/optimiser"),
 ) -> None:
-    """In which hours each bay serves deliveries only: retime proposals."""
+    """Which of the city's delivery regimes each bay should have, per day type."""
 
     def go() -> None:
+        from optimiser.runners import timeslots as run_timeslots
+
         src = _sources(
-            instance, bays_csv, arrondissement, bays_geojson, demand, sessions, zones, None, streets
+            db=db,
+            area=area,
+            period=period,
+            shops=shops,
+            instance=instance,
+            bays=bays,
+            bays_format=bays_format,
+            demand=demand,
+            sessions=sessions,
+            zones=zones,
+            streets_pbf=streets,
         )
         req = TimeslotRequest.model_validate(
             {
                 "sources": src,
                 "zone_by": zone_by,
-                "rules": Rules(walk_limit_m=walk_limit_m),
+                "regimes": tuple(regime) if regime else None,
+                "rules": Rules(
+                    walk_limit_m=walk_limit_m, allow_permanent_changes=allow_permanent_changes
+                ),
                 "blocking_cap": blocking_cap,
-                "min_window_h": min_window_h,
-                "max_windows": max_windows,
                 "release_value": release_value,
                 "time_limit_s": time_limit_s,
                 "num_workers": workers,
                 "seed": seed,
                 "deterministic": deterministic,
-                "out_dir": out,
             }
         )
-        with console.status("optimising delivery hours") as status:
-            res = run_timeslots(req, progress=lambda m: status.update(m))
-        typer.echo(res.summary)
-        for note in res.notes:
-            typer.echo(f"  note: {note}")
-        for name, path in res.files.items():
-            typer.echo(f"  {name}: {path}")
+        with err_console.status("optimising delivery regimes") as status:
+            run = run_timeslots(req, progress=lambda m: status.update(m))
+        _report(run, "timeslots", out, db, store, req)
 
     _guard(go)

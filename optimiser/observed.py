@@ -124,7 +124,7 @@ def area_demand(
     index = {z: j for j, z in enumerate(ids)}
     local = pd.to_datetime(sess["start_ms"], unit="ms", utc=True).dt.tz_convert(tz)
     hour = local.dt.hour.to_numpy()
-    dtype = np.array([_day_type(int(w)) for w in local.dt.weekday.to_numpy()], dtype=np.int64)
+    dtype = np.array([_day_type(int(w)) for w in local.dt.day_of_week.to_numpy()], dtype=np.int64)
     delivering = sess["vehicle_type"].isin(DELIVERY_VEHICLES).to_numpy()
     is_park = (sess["kind"] == "park").to_numpy()
     wants_bay = (is_park & delivering) | ~is_park
@@ -139,8 +139,8 @@ def area_demand(
     free_points: list[tuple[float, float, str, float]] = []
     per_type = np.maximum(day_counts, 1e-9)
     for i, zid in enumerate(sess["_bay"]):
-        j = index.get(str(zid)) if pd.notna(zid) else None
-        if j is None or days[j] <= 0:
+        found = index.get(str(zid)) if pd.notna(zid) else None
+        if found is None or days[found] <= 0:
             if not is_park[i] and "lane_zone_id" in sess.columns:
                 lane = sess["lane_zone_id"].iloc[i]
                 pt = lane_xy.get(str(lane))
@@ -149,6 +149,7 @@ def area_demand(
                         (pt[0], pt[1], str(sess["data_source_type"].iloc[i]), span_days)
                     )
             continue
+        j = found
         if wants_bay[i]:
             daily[j] += 1.0 / days[j]
             arr = arrivals.setdefault(ids[j], np.zeros((len(DAY_TYPES), 24)))
@@ -156,7 +157,8 @@ def area_demand(
         misuse[j] += misused_s[i]
     with np.errstate(divide="ignore", invalid="ignore"):
         misuse = np.where(days > 0, misuse / (days * 86_400.0 * sites.existing), 0.0)
-    sites = replace(sites, misuse=np.clip(misuse, 0.0, 0.95), evidence=tuple(evidence))
+    misuse = np.clip(misuse, 0.0, 0.95)
+    sites = replace(sites, misuse=misuse, evidence=tuple(evidence))
 
     keep = daily > 0
     pts = sites.lonlat[keep]
@@ -221,9 +223,9 @@ def area_demand(
         + ", ".join(f"{evidence.count(k)} {k}" for k in (OBSERVED, SIMULATED, ESTIMATED))
         + ")",
     )
-    if np.any(sites.misuse > 0):
+    if np.any(misuse > 0):
         notes.append(
-            f"misuse: mean {float(np.mean(sites.misuse[days > 0])):.0%} of bay time taken by"
+            f"misuse: mean {float(np.mean(misuse[days > 0])):.0%} of bay time taken by"
             " other vehicles or overstays (reduces what a bay serves)"
         )
     street = zones["street_name"] if "street_name" in zones.columns else pd.Series([""] * n)

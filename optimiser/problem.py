@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from optimiser.distances import StreetGraph, aggregate, reach_network, reach_straight
 from optimiser.inputs import Budget, Costs, Demand, Rules, Sites, check_profile
 from optimiser.placement import PlacementProblem
+
+SAME_KERB_M = 15.0
 
 
 def build_problem(
@@ -24,6 +28,10 @@ def build_problem(
     prof = check_profile(profile, dwell_h)
     if graph is not None:
         reach = reach_network(demand.xy, sites.xy, rules.walk_limit_m, graph)
+        # A point on the site's own kerb reaches it even where the street graph's
+        # snapping misses (a bay's own stops are recorded at the bay).
+        near = reach_straight(demand.xy, sites.xy, min(SAME_KERB_M, rules.walk_limit_m))
+        reach = [np.union1d(a, b).astype(np.int64) for a, b in zip(reach, near, strict=True)]
     else:
         reach = reach_straight(demand.xy, sites.xy, rules.walk_limit_m)
     groups = aggregate(demand.daily, reach)

@@ -174,9 +174,12 @@ class TimeslotJob(_AreaJob):
     blocking_cap: float = Field(default=0.2, gt=0, lt=1)
 
 
-def placement_request(job: PlacementJob, db: str, shops: Path | None) -> PlacementRequest:
-    """The request a job runs on the server's own database (and declared shops layer)."""
-    src = Sources(db=db, area=job.area, period=job.period, shops=shops)
+def placement_request(
+    job: PlacementJob, db: str, shops: Path | None, streets: Path | None = None
+) -> PlacementRequest:
+    """The request a job runs on the server's own database and server-side layers (the
+    declared shops; an OSM extract for candidate kerb and walking distances)."""
+    src = Sources(db=db, area=job.area, period=job.period, shops=shops, streets_pbf=streets)
     return PlacementRequest(
         sources=src,
         budget=job.budget,

@@ -309,8 +309,8 @@ def write_outputs(run: Run, kind: str, out: Path) -> dict[str, str]:
 
 
 def run_placement(request: PlacementRequest, progress: Progress = _noop) -> PlacementResult:
-    return placement(request, progress).result  # type: ignore[no-any-return]
+    return placement(request, progress).result
 
 
 def run_timeslots(request: TimeslotRequest, progress: Progress = _noop) -> TimeslotResultModel:
-    return timeslots(request, progress).result  # type: ignore[no-any-return]
+    return timeslots(request, progress).result

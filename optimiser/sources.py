@@ -111,6 +111,10 @@ def _from_db(
     if src.candidates is not None:
         cid, lines, usable = candidates_from_geojson(src.candidates, rules)
         sites = with_candidates(sites, cid, lines, usable, rules, area=[area_id] * len(cid))
+    elif src.streets_pbf is not None:
+        progress("candidate kerb from OpenStreetMap")
+        sites, note = _osm_candidates(src.streets_pbf, sites, rules, area_id)
+        notes.append(note)
     graph, streets_xy = _streets(src.streets_pbf)
     return Loaded(
         sites=sites,
@@ -204,3 +208,24 @@ def _streets(pbf: Path | None) -> tuple[object | None, list[np.ndarray]]:
     lines_df = lines_df[lines_df["highway"].isin(WALK_HIGHWAYS)]
     streets_xy = [np.asarray(g.coords) for g in lines_df.to_crs(2154).geometry]
     return street_graph(streets_xy), streets_xy
+
+
+def _osm_candidates(pbf: Path, sites: Sites, rules: Rules, area_id: str) -> tuple[Sites, str]:
+    """Existing bays plus candidate kerb cut from the OSM extract (``optimiser.kerb``) inside
+    the bays' convex hull, grown by 30 m."""
+    import pyogrio
+    import shapely
+
+    from optimiser.kerb import kerb_candidates
+
+    if not pbf.is_file():
+        raise OptimiserInputError(f"{pbf}: file not found")
+    lines = pyogrio.read_dataframe(pbf, layer="lines")
+    points = pyogrio.read_dataframe(pbf, layer="points")
+    hull = shapely.convex_hull(shapely.multipoints(sites.xy)).buffer(30.0)
+    cid, clines, usable, skipped = kerb_candidates(lines, points, hull, sites.xy)
+    out = with_candidates(sites, cid, clines, usable, rules, area=[area_id] * len(cid))
+    return out, (
+        f"candidates: {len(cid)} OSM kerb pieces ({pbf.name}); {skipped['bus_lane_ways']} ways"
+        " with a bus lane and the 5 m before junctions and crossings left out"
+    )

@@ -10,7 +10,8 @@ keeps it. There are no arbitrary windows: every proposal is a regime the city si
 Bays of one zone (a street, an area) pool their demand. In each day type and hour the
 zone's delivery places must keep the Erlang-B probability that a delivery finds no
 free place under ``blocking_cap`` where the options can (elsewhere the zone takes all
-the places its options allow, and the hour is reported); the expected double parking
+the places its options allow, and the hour is reported), in every zone-hour with at
+least ``MIN_CAP_ARRIVALS_H`` deliveries an hour; the expected double parking
 of every place count is a table read by an element constraint.
 
 Objective, per average day of the week (day types weighted 5, 1, 1 over 7):
@@ -33,6 +34,10 @@ from optimiser.regimes import DAY_TYPES, DAYS_PER_WEEK, Regime, hour_mask
 
 SCALE = 1000
 HOURS = 24
+# The blocking cap binds only in zone-hours with at least this many deliveries an hour:
+# below it "a delivery finds no place with probability p" concerns a fraction of a
+# delivery (a Sunday night), which the double-parking cost already prices.
+MIN_CAP_ARRIVALS_H = 0.5
 N_TYPES = len(DAY_TYPES)
 
 
@@ -217,7 +222,9 @@ def _solve_zone(
             before[t, h] = erlang_b(n_now, a) if a > 0 else 0.0
             n_th = sum(cf[o] * y[i][o] for i, cf in enumerate(coef) for o in range(len(cf)))
             if a > 0:
-                need = min_bays_for_blocking(a, p.blocking_cap, n_max=10_000)
+                need = 0
+                if lam >= MIN_CAP_ARRIVALS_H:
+                    need = min_bays_for_blocking(a, p.blocking_cap, n_max=10_000)
                 if need > n_max:
                     unreachable.append((t, h))
                     need = n_max

@@ -16,7 +16,7 @@ from api.params import bad_request
 from api.security import require
 from api.state import ApiState, get_state
 from occupancy.domain.states import JobStatus
-from optimiser.api import PlacementRequest, TimeslotRequest
+from optimiser.requests import PlacementJob, TimeslotJob
 
 router = APIRouter(prefix="/jobs", tags=["Batch jobs"], dependencies=[Depends(require(Scope.JOBS))])
 
@@ -89,17 +89,20 @@ def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
 
 
 @router.post("/placement", status_code=202, response_model=JobOut)
-def submit_placement(request: PlacementRequest, state: ApiState = Depends(get_state)) -> JobOut:
-    """Queue an optimiser run: where delivery bays should be (``optimiser.api``)."""
+def submit_placement(request: PlacementJob, state: ApiState = Depends(get_state)) -> JobOut:
+    """Queue an optimiser run on the database's bays and sessions of an area: where
+    delivery bays should be. Its proposals land in ``GET /proposals`` (pending review).
+    A body naming a file path or an output folder (``sources``, ``out_dir``) is a 400."""
     payload = request.model_dump(mode="json")
-    return _out(state.jobs.submit("optimiser:placement", payload, kind="placement"))
+    return _out(state.jobs.submit(f"optimiser:placement:{request.area}", payload, kind="placement"))
 
 
 @router.post("/timeslots", status_code=202, response_model=JobOut)
-def submit_timeslots(request: TimeslotRequest, state: ApiState = Depends(get_state)) -> JobOut:
-    """Queue an optimiser run: when bays should serve deliveries (``optimiser.api``)."""
+def submit_timeslots(request: TimeslotJob, state: ApiState = Depends(get_state)) -> JobOut:
+    """Queue an optimiser run on an area: which of the city's delivery regimes each bay
+    should have. Its proposals land in ``GET /proposals`` (pending review)."""
     payload = request.model_dump(mode="json")
-    return _out(state.jobs.submit("optimiser:timeslots", payload, kind="timeslots"))
+    return _out(state.jobs.submit(f"optimiser:timeslots:{request.area}", payload, kind="timeslots"))
 
 
 @router.get("/{job_id}", response_model=JobOut)

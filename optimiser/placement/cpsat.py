@@ -195,7 +195,7 @@ def exact_with_lp_bound(
     from optimiser.placement.mip import solve_mip
     from optimiser.placement.model import objective_offset, relative_gap
 
-    lp_opts = replace(opts, solver="glop")
+    lp_opts = replace(opts, solver="glop", time_limit_s=max(1.0, opts.time_limit_s))
     exact = solve_mip(problem, lp_opts, None, bays, None)
     if evaluation_only:
         bound = exact.objective

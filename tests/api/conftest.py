@@ -148,7 +148,9 @@ def make_api(
     store = Store(db)
     store.upsert_zones(zone_rows())
     keys = KeyStore(store)
-    tokens = {s: keys.create(f"test {s}", [s])[1] for s in ("read", "ingest", "jobs", "admin")}
+    tokens = {
+        s: keys.create(f"test {s}", [s])[1] for s in ("read", "ingest", "jobs", "review", "admin")
+    }
     cfg = Settings(db=db, **settings)
     runners = None if runner is None else {"footage": runner}
     app = create_app(cfg, store=store, job_runners=runners, background=False)

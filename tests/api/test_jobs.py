@@ -125,42 +125,11 @@ def test_jobs_survive_restart(tmp_path: Path) -> None:
     store2.close()
 
 
-def test_optimiser_timeslots_job_on_paris_3e(tmp_path: Path) -> None:
-    """A real optimiser run through the job queue (the bundled Paris 3e instance)."""
-    from tests.api.conftest import SHARED
-
-    if not (SHARED / "geodata" / "paris_3e_streets.osm.pbf").exists():
-        import pytest
-
-        pytest.skip("../shared/geodata absent")
-    gen = make_api(tmp_path)
-    api = next(gen)
-    h = api.auth("jobs")
-    body = {
-        "sources": {"instance": "paris-3e"},
-        "time_limit_s": 1,
-        "num_workers": 1,
-        "out_dir": str(tmp_path / "out"),
-    }
-    r = api.client.post("/jobs/timeslots", json=body, headers=h)
-    assert r.status_code == 202, r.text
-    jid = r.json()["job_id"]
-    assert r.json()["kind"] == "timeslots"
-    api.state.jobs.run_one()
-    j = api.client.get(f"/jobs/{jid}", headers=h).json()
-    assert j["status"] == "done", j["error"]
-    res = j["result"]
-    assert res["place_hours_released"] > 0 and res["demand_simulated"] is True
-    assert all(f["properties"]["action"] == "retime" for f in res["proposals"]["features"])
-    assert Path(res["files"]["map"]).exists()
-    gen.close()
-
-
 def test_optimiser_request_errors(api: Api) -> None:
     h = api.auth("jobs")
-    r = api.client.post("/jobs/placement", json={"sources": {}, "dwell_h": -1}, headers=h)
+    r = api.client.post("/jobs/placement", json={"area": "a", "time_limit_s": -1}, headers=h)
     assert r.status_code == 400
-    assert any(d.startswith("body.dwell_h:") for d in r.json()["error_details"])
-    r = api.client.post("/jobs/timeslots", json={"sources": {"instance": "lyon"}}, headers=h)
+    assert any(d.startswith("body.time_limit_s:") for d in r.json()["error_details"])
+    r = api.client.post("/jobs/timeslots", json={"area": "a", "zone_by": "city"}, headers=h)
     assert r.status_code == 400
     assert api.client.post("/jobs/timeslots", json={}, headers=api.auth("read")).status_code == 403

@@ -19,17 +19,35 @@ def _ll(x: float, y: float) -> list[float]:
     return [float(p[0]), float(p[1])]
 
 
+def _bay(x: float, y: float) -> dict[str, object]:
+    """A 10 m x 2 m CDS curb-zone polygon centred on (x, y) metres from the origin."""
+    ring = [_ll(x - 5, y - 1), _ll(x + 5, y - 1), _ll(x + 5, y + 1), _ll(x - 5, y + 1)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+ZONE_IDS = ("0b0d3c9e-1111-4a6b-9c1e-000000000001", "0b0d3c9e-1111-4a6b-9c1e-000000000002")
+
+
 @pytest.fixture
 def inputs(tmp_path: Path) -> dict[str, Path]:
+    # A CDS curb-zones file (read by occupancy.inventory's CDS parser): the bay at x=0 is
+    # permanent (delivery-only 24/7), the one at x=400 periodic (Paris hours).
     zones = {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": _ll(x, 0)},
-                "properties": {"curb_zone_id": f"z{i}", "length": 1000, "area_id": "a"},
+                "geometry": _bay(x, 0),
+                "properties": {
+                    "curb_zone_id": zid,
+                    "length": 1000,
+                    "curb_area_ids": ["a"],
+                    "delivery_hours": hours,
+                },
             }
-            for i, x in enumerate([0.0, 400.0])
+            for zid, x, hours in zip(
+                ZONE_IDS, [0.0, 400.0], ["24/7", "Mo-Sa 07:00-20:00; PH off"], strict=True
+            )
         ],
     }
     demand = {
@@ -73,7 +91,7 @@ def test_placement_cli_writes_proposals_summary_and_map(
         app,
         [
             "optimise", "placement",
-            "--bays-geojson", str(inputs["zones"]),
+            "--bays", str(inputs["zones"]),
             "--demand", str(inputs["demand"]),
             "--candidates", str(inputs["cands"]),
             "--max-changes", "3",
@@ -90,28 +108,43 @@ def test_placement_cli_writes_proposals_summary_and_map(
     assert actions.get("kerb-a") in {"add", "move"}
     assert "kerb-short" not in actions
     effect = next(f for f in geo["features"] if f["properties"]["site_id"] == "kerb-a")
-    assert effect["properties"]["expected_effect"]["deliveries_served_per_day"] > 0
+    assert effect["properties"]["effect"]["deliveries_served_per_day"] > 0
+    # The permanent bay at x=0 serves almost nothing (0.2 a day) but is kept.
+    assert ZONE_IDS[0] not in actions
+    assert effect["properties"]["evidence"] == "estimated"
     assert (out / "placement_map.png").stat().st_size > 10_000
     assert "served (Erlang-B)" in (out / "placement_summary.txt").read_text()
 
 
-def test_timeslots_cli_runs(inputs: dict[str, Path], tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    res = runner.invoke(
-        app,
-        [
-            "optimise", "timeslots",
-            "--bays-geojson", str(inputs["zones"]),
-            "--demand", str(inputs["demand"]),
-            "--zone-by", "bay",
-            "--time-limit-s", "2",
-            "--out", str(out),
-        ],
-    )  # fmt: skip
-    assert res.exit_code == 0, res.output
-    geo = json.loads((out / "timeslot_proposals.geojson").read_text())
-    assert all(f["properties"]["action"] == "retime" for f in geo["features"])
-    assert geo["features"], "night hours carry no demand: some bay is retimed"
+def test_timeslots_cli_keeps_permanent_bays_unless_allowed(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    def run(*extra: str) -> dict[str, str]:
+        out = tmp_path / "out"
+        res = runner.invoke(
+            app,
+            [
+                "optimise", "timeslots",
+                "--bays", str(inputs["zones"]),
+                "--demand", str(inputs["demand"]),
+                "--zone-by", "bay",
+                "--time-limit-s", "2",
+                "--out", str(out),
+                *extra,
+            ],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        geo = json.loads((out / "timeslots_proposals.geojson").read_text())
+        assert all(f["properties"]["kind"] == "retime" for f in geo["features"])
+        return {
+            f["properties"]["site_id"]: f["properties"]["delivery_hours"] for f in geo["features"]
+        }
+
+    # Without the option the permanent bay stays 24/7 although its nights carry no demand.
+    assert ZONE_IDS[0] not in run()
+    # With it, the permanent bay's night and Sunday hours go back to other uses: it becomes
+    # the city's periodic regime, never an arbitrary window.
+    assert run("--allow-permanent-changes")[ZONE_IDS[0]] == "Mo-Sa 07:00-20:00; PH off"
 
 
 @pytest.mark.parametrize(
@@ -126,7 +159,7 @@ def test_user_errors_are_one_line_exit_2(
     inputs: dict[str, Path], args: list[str], message: str
 ) -> None:
     base = {
-        "--bays-geojson": str(inputs["zones"]),
+        "--bays": str(inputs["zones"]),
         "--demand": str(inputs["demand"]),
         "--candidates": str(inputs["cands"]),
     }
@@ -146,7 +179,7 @@ def test_bad_weight_is_named(inputs: dict[str, Path], tmp_path: Path) -> None:
     path = tmp_path / "bad.geojson"
     path.write_text(json.dumps(bad))
     res = runner.invoke(
-        app, ["optimise", "placement", "--bays-geojson", str(inputs["zones"]),
+        app, ["optimise", "placement", "--bays", str(inputs["zones"]),
               "--demand", str(path)],
     )  # fmt: skip
     assert res.exit_code == 2

@@ -107,12 +107,9 @@ def test_solvers_match_brute_force(seed: int, budget: Budget) -> None:
     # Guard: the instance is not trivial (serving something beats serving nothing).
     assert best_units > objective_units(problem, 0, 0, 0)
     best = best_units / OBJ_SCALE + objective_offset(problem)
-    cp = solve(problem, CPSAT)
-    assert cp.status == "OPTIMAL"
-    assert cp.objective == pytest.approx(best, abs=1e-9)
-    # SCIP solves the same model with exact (not rounded-down) coefficients and
-    # continuous loads: brute force over every layout, each with its optimal
-    # assignment (a linear programme once the layout is fixed).
+    # SCIP solves the model with exact (not rounded-down) coefficients and continuous
+    # loads: brute force over every layout, each with its optimal assignment (a linear
+    # programme once the layout is fixed).
     mip = solve(problem, SCIP)
     best_mip = max(
         solve(problem, SCIP, fix_bays=np.asarray(layout)).objective
@@ -120,8 +117,13 @@ def test_solvers_match_brute_force(seed: int, budget: Budget) -> None:
     )
     assert mip.status == "OPTIMAL"
     assert mip.objective == pytest.approx(best_mip, abs=1e-3)
-    # The integer model only rounds down, so it never beats the exact one.
-    assert mip.objective >= best - 1e-6
+    # CP-SAT optimises the rounded-down integer model: its layout is worth at least that
+    # model's optimum (brute force) once evaluated exactly, and at most the true optimum;
+    # the bound it reports is one of the described model (not of the rounded one).
+    cp = solve(problem, CPSAT)
+    assert best - 1e-6 <= cp.objective <= best_mip + 1e-6
+    assert cp.bound >= best_mip - 1e-6
+    assert cp.status == ("OPTIMAL" if cp.gap <= 1e-4 else "FEASIBLE")
 
 
 def feasible_layouts(problem: PlacementProblem) -> list[tuple[int, ...]]:

@@ -97,26 +97,27 @@ def test_missing_column_is_named() -> None:
 def test_timeslots_use_observed_hours(tmp_path: Path) -> None:
     from optimiser.api import Sources, TimeslotRequest, run_timeslots
 
+    # z1 is busy at 21:00 (six stops a day, after the periodic regime's 20:00): the
+    # observed hours make it delivery-only 24/7; z2, with no evening stop, keeps its hours.
+    day1_21h = pd.Timestamp("2026-03-02 21:10", tz="Europe/Paris").value // 10**6
     rows = [
-        _row(f"s{d}{k}", "park", "z1", DAY1_10H + d * 86_400_000 + k * 60_000, 900)
+        _row(f"s{d}{k}", "park", "z1", day1_21h + d * 86_400_000 + k * 60_000, 900)
         for d in range(2)
         for k in range(6)
     ]
+    rows.append(_row("t1", "park", "z2", DAY1_10H, 600))
     sessions(rows).to_csv(tmp_path / "sessions.csv", index=False)
     ZONES.to_csv(tmp_path / "zones.csv", index=False)
     res = run_timeslots(
         TimeslotRequest(
             sources=Sources(zones=tmp_path / "zones.csv", sessions=tmp_path / "sessions.csv"),
             zone_by="bay",
-            min_window_h=1,
             time_limit_s=2,
         )
     )
-    wins = {
-        f["properties"]["site_id"]: f["properties"]["delivery_windows"]
+    hours = {
+        f["properties"]["site_id"]: f["properties"]["delivery_hours"]
         for f in res.proposals["features"]
     }
-    # z1 is busy at 10:00 only (six stops a day): its delivery window covers 10:00.
-    spans = [(int(w[:2]), int(w[6:8])) for w in wins["z1"]]
-    assert any(start <= 10 < end for start, end in spans)
+    assert hours == {"z1": "24/7"}
     assert not res.demand_simulated

@@ -8,108 +8,136 @@ import pytest
 from optimiser.erlang import erlang_b
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import TYPICAL_URBAN_PROFILE
-from optimiser.timeslots import HOURS, TimeslotProblem, hour_weights, solve_timeslots
+from optimiser.regimes import (
+    ALWAYS,
+    DAYS_PER_WEEK,
+    PARIS_PERIODIC,
+    PARIS_REGIMES,
+    PERIODIC,
+    PERMANENT,
+    Regime,
+    catalogue,
+    hour_mask,
+    regime_of_zone,
+)
+from optimiser.timeslots import (
+    HOURS,
+    MIN_CAP_ARRIVALS_H,
+    SCALE,
+    TimeslotProblem,
+    hour_weights,
+    solve_timeslots,
+)
+
+PERM, PER = PARIS_REGIMES
+DAY = np.array([1.0, 0.55, 0.12])
 
 
-def two_zone_problem(**kw: float) -> TimeslotProblem:
-    daily = np.array([40.0, 6.0])
+def problem(daily: list[float], options: list[tuple[Regime, ...]], **kw: float) -> TimeslotProblem:
+    n = len(daily)
     return TimeslotProblem(
-        bay_ids=("a1", "a2", "a3", "b1"),
-        places=np.array([1, 1, 2, 1]),
-        zone_of=np.array([0, 0, 0, 1]),
-        zone_ids=("busy street", "quiet street"),
-        arrivals=np.outer(daily, TYPICAL_URBAN_PROFILE),
+        bay_ids=tuple(f"b{i}" for i in range(n)),
+        places=np.ones(n, dtype=np.int64),
+        zone_of=np.arange(n),
+        zone_ids=tuple(f"z{i}" for i in range(n)),
+        arrivals=np.stack([np.outer(DAY * d, TYPICAL_URBAN_PROFILE) for d in daily]),
         dwell_h=0.25,
+        options=tuple(options),
         **kw,  # type: ignore[arg-type]
     )
 
 
-def test_schedule_keeps_window_rules_and_blocking_cap() -> None:
-    p = two_zone_problem(blocking_cap=0.15, min_window_h=3, max_windows=2)
+def test_paris_regimes_are_the_city_rules() -> None:
+    # Periodic: delivery-only Monday-Saturday 07:00-20:00; nights, Sundays open to all.
+    m = hour_mask(PARIS_PERIODIC)
+    assert m[0].tolist() == [7 <= h < 20 for h in range(24)]
+    assert m[1].tolist() == m[0].tolist()
+    assert not m[2].any()
+    assert hour_mask(ALWAYS).all() and PERM.permanent and not PER.permanent
+    assert regime_of_zone("24/7", {}) == PERMANENT
+    assert regime_of_zone(PARIS_PERIODIC, {"regime": "ZL permanente"}) == PERMANENT
+    assert regime_of_zone(None, {"regime": "ZL périodique"}) == PERIODIC
+    assert regime_of_zone("Mo-Fr 08:00-12:00", None) == PERIODIC
+    with pytest.raises(OptimiserInputError, match="regime hours"):
+        catalogue(["Mo-Sa 25:00-26:00"])
+
+
+def test_locked_permanent_bay_keeps_its_regime() -> None:
+    # Almost no demand: a free bay would become periodic, a locked one stays 24/7.
+    p = problem([0.5, 0.5], [(PERM,), (PERM, PER)])
     res = solve_timeslots(p, time_limit_s=5)
     assert res.status == "OPTIMAL"
-    for wins in res.windows:
-        assert 1 <= len(wins) <= 2
-        assert all(e - s >= 3 for s, e in wins)
-    for c in range(2):
-        members = np.flatnonzero(p.zone_of == c)
-        for h in range(HOURS):
-            n = int(sum(p.places[b] for b in members if res.delivery[b, h]))
-            a = p.arrivals[c, h] * p.dwell_h
-            if (p.zone_ids[c], h) in res.unreachable_cap:
-                assert n == int(p.places[members].sum())
-            elif a > 0:
-                assert erlang_b(n, a) <= 0.15 + 1e-12
-    # Something is given back at night, when nothing arrives.
+    assert res.choice.tolist() == [0, 1]
+    assert res.delivery[0].all()
+    assert res.delivery[1].tolist() == hour_mask(PARIS_PERIODIC).tolist()
     assert res.place_hours_released > 0
-    assert not res.delivery[:, 2].any()
-    assert res.double_parking_after >= res.double_parking_before - 1e-9
 
 
-def test_single_bay_matches_brute_force_over_all_windows() -> None:
-    arrivals = np.outer([12.0], TYPICAL_URBAN_PROFILE)
+def test_busy_periodic_bay_becomes_permanent_when_the_cap_needs_it() -> None:
+    # 400 deliveries a working day: the evening hours after 20:00 still carry more than
+    # MIN_CAP_ARRIVALS_H an hour, so the blocking cap needs the bay delivery-only then.
+    p = problem([400.0], [(PER, PERM)], blocking_cap=0.9)
+    assert p.arrivals[0, 0, 20] >= MIN_CAP_ARRIVALS_H
+    res = solve_timeslots(p, time_limit_s=5)
+    assert res.choice.tolist() == [1]
+    assert res.place_hours_released < 0  # fewer hours open to all than now
+
+
+def test_matches_enumeration_of_every_choice() -> None:
+    options = [(PER, PERM), (PERM, PER), (PER, PERM)]
     p = TimeslotProblem(
-        bay_ids=("only",),
-        places=np.array([2]),
-        zone_of=np.array([0]),
-        zone_ids=("z",),
-        arrivals=arrivals,
-        dwell_h=0.5,
-        blocking_cap=0.5,
-        min_window_h=2,
-        max_windows=1,
-        release_value=0.1,
-        double_parking_weight=1.0,
-        window_cost=0.05,
+        bay_ids=("a", "b", "c"),
+        places=np.array([1, 2, 1]),
+        zone_of=np.array([0, 0, 0]),
+        zone_ids=("street",),
+        arrivals=np.outer(DAY * 30.0, TYPICAL_URBAN_PROFILE)[None],
+        dwell_h=0.4,
+        options=tuple(options),
+        blocking_cap=0.6,
     )
     res = solve_timeslots(p, time_limit_s=5)
-    hw = hour_weights(arrivals)
-    assert hw[20] == 1.5 and min(hw) == pytest.approx(0.5)  # evening premium, peak discount
+    hw = hour_weights(p.arrivals)
+    w = [d / sum(DAYS_PER_WEEK) for d in DAYS_PER_WEEK]
     best = -np.inf
-    for s, e in itertools.combinations(range(HOURS + 1), 2):
-        if e - s < 2:
-            continue
-        ok, dp = True, 0.0
-        for h in range(HOURS):
-            a = arrivals[0, h] * p.dwell_h
-            n = 2 if s <= h < e else 0
-            if a > 0 and erlang_b(n, a) > 0.5:
-                ok = False
-                break
-            dp += round(1000 * arrivals[0, h] * erlang_b(n, a)) / 1000 if a > 0 else 0.0
+    for pick in itertools.product(range(2), repeat=3):
+        masks = [hour_mask(options[b][o].hours) for b, o in enumerate(pick)]
+        ok, val = True, 0.0
+        for t in range(3):
+            for h in range(HOURS):
+                lam = p.arrivals[0, t, h]
+                n = sum(int(p.places[b]) * int(masks[b][t, h]) for b in range(3))
+                if lam <= 0:
+                    continue
+                if lam >= MIN_CAP_ARRIVALS_H and erlang_b(n, lam * p.dwell_h) > 0.6:
+                    ok = False
+                val -= round(SCALE * w[t] * lam * erlang_b(n, lam * p.dwell_h)) / SCALE
+        for b, o in enumerate(pick):
+            free = ~masks[b]
+            rel = sum(w[t] * 0.1 * hw[h] * free[t, h] for t in range(3) for h in range(HOURS))
+            val += round(SCALE * (rel * int(p.places[b]) - (0.05 if o else 0.0))) / SCALE
         if ok:
-            freed = [h for h in range(HOURS) if not s <= h < e]
-            val = sum(2 * round(0.1 * hw[h] * 1000) / 1000 for h in freed) - dp - 0.05
             best = max(best, val)
     assert res.objective == pytest.approx(best, abs=1e-6)
-    assert res.windows[0] and len(res.windows[0]) == 1
 
 
 def test_unreachable_cap_is_reported_not_hidden() -> None:
-    p = two_zone_problem(blocking_cap=0.01)
+    p = problem([400.0], [(PER, PERM)], blocking_cap=0.01)
     res = solve_timeslots(p, time_limit_s=5)
-    assert any(zone == "busy street" for zone, _ in res.unreachable_cap)
-    # Where the cap cannot be met every place stays delivery-only.
-    _, hour = res.unreachable_cap[0]
-    assert res.delivery[np.flatnonzero(p.zone_of == 0), hour].all()
+    assert any(zone == "z0" for zone, _, _ in res.unreachable_cap)
+    # Where the cap cannot be met the bay takes every delivery hour its options allow.
+    assert res.choice.tolist() == [1]
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "match"),
-    [
-        ("blocking_cap", 1.5, "blocking_cap"),
-        ("min_window_h", 0, "min_window_h"),
-        ("max_windows", 0, "max_windows"),
-    ],
-)
-def test_bad_parameters_are_clear_errors(field: str, value: float, match: str) -> None:
-    with pytest.raises(OptimiserInputError, match=match):
-        two_zone_problem(**{field: value})
+def test_bad_parameters_are_clear_errors() -> None:
+    with pytest.raises(OptimiserInputError, match="blocking_cap"):
+        problem([1.0], [(PERM,)], blocking_cap=1.5)
+    with pytest.raises(OptimiserInputError, match="regime option"):
+        problem([1.0], [()])
 
 
 def test_deterministic_for_fixed_seed() -> None:
-    p = two_zone_problem()
+    p = problem([40.0, 6.0, 0.5], [(PER, PERM), (PERM, PER), (PER, PERM)])
     a = solve_timeslots(p, time_limit_s=0.05, seed=4, deterministic=True)
     b = solve_timeslots(p, time_limit_s=0.05, seed=4, deterministic=True)
-    assert np.array_equal(a.delivery, b.delivery)
+    assert np.array_equal(a.choice, b.choice)
     assert a.objective == b.objective

@@ -1,0 +1,152 @@
+"""Optimiser jobs on the database's bays and sessions, and the proposals review contract.
+
+The database holds the real Paris 3e bays (Ville de Paris open data) with three days of
+simulated sessions, as ``baywatch demo`` makes; skipped only where ../shared/geodata is
+absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import SHARED, Api, make_api
+
+PARIS = SHARED / "geodata" / "paris_delivery_bays.csv"
+pytestmark = pytest.mark.skipif(not PARIS.is_file(), reason="../shared/geodata absent")
+
+
+@pytest.fixture(scope="module")
+def paris_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from occupancy.evaluation.simulate import simulate_sessions
+    from occupancy.inventory.bays import load_bays
+    from occupancy.storage.store import Store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('paris') / 'paris3e.db'}"
+    store = Store(url)
+    zones = [z for z in load_bays(PARIS, "paris").zones if z["area_id"] == "75103"]
+    store.upsert_zones(zones)
+    start = datetime(2026, 3, 2, tzinfo=ZoneInfo("Europe/Paris"))
+    store.write_sessions_frame(simulate_sessions(store.zones_frame(), start=start, days=3, seed=2))
+    store.close()
+    return url
+
+
+@pytest.fixture
+def api(tmp_path: Path, paris_db: str) -> Iterator[Api]:
+    import shutil
+
+    db = tmp_path / "api.db"
+    shutil.copy(paris_db.removeprefix("sqlite:///"), db)
+    yield from make_api(tmp_path, db=f"sqlite:///{db}", api_rate_limit_per_s=0)
+
+
+def _run_job(api: Api, kind: str, body: dict[str, object]) -> dict[str, object]:
+    h = api.auth("jobs")
+    r = api.client.post(f"/jobs/{kind}", json=body, headers=h)
+    assert r.status_code == 202, r.text
+    api.state.jobs.run_one()
+    j = api.client.get(f"/jobs/{r.json()['job_id']}", headers=h).json()
+    assert j["status"] == "done", j["error"]
+    result: dict[str, object] = j["result"]
+    return result
+
+
+def test_placement_job_stores_proposals_planners_review(api: Api) -> None:
+    res = _run_job(
+        api,
+        "placement",
+        {"area": "75103", "budget": {"max_changes": 6}, "time_limit_s": 8},
+    )
+    # Every bay with simulated sessions is "simulated"; the few bays with no session in
+    # the three days get the declared shops' demand, "estimated"; nothing is "observed".
+    shares = res["evidence_shares"]
+    assert res["proposals"] and shares["simulated"] > 0.9 and "observed" not in shares
+    r = api.client.get("/proposals", params={"area": "75103"})
+    assert r.status_code == 200
+    coll = r.json()
+    assert coll["type"] == "FeatureCollection" and len(coll["features"]) == res["proposals"]
+    permanent = {
+        z["curb_zone_id"]
+        for z in api.store.zones_frame().to_dict("records")
+        if (z["attributes"] or {}).get("regime") == "ZL permanente"
+    }
+    assert len(permanent) == 176
+    for f in coll["features"]:
+        p = f["properties"]
+        assert p["kind"] in {"add", "remove", "move", "retime", "enforce"}
+        assert p["status"] == "pending" and p["reviewed_by"] is None
+        # Simulated sessions are labelled simulated, never observed.
+        assert p["evidence"] in {"simulated", "estimated"}
+        assert p["reason"] and set(p["effect"]) >= {
+            "deliveries_served_per_day",
+            "double_parking_avoided_per_day",
+        }
+        assert f["geometry"]["type"] in {"Point", "LineString"}
+        # No permanent bay is removed or moved away.
+        if p["kind"] in {"remove", "move"}:
+            assert p["curb_zone_id"] not in permanent
+            assert p["details"].get("from_curb_zone_id") not in permanent
+    added = [f for f in coll["features"] if f["properties"]["kind"] == "add"]
+    assert added, "simulated double parking near busy bays: some bay is added"
+    assert all(f["properties"]["effect"]["deliveries_served_per_day"] > 0 for f in added)
+
+    pid = coll["features"][0]["id"]
+    assert api.client.get(f"/proposals/{pid}").json()["properties"]["id"] == pid
+    body = {"decision": "accept", "note": "checked on site"}
+    assert (
+        api.client.post(f"/proposals/{pid}/review", json=body, headers=api.auth("read")).status_code
+        == 403
+    )
+    assert api.client.post(f"/proposals/{pid}/review", json=body).status_code == 401
+    r = api.client.post(f"/proposals/{pid}/review", json=body, headers=api.auth("review"))
+    assert r.status_code == 200, r.text
+    p = r.json()["properties"]
+    assert p["status"] == "accepted" and p["reviewed_by"] == "test review"
+    assert p["reviewed_at"].endswith("Z") and p["review_note"] == "checked on site"
+    accepted = api.client.get("/proposals", params={"status": "accepted"}).json()["features"]
+    assert [f["id"] for f in accepted] == [pid]
+    bad = api.client.post(
+        f"/proposals/{pid}/review", json={"decision": "maybe"}, headers=api.auth("review")
+    )
+    assert bad.status_code == 400 and "decision" in bad.text
+    missing = api.client.post(
+        "/proposals/nope/review", json={"decision": "reject"}, headers=api.auth("review")
+    )
+    assert missing.status_code == 404
+
+
+def test_timeslot_job_keeps_permanent_bays(api: Api) -> None:
+    res = _run_job(api, "timeslots", {"area": "Paris 3e", "time_limit_s": 5})
+    feats = api.client.get("/proposals", params={"kind": "retime"}).json()["features"]
+    assert len(feats) == res["proposals"]
+    zones = api.store.zones_frame().set_index("curb_zone_id")["attributes"]
+    for f in feats:
+        regime = (zones[f["properties"]["curb_zone_id"]] or {}).get("regime")
+        assert regime != "ZL permanente"
+        assert f["properties"]["details"]["delivery_hours"] in (
+            "24/7",
+            "Mo-Sa 07:00-20:00; PH off",
+        )
+
+
+@pytest.mark.parametrize("field", ["sources", "out_dir"])
+def test_job_with_a_path_is_a_400_naming_the_rule(api: Api, field: str) -> None:
+    body = {"area": "75103", field: {"instance": "paris-3e"} if field == "sources" else "/tmp/x"}
+    r = api.client.post("/jobs/placement", json=body, headers=api.auth("jobs"))
+    assert r.status_code == 400
+    assert "never takes a file path or an output folder" in r.text
+
+
+def test_job_on_an_unknown_area_fails_with_one_line(api: Api) -> None:
+    h = api.auth("jobs")
+    r = api.client.post("/jobs/placement", json={"area": "99999"}, headers=h)
+    assert r.status_code == 202
+    api.state.jobs.run_one()
+    j = api.client.get(f"/jobs/{r.json()['job_id']}", headers=h).json()
+    assert j["status"] == "failed" and "no bays in area '99999'" in j["error"]
