@@ -378,7 +378,7 @@ def all_policies(bays: Iterable[Bay], version: str) -> dict[str, dict[str, Any]]
     first: dict[str, int] = {}
     by_id: dict[str, Bay] = {}
     for b in bays:
-        pub = b.published_ms if b.published_ms is not None else b.last_updated_ms
+        pub = b.published_ms if b.published_ms is not None else b.updated_ms
         for pid in policy_ids(b):
             if pid not in first or pub < first[pid]:
                 first[pid] = pub
@@ -398,7 +398,7 @@ _GEOMETRY: dict[tuple[str, int], dict[str, Any]] = {}
 
 def zone_geometry(b: Bay) -> dict[str, Any]:
     """The bay's footprint as RFC 7946 GeoJSON (cached per bay version)."""
-    key = (b.curb_zone_id, b.last_updated_ms)
+    key = (b.curb_zone_id, b.updated_ms)
     g = _GEOMETRY.get(key)
     if g is None:
         if len(_GEOMETRY) > 200_000:
@@ -424,12 +424,12 @@ def zone_object(
     include_geometry: bool = True,
     simulated: bool = False,
 ) -> dict[str, Any]:
-    published = b.published_ms if b.published_ms is not None else b.last_updated_ms
+    published = b.published_ms if b.published_ms is not None else b.updated_ms
     z: dict[str, Any] = {
         "curb_zone_id": ids.zone(b.curb_zone_id),
         "curb_policy_ids": policy_ids(b),
         "published_date": published,
-        "last_updated_date": b.last_updated_ms,
+        "last_updated_date": b.updated_ms,
         "start_date": published,
     }
     if include_geometry:
@@ -495,9 +495,9 @@ def build_areas(bays: Iterable[Bay]) -> dict[str, Area]:
             geometry=rfc7946_geometry(hull),
             zone_ids=tuple(sorted(b.curb_zone_id for b in members)),
             published_ms=min(
-                b.published_ms if b.published_ms is not None else b.last_updated_ms for b in members
+                b.published_ms if b.published_ms is not None else b.updated_ms for b in members
             ),
-            last_updated_ms=max(b.last_updated_ms for b in members),
+            last_updated_ms=max(b.updated_ms for b in members),
             centroid=(c.x, c.y),
             shape=hull,
         )
@@ -546,9 +546,9 @@ def build_cameras(bays: Iterable[Bay]) -> dict[str, Camera]:
             lon=sum(b.lon for b in members) / len(members),
             lat=sum(b.lat for b in members) / len(members),
             published_ms=min(
-                b.published_ms if b.published_ms is not None else b.last_updated_ms for b in members
+                b.published_ms if b.published_ms is not None else b.updated_ms for b in members
             ),
-            last_updated_ms=max(b.last_updated_ms for b in members),
+            last_updated_ms=max(b.updated_ms for b in members),
         )
     return out
 

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from api.geo import BBox
+from occupancy.domain.curb_zone import CurbZoneRecord, records_from_rows
 from occupancy.domain.geo import MetricProjection
 from occupancy.domain.records import EventType
 from occupancy.domain.states import COMMS_EVENTS, PARK_EVENTS, BayState, bay_state
@@ -74,40 +75,8 @@ def _build_grid(
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Bay:
-    """Static description of a bay, as the API shows it."""
-
-    curb_zone_id: str
-    name: str | None
-    lon: float
-    lat: float
-    geometry: Mapping[str, Any]
-    device_id: str | None
-    source: str
-    area_id: str | None
-    area_name: str | None
-    length_cm: int | None
-    width_cm: int | None
-    num_spaces: int | None
-    max_stay_min: float | None
-    vehicle_types: tuple[str, ...] | None
-    user_classes: tuple[str, ...] | None
-    street_name: str | None
-    street_side: str | None
-    delivery_hours: str | None
-    published_ms: int | None
-    last_updated_ms: int
-    # How the footprint was made where it was not surveyed (e.g. "rectangle, east-west
-    # (no street to align to)"), from the import's ``attributes.footprint``; None = as given.
-    geometry_derived: str | None = None
-
-
-def _derived(attributes: Any) -> str | None:
-    if isinstance(attributes, Mapping):
-        v = attributes.get("footprint")
-        return str(v) if v else None
-    return None
+# The API's read model of a bay is the stored record itself.
+Bay = CurbZoneRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,49 +86,9 @@ class StateChange:
     since_ms: int | None
 
 
-def _opt(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
-def _opt_int(v: Any) -> int | None:
-    v = _opt(v)
-    return None if v is None else int(v)
-
-
 def bays_from_frame(df: pd.DataFrame) -> list[Bay]:
-    out = []
-    for r in df.to_dict("records"):
-        vt, uc = _opt(r.get("vehicle_types")), _opt(r.get("user_classes"))
-        out.append(
-            Bay(
-                curb_zone_id=str(r["curb_zone_id"]),
-                name=_opt(r.get("name")),
-                lon=float(r["lon"]),
-                lat=float(r["lat"]),
-                geometry=r["geometry"],
-                device_id=_opt(r.get("device_id")),
-                source=str(r["source"]),
-                area_id=_opt(r.get("area_id")),
-                area_name=_opt(r.get("area_name")),
-                length_cm=_opt_int(r.get("length_cm")),
-                width_cm=_opt_int(r.get("width_cm")),
-                num_spaces=_opt_int(r.get("num_spaces")),
-                max_stay_min=_opt(r.get("max_stay_min")),
-                vehicle_types=None if vt is None else tuple(vt),
-                user_classes=None if uc is None else tuple(uc),
-                street_name=_opt(r.get("street_name")),
-                street_side=_opt(r.get("street_side")),
-                delivery_hours=_opt(r.get("delivery_hours")),
-                published_ms=_opt_int(r.get("published_ms")),
-                last_updated_ms=int(r["last_updated_ms"]),
-                geometry_derived=_derived(r.get("attributes")),
-            )
-        )
-    return out
+    """Bays from ``Store.zones_frame()`` (one row per curb zone), in the frame's order."""
+    return records_from_rows(df.to_dict("records"))
 
 
 class LiveIndex:

@@ -41,6 +41,7 @@ def build_city(db: str, n: int, seed: int) -> None:
     import numpy as np
 
     from api.keys import KeyStore
+    from occupancy.domain.curb_zone import records_from_rows
     from occupancy.domain.records import stable_id
     from occupancy.evaluation.simulate import simulate_sessions
     from occupancy.runtime.wire import EventIn
@@ -72,7 +73,7 @@ def build_city(db: str, n: int, seed: int) -> None:
             }
         )
     store = Store(db)
-    store.upsert_zones(zones)
+    store.upsert_zones(records_from_rows(zones))
     # Live state: every bay has a latest park event, 60 % of them park_end (free).
     events = []
     for i, z in enumerate(zones):

@@ -51,7 +51,7 @@ def _zone_indices(state: ApiState, bbox: BBox | None, circle: Circle | None) -> 
 
 
 def _valid_at(b: Bay, t: int) -> bool:
-    published = b.published_ms if b.published_ms is not None else b.last_updated_ms
+    published = b.published_ms if b.published_ms is not None else b.updated_ms
     return published <= t
 
 
@@ -123,9 +123,13 @@ def query_areas(
         box = shapely.box(bbox.min_lng, bbox.min_lat, bbox.max_lng, bbox.max_lat)
         areas = [a for a in areas if a.shape.intersects(box)]
     if circle is not None:
-        proj = MetricProjection.for_points([circle.lng], [circle.lat])
+        # The areas' projection: a centre outside its domain is far from all of them.
+        ring = np.vstack([np.zeros((0, 2)), *(np.asarray(a.shape.exterior.coords) for a in areas)])
+        proj = MetricProjection.for_points(ring[:, 0], ring[:, 1])
         px, py = proj.to_xy(np.array([circle.lng]), np.array([circle.lat]))
         centre = shapely.Point(px[0], py[0])
+        if not np.all(np.isfinite([px[0], py[0]])):
+            areas = []  # outside the projection's domain: far from every area
 
         def dist(a_shape: shapely.Geometry) -> float:
             coords = np.asarray(a_shape.exterior.coords)

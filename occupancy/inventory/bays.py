@@ -27,6 +27,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 
+from occupancy.domain.curb_zone import CurbZoneRecord
 from occupancy.domain.geo import metric_crs
 from occupancy.domain.records import stable_id
 from occupancy.inventory import geometry
@@ -59,7 +60,7 @@ class Rejected:
 
 @dataclass(frozen=True)
 class ImportResult:
-    zones: list[dict[str, Any]]
+    zones: list[CurbZoneRecord]
     rejected: list[Rejected]
     fmt: str = "auto"
     warnings: list[Rejected] = field(default_factory=list)
@@ -293,29 +294,7 @@ def _finish(
                 c.attributes["footprint_length_assumed_m"] = DEFAULT_LENGTH_M
             if not c.width_cm:
                 c.attributes["footprint_width_assumed_m"] = DEFAULT_WIDTH_M
-    zones = [
-        {
-            "curb_zone_id": c.uuid,
-            "name": c.name or c.local_id,
-            "source": source,
-            "geometry": c.geometry,
-            "lon": c.lon,
-            "lat": c.lat,
-            "length_cm": c.length_cm,
-            "width_cm": c.width_cm,
-            "num_spaces": c.num_spaces,
-            "max_stay_min": c.max_stay_min,
-            "vehicle_types": c.vehicle_types,
-            "user_classes": c.user_classes,
-            "delivery_hours": c.delivery_hours,
-            "street_name": c.street_name,
-            "street_side": c.street_side,
-            "area_id": c.area_id,
-            "area_name": c.area_name,
-            "attributes": {"local_id": c.local_id, **c.attributes},
-        }
-        for c in kept
-    ]
+    zones = [_record(c, source) for c in kept]
     rejected.sort(key=lambda r: r.number)
     return ImportResult(zones=zones, rejected=rejected, warnings=parsed.warnings)
 
@@ -346,3 +325,29 @@ def load_bays(
     parsed = parsers[chosen](p)
     res = _finish(source or f"{chosen}:{p.name}", chosen, parsed, street_frame)
     return ImportResult(zones=res.zones, rejected=res.rejected, fmt=chosen, warnings=res.warnings)
+
+
+def _record(c: Candidate, source: str) -> CurbZoneRecord:
+    # Ids and footprints were filled in above, for every kept candidate.
+    assert c.uuid is not None and c.geometry is not None
+    return CurbZoneRecord(
+        curb_zone_id=c.uuid,
+        name=c.name or c.local_id,
+        device_id=None,
+        source=source,
+        geometry=c.geometry,
+        lon=c.lon,
+        lat=c.lat,
+        length_cm=c.length_cm,
+        width_cm=c.width_cm,
+        num_spaces=c.num_spaces,
+        max_stay_min=c.max_stay_min,
+        vehicle_types=None if c.vehicle_types is None else tuple(c.vehicle_types),
+        user_classes=None if c.user_classes is None else tuple(c.user_classes),
+        delivery_hours=c.delivery_hours,
+        street_name=c.street_name,
+        street_side=c.street_side,
+        area_id=c.area_id,
+        area_name=c.area_name,
+        attributes={"local_id": c.local_id, **c.attributes},
+    )

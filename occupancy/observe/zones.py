@@ -9,6 +9,7 @@ import numpy as np
 from shapely.geometry import Point, Polygon
 
 from occupancy.config.site import Site, SiteError, _ZoneBase
+from occupancy.domain.curb_zone import CurbZoneRecord
 from occupancy.domain.records import LaneType, SessionKind, VehicleType
 from occupancy.observe.calibration import GroundProjection
 
@@ -129,10 +130,14 @@ def compile_zones(site: Site, proj: GroundProjection) -> list[Zone]:
 
 def zone_rows(
     site: Site, zones: list[Zone]
-) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """Rows for the store's ``curb_zones`` and ``lane_zones`` tables."""
+) -> tuple[list[CurbZoneRecord], list[dict[str, object]]]:
+    """The site's bays as ``curb_zones`` records and its lane zones as ``lane_zones`` rows.
+
+    Geometry is the zone's ground polygon in WGS84 (lon, lat); lengths and widths are
+    the polygon's, in centimetres; ``device_id`` is the site's camera.
+    """
     bays = {site.curb_zone_id(b): b for b in site.bays}
-    curb: list[dict[str, object]] = []
+    curb: list[CurbZoneRecord] = []
     lanes: list[dict[str, object]] = []
     for z in zones:
         c = z.ground.centroid
@@ -141,25 +146,25 @@ def zone_rows(
         if z.kind is SessionKind.PARK:
             bay = bays[z.key]
             curb.append(
-                {
-                    "curb_zone_id": z.key,
-                    "name": z.name,
-                    "device_id": site.camera_id,
-                    "source": f"site:{site.camera_id}",
-                    "geometry": geometry,
-                    "lon": lon,
-                    "lat": lat,
-                    "length_cm": round(z.length_m * 100),
-                    "width_cm": round(z.width_m * 100),
-                    "num_spaces": bay.num_spaces,
-                    "max_stay_min": bay.max_stay,
-                    "vehicle_types": None
+                CurbZoneRecord(
+                    curb_zone_id=z.key,
+                    name=z.name,
+                    device_id=site.camera_id,
+                    source=f"site:{site.camera_id}",
+                    geometry=geometry,
+                    lon=lon,
+                    lat=lat,
+                    length_cm=round(z.length_m * 100),
+                    width_cm=round(z.width_m * 100),
+                    num_spaces=bay.num_spaces,
+                    max_stay_min=bay.max_stay,
+                    vehicle_types=None
                     if bay.vehicle_types is None
-                    else [str(v) for v in bay.vehicle_types],
-                    "user_classes": list(bay.user_classes),
-                    "delivery_hours": "; ".join(s.opening_hours() for s in bay.delivery_hours),
-                    "attributes": {"local_id": z.local_id, "centroid_m": [c.x, c.y]},
-                }
+                    else tuple(str(v) for v in bay.vehicle_types),
+                    user_classes=tuple(bay.user_classes),
+                    delivery_hours="; ".join(s.opening_hours() for s in bay.delivery_hours),
+                    attributes={"local_id": z.local_id, "centroid_m": [c.x, c.y]},
+                )
             )
         else:
             lanes.append(

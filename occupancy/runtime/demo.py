@@ -45,7 +45,7 @@ def seed_inventory_demo(
     now = now_ms() if now is None else now
     res = load_bays(inventory, fmt)
     store.upsert_zones(res.zones)
-    ids = {z["curb_zone_id"] for z in res.zones}
+    ids = {z.curb_zone_id for z in res.zones}
     zones = store.zones_frame()
     zones = zones[zones["curb_zone_id"].isin(ids)]
     local_now = datetime.fromtimestamp(now / 1000, ZoneInfo(tz))

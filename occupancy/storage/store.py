@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from occupancy.domain.curb_zone import CurbZoneRecord
 from occupancy.domain.lazy import lazy_import
 from occupancy.domain.records import CurbEvent, OccupancySession
 from occupancy.domain.states import COMMS_EVENTS, PARK_EVENTS, RunStatus
@@ -154,14 +155,16 @@ class Store:
             self._upsert(conn, table, rows)
         return len(rows)
 
-    def upsert_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
+    def upsert_zones(self, zones: Iterable[CurbZoneRecord]) -> int:
         """Insert or update bays; a bay keeps the ``published_ms`` it was first stored with.
 
         CDS ``start_date`` (derived from ``published_ms``) "MUST never change for a
         given id", so a re-import updates everything but that: a new bay gets the
-        given ``published_ms`` or now.
+        given ``published_ms`` or now. A record without ``last_updated_ms`` is stamped with
+        the write time (ms since the epoch). One transaction: on error nothing is written.
+        Returns how many bays were written.
         """
-        rows = [dict(z) for z in zones]
+        rows = [z.row() for z in zones]
         ids = [r["curb_zone_id"] for r in rows]
         first: dict[str, int] = {}
         with self.engine.connect() as conn:

@@ -20,6 +20,7 @@ from api.jobs import JobRunner
 from api.keys import KeyStore
 from api.state import ApiState
 from occupancy.config.settings import Settings
+from occupancy.domain.curb_zone import CurbZoneRecord, records_from_rows
 from occupancy.domain.records import stable_id
 from occupancy.storage.store import Store
 
@@ -49,7 +50,7 @@ BAYS: dict[str, tuple[float, float, str | None, str, float | None, list[str] | N
 }
 
 
-def zone_rows() -> list[dict[str, Any]]:
+def zone_rows() -> list[CurbZoneRecord]:
     rows = []
     for name, (lat, lon, dev, area, stay, vt) in BAYS.items():
         rows.append(
@@ -74,7 +75,7 @@ def zone_rows() -> list[dict[str, Any]]:
                 "last_updated_ms": T0 - 86_400_000,
             }
         )
-    return rows
+    return records_from_rows(rows)
 
 
 def event(

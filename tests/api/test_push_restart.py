@@ -108,7 +108,7 @@ def test_kill_and_restart_mid_stream(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'server.db'}"
     store = Store(db)
     store.upsert_zones(zone_rows())
-    zone = zone_rows()[0]["curb_zone_id"]
+    zone = zone_rows()[0].curb_zone_id
     _, token = KeyStore(store).create("edge", ["ingest"])
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -30,14 +30,14 @@ def test_paris_all_bays(shared_geodata: Path) -> None:
         "line 2754: Plage horaire: bad time ''",
         "line 6229: Plage horaire: bad time ''",
     ]
-    assert sum(z["num_spaces"] for z in r.zones) == 10140
+    assert sum(z.num_spaces for z in r.zones) == 10140
     z0 = r.zones[0]
-    assert z0["street_name"] == "RUE DU SIMPLON"
-    assert (z0["area_id"], z0["area_name"]) == ("75118", "Paris 18e")
-    assert z0["delivery_hours"] == "Mo-Sa 07:00-20:00; PH off"
-    assert z0["length_cm"] == 1169 and z0["width_cm"] == 200
-    assert sides_m(z0["geometry"])[:2] == [11.69, 2.0]
-    assert len({z["curb_zone_id"] for z in r.zones}) == 9198
+    assert z0.street_name == "RUE DU SIMPLON"
+    assert (z0.area_id, z0.area_name) == ("75118", "Paris 18e")
+    assert z0.delivery_hours == "Mo-Sa 07:00-20:00; PH off"
+    assert z0.length_cm == 1169 and z0.width_cm == 200
+    assert sides_m(z0.geometry)[:2] == [11.69, 2.0]
+    assert len({z.curb_zone_id for z in r.zones}) == 9198
 
 
 def test_paris_bays_follow_the_street(shared_geodata: Path) -> None:
@@ -45,11 +45,11 @@ def test_paris_bays_follow_the_street(shared_geodata: Path) -> None:
         shared_geodata / "paris_delivery_bays.csv",
         streets=shared_geodata / "paris_3e_streets.osm.pbf",
     )
-    aligned = [z for z in r.zones if z["attributes"]["footprint"].endswith("nearest street")]
-    third = [z for z in r.zones if z["area_id"] == "75103"]
+    aligned = [z for z in r.zones if z.attributes["footprint"].endswith("nearest street")]
+    third = [z for z in r.zones if z.area_id == "75103"]
     assert len(third) == 248
     # the extract stops short of the arrondissement's edges: 21 bays have no street within 25 m
-    assert sum(z["attributes"]["footprint"].endswith("nearest street") for z in third) == 227
+    assert sum(z.attributes["footprint"].endswith("nearest street") for z in third) == 227
     assert len(aligned) == 640
 
 
@@ -57,10 +57,10 @@ def test_hauts_de_seine(shared_geodata: Path) -> None:
     r = load_bays(shared_geodata / "hauts_de_seine_delivery_bays.csv")
     assert (r.fmt, len(r.zones), r.rejected) == ("cerema", 1007, [])
     z = r.zones[0]
-    assert z["delivery_hours"] == "08:00-19:00"
-    assert z["length_cm"] == 1000 and z["width_cm"] is None
-    assert z["attributes"]["footprint_width_assumed_m"] == 2.0
-    no_length = [z for z in r.zones if z["length_cm"] is None]
+    assert z.delivery_hours == "08:00-19:00"
+    assert z.length_cm == 1000 and z.width_cm is None
+    assert z.attributes["footprint_width_assumed_m"] == 2.0
+    no_length = [z for z in r.zones if z.length_cm is None]
     assert len(no_length) == 86
 
 
@@ -69,8 +69,8 @@ def test_cerema_grand_lyon(shared_geodata: Path) -> None:
     assert (r.fmt, len(r.zones), r.rejected) == ("cerema", 16, [])
     assert len(r.warnings) == 1 and r.warnings[0].number == 2
     z = r.zones[1]
-    assert z["curb_zone_id"] == "11346768-d01a-434a-bf41-16a1bd7fd32d"
-    assert (z["delivery_hours"], z["max_stay_min"], z["length_cm"]) == (
+    assert z.curb_zone_id == "11346768-d01a-434a-bf41-16a1bd7fd32d"
+    assert (z.delivery_hours, z.max_stay_min, z.length_cm) == (
         "Mo-Sa 08:00-19:00",
         30.0,
         1000,
@@ -94,10 +94,10 @@ def test_cerema_01_names_and_bad_records(tmp_path: Path) -> None:
     assert r.fmt == "cerema"
     assert len(r.zones) == 1
     z = r.zones[0]
-    assert (z["lon"], z["lat"], z["num_spaces"]) == (7.12, 43.58, 2)
-    assert (z["length_cm"], z["width_cm"]) == (1200, 250)  # metres in the 0.1 file
-    assert z["delivery_hours"] == "Mo-Fr 08:00-12:00"
-    assert (z["area_id"], z["area_name"]) == ("06004", "Antibes")
+    assert (z.lon, z.lat, z.num_spaces) == (7.12, 43.58, 2)
+    assert (z.length_cm, z.width_cm) == (1200, 250)  # metres in the 0.1 file
+    assert z.delivery_hours == "Mo-Fr 08:00-12:00"
+    assert (z.area_id, z.area_name) == ("06004", "Antibes")
     reasons = {r.number: r.reason for r in r.rejected}
     assert sorted(reasons) == [3, 4, 5, 6, 7]
     assert reasons[3] == "ID is missing"
@@ -160,11 +160,9 @@ def test_cds_curb_zones(tmp_path: Path) -> None:
     r = load_bays(f)
     assert r.fmt == "cds" and len(r.zones) == 1
     z = r.zones[0]
-    assert z["curb_zone_id"] == "0f6a052d-f934-4159-8da4-3135e453b968"
-    assert (z["length_cm"], z["width_cm"], z["area_id"]) == (740, 220, "a0a1")
-    assert shapely.from_geojson(json.dumps(z["geometry"])).contains(
-        shapely.Point(z["lon"], z["lat"])
-    )
+    assert z.curb_zone_id == "0f6a052d-f934-4159-8da4-3135e453b968"
+    assert (z.length_cm, z.width_cm, z.area_id) == (740, 220, "a0a1")
+    assert shapely.from_geojson(json.dumps(z.geometry)).contains(shapely.Point(z.lon, z.lat))
     assert [str(x) for x in r.rejected] == [
         "feature 1: curb_zone_id is not a UUID: 'zone-7'",
         "feature 2: geometry is a Point, expected a Polygon",
@@ -218,20 +216,20 @@ def test_osm_loading_restrictions(tmp_path: Path) -> None:
     f.write_text(json.dumps(cds_fc(feats)), encoding="utf-8")
     r = load_bays(f)
     assert r.fmt == "osm"
-    assert [z["attributes"]["local_id"] for z in r.zones] == [
+    assert [z.attributes["local_id"] for z in r.zones] == [
         "way/1:right",
         "way/2:left",
         "way/2:right",
     ]
     z = r.zones[0]
-    assert (z["delivery_hours"], z["max_stay_min"], z["street_side"]) == (
+    assert (z.delivery_hours, z.max_stay_min, z.street_side) == (
         "Mo-Sa 07:00-20:00",
         30.0,
         "right",
     )
-    assert z["length_cm"] == 7337  # 0.001 degree of longitude at 48.86 N (73.39 m geodesic)
-    assert z["lat"] < 48.8600  # the right-hand side of an eastbound way is south
-    assert r.zones[1]["lat"] > 48.8600
+    assert z.length_cm == 7337  # 0.001 degree of longitude at 48.86 N (73.39 m geodesic)
+    assert z.lat < 48.8600  # the right-hand side of an eastbound way is south
+    assert r.zones[1].lat > 48.8600
     assert [x.number for x in r.rejected] == [3]
     assert "bad opening_hours" in r.rejected[0].reason
 
@@ -256,10 +254,10 @@ def test_paris_bad_records(tmp_path: Path) -> None:
     f.write_text("\ufeff" + PARIS_HEAD + "\n".join(rows) + "\n", encoding="utf-8")
     r = load_bays(f)
     assert r.fmt == "paris"
-    assert [z["attributes"]["local_id"] for z in r.zones] == ["77", "ancien:A9"]
-    assert r.zones[0]["delivery_hours"] == "09:00-12:00"
-    assert r.zones[1]["delivery_hours"] == "24/7"
-    assert (r.zones[1]["area_id"], r.zones[1]["num_spaces"]) == ("75104", 2)
+    assert [z.attributes["local_id"] for z in r.zones] == ["77", "ancien:A9"]
+    assert r.zones[0].delivery_hours == "09:00-12:00"
+    assert r.zones[1].delivery_hours == "24/7"
+    assert (r.zones[1].area_id, r.zones[1].num_spaces) == ("75104", 2)
     assert [str(x) for x in r.rejected] == [
         "line 3: not a delivery bay (Régime prioritaire = 'PAYANT')",
         "line 4: geo_shape is not a GeoJSON point: 'not json'",
@@ -282,5 +280,5 @@ def test_osm_other_tags_from_gdal(tmp_path: Path) -> None:
     r = load_bays(f)
     assert r.fmt == "osm" and r.rejected == []
     z = r.zones[0]
-    assert (z["attributes"]["local_id"], z["delivery_hours"]) == ("42:left", "Mo-Fr 08:00-12:00")
-    assert z["lon"] < 2.36  # left of a northbound way is west
+    assert (z.attributes["local_id"], z.delivery_hours) == ("42:left", "Mo-Fr 08:00-12:00")
+    assert z.lon < 2.36  # left of a northbound way is west
