@@ -8,6 +8,7 @@ session on the spring DST day (29 March 2026 in Paris: a 23-hour day).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import uuid
 from typing import Any
@@ -39,18 +40,18 @@ def _csv(v: str) -> str:
 
 def seed(api: Api) -> None:
     """Observed, simulated, offline and DST data, and a periodic bay with a derived footprint."""
-    periodic = {
-        **zone_rows()[0],
-        "curb_zone_id": zid(PERIODIC),
-        "name": "bay b6 (periodic)",
-        "geometry": square(2.3660, 48.8560),
-        "lon": 2.3660,
-        "lat": 48.8560,
-        "device_id": None,
-        "delivery_hours": "Mo-Sa 07:00-20:00",
-        "vehicle_types": ["van", "truck", "freight", "cargo_bicycle"],
-        "attributes": {"footprint": "rectangle, east-west (no street to align to)"},
-    }
+    periodic = dataclasses.replace(
+        zone_rows()[0],
+        curb_zone_id=zid(PERIODIC),
+        name="bay b6 (periodic)",
+        geometry=square(2.3660, 48.8560),
+        lon=2.3660,
+        lat=48.8560,
+        device_id=None,
+        delivery_hours="Mo-Sa 07:00-20:00",
+        vehicle_types=("van", "truck", "freight", "cargo_bicycle"),
+        attributes={"footprint": "rectangle, east-west (no street to align to)"},
+    )
     api.store.upsert_zones([periodic])
     api.state.follower.load_all()
     evs: list[dict[str, Any]] = []
