@@ -28,7 +28,7 @@ from occupancy.observe.pipeline import (
 )
 from occupancy.observe.zones import Zone, zone_rows
 from occupancy.runtime.prefetch import DEFAULT_DEPTH, prefetched
-from occupancy.storage.store import Store
+from occupancy.storage.store import LEASE_RENEW_S, Store
 from vision.detector import Detector
 from vision.motion import MotionGate, region_mask
 from vision.sources import FrameSource, SourceError, open_source
@@ -166,9 +166,14 @@ def analyse(
     seen: list[TrackObservation] = []
     settle = 0
 
+    last_write = time.monotonic()
+
     def emit(out: Output, *, force: bool = False) -> None:
-        nonlocal n_events
+        nonlocal n_events, last_write
+        # Progress is written at least every LEASE_RENEW_S: it renews this attempt's lease.
+        force = force or time.monotonic() - last_write > LEASE_RENEW_S
         if out.events or out.sessions or force:
+            last_write = time.monotonic()
             store.write_batch(
                 out.events,
                 out.sessions,

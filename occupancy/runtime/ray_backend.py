@@ -255,6 +255,7 @@ def _store_file(
             "model": model,
             "occupancy": job.site.occupancy.model_dump(),
             "backend": "ray",
+            "clock": job.clock,
             "chunks": len(outputs),
         },
     )

@@ -136,6 +136,9 @@ runs = Table(
     Column("error", Text),
     Column("started_ms", BigInteger, nullable=False),
     Column("finished_ms", BigInteger),
+    # A running attempt holds the run until then (epoch ms), renewed as it writes: a second
+    # attempt meanwhile is refused (migration 0004).
+    Column("lease_until_ms", BigInteger),
 )
 
 # On PostgreSQL the bays also carry a PostGIS geometry, generated from the GeoJSON column

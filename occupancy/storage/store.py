@@ -8,6 +8,12 @@ interrupted run leaves whole batches only.
 Rows produced by an analysis carry ``run_id`` and ``attempt``. A run that
 completes deletes the rows its earlier attempts produced and this one did not
 (``finish_run``), so re-analysing with other settings replaces, not adds.
+
+A running attempt holds a lease on its run (``runs.lease_until_ms``, renewed by every
+``write_batch`` with progress): while it holds it, a second attempt at the same run is
+refused (``RunBusyError``). An attempt whose lease lapsed (a crashed process) can be
+taken over; from then on it writes nothing and deletes nothing, so cleanup never
+removes a newer attempt's rows.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from occupancy.domain.curb_zone import CurbZoneRecord
@@ -55,6 +61,17 @@ _BATCH_ROWS = 500
 
 class StoreError(RuntimeError):
     """The database cannot be opened or written; the message names the URL."""
+
+
+class RunBusyError(StoreError):
+    """Another attempt holds this run's lease (it is running now); one line names it."""
+
+
+# How long a running attempt holds its run without renewing it. Analyses renew it with
+# every progress write (``occupancy.runtime.analysis`` writes at least every
+# ``LEASE_RENEW_S``), so only a process that died leaves a lease to lapse.
+LEASE_S = 60.0
+LEASE_RENEW_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.lease_s = LEASE_S  # how long an attempt holds its run between writes
         try:
             self.engine: Engine = create_engine(url, future=True)
         except (ArgumentError, ImportError) as exc:
@@ -195,27 +213,66 @@ class Store:
         footage_start_ms: int | None,
         settings: Mapping[str, Any],
     ) -> int:
-        """Register an attempt at ``run_id`` and return its attempt number."""
-        with self.engine.begin() as conn:
-            prev = conn.execute(select(runs.c.attempt).where(runs.c.run_id == run_id)).first()
-            attempt = 1 if prev is None else int(prev[0]) + 1
+        """Register an attempt at ``run_id``, take its lease and return its attempt number.
+
+        Raises RunBusyError while another attempt at the same run holds the lease. The
+        take-over is a compare-and-swap on ``attempt``, so of two processes starting at
+        once exactly one wins, on SQLite and PostgreSQL alike.
+        """
+        lease_ms = round(self.lease_s * 1000)
+        for _ in range(3):  # a lost race to insert the first attempt is retried as a take-over
+            now = now_ms()
             row = {
                 "run_id": run_id,
                 "device_id": device_id,
                 "source": source,
                 "live": live,
                 "status": RunStatus.RUNNING,
-                "attempt": attempt,
+                "attempt": 1,
                 "footage_start_ms": footage_start_ms,
                 "footage_end_ms": None,
                 "frames_analysed": 0,
                 "settings": dict(settings),
                 "error": None,
-                "started_ms": now_ms(),
+                "started_ms": now,
                 "finished_ms": None,
+                "lease_until_ms": now + lease_ms,
             }
-            self._upsert(conn, runs, [row])
-        return attempt
+            with self.engine.begin() as conn:
+                prev = (
+                    conn.execute(
+                        select(runs.c.attempt, runs.c.status, runs.c.lease_until_ms).where(
+                            runs.c.run_id == run_id
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                if prev is None:
+                    try:
+                        conn.execute(runs.insert().values(**row))
+                    except IntegrityError:
+                        continue
+                    return 1
+                held = prev["status"] == RunStatus.RUNNING and (prev["lease_until_ms"] or 0) > now
+                if held:
+                    raise RunBusyError(
+                        f"run {run_id[:12]} ({source}) is being analysed by another process "
+                        f"(attempt {prev['attempt']}, lease for {(prev['lease_until_ms'] - now) / 1000:.0f} s "
+                        "more): wait for it to finish, then run again"
+                    )
+                attempt = int(prev["attempt"]) + 1
+                row["attempt"] = attempt
+                done = conn.execute(
+                    update(runs)
+                    .where(runs.c.run_id == run_id, runs.c.attempt == prev["attempt"])
+                    .values(**{k: v for k, v in row.items() if k != "run_id"})
+                )
+                if done.rowcount == 1:
+                    return attempt
+        raise RunBusyError(
+            f"run {run_id[:12]} ({source}): another attempt is starting now; run again"
+        )
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self.engine.connect() as conn:
@@ -244,24 +301,31 @@ class Store:
         frames_analysed: int,
         error: str | None = None,
     ) -> None:
-        """Close an attempt; a complete one drops rows only earlier attempts produced."""
+        """Close an attempt; a complete one drops rows only earlier attempts produced.
+
+        An attempt that no longer holds its run (another took it over after its lease
+        lapsed) changes nothing: the newer attempt's rows and record are left alone.
+        """
         with self.engine.begin() as conn:
-            if RunStatus(status) is RunStatus.COMPLETE:
-                for table in (events, sessions):
-                    conn.execute(
-                        delete(table).where(table.c.run_id == run_id, table.c.attempt != attempt)
-                    )
-            conn.execute(
+            owned = conn.execute(
                 update(runs)
-                .where(runs.c.run_id == run_id)
+                .where(runs.c.run_id == run_id, runs.c.attempt == attempt)
                 .values(
                     status=status,
                     footage_end_ms=footage_end_ms,
                     frames_analysed=frames_analysed,
                     error=error,
                     finished_ms=now_ms(),
+                    lease_until_ms=None,
                 )
             )
+            if owned.rowcount != 1:
+                return
+            if RunStatus(status) is RunStatus.COMPLETE:
+                for table in (events, sessions):
+                    conn.execute(
+                        delete(table).where(table.c.run_id == run_id, table.c.attempt < attempt)
+                    )
 
     # -- events and sessions ---------------------------------------------------------
 
@@ -282,15 +346,28 @@ class Store:
         ev_rows = [event_row(e, stamp, attempt) for e in new_events]
         se_rows = [session_row(s, attempt) for s in new_sessions]
         with self.engine.begin() as conn:
+            if run_progress is not None:
+                # Progress renews the lease, and only the attempt that holds the run writes.
+                run_id, end_ms, frames = run_progress
+                mine = runs.c.run_id == run_id
+                if attempt is not None:
+                    mine = mine & (runs.c.attempt == attempt)
+                done = conn.execute(
+                    update(runs)
+                    .where(mine)
+                    .values(
+                        footage_end_ms=end_ms,
+                        frames_analysed=frames,
+                        lease_until_ms=now_ms() + round(self.lease_s * 1000),
+                    )
+                )
+                if done.rowcount != 1:
+                    raise RunBusyError(
+                        f"run {run_id[:12]}: attempt {attempt} was taken over by a newer "
+                        "attempt after its lease lapsed; this one stops without writing"
+                    )
             self._upsert(conn, events, ev_rows)
             self._upsert(conn, sessions, se_rows)
-            if run_progress is not None:
-                run_id, end_ms, frames = run_progress
-                conn.execute(
-                    update(runs)
-                    .where(runs.c.run_id == run_id)
-                    .values(footage_end_ms=end_ms, frames_analysed=frames)
-                )
 
     def write_sessions_frame(self, frame: pd.DataFrame, *, chunk_rows: int = 20_000) -> int:
         """Upsert a DataFrame of sessions (``sessions`` columns), e.g. simulated ones, in bulk.
