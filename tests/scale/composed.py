@@ -28,6 +28,17 @@ TIMELINE = [
 ]
 
 
+def stops() -> list[tuple[float, float]]:
+    """(start, end) in seconds of each held frame in the composed clip: the true stops."""
+    out, t = [], 0
+    for a, b in TIMELINE:
+        n = -b if b < 0 else b - a
+        if b < 0:
+            out.append((t / FPS, (t + n) / FPS))
+        t += n
+    return out
+
+
 def compose(out: Path) -> Path:
     cap = cv2.VideoCapture(str(CLIP))
     frames = []

@@ -19,9 +19,11 @@ from occupancy.runtime.analysis import analyse
 from occupancy.storage.store import Store
 from tests.conftest import MODEL, needs_footage
 from tests.scale.composed import CLIP, compose, site_yaml
+from tests.scale.composed import stops as true_stops
 from vision.sources import SourceError, VideoFileSource
 
 pytestmark = needs_footage
+FRAME_S = 0.5  # one analysed frame at 2 fps
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +106,25 @@ def test_ray_and_local_backends_store_the_same_sessions(
     a, b = local.sessions_frame(), remote.sessions_frame()
     # Two cars stopped in the aisle (the first seen as two overlapping boxes), across the
     # 10-s and the 30-s cuts: whole, once each, with the same ids.
-    assert len(a) == 3
-    spans = zip(
-        ((a.start_ms - start) / 1000).tolist(), ((a.end_ms - start) / 1000).tolist(), strict=True
+    spans = list(
+        zip(
+            ((a.start_ms - start) / 1000).tolist(),
+            ((a.end_ms - start) / 1000).tolist(),
+            strict=True,
+        )
     )
-    assert sorted(spans) == [(4.56, 14.0), (5.04, 13.52), (24.0, 33.52)]
+    # Every session is one of the composed stops, to within one analysed frame (0.5 s):
+    # which frame a decoder build lands on is not the behaviour under test (+0.1 s: analysed
+    # instants fall on the clip's own 0.08-s frame grid).
+    truth = true_stops()
+    assert len(truth) == 2 and 2 <= len(a) <= 3
+
+    def matches(s: tuple[float, float], t: tuple[float, float]) -> bool:
+        return abs(s[0] - t[0]) <= FRAME_S + 0.1 and abs(s[1] - t[1]) <= FRAME_S + 0.1
+
+    assert all(any(matches(s, t) for t in truth) for s in spans), (spans, truth)
+    assert all(any(matches(s, t) for s in spans) for t in truth), (spans, truth)
+    # And the two backends agree exactly.
     pd.testing.assert_frame_equal(a, b)
     drop = ["event_publication_time"]
     ea, eb = local.events_frame().drop(columns=drop), remote.events_frame().drop(columns=drop)
