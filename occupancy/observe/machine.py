@@ -4,26 +4,35 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
 
 * A vehicle's position is its ground footprint (bottom of its box through the
   homography), not its box centre.
-* It *parks* in a zone when its footprint lies in the zone and it has stayed within
-  ``stationary_tolerance_m`` for the zone's minimum stationary time. The session
-  starts when it came to rest, not when the minimum elapsed. Drive-throughs and
-  shorter stops make no session.
+* It *parks* in a zone when its footprint lies in the zone and it has been at rest
+  for the zone's minimum stationary time. At rest since ``s`` means every sighting
+  since ``s`` lies within the rest radius of where it is now (the median of its last
+  sightings): a vehicle creeping in, or braking over its last metre, is not yet at
+  rest, and the session starts at the moment of rest, not when the minimum elapsed.
+  The rest radius is half of ``stationary_tolerance_m``, or the ground error of
+  ``_JITTER_PX`` pixels at the vehicle's range if larger (far from the camera one
+  pixel spans metres). Drive-throughs and shorter stops make no session.
 * A session ends when no observation has supported it for ``grace_s``; its end is
-  the last supported time. Support comes from the vehicle's own tracks while they
-  stay where it parked, or from a new track *born at the parked position* and at
-  rest there (the tracker lost it behind an occlusion and gave it a new id). A
-  track that drove in from elsewhere is a new vehicle, and so is an own track
-  seen driving away and coming back (ByteTrack re-uses lost ids): two vehicles one
-  after the other make two sessions.
+  the last supported time. Expiry is decided before support in each step, so a
+  vehicle arriving in the step in which the previous one's grace runs out cannot
+  continue its session. Support comes from the vehicle's own tracks while they
+  stay within the rest radius of where it parked (the first metre of pulling away is
+  leaving), or from a new track *born at the parked position* and at rest there
+  (the tracker lost it behind an occlusion and gave it a new id). A track that
+  drove in from elsewhere is a new vehicle, and so is an own track seen driving
+  away and coming back (ByteTrack re-uses lost ids): two vehicles one after the
+  other make two sessions. When its own track is seen driving away and nothing
+  else stands at the spot, the session ends at once.
 * Time a track was not seen does not count as time at rest.
-* A vehicle already at rest when observation starts has a left-censored session;
-  one still there when it ends (or when the camera drops) a right-censored one.
+* A vehicle already at rest within the first analysed second (``_CENSOR_WINDOW_MS``)
+  has a left-censored session; one still there when it ends (or when the camera
+  drops) a right-censored one.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,6 +62,22 @@ _REBORN_REST_MS = 1000
 # outage) was there before observation began: the tracker confirms a track only on its
 # second sighting and detection may miss a frame or two, so "the first frame" is too strict.
 _CENSOR_WINDOW_MS = 1000
+# Fraction of the stationary tolerance within which a vehicle at rest stays: half of it
+# separates a parked vehicle's detection jitter (centimetres close up) from a creep that
+# would stay within the whole tolerance for the minimum stationary time.
+_REST_FRACTION = 0.5
+# Detector jitter of a parked vehicle's box bottom, in pixels: the rest radius is never
+# below the ground distance this spans at the vehicle's range.
+_JITTER_PX = 2.0
+# Sightings kept per track to find the moment of rest; where all of them agree, the
+# vehicle has been at rest at least that long and its earlier start is kept.
+_REST_HISTORY = 40
+# Sightings whose median is "where the vehicle is now": one outlier box does not move it.
+_MEDIAN_OF = 3
+# Fraction of the rest radius by which a vehicle at rest may have drifted since it came
+# to rest (its first sighting at rest to the median of its last): a creep at walking
+# pace into a bay drifts more, a parked vehicle's jitter averages out.
+_CREEP_FRACTION = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +87,20 @@ class TrackObservation:
     vehicle_type: VehicleType  # from the detector class, before length refinement
     confidence: float
     edge: tuple[XY, XY] | None = None  # bottom-left and bottom-right corners on the ground
+    # Ground distance (m) of one pixel at the footprint (homography Jacobian); None: unknown.
+    metres_per_px: float | None = None
 
 
 @dataclass(slots=True)
 class _Track:
     first_seen: int
     first_pos: XY
-    anchor: XY
+    anchor: XY  # where it came to rest (its position at still_since)
     still_since: int
     last_seen: int
     pos: XY
     unseen_ms: int = 0  # time unobserved since still_since: not evidence of rest
+    recent: deque[tuple[int, XY]] = field(default_factory=lambda: deque(maxlen=_REST_HISTORY))
 
     def at_rest_ms(self, t: int) -> int:
         return t - self.still_since - self.unseen_ms
@@ -86,7 +114,9 @@ class _Occupant:
     track_ids: set[int]
     last_present: int
     start_censored: bool
+    tol: float  # stationary tolerance at its range (m); own sightings within half support it
     departed: set[int] = field(default_factory=set)  # own tracks seen driving away
+    left: int | None = None  # the step its vehicle was seen leaving an empty spot
     seq: int = 0  # how many sessions opened before it in this zone with the same start
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
     lengths: list[float] = field(default_factory=list)
@@ -115,6 +145,13 @@ class ZoneView:
 class Output:
     events: tuple[CurbEvent, ...] = ()
     sessions: tuple[OccupancySession, ...] = ()
+
+
+def _median(sightings: Sequence[tuple[int, XY]]) -> XY:
+    return (
+        float(np.median([p[0] for _, p in sightings])),
+        float(np.median([p[1] for _, p in sightings])),
+    )
 
 
 def _dist(a: XY, b: XY) -> float:
@@ -161,10 +198,14 @@ class OccupancyMachine:
             self._update_track(t_ms, o)
         events: list[CurbEvent] = []
         sessions: list[OccupancySession] = []
-        claimed = self._support_occupants(t_ms, observations)
-        # Close sessions whose vehicle has been gone longer than the grace period.
+        # Close sessions whose vehicle has been gone longer than the grace period, before
+        # anything this step could (wrongly) continue them.
         for occ in list(self.occupants):
             if t_ms - occ.last_present > self.grace_ms:
+                self._close(occ, censored=False, events=events, sessions=sessions)
+        claimed = self._support_occupants(t_ms, observations)
+        for occ in list(self.occupants):
+            if occ.left == t_ms:
                 self._close(occ, censored=False, events=events, sessions=sessions)
         self._open_new(t_ms, observations, claimed, events, sessions)
         self._forget_stale(t_ms)
@@ -230,19 +271,55 @@ class OccupancyMachine:
 
     # -- internals -------------------------------------------------------------------
 
+    def _rest_radius(self, o: TrackObservation) -> float:
+        r = _REST_FRACTION * self.tol
+        if o.metres_per_px is not None:
+            r = max(r, _JITTER_PX * o.metres_per_px)
+        return r
+
+    def _tolerance(self, o: TrackObservation) -> float:
+        """The stationary tolerance at this vehicle's range (never below the site's)."""
+        return max(self.tol, 2 * self._rest_radius(o))
+
     def _update_track(self, t: int, o: TrackObservation) -> None:
         tr = self.tracks.get(o.track_id)
         if tr is None or t - tr.last_seen > self.grace_ms:
             # Unseen for longer than the grace period, an id is as good as new: the tracker
             # may have handed it to another vehicle, and nothing is known of the gap.
-            self.tracks[o.track_id] = _Track(t, o.ground, o.ground, t, t, o.ground)
+            tr = _Track(t, o.ground, o.ground, t, t, o.ground)
+            tr.recent.append((t, o.ground))
+            self.tracks[o.track_id] = tr
             return
-        if _dist(o.ground, tr.anchor) > self.tol:
-            tr.anchor = o.ground
-            tr.still_since = t
-            tr.unseen_ms = 0
-        else:
+        tr.recent.append((t, o.ground))
+        recent = list(tr.recent)
+        now = _median(recent[-_MEDIAN_OF:])
+        radius = self._rest_radius(o)
+        k = len(recent) - 1
+        if _dist(o.ground, now) <= radius:  # else it is moving now: rest starts afresh
+            while k > 0:
+                if _dist(recent[k - 1][1], now) <= radius:
+                    k -= 1
+                elif k >= 2 and _dist(recent[k - 2][1], now) <= radius:
+                    k -= 2  # one outlier box between sightings at rest is not a move
+                else:
+                    break
+            # A creep stays within the radius for a while: at rest means no trend either.
+            while k < len(recent) - 1 and _dist(recent[k][1], now) > _CREEP_FRACTION * radius:
+                k += 1
+        full = len(recent) == tr.recent.maxlen
+        if k == 0 and full and tr.still_since <= recent[0][0]:
+            # At rest over the whole history: it came to rest earlier still; keep that.
             tr.unseen_ms += max(0, t - tr.last_seen - _UNSEEN_SLACK_MS)
+        else:
+            since = recent[k][0]
+            if since != tr.still_since:
+                tr.still_since = since
+                tr.anchor = recent[k][1]
+            # Unseen time since the moment of rest, from the sightings themselves.
+            tr.unseen_ms = sum(
+                max(0, b[0] - a[0] - _UNSEEN_SLACK_MS)
+                for a, b in zip(recent[k:], recent[k + 1 :], strict=False)
+            )
         tr.last_seen = t
         tr.pos = o.ground
 
@@ -256,11 +333,11 @@ class OccupancyMachine:
         for key in [k for k in self._opened if k[1] < horizon and k not in open_starts]:
             del self._opened[key]
 
-    def _born_at(self, track_id: int, anchor: XY, since: int, t: int) -> bool:
+    def _born_at(self, track_id: int, anchor: XY, since: int, t: int, match_r: float) -> bool:
         tr = self.tracks[track_id]
         return (
             tr.first_seen >= since
-            and _dist(tr.first_pos, anchor) <= self.match_r
+            and _dist(tr.first_pos, anchor) <= match_r
             and tr.at_rest_ms(t) >= _REBORN_REST_MS
         )
 
@@ -268,10 +345,12 @@ class OccupancyMachine:
         claimed: set[int] = set()
         for occ in self.occupants:
             present = False
+            match_r = 1.5 * occ.tol
+            depart_r = max(self.depart_r, 2 * match_r)
             for o in observations:
                 if o.track_id in claimed:
                     continue
-                if o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) > self.depart_r:
+                if o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) > depart_r:
                     # Seen driving away: if the tracker later gives this id to the next
                     # vehicle, that vehicle must not continue this session.
                     occ.track_ids.discard(o.track_id)
@@ -279,12 +358,15 @@ class OccupancyMachine:
                     continue
                 # Its own track supports the session only where it parked: a vehicle that
                 # starts to move has begun to leave (the session ends at its last rest).
-                own = o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) <= self.match_r
+                own = (
+                    o.track_id in occ.track_ids
+                    and _dist(o.ground, occ.anchor) <= _REST_FRACTION * occ.tol
+                )
                 reborn = (
-                    not own
+                    o.track_id not in occ.track_ids
                     and o.track_id not in occ.departed
-                    and _dist(o.ground, occ.anchor) <= self.match_r
-                    and self._born_at(o.track_id, occ.anchor, occ.start_ms, t)
+                    and _dist(o.ground, occ.anchor) <= match_r
+                    and self._born_at(o.track_id, occ.anchor, occ.start_ms, t, match_r)
                 )
                 if own or reborn:
                     claimed.add(o.track_id)
@@ -293,6 +375,14 @@ class OccupancyMachine:
                     self._observe(occ, o)
             if present:
                 occ.last_present = t
+            elif (
+                not occ.track_ids
+                and occ.departed
+                and not any(_dist(o.ground, occ.anchor) <= match_r for o in observations)
+            ):
+                # Its vehicle was seen driving off and nothing stands at the spot: it has
+                # left; waiting out the grace period would let the next arrival continue it.
+                occ.left = t
         return claimed
 
     def _observe(self, occ: _Occupant, o: TrackObservation) -> None:
@@ -321,18 +411,20 @@ class OccupancyMachine:
             zone = next((z for z in self.zones if z.contains(o.ground)), None)
             if zone is None:
                 continue
+            if any(o.track_id in occ.track_ids for occ in self.occupants):
+                continue  # its own session is open: it has begun to leave, not re-parked
             tr = self.tracks[o.track_id]
             if tr.at_rest_ms(t) < zone.min_stationary_ms:
                 self._arriving.add(zone.key)
                 continue
             if any(
-                _dist(o.ground, occ.anchor) <= self.match_r and occ.last_present == t
+                _dist(o.ground, occ.anchor) <= 1.5 * occ.tol and occ.last_present == t
                 for occ in self.occupants
             ):
                 continue  # a second box on a vehicle already parked here
             # A new vehicle at rest where an absent one was: that one has left.
             for occ in list(self.occupants):
-                if occ.zone.key == zone.key and _dist(o.ground, occ.anchor) <= self.match_r:
+                if occ.zone.key == zone.key and _dist(o.ground, occ.anchor) <= 1.5 * occ.tol:
                     self._close(occ, censored=False, events=events, sessions=sessions)
             start = max(tr.still_since, tr.first_seen)
             twins = self._opened.get((zone.key, start), 0)
@@ -344,6 +436,7 @@ class OccupancyMachine:
                 track_ids={o.track_id},
                 last_present=t,
                 start_censored=self._censor_until is not None and start <= self._censor_until,
+                tol=self._tolerance(o),
                 seq=twins,
             )
             self._observe(occ, o)

@@ -35,13 +35,21 @@ def resolve_start_ms(start_ms: int | None, site: Site) -> int | None:
 def observations(
     vehicles: Detections, proj: GroundProjection, class_map: Mapping[str, VehicleType]
 ) -> list[TrackObservation]:
-    """Ground footprints of tracked vehicles (bottom centre and bottom corners)."""
+    """Ground footprints of tracked vehicles (bottom centre and bottom corners), with the
+    ground span of one pixel at each footprint (the machine's rest radius follows it)."""
     if len(vehicles) == 0 or vehicles.tracker_id is None:
         return []
     bl = np.column_stack([vehicles.xyxy[:, 0], vehicles.xyxy[:, 3]])
     br = np.column_stack([vehicles.xyxy[:, 2], vehicles.xyxy[:, 3]])
-    pts = proj.pixels_to_ground(np.vstack([vehicles.bottom_center, bl, br]))
+    bc = vehicles.bottom_center
+    # One pixel right and one pixel up of the footprint: the ground span of a pixel there.
+    right, up = bc + np.array([1.0, 0.0]), bc - np.array([0.0, 1.0])
+    pts = proj.pixels_to_ground(np.vstack([bc, bl, br, right, up]))
     n = len(vehicles)
+    mpp = np.maximum(
+        np.linalg.norm(pts[3 * n : 4 * n] - pts[:n], axis=1),
+        np.linalg.norm(pts[4 * n : 5 * n] - pts[:n], axis=1),
+    )
     ahead = proj.in_front_of_camera(pts[:n])
     names = vehicles.names()
     out = []
@@ -59,6 +67,7 @@ def observations(
                     (float(pts[n + i, 0]), float(pts[n + i, 1])),
                     (float(pts[2 * n + i, 0]), float(pts[2 * n + i, 1])),
                 ),
+                metres_per_px=float(mpp[i]) if np.isfinite(mpp[i]) else None,
             )
         )
     return out
