@@ -1,6 +1,7 @@
 """Accuracy of baywatch on composed scenes and on the sample clips, as a Markdown table.
 
     python bench/bench_accuracy.py [--seeds 0 1 2 3] [--duration 240] [--turnover 0 8]
+                                   [--bitrates 80 150 300 1000] [--sweep-seeds 0]
                                    [--json accuracy.json]
 
 For each turnover (least time between a departure and the next arrival in a bay) and
@@ -8,6 +9,10 @@ seed it composes a scene (occupancy.evaluation.scenes), analyses it at the defau
 second with the model in BAYWATCH_MODEL and evaluates it against its exact truth; then
 it evaluates the four sample clips against sample_videos/truth/. Prints one row per
 scene and the totals.
+
+``--bitrates``: the composed scenes of ``--sweep-seeds`` are also re-encoded with ffmpeg
+(H.264, constant bit rate in kbit/s, 2-s GOP: what a cellular CCTV uplink delivers) and
+evaluated again, one row per bit rate.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +62,30 @@ def run(site_path: Path, truth_path: Path, detectors: dict[tuple[object, ...], D
     return evaluate(truth, found)
 
 
+def reencode(site_path: Path, kbps: int) -> Path:
+    """The scene's video at ``kbps`` kbit/s (libx264 CBR, 2-s GOP) beside a site file for it."""
+    import yaml
+
+    doc = yaml.safe_load(site_path.read_text())
+    src = site_path.parent / doc["source"]["uri"]
+    out = site_path.parent / f"{src.stem}-{kbps}k.mp4"
+    fps = doc["source"].get("fps") or 10
+    rate = f"{kbps}k"
+    subprocess.run(
+        [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src),
+            "-c:v", "libx264", "-preset", "veryfast", "-b:v", rate, "-maxrate", rate,
+            "-bufsize", f"{2 * kbps}k", "-g", str(round(2 * fps)), "-pix_fmt", "yuv420p",
+            str(out),
+        ],
+        check=True,
+    )  # fmt: skip
+    doc["source"]["uri"] = out.name
+    site = site_path.parent / f"site-{kbps}k.yaml"
+    site.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return site
+
+
 def fmt(x: float | None, pct: bool = True) -> str:
     if x is None:
         return "—"
@@ -67,8 +98,13 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=240.0)
     ap.add_argument("--fps", type=float, default=10.0)
     ap.add_argument("--turnover", type=float, nargs="+", default=[0.0, 8.0])
+    ap.add_argument("--bitrates", type=int, nargs="*", default=[80, 150, 300, 1000])
+    ap.add_argument("--sweep-seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--no-samples", action="store_true", help="skip the four sample clips")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    if args.bitrates and shutil.which("ffmpeg") is None:
+        ap.error("--bitrates needs ffmpeg on PATH")
     detectors: dict[tuple[object, ...], Detector] = {}
     rows: list[tuple[str, Report]] = []
     t0 = time.perf_counter()
@@ -80,7 +116,14 @@ def main() -> None:
                 name = f"composed, turnover {turnover:g} s, seed {seed}"
                 rows.append((name, run(scene.site_path, scene.truth_path, detectors)))
                 print(f"{name}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
-    for clip in ("meva-a1c9", "meva-b7e2", "meva-c4f6", "intel-aisle"):
+                if seed not in args.sweep_seeds:
+                    continue
+                for kbps in args.bitrates:
+                    site = reencode(scene.site_path, kbps)
+                    label = f"{name}, H.264 {kbps} kbit/s"
+                    rows.append((label, run(site, scene.truth_path, detectors)))
+                    print(f"{label}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
+    for clip in () if args.no_samples else ("meva-a1c9", "meva-b7e2", "meva-c4f6", "intel-aisle"):
         site = ROOT / "sample_videos" / f"{clip}.yaml"
         rows.append(
             (f"sample {clip}", run(site, ROOT / "sample_videos/truth" / f"{clip}.json", detectors))

@@ -3,7 +3,10 @@
 Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
 
 * A vehicle's position is its ground footprint (bottom of its box through the
-  homography), not its box centre.
+  homography), not its box centre. It is in the first zone holding that point, or,
+  where the point misses every zone (oblique views, slots drawn along painted
+  lines), in the zone holding the largest share of the lower part of its box on the
+  ground (``occupancy.observe.zones.zone_index``).
 * It *parks* in a zone when its footprint lies in the zone and it has been at rest
   for the zone's minimum stationary time. At rest since ``s`` means every sighting
   since ``s`` lies within the rest radius of where it is now (the median of its last
@@ -48,7 +51,7 @@ from occupancy.domain.records import (
 )
 from occupancy.domain.states import ZoneViewState
 from occupancy.observe.classify import refine
-from occupancy.observe.zones import Zone
+from occupancy.observe.zones import Zone, zone_index
 
 XY = tuple[float, float]
 # Bottom edge of a box at an angle under this to the zone axis measures the vehicle's length.
@@ -89,6 +92,9 @@ class TrackObservation:
     edge: tuple[XY, XY] | None = None  # bottom-left and bottom-right corners on the ground
     # Ground distance (m) of one pixel at the footprint (homography Jacobian); None: unknown.
     metres_per_px: float | None = None
+    # The vehicle's ground footprint, a ring of ground points (the lower part of its box
+    # projected); a point that misses every zone is placed by the zone holding most of it.
+    footprint: tuple[XY, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -405,12 +411,15 @@ class OccupancyMachine:
         sessions: list[OccupancySession],
     ) -> None:
         self._arriving = set()
-        for o in observations:
-            if o.track_id in claimed:
+        where = zone_index(
+            self.zones,
+            np.array([o.ground for o in observations], dtype=np.float64).reshape(-1, 2),
+            [None if o.footprint is None else np.asarray(o.footprint) for o in observations],
+        )
+        for o, zi in zip(observations, where, strict=True):
+            if o.track_id in claimed or zi is None:
                 continue
-            zone = next((z for z in self.zones if z.contains(o.ground)), None)
-            if zone is None:
-                continue
+            zone = self.zones[zi]
             if any(o.track_id in occ.track_ids for occ in self.occupants):
                 continue  # its own session is open: it has begun to leave, not re-parked
             tr = self.tracks[o.track_id]

@@ -22,6 +22,10 @@ from vision.sources import FrameSource
 from vision.types import Detections
 
 DEFAULT_ANALYSIS_FPS = 2.0
+# Share of a box's height, from its bottom, taken as the vehicle's ground footprint: seen
+# obliquely from above, the lower part of a car's box is its body on the ground, the upper
+# part its roof and what stands behind it.
+FOOTPRINT_BOX_SHARE = 0.3
 
 
 def resolve_start_ms(start_ms: int | None, site: Site) -> int | None:
@@ -44,13 +48,23 @@ def observations(
     bc = vehicles.bottom_center
     # One pixel right and one pixel up of the footprint: the ground span of a pixel there.
     right, up = bc + np.array([1.0, 0.0]), bc - np.array([0.0, 1.0])
-    pts = proj.pixels_to_ground(np.vstack([bc, bl, br, right, up]))
+    # The lower part of the box: on an oblique view, where the vehicle meets the ground.
+    lift = (vehicles.xyxy[:, 3] - vehicles.xyxy[:, 1]) * FOOTPRINT_BOX_SHARE
+    tl = np.column_stack([vehicles.xyxy[:, 0], vehicles.xyxy[:, 3] - lift])
+    tr = np.column_stack([vehicles.xyxy[:, 2], vehicles.xyxy[:, 3] - lift])
+    pts = proj.pixels_to_ground(np.vstack([bc, bl, br, right, up, tr, tl]))
     n = len(vehicles)
     mpp = np.maximum(
         np.linalg.norm(pts[3 * n : 4 * n] - pts[:n], axis=1),
         np.linalg.norm(pts[4 * n : 5 * n] - pts[:n], axis=1),
     )
     ahead = proj.in_front_of_camera(pts[:n])
+    # The footprint is usable where all its corners are on the ground in front of the camera.
+    ahead_all = (
+        ahead
+        & proj.in_front_of_camera(pts[5 * n : 6 * n])
+        & proj.in_front_of_camera(pts[6 * n : 7 * n])
+    )
     names = vehicles.names()
     out = []
     for i in range(n):
@@ -68,6 +82,11 @@ def observations(
                     (float(pts[2 * n + i, 0]), float(pts[2 * n + i, 1])),
                 ),
                 metres_per_px=float(mpp[i]) if np.isfinite(mpp[i]) else None,
+                footprint=tuple(
+                    (float(pts[k * n + i, 0]), float(pts[k * n + i, 1])) for k in (1, 2, 5, 6)
+                )
+                if ahead_all[i]
+                else None,
             )
         )
     return out

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from shapely.geometry import Point, Polygon
 
 from occupancy.config.site import Site, SiteError, _ZoneBase
@@ -42,6 +43,53 @@ class Zone:
     @property
     def width_m(self) -> float:
         return _sides(self.ground)[1]
+
+
+# Share of a vehicle's ground footprint that must lie in a bay for it to count as there
+# when the single footprint point (bottom centre) misses every zone: on oblique views a
+# car parked along diagonal painted lines has its box's bottom centre a few pixels
+# outside its slot while most of its footprint is inside.
+FOOTPRINT_MIN_SHARE = 0.4
+
+
+def zone_index(
+    zones: list[Zone],
+    points: np.ndarray,
+    footprints: list[np.ndarray | None] | None = None,
+) -> list[int | None]:
+    """For each ground point (N, 2), the index of the zone it belongs to, or None.
+
+    A point inside a zone belongs to the first such zone (bays before lane zones, as
+    ``compile_zones`` orders them). A point in no zone belongs to the zone holding the
+    largest share (at least ``FOOTPRINT_MIN_SHARE``) of its footprint polygon (its (K, 2)
+    ground ring), if one is given. Vectorised over points with shapely 2 predicates.
+    """
+    n = len(points)
+    out: list[int | None] = [None] * n
+    if n == 0 or not zones:
+        return out
+    pts = shapely.points(np.asarray(points, dtype=np.float64))
+    for zi, z in enumerate(zones):
+        inside = shapely.contains(z.ground, pts)
+        for i in np.flatnonzero(inside):
+            if out[i] is None:
+                out[i] = zi
+    if footprints is None:
+        return out
+    missing = [i for i in range(n) if out[i] is None and footprints[i] is not None]
+    if not missing:
+        return out
+    polys = shapely.polygons([np.asarray(footprints[i], dtype=np.float64) for i in missing])
+    polys = shapely.make_valid(polys)
+    area = shapely.area(polys)
+    best = np.zeros(len(missing))
+    for zi, z in enumerate(zones):
+        share = shapely.area(shapely.intersection(polys, z.ground)) / np.maximum(area, 1e-9)
+        better = (share > best) & (share >= FOOTPRINT_MIN_SHARE)
+        for j in np.flatnonzero(better):
+            out[missing[j]] = zi
+        best = np.where(better, share, best)
+    return out
 
 
 def _sides(poly: Polygon) -> tuple[float, float]:
