@@ -61,7 +61,7 @@ def zones_from_inventory(path: Path, fmt: str = "auto", area: str | None = None)
     if not res.zones:
         first = f" (first rejected: {res.rejected[0]})" if res.rejected else ""
         raise OptimiserInputError(f"{path}: no bays{first}")
-    zones = pd.DataFrame(res.zones)
+    zones = pd.DataFrame([z.row() for z in res.zones])
     if area is not None:
         zones = select_area(zones, area, where=str(path))
     return zones

@@ -29,7 +29,7 @@ def paris_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     url = f"sqlite:///{tmp_path_factory.mktemp('paris') / 'paris3e.db'}"
     store = Store(url)
-    zones = [z for z in load_bays(PARIS, "paris").zones if z["area_id"] == "75103"]
+    zones = [z for z in load_bays(PARIS, "paris").zones if z.area_id == "75103"]
     store.upsert_zones(zones)
     start = datetime(2026, 3, 2, tzinfo=ZoneInfo("Europe/Paris"))
     store.write_sessions_frame(simulate_sessions(store.zones_frame(), start=start, days=3, seed=2))
