@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,6 +27,9 @@ from occupancy.storage.store import now_ms
 router = APIRouter(prefix="/availability", tags=["Availability (operators)"])
 
 
+Source = Literal["observed", "simulated"]
+
+
 class FreeBay(BaseModel):
     curb_zone_id: str
     name: str | None
@@ -32,11 +37,18 @@ class FreeBay(BaseModel):
     lat: float
     distance_m: float
     state: BayState
+    # Where the free state comes from: a camera, or the simulator (demo data).
+    state_source: Source
     free_since_ms: int | None
     max_stay_min: float | None
     vehicle_types: list[str] | None
     length_cm: int | None
+    # OSM opening_hours of the delivery regime (null: always); the bay is offered only
+    # while its regime applies at the arrival time.
+    delivery_hours: str | None
     p_free_at_arrival: float | None
+    # Where p_free_at_arrival comes from; null where there is no probability.
+    p_free_source: Source | None
 
 
 class FreeBays(BaseModel):
@@ -45,6 +57,25 @@ class FreeBays(BaseModel):
     radius_m: float
     arrival_ms: int
     bays: list[FreeBay]
+
+
+@lru_cache(maxsize=1024)
+def _hours(value: str) -> Any:
+    import opening_hours
+
+    return opening_hours.OpeningHours(value)
+
+
+def _regime_applies(delivery_hours: str, local: datetime) -> bool:
+    """Whether a bay's delivery regime applies at local naive time ``local``.
+
+    A value the parser refuses (imports check it, so none is stored) counts as
+    applying: the bay is shown rather than silently dropped.
+    """
+    try:
+        return bool(_hours(delivery_hours).is_open(local))
+    except Exception:
+        return True
 
 
 def free_bays_payload(
@@ -60,11 +91,17 @@ def free_bays_payload(
     arrival = arrival_ms if arrival_ms is not None else now_ms()
     live, prof = state.live, state.profiles
     weekday, hour = weekday_hour(arrival, prof.tz)
+    local = datetime.fromtimestamp(arrival / 1000, prof.tz).replace(tzinfo=None)
     want = None if vehicle_type is None else vehicle_type.value
+    sources = prof.snapshot.source
     out: list[dict[str, Any]] = []
-    for b, d, st in live.free_near(lat, lon, radius, limit=len(live.bays) if want else limit):
+    for b, d, st in live.free_near(lat, lon, radius, limit=len(live.bays)):
         if want is not None and b.vehicle_types is not None and want not in b.vehicle_types:
             continue
+        if b.delivery_hours and not _regime_applies(b.delivery_hours, local):
+            continue  # e.g. a Mo-Sa 07-20 bay at 23:00 or on Sunday: not a delivery bay then
+        p_free = prof.p_free_slot(b.curb_zone_id, weekday, hour)
+        src = sources.get(b.curb_zone_id)
         out.append(
             {
                 "curb_zone_id": b.curb_zone_id,
@@ -73,11 +110,16 @@ def free_bays_payload(
                 "lat": b.lat,
                 "distance_m": round(d, 1),
                 "state": st.state.value,
+                "state_source": "simulated" if live.simulated(b.curb_zone_id) else "observed",
                 "free_since_ms": st.since_ms,
                 "max_stay_min": b.max_stay_min,
                 "vehicle_types": None if b.vehicle_types is None else list(b.vehicle_types),
                 "length_cm": b.length_cm,
-                "p_free_at_arrival": prof.p_free_slot(b.curb_zone_id, weekday, hour),
+                "delivery_hours": b.delivery_hours,
+                "p_free_at_arrival": p_free,
+                "p_free_source": None
+                if p_free is None or src is None
+                else ("simulated" if src == "simulated" else "observed"),
             }
         )
         if len(out) >= limit:
@@ -102,10 +144,13 @@ async def free_bays(
     limit: int = Query(20, ge=1, le=200),
     state: ApiState = Depends(get_state),
 ) -> Response:
-    """Free bays within ``radius`` metres, nearest first.
+    """Free bays within ``radius`` metres, nearest first, whose delivery regime applies
+    at the arrival time (``delivery_hours``, OSM opening_hours, local time).
 
     ``p_free_at_arrival`` is the share of time the bay was observed free at that hour
     and weekday (local time), null where it was never observed then.
+    ``state_source`` and ``p_free_source`` say ``simulated`` where the state or the
+    probability comes from simulated data (the demo), ``observed`` where from cameras.
     """
     body = free_bays_payload(state, lat, lon, radius, arrival_ms, vehicle_type, limit)
     return Response(orjson.dumps(body), media_type="application/json")

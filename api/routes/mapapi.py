@@ -234,7 +234,11 @@ def bay_profile(
                 "end_ms": r["end_ms"],
                 "dwell_s": r["dwell_s"],
                 "vehicle_type": r["vehicle_type"],
-                "overstay": bool(r["overstay"]),
+                # Against the bay's posted max stay (a session stored without one,
+                # e.g. simulated, would otherwise never be marked).
+                "overstay": bool(r["overstay"])
+                or (b.max_stay_min is not None and float(r["dwell_s"]) > b.max_stay_min * 60),
+                "max_stay_min": b.max_stay_min,
                 "data_source_type": r["data_source_type"],
             }
             for r in recent
