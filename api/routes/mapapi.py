@@ -15,6 +15,7 @@ from typing import Any, Literal
 import h3
 import numpy as np
 import orjson
+import shapely
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 
@@ -24,6 +25,7 @@ from api.params import bad_request, bbox_param
 from api.queries import session_rows
 from api.security import public
 from api.state import ApiState, get_state
+from occupancy.domain.geojson import point, rfc7946_geometry
 
 router = APIRouter(prefix="/map", tags=["Map (planners)"], dependencies=[Depends(public)])
 
@@ -102,10 +104,12 @@ def map_bays(
             {
                 "type": "Feature",
                 "id": i,
-                "geometry": {"type": "Point", "coordinates": [b.lon, b.lat]},
+                "geometry": point(b.lon, b.lat),
                 "properties": {
                     "curb_zone_id": b.curb_zone_id,
                     "name": b.name,
+                    # The footprint was made by the import (e.g. a rectangle from a point).
+                    "geometry_derived": b.geometry_derived,
                     "state": st.state.value,
                     "since_ms": st.since_ms,
                     "max_stay_min": b.max_stay_min,
@@ -181,7 +185,7 @@ def map_h3(
         feats.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "geometry": rfc7946_geometry(shapely.Polygon(ring)),
                 "properties": {"h3": cell, **_summary(state, idx, hour, weekday)},
             }
         )

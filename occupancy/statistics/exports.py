@@ -59,12 +59,15 @@ def _sanitise(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
-    """RFC 7946 GeoJSON: WGS84, longitude first, right-hand-rule rings, no ``crs`` member."""
+    """RFC 7946 GeoJSON: WGS84, longitude first, right-hand-rule (counter-clockwise)
+    exterior rings, at most 7 decimals (about 1 cm), no ``crs`` member (GDAL's writer)."""
     p = Path(path)
     if p.exists():
         p.unlink()
     _sanitise(gdf.to_crs("EPSG:4326")).to_file(
-        p, driver="GeoJSON", layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"}
+        p,
+        driver="GeoJSON",
+        layer_options={"RFC7946": "YES", "WRITE_NAME": "NO", "COORDINATE_PRECISION": "7"},
     )
     return p
 
