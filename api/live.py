@@ -81,6 +81,10 @@ Bay = CurbZoneRecord
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
+    """A bay's state (``BayState``) since ``since_ms`` (ms since the epoch: the event that
+    set it; None for a bay never observed).
+    """
+
     curb_zone_id: str
     state: BayState
     since_ms: int | None
@@ -160,6 +164,9 @@ class LiveIndex:
             )
 
     def add_listener(self, fn: Callable[[list[StateChange]], None]) -> None:
+        """Call ``fn(changes)`` after each ``apply`` that changed some bay's state (in the
+        applying thread, outside the lock).
+        """
         self._listeners.append(fn)
 
     # -- state -----------------------------------------------------------------------
@@ -216,6 +223,7 @@ class LiveIndex:
         return out
 
     def state(self, curb_zone_id: str) -> StateChange | None:
+        """The state of a bay by ``curb_zone_id``; None for an unknown id."""
         with self._lock:
             i = self.index.get(curb_zone_id)
             return None if i is None else self._effective(i)
@@ -227,19 +235,25 @@ class LiveIndex:
             return i is not None and bool(self._park_sim[i])
 
     def state_of(self, i: int) -> StateChange:
+        """The state of the bay at index ``i`` of ``bays``."""
         with self._lock:
             return self._effective(i)
 
     def states(self) -> list[StateChange]:
+        """The state of every bay, in the order of ``bays``."""
         with self._lock:
             return [self._effective(i) for i in range(len(self.bays))]
 
     def device_online(self, device_id: str) -> bool:
+        """False while the camera's latest comms event is ``comms_lost``; True otherwise (also
+        for a camera never heard of).
+        """
         with self._lock:
             c = self._comms.get(device_id)
             return c is None or c[1] is not EventType.COMMS_LOST
 
     def counts(self) -> dict[str, int]:
+        """How many bays are in each state: ``{'free': n, 'occupied': n, 'unknown': n}``."""
         out = {s.value: 0 for s in BayState}
         for s in self.states():
             out[s.state.value] += 1
@@ -248,6 +262,9 @@ class LiveIndex:
     # -- queries ---------------------------------------------------------------------
 
     def in_bbox(self, bbox: BBox) -> list[int]:
+        """Indices into ``bays`` of the bays whose point (``lon``, ``lat``) lies in the box
+        (WGS84 degrees, edges included), in index order.
+        """
         with self._lock:
             return [int(i) for i in np.flatnonzero(bbox.mask(self.lon, self.lat))]
 
@@ -337,12 +354,19 @@ class LiveFollower:
         self._thread: threading.Thread | None = None
 
     def load_all(self) -> None:
+        """Load every bay and the latest state events from the database (at start); polls
+        then read events published from ``_OVERLAP_MS`` before this call on.
+        """
         started = now_ms()
         self.reload_zones(force=True)
         self.live.apply(self.store.latest_state_events())
         self._since_ms = started - _OVERLAP_MS
 
     def reload_zones(self, *, force: bool = False) -> bool:
+        """Reload bays when ``Store.zones_signature`` changed (or ``force``); returns whether
+        it reloaded. Unforced, it then re-reads the latest events so that new bays get
+        their state (``load_all`` reads them itself).
+        """
         sig = self.store.zones_signature()
         if not force and sig == self.live.zones_signature:
             return False
@@ -364,6 +388,7 @@ class LiveFollower:
         return len(rows)
 
     def start(self) -> None:
+        """Start polling every ``interval_s`` seconds in a daemon thread."""
         self._thread = threading.Thread(target=self._run, name="live-follower", daemon=True)
         self._thread.start()
 
@@ -375,6 +400,7 @@ class LiveFollower:
                 log.exception("live state refresh failed")
 
     def stop(self) -> None:
+        """Stop polling and wait (up to 5 s) for the thread to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -388,17 +414,23 @@ class Broadcaster:
         self._queues: set[asyncio.Queue[list[StateChange]]] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver on ``loop`` (the server's event loop), from any thread."""
         self._loop = loop
 
     def subscribe(self) -> asyncio.Queue[list[StateChange]]:
+        """A new client's queue of change batches (1,000 batches at most)."""
         q: asyncio.Queue[list[StateChange]] = asyncio.Queue(maxsize=1000)
         self._queues.add(q)
         return q
 
     def unsubscribe(self, q: asyncio.Queue[list[StateChange]]) -> None:
+        """Forget a client's queue (it disconnected)."""
         self._queues.discard(q)
 
     def publish(self, changes: list[StateChange]) -> None:
+        """Send a batch of changes to every subscribed queue, from any thread; a full queue (a
+        client too slow) misses the batch. Does nothing before ``bind``.
+        """
         if self._loop is None or self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self._deliver, changes)

@@ -78,6 +78,9 @@ class _Done:
 
 
 def resolve_model(explicit: str | None, site_model: str | None, env_default: str) -> str:
+    """The weights to load: the explicit option, else the site's ``detector.model``, else
+    ``env_default`` (``BAYWATCH_MODEL``); the first one that is set wins.
+    """
     return explicit or site_model or env_default
 
 
@@ -195,6 +198,16 @@ class Detector:
         return _Done(self._predict(image))
 
     def detect(self, image: Image) -> Detections:
+        """Detect vehicles and persons in one BGR image.
+
+        ``image`` is an ``(H, W, 3)`` ``uint8`` array in OpenCV's BGR order, any size (the
+        model letterboxes it to ``imgsz``). Returns ``Detections`` with N boxes in that
+        image's pixel frame: ``xyxy`` ``(N, 4)`` ``float32`` (x1, y1, x2, y2; origin top
+        left, x right, y down), ``confidence`` ``(N,)`` ``float32`` at least
+        ``self.confidence``, ``class_id`` ``(N,)`` ``int64`` (the model's COCO ids, only
+        ``self.class_ids``); no ``tracker_id``. Non-maximum suppression is class-agnostic,
+        so one vehicle gives one box. Blocks until the result is ready (``submit`` does not).
+        """
         return self.submit(image).result()
 
     def _predict(self, image: Image) -> Detections:

@@ -49,6 +49,11 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class SourceInfo:
+    """What a source is: a ``description`` for people, ``live`` or recorded, the native
+    frame rate (fps) and duration (s) when known, ``frame_size`` = (width, height) in
+    pixels when known, and a ``fingerprint`` of recorded content (never of file times).
+    """
+
     description: str
     live: bool
     native_fps: float | None
@@ -73,6 +78,9 @@ class FrameSource:
         raise NotImplementedError
 
     def expected_frames(self, analysis_fps: float) -> int | None:
+        """How many frames an analysis at ``analysis_fps`` will see (for progress bars); None
+        for a live source or an unknown duration.
+        """
         if self.info.duration_s is None:
             return None
         return max(1, math.ceil(self.info.duration_s * analysis_fps - 1e-9))
@@ -146,6 +154,9 @@ class VideoFileSource(FrameSource):
 
     @property
     def plan(self) -> FramePlan:
+        """The file's ``FramePlan`` (which frames are analysed, at which times), built on first
+        use. Raises ``SourceError`` when the file cannot be demuxed.
+        """
         if self._plan is None:
             try:
                 self._plan = self.probe.plan(self.analysis_fps)
@@ -346,6 +357,7 @@ class LiveSource(FrameSource):
 
     @property
     def stopped(self) -> bool:
+        """Whether ``stop()`` was called."""
         return self._stop.is_set()
 
     def _label(self) -> str:
@@ -370,6 +382,7 @@ class LiveSource(FrameSource):
         return c
 
     def stop(self) -> None:
+        """Ask the reader thread to stop; iteration ends after the frame in hand. Thread-safe."""
         self._stop.set()
 
     def _put(self, item: _Arrival | _Down) -> None:

@@ -29,6 +29,11 @@ from vision.types import Frame, Image
 
 
 class SparseVideoSource(FrameSource):
+    """A recorded video read sparsely (see the module docstring): the same frames and times
+    as ``VideoFileSource`` with the same plan, but whole GOPs decoded only where the
+    ``watch`` polygons (pixel ``(K, 2)`` arrays, the zones) changed between keyframes.
+    """
+
     def __init__(
         self,
         path: Path,

@@ -35,6 +35,15 @@ class _BoxesView:
 
 
 class VehicleTracker:
+    """ByteTrack (ultralytics' ``BYTETracker``) over the analysed frames of one source.
+
+    ``lost_buffer_s`` is how long, in seconds of footage, a track unseen is kept before
+    its id is dropped (ByteTrack's ``track_buffer``, converted to analysed frames at
+    ``analysis_fps``); the pipeline sets it from the site's ``occupancy.grace_s``, so a
+    vehicle hidden for less than the machine's grace period keeps its id. Thresholds are
+    ultralytics' ``bytetrack.yaml`` defaults (Zhang et al., "ByteTrack", ECCV 2022).
+    """
+
     def __init__(self, analysis_fps: float, *, lost_buffer_s: float = 6.0) -> None:
         args = SimpleNamespace(
             track_high_thresh=0.25,

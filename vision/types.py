@@ -55,6 +55,7 @@ class Detections:
 
     @classmethod
     def empty(cls, class_names: dict[int, str] | None = None) -> Detections:
+        """No boxes: ``xyxy`` ``(0, 4)`` ``float32``, ``confidence`` and ``class_id`` of length 0."""
         return cls(
             np.zeros((0, 4), np.float32),
             np.zeros(0, np.float32),
@@ -66,6 +67,7 @@ class Detections:
         return len(self.xyxy)
 
     def filter(self, mask: NDArray[np.bool_]) -> Detections:
+        """The boxes where ``mask`` (a boolean array of length N) is True, ``tracker_id`` too."""
         return Detections(
             self.xyxy[mask],
             self.confidence[mask],
@@ -75,6 +77,7 @@ class Detections:
         )
 
     def names(self) -> list[str]:
+        """Class name of each box, in order (the id as text when the model has no name for it)."""
         return [self.class_names.get(int(c), str(int(c))) for c in self.class_id]
 
     @property

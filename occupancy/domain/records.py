@@ -24,6 +24,10 @@ def stable_id(*parts: object) -> str:
 
 
 class EventType(StrEnum):
+    """CDS 1.0 Events ``event_type`` values baywatch emits (a camera sees parking and its own
+    outages; CDS defines more).
+    """
+
     PARK_START = "park_start"
     PARK_END = "park_end"
     COMMS_LOST = "comms_lost"
@@ -60,11 +64,19 @@ class LaneType(StrEnum):
 
 
 class SessionKind(StrEnum):
+    """What a session is: parked in a bay (``park``) or double parked in a lane zone beside
+    one (``double_park``).
+    """
+
     PARK = "park"
     DOUBLE_PARK = "double_park"
 
 
 class DataSourceType(StrEnum):
+    """CDS ``data_source_type`` of a record: ``camera`` for observed data, ``simulated`` for
+    data baywatch made up (never published as observed).
+    """
+
     CAMERA = "camera"
     # Not a CDS value on purpose: simulated data must never pass for observed data.
     SIMULATED = "simulated"
@@ -126,8 +138,10 @@ class OccupancySession:
 
     @property
     def dwell_s(self) -> float:
+        """Seconds from arrival to departure."""
         return (self.end_ms - self.start_ms) / 1000.0
 
     @property
     def overstay(self) -> bool:
+        """Whether the dwell exceeded the bay's ``max_stay_min`` (False when it has none)."""
         return self.max_stay_min is not None and self.dwell_s > self.max_stay_min * 60.0

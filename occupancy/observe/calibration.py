@@ -38,6 +38,14 @@ class GroundProjection:
 
     @classmethod
     def from_calibration(cls, cal: Calibration, where: str = "calibration") -> GroundProjection:
+        """Fit the homography of a site's control points (pixel ↔ WGS84 lon/lat).
+
+        The ground frame is ``occupancy.domain.geo.camera_crs`` centred on the points' mean:
+        metres, x east, y north. Needs four or more points, no three of them collinear in the
+        image or on the ground; ``where`` prefixes error messages. Raises ``SiteError``
+        (naming ``where.control_points``) for collinear points, a degenerate fit, or a
+        reprojection error above ``cal.max_error_m`` (points not on one ground plane).
+        """
         lon0 = float(np.mean([cp.lonlat[0] for cp in cal.control_points]))
         lat0 = float(np.mean([cp.lonlat[1] for cp in cal.control_points]))
         local = camera_crs(lon0, lat0)
@@ -73,6 +81,10 @@ class GroundProjection:
         )
 
     def pixels_to_ground(self, pts: FloatArray | Sequence[Sequence[float]]) -> FloatArray:
+        """Image pixels ``(N, 2)`` (x right, y down; or anything reshaping to it) → ground
+        metres ``(N, 2)`` ``float64`` (x east, y north, camera frame). Empty in, ``(0, 2)``
+        out. Points above the horizon map behind the camera: check ``in_front_of_camera``.
+        """
         arr = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
         if arr.size == 0:
             return np.zeros((0, 2))
@@ -80,6 +92,9 @@ class GroundProjection:
         return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
     def ground_to_pixels(self, pts: FloatArray | Sequence[Sequence[float]]) -> FloatArray:
+        """Ground metres ``(N, 2)`` (x east, y north) → image pixels ``(N, 2)`` ``float64``;
+        the inverse of ``pixels_to_ground``.
+        """
         arr = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
         if arr.size == 0:
             return np.zeros((0, 2))
@@ -87,19 +102,23 @@ class GroundProjection:
         return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
     def ground_to_lonlat(self, pts: FloatArray) -> FloatArray:
+        """Ground metres ``(N, 2)`` → WGS84 ``(N, 2)`` ``float64`` degrees, (lon, lat) order."""
         x, y = self.to_lonlat.transform(pts[:, 0], pts[:, 1])
         return np.column_stack([x, y]).astype(np.float64)
 
     def point_to_lonlat(self, xy: tuple[float, float]) -> tuple[float, float]:
+        """One ground point (x, y) in metres → (lon, lat) in WGS84 degrees."""
         lon, lat = self.to_lonlat.transform(xy[0], xy[1])
         return float(lon), float(lat)
 
     def lonlat_to_ground(self, pts: FloatArray | Sequence[Sequence[float]]) -> FloatArray:
+        """WGS84 (lon, lat) degrees, ``(N, 2)`` → ground metres ``(N, 2)`` ``float64``."""
         arr = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
         x, y = self.from_lonlat.transform(arr[:, 0], arr[:, 1])
         return np.column_stack([x, y]).astype(np.float64)
 
     def pixels_to_lonlat(self, pts: FloatArray | Sequence[Sequence[float]]) -> FloatArray:
+        """Image pixels ``(N, 2)`` → WGS84 ``(N, 2)`` degrees, (lon, lat) order."""
         return self.ground_to_lonlat(self.pixels_to_ground(pts))
 
     def in_front_of_camera(self, ground_pts: FloatArray) -> NDArray[np.bool_]:

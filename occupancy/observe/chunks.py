@@ -26,6 +26,11 @@ from vision.types import Frame, SourceGap, SourceLost
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
+    """One time chunk of a recording, in seconds of footage: it owns the sessions that start
+    in ``[start_s, end_s)`` (``end_s`` None: to the end) and is read from ``warmup_s``
+    before its start (see the module docstring).
+    """
+
     index: int
     start_s: float  # owned range, seconds of footage
     end_s: float | None  # None: to the end of the file
@@ -33,6 +38,7 @@ class Chunk:
 
     @property
     def read_from_s(self) -> float:
+        """Where reading starts, in seconds of footage: ``warmup_s`` before the owned range."""
         return max(0.0, self.start_s - self.warmup_s)
 
 
@@ -86,6 +92,7 @@ class ChunkWindow(FrameSource):
         )
 
     def owns(self, start_ms: int) -> bool:
+        """Whether a session starting at ``start_ms`` (ms since the epoch) belongs to this chunk."""
         if self.chunk.index > 0 and start_ms < self.lo_ms:
             return False
         return self.hi_ms is None or start_ms < self.hi_ms
@@ -93,6 +100,9 @@ class ChunkWindow(FrameSource):
     # -- EventSink ---------------------------------------------------------------------
 
     def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None:
+        """``EventSink``: collect a batch of output and keep track of the owned sessions still
+        open (reading goes on past the chunk's end until they close).
+        """
         for e in events:
             if e.event_type is EventType.PARK_START and self.owns(e.event_time):
                 assert e.event_session_id is not None
@@ -116,9 +126,13 @@ class ChunkWindow(FrameSource):
         self.truncated = self.inner.truncated
 
     def expected_frames(self, analysis_fps: float) -> int | None:
+        """Unknown: a chunk stops when its sessions close, not at a fixed frame."""
         return None
 
     def owned(self) -> tuple[list[CurbEvent], list[OccupancySession]]:
+        """The sessions this chunk owns and the events of those sessions (comms events of the
+        warm-up and the tail are dropped: another chunk owns them).
+        """
         keep = [s for s in self.sessions if self.owns(s.start_ms)]
         ids = {s.session_id for s in keep}
         return [e for e in self.events if e.event_session_id in ids], keep

@@ -15,6 +15,11 @@ BICYCLE_MAX_M = 2.2
 
 
 def refine(base: VehicleType, length_m: float | None) -> VehicleType:
+    """The CDS vehicle type from the detector's ``base`` type and the ground length in
+    metres (None: not measured, ``base`` is kept): a car over ``CAR_MAX_M`` is a van, a
+    truck up to ``VAN_MAX_M`` a van and over it freight, a bicycle over
+    ``BICYCLE_MAX_M`` a cargo bicycle. Thresholds: see the module docstring.
+    """
     if length_m is None:
         return base
     if base is VehicleType.CAR and length_m > CAR_MAX_M:

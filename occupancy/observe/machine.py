@@ -85,6 +85,14 @@ _CREEP_FRACTION = 0.25
 
 @dataclass(frozen=True, slots=True)
 class TrackObservation:
+    """One tracked vehicle in one analysed frame, on the ground.
+
+    ``track_id`` is the tracker's id (``Detections.tracker_id``); ``ground`` the
+    vehicle's footprint point and ``edge`` the bottom-left and bottom-right corners of its
+    box, in the camera's ground frame (metres, x east, y north, see ``GroundProjection``);
+    ``vehicle_type`` the detector class mapped by the site; ``confidence`` in [0, 1].
+    """
+
     track_id: int
     ground: XY  # footprint, local metres
     vehicle_type: VehicleType  # from the detector class, before length refinement
@@ -149,6 +157,8 @@ class ZoneView:
 
 @dataclass(frozen=True, slots=True)
 class Output:
+    """What one call of the machine produced: CDS events and the sessions that closed."""
+
     events: tuple[CurbEvent, ...] = ()
     sessions: tuple[OccupancySession, ...] = ()
 
@@ -165,6 +175,15 @@ def _dist(a: XY, b: XY) -> float:
 
 
 class OccupancyMachine:
+    """Turns ground observations of tracked vehicles into sessions and CDS events, per zone.
+
+    ``zones`` are compiled site zones (ground polygons in metres). Vehicles within
+    ``stationary_tolerance_m`` (metres) of where they came to rest count as at rest; a
+    session survives ``grace_s`` seconds without support. ``device_id`` and ``run_id``
+    go into every record and every deterministic id; ``to_lonlat`` maps a ground point
+    to WGS84 (lon, lat) for event locations. The rules are in the module docstring.
+    """
+
     def __init__(
         self,
         zones: Sequence[Zone],
@@ -196,6 +215,15 @@ class OccupancyMachine:
     # -- public ----------------------------------------------------------------------
 
     def step(self, t_ms: int, observations: Sequence[TrackObservation]) -> Output:
+        """Advance to ``t_ms`` with the vehicles seen in that analysed frame.
+
+        ``t_ms`` is the frame's time (ms since the epoch) and must not decrease from one call
+        to the next; call it for every analysed frame, also with no observations (that is
+        how absent vehicles time out). ``observations`` hold at most one per ``track_id``
+        (ground metres, see ``TrackObservation``). Returns the ``park_start``/``park_end``
+        events emitted and the sessions closed at this step; a session's ``park_start``
+        carries the time the vehicle came to rest, earlier than ``t_ms``.
+        """
         if self.first_t is None:
             self.first_t = t_ms
             self._censor_until = t_ms + _CENSOR_WINDOW_MS
@@ -261,6 +289,12 @@ class OccupancyMachine:
         return Output(tuple(events), tuple(sessions))
 
     def views(self, t_ms: int) -> dict[str, ZoneView]:
+        """Each zone's state at ``t_ms`` for displays, by zone key: ``free``, ``arriving`` (a
+        vehicle at rest in it, for less than the zone's minimum time), ``occupied`` or
+        ``overstay`` (longer than ``max_stay_min``), with the dwell so far in seconds (0 when
+        not occupied). Reflects the last ``step``; ``ZoneViewState.bay_state`` maps it to
+        the API's ``BayState``.
+        """
         out = {
             z.key: ZoneView(
                 ZoneViewState.ARRIVING if z.key in self._arriving else ZoneViewState.FREE, 0.0

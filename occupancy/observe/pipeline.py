@@ -4,7 +4,8 @@ Pure functions with no storage: ``prepare`` builds the ground projection and the
 zones of a site once; ``observations`` turns tracked ``Detections`` (pixels) into
 ``TrackObservation``s on the ground (local metres); ``check_frame_size`` refuses a source
 whose frames do not match the site's drawing. The orchestration that reads a source, runs
-the detector and writes to the store is ``occupancy.runtime.analysis.analyse``.
+the detector and writes to the store is ``occupancy.runtime.analysis.analyse``; its
+module docstring has a runnable end-to-end example (site → analyse → sessions table).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ FOOTPRINT_BOX_SHARE = 0.3
 
 
 def resolve_start_ms(start_ms: int | None, site: Site) -> int | None:
+    """The footage's start time, ms since the epoch: ``start_ms`` when given (``--start``),
+    else the site's ``source.start_time``, else None (the source decides, see
+    ``vision.sources.FrameSource.clock``).
+    """
     if start_ms is not None:
         return start_ms
     if site.source.start_time is not None:
@@ -93,11 +98,19 @@ def observations(
 
 
 def prepare(site: Site) -> tuple[GroundProjection, list[Zone]]:
+    """A site's ground projection and its compiled zones (bays first, then lane zones), in
+    the camera's ground frame. Raises ``SiteError`` for a calibration or zone that cannot
+    be used (see ``GroundProjection.from_calibration`` and ``compile_zones``).
+    """
     proj = GroundProjection.from_calibration(site.calibration)
     return proj, compile_zones(site, proj)
 
 
 def check_frame_size(site: Site, source: FrameSource) -> None:
+    """Refuse footage whose frames do not match the site: raises ``SiteError`` when the site's
+    ``frame_size`` (width, height in pixels) differs from the source's, or a zone's pixel
+    vertex lies outside the frame. Does nothing when the source's size is unknown.
+    """
     actual = source.info.frame_size
     if actual is None:
         return

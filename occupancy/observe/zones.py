@@ -34,14 +34,17 @@ class Zone:
     beside_curb_zone_id: str | None = None
 
     def contains(self, xy: tuple[float, float]) -> bool:
+        """Whether a ground point (x, y in metres, camera frame) lies strictly inside the zone."""
         return self.ground.contains(Point(xy))
 
     @property
     def length_m(self) -> float:
+        """Length in metres of the zone's long side (of its minimum rotated rectangle)."""
         return _sides(self.ground)[0]
 
     @property
     def width_m(self) -> float:
+        """Width in metres: the short side of the zone's minimum rotated rectangle."""
         return _sides(self.ground)[1]
 
 

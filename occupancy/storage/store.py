@@ -76,6 +76,11 @@ LEASE_RENEW_S = 10.0
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
+    """One row of the ``runs`` ledger: an analysis attempt of one source by one camera, its
+    ``RunStatus``, the footage's first and last analysed frame times (ms since the epoch)
+    and how many frames it analysed.
+    """
+
     run_id: str
     device_id: str
     source: str
@@ -88,6 +93,7 @@ class RunRecord:
 
 
 def now_ms() -> int:
+    """The current time, integer ms since the Unix epoch (UTC)."""
     return int(time.time() * 1000)
 
 
@@ -131,9 +137,11 @@ class Store:
 
     @property
     def dialect(self) -> str:
+        """The SQLAlchemy dialect name: ``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
     def close(self) -> None:
+        """Close every pooled connection (the store is unusable after)."""
         self.engine.dispose()
 
     # -- generic upsert --------------------------------------------------------------
@@ -199,6 +207,9 @@ class Store:
         return self._upsert_stamped(curb_zones, rows)
 
     def upsert_lane_zones(self, zones: Iterable[Mapping[str, Any]]) -> int:
+        """Insert or replace ``lane_zones`` rows (from ``zone_rows``) by ``lane_zone_id``,
+        stamping ``last_updated_ms`` where missing; returns how many.
+        """
         return self._upsert_stamped(lane_zones, zones)
 
     # -- runs ------------------------------------------------------------------------
@@ -275,6 +286,7 @@ class Store:
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
+        """The ledger row of ``run_id``, or None if it never ran."""
         with self.engine.connect() as conn:
             r = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
         if r is None:
@@ -516,6 +528,10 @@ class Store:
         device_id: str | None = None,
         event_types: Sequence[str] | None = None,
     ) -> pd.DataFrame:
+        """Events as a DataFrame (one row per event, the ``events`` columns), with ``event_time``
+        in ``[start_ms, end_ms)`` (ms since the epoch; None: unbounded), of one device and of
+        some ``event_types`` when given, oldest first.
+        """
         q = select(events)
         if start_ms is not None:
             q = q.where(events.c.event_time >= start_ms)
@@ -550,6 +566,9 @@ class Store:
             return pd.read_sql(q, conn)
 
     def zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
+        """Curb zones as a DataFrame (one row per ``curb_zones`` row, ordered by id), of one
+        camera when ``device_id`` is given; ``CurbZoneRecord.from_row`` reads its records.
+        """
         q = select(curb_zones)
         if device_id is not None:
             q = q.where(curb_zones.c.device_id == device_id)
@@ -565,6 +584,9 @@ class Store:
         return upgrade(self.engine, revision)
 
     def lane_zones_frame(self, *, device_id: str | None = None) -> pd.DataFrame:
+        """Lane zones as a DataFrame (one row per ``lane_zones`` row, ordered by id), of one
+        camera when ``device_id`` is given.
+        """
         q = select(lane_zones)
         if device_id is not None:
             q = q.where(lane_zones.c.device_id == device_id)
@@ -573,6 +595,9 @@ class Store:
 
 
 def event_row(e: CurbEvent, published_ms: int, attempt: int | None) -> dict[str, Any]:
+    """The ``events`` row of a CDS event: enums as their strings, ``event_publication_time``
+    = ``published_ms``, ``attempt`` the run attempt that wrote it.
+    """
     return {
         "event_id": e.event_id,
         "event_type": str(e.event_type),
@@ -594,6 +619,9 @@ def event_row(e: CurbEvent, published_ms: int, attempt: int | None) -> dict[str,
 
 
 def session_row(s: OccupancySession, attempt: int | None) -> dict[str, Any]:
+    """The ``sessions`` row of a session: enums as strings, ``dwell_s`` and ``overstay``
+    computed, ``attempt`` the run attempt that wrote it.
+    """
     return {
         "session_id": s.session_id,
         "kind": str(s.kind),
@@ -619,4 +647,5 @@ def session_row(s: OccupancySession, attempt: int | None) -> dict[str, Any]:
 
 
 def dumps(obj: Any) -> str:
+    """Compact JSON text (no spaces, UTF-8 kept) for JSON columns."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
