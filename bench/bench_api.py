@@ -10,8 +10,12 @@ Only 127.0.0.1 is contacted; the run is bounded by --seconds.
     python bench/bench_api.py                       # 1,000 req/s for 20 s, 10,000 bays
     python bench/bench_api.py --rate 2000 --seconds 10
 
-Prints p50/p90/p99/max latency, achieved rate and errors, then a short closed-loop
-``wrk`` run (if installed) for the saturation throughput.
+Then the same load on an empty route added to the same app (``/_bench/empty``: no
+database, no authentication; only in this benchmark's server), so the figure for
+``/availability/free`` stands next to what the server, framework and loopback cost on
+their own in the same run. Prints p50/p90/p99/max latency, achieved rate and errors,
+writes bench/results/api.md and api.json (with command and load), then a short
+closed-loop ``wrk`` run (if installed) for the saturation throughput.
 """
 
 from __future__ import annotations
@@ -116,8 +120,24 @@ async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: 
     return status
 
 
+EMPTY_ROUTE = "/_bench/empty"
+
+
+def app_with_empty_route() -> Any:
+    """The API app (``api.app:app_from_env``) plus an empty route, for the reference load."""
+    from api.app import app_from_env
+
+    app = app_from_env()
+
+    @app.get(EMPTY_ROUTE, include_in_schema=False)
+    def empty() -> dict[str, str]:
+        return {}
+
+    return app
+
+
 async def generate(
-    port: int, rate: float, seconds: float, conns: int, token: str, seed: int
+    port: int, rate: float, seconds: float, conns: int, token: str, seed: int, empty: bool = False
 ) -> dict[str, Any]:
     """Open-loop fixed-rate load: request k is due at k / rate seconds."""
     rng = random.Random(seed)
@@ -132,6 +152,8 @@ async def generate(
         lat = rng.uniform(LAT0, LAT1)
         lon = rng.uniform(LON0, LON1)
         path = f"/availability/free?lat={lat:.6f}&lon={lon:.6f}&radius=300&limit=10"
+        if empty:
+            path = EMPTY_ROUTE
         return (
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
         ).encode()
@@ -222,7 +244,9 @@ def main() -> None:
         help="raise the server's and generator's CPU priority by this many nice levels "
         "(needs root): approximates a dedicated machine when others share this one",
     )
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--empty", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--token", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -234,7 +258,15 @@ def main() -> None:
         except ImportError:
             pass
         res = asyncio.run(
-            generate(args.port, args.rate, args.seconds, args.connections, args.token, args.seed)
+            generate(
+                args.port,
+                args.rate,
+                args.seconds,
+                args.connections,
+                args.token,
+                args.seed,
+                empty=args.empty,
+            )
         )
         print(json.dumps(res))
         return
@@ -265,7 +297,7 @@ def main() -> None:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "api.app:app_from_env",
+                "bench.bench_api:app_with_empty_route",
                 "--factory",
                 "--host",
                 "127.0.0.1",
@@ -287,48 +319,60 @@ def main() -> None:
             with console.status("starting the server and computing weekly profiles"):
                 health = wait_ready(args.port)
             console.print(f"server ready: {health['bays']:,} bays, states {health['states']}")
-            gen = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--generate",
-                    "--port",
-                    str(args.port),
-                    "--rate",
-                    str(args.rate),
-                    "--seconds",
-                    str(args.seconds),
-                    "--connections",
-                    str(args.connections),
-                    "--token",
-                    token,
-                    "--seed",
-                    str(args.seed),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=args.seconds * 3 + 60,
-                preexec_fn=boost,
-            )
-            res = json.loads(gen.stdout)
-            console.print(
-                f"[bold]GET /availability/free[/] open loop {args.rate:,.0f} req/s x {args.seconds:.0f} s, "
-                f"{args.bays:,} bays, {os.cpu_count()} cores:"
-            )
-            console.print(
-                f"  p50 {res['p50_ms']:.2f} ms  p90 {res['p90_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms  "
-                f"p99.9 {res['p999_ms']:.2f} ms  max {res['max_ms']:.1f} ms"
-            )
+            load_before = os.getloadavg()
+
+            def run_load(empty: bool) -> dict[str, Any]:
+                gen = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--generate",
+                        "--port",
+                        str(args.port),
+                        "--rate",
+                        str(args.rate),
+                        "--seconds",
+                        str(args.seconds),
+                        "--connections",
+                        str(args.connections),
+                        "--token",
+                        token,
+                        "--seed",
+                        str(args.seed),
+                        *(["--empty"] if empty else []),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=args.seconds * 3 + 60,
+                    preexec_fn=boost,
+                )
+                return dict(json.loads(gen.stdout))
+
+            res = run_load(empty=False)
+            ref = run_load(empty=True)
             load = os.getloadavg()
             console.print(
-                f"  load average after the run: {load[0]:.1f} (priority boost {args.boost})"
+                f"[bold]open loop {args.rate:,.0f} req/s x {args.seconds:.0f} s[/], "
+                f"{args.bays:,} bays, {os.cpu_count()} cores:"
+            )
+            for name, r in (("GET /availability/free", res), (f"GET {EMPTY_ROUTE}", ref)):
+                console.print(
+                    f"  {name}: p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  "
+                    f"p99 {r['p99_ms']:.2f} ms  p99.9 {r['p999_ms']:.2f} ms  max {r['max_ms']:.1f} ms  "
+                    f"({r['achieved_rps']:.0f} req/s, {r['errors']} errors)"
+                )
+            ratio = res["p99_ms"] / max(ref["p99_ms"], 1e-9)
+            console.print(
+                f"  p99 /availability/free over the empty route: {ratio:.2f}x "
+                "(target: within 2x and <= 20 ms)"
             )
             console.print(
-                f"  achieved {res['achieved_rps']:.0f} req/s, {res['completed']:,} completed, "
-                f"{res['errors']} errors, statuses {res['statuses']}"
+                f"  load average before / after: {load_before[0]:.1f} / {load[0]:.1f} "
+                f"(priority boost {args.boost})"
             )
             console.print(f"  worst latency in each second: {res['max_ms_by_second']}")
+            write_results(args, res, ref, ratio, load_before, load)
             wrk = shutil.which("wrk")
             if wrk:
                 lua = Path(tmp) / "free.lua"
@@ -369,6 +413,47 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def write_results(
+    args: argparse.Namespace,
+    res: dict[str, Any],
+    ref: dict[str, Any],
+    ratio: float,
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> None:
+    import platform
+    import shlex
+
+    command = "python " + shlex.join(["bench/bench_api.py", *sys.argv[1:]])
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    md = [
+        f"`{command}` on {machine}, {args.bays:,} bays, open loop {args.rate:,.0f} req/s for "
+        f"{args.seconds:.0f} s each, load average {load_before[0]:.1f} before / "
+        f"{load_after[0]:.1f} after ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
+        "",
+        "| route | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | achieved req/s | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in (("`/availability/free`", res), (f"`{EMPTY_ROUTE}` (same app, empty)", ref)):
+        md.append(
+            f"| {name} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
+            f"| {r['p999_ms']:.2f} | {r['max_ms']:.1f} | {r['achieved_rps']:.0f} | {r['errors']} |"
+        )
+    md += ["", f"p99 of `/availability/free` is {ratio:.2f}× the empty route's."]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "api.md").write_text("\n".join(md) + "\n")
+    report = {
+        "command": command,
+        "machine": machine,
+        "load_before": list(load_before),
+        "load_after": list(load_after),
+        "free": res,
+        "empty": ref,
+        "p99_ratio": ratio,
+    }
+    (args.out / "api.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
