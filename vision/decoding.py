@@ -68,6 +68,7 @@ class FramePlan:
 
     @property
     def first_pts(self) -> int:
+        """The earliest presentation timestamp (time-base units)."""
         return self.pts[0]
 
     def rel_s(self, pts: int) -> float:
@@ -76,6 +77,10 @@ class FramePlan:
 
     @classmethod
     def build(cls, pts: list[int], time_base: Fraction, analysis_fps: float) -> FramePlan:
+        """The plan for frames with these presentation timestamps (``time_base`` units, any
+        order, duplicates ignored): the first frame of each 1/``analysis_fps`` interval of
+        time since the first frame is picked.
+        """
         ordered = sorted(set(pts))
         picked: dict[int, int] = {}
         prev_tick: int | None = None

@@ -32,6 +32,9 @@ MAX_DET = 300  # ultralytics' predictor default (args.max_det)
 
 
 def is_openvino_model(model: str) -> bool:
+    """Whether ``model`` is an OpenVINO IR export: a folder holding an ``.xml`` or the
+    ``.xml`` file itself.
+    """
     p = Path(model).expanduser()
     return (p.is_dir() and any(p.glob("*.xml"))) or (p.suffix == ".xml" and p.is_file())
 
@@ -58,6 +61,9 @@ class RawPending:
         self._raw: np.ndarray | None = None
 
     def result(self) -> np.ndarray:
+        """The model's raw output tensor for the submitted image (waits for it); its request
+        is returned to the pool.
+        """
         if self._raw is None:
             try:
                 self.request.wait()
@@ -98,6 +104,9 @@ class OpenVinoRunner:
         self.letterbox = LetterBox((h, w), auto=False, stride=32)
 
     def submit(self, image: Image) -> RawPending:
+        """Start inference on one BGR ``uint8`` image (any size: letterboxed like ultralytics)
+        and return at once; blocks only while every inference request is busy.
+        """
         padded = np.asarray(self.letterbox(image=image), dtype=np.uint8)
         # BGR HWC uint8 -> RGB CHW float32 in [0, 1], as ultralytics' predictor prepares it.
         x = np.ascontiguousarray(padded[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32)

@@ -66,7 +66,8 @@ _SETTLE_FRAMES = 3
 class EventSink(Protocol):
     """Somewhere else events go as they are produced (e.g. the HTTP push client)."""
 
-    def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None: ...
+    def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None:
+        """Take one batch of output, already committed to the store (in emission order)."""
 
 
 class FrameObserver(Protocol):
@@ -74,13 +75,23 @@ class FrameObserver(Protocol):
 
     def write(
         self, frame: Frame, vehicles: Detections, persons: Detections, machine: OccupancyMachine
-    ) -> None: ...
+    ) -> None:
+        """See one analysed frame: its tracked vehicles and persons (pixels) and the machine
+        after its step (``machine.views(frame.t_ms)``)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """The analysis ended (also on error): release what ``write`` opened."""
 
 
 @dataclass(frozen=True)
 class AnalysisResult:
+    """What one ``analyse`` run did: its deterministic ``run_id``, the camera, the source's
+    description, frames analysed, footage and wall-clock seconds, the sessions it
+    closed, how many events it stored, the compiled zones, how many frames the detector
+    actually ran on (the rest reused detections, ``MotionGate``) and the clock frame
+    times came from.
+    """
+
     run_id: str
     camera_id: str
     source: str

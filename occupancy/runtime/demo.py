@@ -23,6 +23,10 @@ from occupancy.storage.store import Store, now_ms
 
 @dataclass(frozen=True, slots=True)
 class DemoSummary:
+    """What ``seed_inventory_demo`` stored: bays imported and rejected, simulated sessions,
+    and live events (the latest park event of each bay).
+    """
+
     bays: int
     rejected: int
     sessions: int
@@ -39,6 +43,11 @@ def seed_inventory_demo(
     now: int | None = None,
     tz: str = "Europe/Paris",
 ) -> DemoSummary:
+    """Import an inventory file and give its bays ``days`` of simulated sessions ending at
+    ``now`` (ms since the epoch; default the current time) in time zone ``tz``, plus a
+    live state from the latest simulated stop. Every simulated row is marked
+    ``data_source_type = simulated``. Raises ``InventoryError`` for an unreadable file.
+    """
     from occupancy.evaluation.simulate import simulate_sessions
     from occupancy.inventory.bays import load_bays
 

@@ -81,6 +81,7 @@ class PushClient:
         self._wake.set()
 
     def pending(self) -> list[Path]:
+        """Spooled batches not yet accepted by the server, oldest first."""
         return sorted(self.spool_dir.glob("*.json"))
 
     def flush(self, timeout_s: float) -> bool:

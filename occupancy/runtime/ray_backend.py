@@ -53,6 +53,11 @@ class FileJob:
 
 @dataclass(frozen=True)
 class ChunkOutput:
+    """What one chunk's analysis produced: its owned events and sessions, frames analysed
+    (warm-up and tail included) and within its owned range, its last frame time (ms since
+    the epoch) and wall-clock seconds.
+    """
+
     job: int
     chunk: Chunk
     events: tuple[CurbEvent, ...]
@@ -65,6 +70,11 @@ class ChunkOutput:
 
 @dataclass(frozen=True)
 class FileResult:
+    """One file analysed in chunks: the run, how many chunks, frames (as one pass would
+    count them, and with the chunks' overlaps), footage seconds, the stitched sessions
+    and how many events were stored.
+    """
+
     path: str
     camera_id: str
     run_id: str
@@ -133,6 +143,9 @@ def analyse_chunk(
 
 
 def plan(jobs: Sequence[FileJob], chunk_s: float, analysis_fps: float) -> list[list[Chunk]]:
+    """The chunks of each file (``occupancy.observe.chunks.plan_chunks``), ``chunk_s``
+    seconds of footage each. Raises ``SourceError`` for a file of unknown duration.
+    """
     out = []
     for job in jobs:
         src = VideoFileSource(Path(job.path), analysis_fps, job.start_ms)

@@ -28,6 +28,11 @@ STATE_COLOURS = {
 
 
 def blur_boxes(image: Image, boxes: np.ndarray, pad: float = 0.1) -> Image:
+    """Blur each box (``(N, 4)`` pixel ``xyxy``) of a BGR ``uint8`` image in place, grown by
+    ``pad`` of its size on each side, with a Gaussian kernel a third of its larger side
+    (at least 15 px): strong enough that a face or a plate cannot be read. Returns the
+    image.
+    """
     h, w = image.shape[:2]
     for x1, y1, x2, y2 in boxes.astype(int):
         dx, dy = int((x2 - x1) * pad), int((y2 - y1) * pad)
@@ -40,6 +45,11 @@ def blur_boxes(image: Image, boxes: np.ndarray, pad: float = 0.1) -> Image:
 
 
 class ReviewWriter:
+    """Writes the review video (MP4, ``fps`` frames per second of footage, frame size of the
+    source) of an analysis: zones filled by their ``ZoneViewState``, dwell timers,
+    vehicles boxed, persons blurred. Opened on the first frame.
+    """
+
     def __init__(self, path: Path, fps: float, zones: Sequence[Zone]) -> None:
         self.path = path
         self.fps = fps
@@ -49,6 +59,9 @@ class ReviewWriter:
     def write(
         self, frame: Frame, vehicles: Detections, persons: Detections, machine: OccupancyMachine
     ) -> None:
+        """Draw one analysed frame (BGR ``uint8``; boxes in its pixels) and append it. Persons
+        are blurred first, so no identifiable person reaches the file.
+        """
         img = blur_boxes(frame.image.copy(), persons.xyxy)
         views = machine.views(frame.t_ms)
         overlay = img.copy()
@@ -88,6 +101,7 @@ class ReviewWriter:
         self._writer.write(img)
 
     def close(self) -> None:
+        """Finish the file (nothing is written if no frame came)."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
