@@ -67,6 +67,10 @@ class SourceSpec(_Strict):
 
 
 class ControlPoint(_Strict):
+    """One calibration point: the same spot in the image (pixels, x right, y down, origin top
+    left) and on the ground (WGS84 longitude, latitude in degrees).
+    """
+
     pixel: Pixel = Field(description="image position [x, y] in pixels (origin top-left)")
     lonlat: LonLat = Field(
         description="ground position [longitude, latitude], WGS84 (GeoJSON order)"
@@ -93,6 +97,12 @@ class Calibration(_Strict):
 
 
 class DetectorSpec(_Strict):
+    """A camera's detector: weights (else ``BAYWATCH_MODEL``), minimum confidence in (0, 1),
+    inference size in pixels, and which model classes count as which CDS vehicle type
+    (persons are always detected too, to be blurred). ``vision.detector.Detector.for_site``
+    builds the detector from it.
+    """
+
     model: str | None = Field(
         None, description="weights for this camera; else BAYWATCH_MODEL, else yolo11n.pt"
     )
@@ -256,9 +266,13 @@ class Site(_Strict):
         return self
 
     def curb_zone_id(self, bay: Bay) -> str:
+        """The bay's CDS ``curb_zone_id``: the one the site file gives, else a UUID derived from
+        the camera and the bay's local id (stable across runs).
+        """
         return bay.curb_zone_id or stable_id("curb_zone", self.camera_id, bay.id)
 
     def lane_zone_id(self, zone: LaneZone) -> str:
+        """A lane zone's id: a UUID derived from the camera and its local id."""
         return stable_id("lane_zone", self.camera_id, zone.id)
 
 
@@ -328,6 +342,9 @@ def _check_lonlat_order(site: Site) -> None:
 
 
 def parse_site(data: Any, path: Path) -> Site:
+    """Validate an already parsed site document (``path`` names it in errors). Raises
+    ``SiteError`` with one line naming the file and the field.
+    """
     return validate_document(Site, data, path, SiteError)
 
 
@@ -349,4 +366,5 @@ def load_site(path: str | Path) -> Site:
 
 
 def site_json_schema() -> dict[str, Any]:
+    """The JSON Schema of site files (printed by ``baywatch site-schema``)."""
     return Site.model_json_schema()

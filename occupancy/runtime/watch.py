@@ -69,6 +69,7 @@ class SharedModel:
         self.busy_s = 0.0
 
     def detector(self, site: Site) -> Detector:
+        """A camera's detector (its site's classes and thresholds) over the shared model."""
         return SharedDetector(self, site)
 
 
@@ -90,11 +91,15 @@ class SharedDetector(Detector):
 
     @property
     def in_flight(self) -> int:
+        """One frame at a time per camera (see the comment)."""
         # One frame at a time per camera: the cameras together fill the runner's streams, and
         # a camera holding one request while waiting for another could deadlock with the next.
         return 1
 
     def detect(self, image: Image) -> Detections:
+        """``Detector.detect``, serialised with the other cameras on the shared model (or
+        through the shared OpenVINO runner), adding its time to the model's ``busy_s``.
+        """
         if self.runner is not None:  # the runner's request pool shares the model
             t0 = time.perf_counter()
             try:
@@ -114,6 +119,8 @@ class SharedDetector(Detector):
 
 @dataclass(frozen=True)
 class CameraSpec:
+    """One camera of the sites folder: its site file, the parsed site and its source URI."""
+
     path: Path
     site: Site
     uri: str
@@ -145,6 +152,10 @@ def load_sites(folder: Path) -> tuple[list[CameraSpec], list[str]]:
 
 
 class Metrics:
+    """The service's Prometheus metrics, per camera: frames analysed, lag (s), reconnects,
+    up (1 while frames arrive), events by type, and analysis errors.
+    """
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -178,6 +189,11 @@ class Metrics:
 
 @dataclass
 class CameraStatus:
+    """One camera as ``/healthz`` reports it: its ``CameraState``, frames analysed, the last
+    frame's time (ms since the epoch), reconnects, comms losses, the last error and the
+    run ids it produced.
+    """
+
     camera_id: str
     state: CameraState = CameraState.STARTING
     frames: int = 0
@@ -214,6 +230,11 @@ class _Observer:
 
 
 class CameraRunner(threading.Thread):
+    """The thread that follows one camera: analyses its source with ``analyse`` and, when it
+    fails or the stream ends, reopens it with exponential backoff (0.5 s doubling up to
+    ``max_backoff_s``) until ``stop``. A recorded file is analysed once.
+    """
+
     def __init__(
         self,
         spec: CameraSpec,
@@ -244,15 +265,18 @@ class CameraRunner(threading.Thread):
 
     @property
     def camera_id(self) -> str:
+        """The site's ``camera_id``."""
         return self.spec.site.camera_id
 
     def stop(self) -> None:
+        """Ask the thread to end; a live stream is stopped at once. Thread-safe."""
         self._stop_event.set()
         with self._lock:
             if isinstance(self._source, LiveSource):
                 self._source.stop()
 
     def on_frame(self, frame: Frame) -> None:
+        """Count an analysed frame and its lag (s from capture to now)."""
         now = time.time()
         self.status.frames += 1
         self.status.last_frame_ms = frame.t_ms
@@ -262,6 +286,9 @@ class CameraRunner(threading.Thread):
         self.metrics.up.labels(self.camera_id).set(1)
 
     def on_events(self, events: Sequence[CurbEvent]) -> None:
+        """Count events by type; a ``comms_lost`` marks the camera down until its next frame, a
+        ``comms_restored`` counts a reconnection.
+        """
         for e in events:
             self.metrics.events.labels(self.camera_id, str(e.event_type)).inc()
             if e.event_type is EventType.COMMS_LOST:
@@ -285,6 +312,7 @@ class CameraRunner(threading.Thread):
         return open_source(uri, analysis_fps=self.analysis_fps, start_ms=None)
 
     def run(self) -> None:
+        """The thread's loop (see the class docstring)."""
         backoff = 0.5
         first = True
         detector: Detector | None = None
@@ -385,15 +413,20 @@ class WatchService:
 
     @property
     def port(self) -> int | None:
+        """The port ``/metrics`` and ``/healthz`` listen on (None: no HTTP server)."""
         return None if self._http is None else int(self._http.server_address[1])
 
     def start(self) -> None:
+        """Start every camera's thread and the HTTP server."""
         for r in self.runners:
             r.start()
         if self._http is not None:
             threading.Thread(target=self._http.serve_forever, daemon=True, name="http").start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop every camera, waiting ``timeout_s`` seconds in all for their threads; flush the
+        push clients; stop the HTTP server.
+        """
         for r in self.runners:
             r.stop()
         deadline = time.monotonic() + timeout_s
@@ -407,6 +440,10 @@ class WatchService:
             self._http.server_close()
 
     def health(self) -> dict[str, Any]:
+        """The ``/healthz`` document: ``ok`` (some camera is up), uptime (s), each camera's
+        state, frames, age of its last frame (s), reconnects, comms losses and last
+        error, and the problems found in the sites folder.
+        """
         now_ms = time.time() * 1000
         cams = []
         for r in self.runners:

@@ -26,6 +26,8 @@ MS = Field(ge=0, le=10**14)  # ms since the epoch; the bound rejects seconds*1e6
 
 
 class GeoPoint(BaseModel):
+    """A GeoJSON Point (RFC 7946): ``[longitude, latitude]`` in WGS84 degrees."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     type: Literal["Point"]
     coordinates: tuple[float, float] = Field(description="[longitude, latitude], WGS84")
@@ -57,6 +59,9 @@ class EventIn(BaseModel):
     run_id: str | None = Field(default=None, max_length=64)
 
     def row(self, published_ms: int) -> dict[str, Any]:
+        """The ``events`` row, published at ``published_ms`` (ms since the epoch: CDS
+        ``event_publication_time`` is when the event became available in this API).
+        """
         loc = self.event_location
         return {
             "event_id": self.event_id,
@@ -108,6 +113,7 @@ class SessionIn(BaseModel):
         return self
 
     def row(self) -> dict[str, Any]:
+        """The ``sessions`` row, with ``dwell_s`` and ``overstay`` computed."""
         dwell = (self.end_ms - self.start_ms) / 1000.0
         return {
             "session_id": self.session_id,
@@ -137,12 +143,16 @@ MAX_BATCH = 10_000
 
 
 class IngestBatch(BaseModel):
+    """One ``POST /ingest/batch`` body: CDS events and sessions, at most ``MAX_BATCH`` of each."""
+
     model_config = ConfigDict(extra="forbid")
     events: list[EventIn] = Field(default_factory=list, max_length=MAX_BATCH)
     sessions: list[SessionIn] = Field(default_factory=list, max_length=MAX_BATCH)
 
 
 class IngestResult(BaseModel):
+    """How many events and sessions a batch held and how many were new (ids not yet stored)."""
+
     events_received: int
     events_new: int
     sessions_received: int
@@ -150,6 +160,7 @@ class IngestResult(BaseModel):
 
 
 def event_json(e: CurbEvent) -> dict[str, Any]:
+    """A CDS event as the ingest API takes it (JSON-ready, GeoJSON location)."""
     d: dict[str, Any] = {
         "event_id": e.event_id,
         "event_type": e.event_type.value,
@@ -171,6 +182,7 @@ def event_json(e: CurbEvent) -> dict[str, Any]:
 
 
 def session_json(s: OccupancySession) -> dict[str, Any]:
+    """A session as the ingest API takes it (JSON-ready)."""
     d: dict[str, Any] = {
         "session_id": s.session_id,
         "kind": s.kind.value,

@@ -84,6 +84,7 @@ def list_proposals(
 
 
 def get_proposal(store: Store, proposal_id: str) -> dict[str, Any] | None:
+    """The stored optimiser proposal ``proposal_id`` as a row dict, or None."""
     with store.engine.connect() as conn:
         row = (
             conn.execute(select(proposals).where(proposals.c.proposal_id == proposal_id))
@@ -94,6 +95,7 @@ def get_proposal(store: Store, proposal_id: str) -> dict[str, Any] | None:
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The stored optimiser run ``run_id`` as a row dict, or None."""
     with store.engine.connect() as conn:
         row = (
             conn.execute(select(optimiser_runs).where(optimiser_runs.c.run_id == run_id))
