@@ -60,6 +60,10 @@ class Rejected:
 
 @dataclass(frozen=True)
 class ImportResult:
+    """An imported inventory: the bays kept (``CurbZoneRecord``, not yet stored), the
+    records left out and why, the format read, and warnings about kept records.
+    """
+
     zones: list[CurbZoneRecord]
     rejected: list[Rejected]
     fmt: str = "auto"
@@ -97,6 +101,10 @@ class RecordError(ValueError):
 
 @dataclass
 class Parsed:
+    """A format parser's output before ids and footprints: candidate bays, rejected records,
+    warnings; ``unit`` says what record numbers count ("line" or "feature").
+    """
+
     candidates: list[Candidate]
     rejected: list[Rejected]
     warnings: list[Rejected] = field(default_factory=list)
@@ -107,6 +115,9 @@ class Parsed:
 
 
 def number(value: Any, what: str, *, lo: float | None = None, hi: float | None = None) -> float:
+    """A finite number from a field (decimal comma accepted), within [``lo``, ``hi``] when
+    given; ``RecordError`` naming ``what`` otherwise.
+    """
     try:
         v = float(str(value).strip().replace(",", "."))
     except ValueError:
@@ -119,12 +130,16 @@ def number(value: Any, what: str, *, lo: float | None = None, hi: float | None =
 
 
 def optional_number(value: Any, what: str, **kw: Any) -> float | None:
+    """``number``, or None for an empty or NA-like field."""
     if value is None or str(value).strip() in ("", "NA", "NaN", "N/A", "n/a"):
         return None
     return number(value, what, **kw)
 
 
 def lonlat(lon: Any, lat: Any) -> tuple[float, float]:
+    """WGS84 (longitude, latitude) in degrees from two fields; ``RecordError`` when out of
+    range (typically projected coordinates such as Lambert-93).
+    """
     x = number(lon, "longitude")
     y = number(lat, "latitude")
     if abs(x) > 180 or abs(y) > 90:
@@ -136,6 +151,7 @@ def lonlat(lon: Any, lat: Any) -> tuple[float, float]:
 
 
 def valid_uuid(value: Any) -> str | None:
+    """The canonical form of a UUID field, or None when empty or not a UUID."""
     if value is None or not str(value).strip():
         return None
     try:
@@ -174,6 +190,9 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]
 def parse_rows(
     rows: list[tuple[int, dict[str, str]]], one: Callable[[int, dict[str, str]], Candidate]
 ) -> Parsed:
+    """Apply ``one`` to each (line number, CSV row); a ``RecordError`` rejects that row with
+    its line, the others are kept.
+    """
     out = Parsed([], [])
     for line, row in rows:
         if "__bad__" in row:
@@ -208,6 +227,10 @@ def polygon_from_geojson(geom: Any) -> dict[str, Any]:
 
 
 def detect_format(path: Path) -> str:
+    """The inventory format of a file from its content: ``cds`` (GeoJSON with
+    ``curb_zone_id``), ``osm`` (GeoJSON with ``parking*`` tags), ``paris`` or ``cerema``
+    (CSV, by header). Raises ``InventoryError`` naming the file when it cannot tell.
+    """
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
         data = read_json(path)
@@ -243,6 +266,7 @@ def detect_format(path: Path) -> str:
 
 
 def read_json(path: Path) -> Any:
+    """Parse a JSON file; ``InventoryError`` naming the file when unreadable or invalid."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

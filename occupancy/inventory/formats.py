@@ -143,6 +143,9 @@ def _cerema_row(line: int, row: dict[str, str]) -> Candidate:
 
 
 def parse_cerema(path: Path) -> Parsed:
+    """Parse a CEREMA ``schema-aire-livraison`` CSV (0.1 or 1.0 field names). Raises
+    ``InventoryError`` when identifying or position columns are missing.
+    """
     header, rows = read_csv_rows(path)
     cols = set(header)
     if "code_insee" not in cols:
@@ -232,6 +235,9 @@ def _paris_row(line: int, row: dict[str, str]) -> Candidate:
 
 
 def parse_paris(path: Path) -> Parsed:
+    """Parse the Ville de Paris "stationnement-voie-publique-emplacements" CSV (delivery
+    bays). Raises ``InventoryError`` when "Régime prioritaire" or ``geo_shape`` is missing.
+    """
     header, rows = read_csv_rows(path)
     missing = [n for n in ("Régime prioritaire", "geo_shape") if n not in header]
     if missing:
@@ -322,6 +328,7 @@ def _cds_feature(i: int, f: dict[str, Any]) -> Candidate:
 
 
 def parse_cds(path: Path) -> Parsed:
+    """Parse a CDS 1.x Curbs ``curb_zones`` GeoJSON FeatureCollection (one bay per feature)."""
     return _parse_features(_features(path), _cds_feature)
 
 
@@ -444,6 +451,9 @@ def _osm_feature(i: int, f: dict[str, Any]) -> list[Candidate]:
 
 
 def parse_osm(path: Path) -> Parsed:
+    """Parse an OpenStreetMap GeoJSON extract: ways with ``parking:*`` loading restrictions
+    (Key:parking on the OSM wiki); other ways are ignored, not rejected.
+    """
     feats = _features(path)
     parsed = _parse_features(feats, _osm_feature)
     # Ways without any loading tag are ordinary streets in an extract, not bad records.

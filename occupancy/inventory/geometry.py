@@ -100,6 +100,7 @@ def shapely_shape(geom: Any) -> shapely.Geometry:
 
 
 def to_geojson(geom: shapely.Geometry) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON dict (coordinates as given, lon/lat for WGS84)."""
     out: dict[str, Any] = json.loads(shapely.to_geojson(geom))
     return out
 

@@ -73,12 +73,16 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
 
 
 def write_geoparquet(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write a GeoDataFrame as GeoParquet in WGS84 (EPSG:4326), with column types every
+    reader takes; returns the path.
+    """
     p = Path(path)
     _sanitise(gdf.to_crs("EPSG:4326")).to_parquet(p, index=False)
     return p
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV without its geometry column; returns the path."""
     p = Path(path)
     f = pd.DataFrame(frame.drop(columns=["geometry"], errors="ignore"))
     f.to_csv(p, index=False)

@@ -69,6 +69,7 @@ def floor_local_hour(ms: int, tz: str = DEFAULT_TZ) -> int:
 
 
 def ceil_local_hour(ms: int, tz: str = DEFAULT_TZ) -> int:
+    """The UTC ms of the first local hour start at or after ``ms`` (DST-aware)."""
     f = floor_local_hour(ms, tz)
     return f if f == ms else f + HOUR_MS
 
@@ -116,16 +117,19 @@ class PreparedSessions:
 
     @property
     def max_duration_ms(self) -> int:
+        """The longest park or double-park session, in ms (0 when none)."""
         d = [int((self.end - self.start).max()) if len(self.start) else 0]
         d.append(int((self.dend - self.dstart).max()) if len(self.dstart) else 0)
         return max(d)
 
     @property
     def n_bays(self) -> int:
+        """How many bays (B)."""
         return len(self.zone_ids)
 
     @property
     def zone_index(self) -> pd.Index:
+        """The bays' ``curb_zone_id`` as a pandas Index, in bay-code order."""
         return pd.Index(self.zone_ids)
 
 
@@ -362,6 +366,7 @@ class HourlyArrays:
     offline: np.ndarray  # (B, H) bool
 
     def column(self, name: str) -> np.ndarray:
+        """One float column's ``(B, H)`` array (bays × hours), by name."""
         return self.values[HOURLY_FLOAT_COLUMNS.index(name)]
 
 

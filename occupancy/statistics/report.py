@@ -43,6 +43,10 @@ WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 @dataclass
 class Report:
+    """An occupancy report: title, period and data provenance (observed, simulated or
+    both), headline figures, PNG figures and tables by name, and data credits.
+    """
+
     title: str
     period: str
     provenance: str
@@ -53,6 +57,7 @@ class Report:
 
     @property
     def simulated(self) -> bool:
+        """Whether any of the data is simulated (the report then says so on every page)."""
         return "simulated" in self.provenance
 
 
@@ -234,6 +239,11 @@ def build_report(
     lane_zones: pd.DataFrame | None = None,
     title: str = "Delivery bay occupancy",
 ) -> Report:
+    """Compute the report of ``sessions`` on ``zones`` over ``[start_ms, end_ms)`` (ms since
+    the epoch), in local time zone ``tz``: period totals, weekly profiles, double
+    parking by lane, and figures. Hours a camera was ``offline`` count as unobserved,
+    not as free.
+    """
     prov = stats.provenance(sessions)
     simulated = "simulated" in prov
     totals = stats.period_totals(
@@ -384,6 +394,9 @@ def _table_html(t: pd.DataFrame) -> str:
 
 
 def write_report(rep: Report, path: str | Path, *, figures_dir: str | Path | None = None) -> Path:
+    """Write the report as one self-contained HTML page (figures inlined), and each figure as
+    a PNG into ``figures_dir`` when given; returns the page's path.
+    """
     env = Environment(autoescape=select_autoescape(default=True))
     tpl = env.from_string(_TEMPLATE)
     from markupsafe import Markup

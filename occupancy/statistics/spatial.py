@@ -121,6 +121,9 @@ def assign_h3(zones: pd.DataFrame, resolution: int) -> pd.DataFrame:
 
 
 def h3_polygons(cells: list[str]) -> gpd.GeoDataFrame:
+    """H3 cells (ids) as WGS84 polygons, one row per cell with ``area_id`` = ``area_name`` =
+    the cell id (h3 gives (lat, lng) boundaries; they are swapped to (lon, lat) here).
+    """
     polys = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
     return gpd.GeoDataFrame({"area_id": cells, "area_name": cells}, geometry=polys, crs=WGS84)
 
