@@ -51,11 +51,14 @@ class Span:
 
     @property
     def dwell_s(self) -> float:
+        """Seconds from start to end."""
         return self.end_s - self.start_s
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """A true session and the found session matched to it, with their temporal IoU."""
+
     truth: Span
     found: Span
     iou: float
@@ -63,11 +66,14 @@ class Match:
 
 @dataclass(frozen=True)
 class Errors:
+    """The median and 90th percentile of absolute timing errors, in seconds (None: no match)."""
+
     median_s: float | None
     p90_s: float | None
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Errors:
+        """``Errors`` of signed errors in seconds (their absolute values are used)."""
         if not values:
             return cls(None, None)
         a = np.abs(np.asarray(values, dtype=float))
@@ -76,6 +82,12 @@ class Errors:
 
 @dataclass(frozen=True)
 class Report:
+    """An evaluation of found sessions against truth: per-second occupancy accuracy per zone
+    and its mean over bays; session precision, recall and F1 at temporal IoU >=
+    ``iou_min``; start, end and dwell errors of matched sessions; and the matches and the
+    unmatched sessions on either side.
+    """
+
     iou_min: float
     duration_s: float
     zone_accuracy: dict[str, float]  # per-second occupancy accuracy, per zone
@@ -97,11 +109,14 @@ class Report:
 
     @property
     def double_park_recall(self) -> float | None:
+        """Recall of double-park sessions alone (None when the truth has none)."""
         if self.double_park_true == 0:
             return None
         return self.double_park_matched / self.double_park_true
 
     def as_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data (``baywatch evaluate --json``)."""
+
         def err(e: Errors) -> dict[str, float | None]:
             return {"median_s": e.median_s, "p90_s": e.p90_s}
 
@@ -137,6 +152,9 @@ class Report:
 
 
 def temporal_iou(a: Span, b: Span) -> float:
+    """Intersection over union of two time spans (seconds): overlap / (latest end - earliest
+    start); 0 when they do not overlap.
+    """
     inter = min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
     if inter <= 0:
         return 0.0
@@ -173,6 +191,7 @@ def occupied_seconds(spans: Sequence[Span], zone: str, duration_s: float) -> np.
 
 
 def truth_spans(truth: Truth) -> list[Span]:
+    """The truth file's sessions as ``Span``s (seconds since the footage's start)."""
     return [Span(s.zone, s.kind, s.start_s, s.end_s) for s in truth.sessions]
 
 

@@ -9,6 +9,9 @@ from occupancy.evaluation.evaluate import Report, Span
 
 
 def timeline_png(report: Report, path: str | Path, title: str) -> Path:
+    """Draw the evaluation timeline (one row per zone: true and found sessions, misses and
+    false detections marked) as a PNG at ``path``; returns it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display

@@ -65,6 +65,7 @@ class TruthSession(_Strict):
 
     @property
     def zone(self) -> str:
+        """The bay, or else the lane zone, the session is in."""
         return self.bay if self.bay is not None else str(self.lane)
 
 
@@ -95,14 +96,17 @@ class Truth(_Strict):
         return self
 
     def zone_ids(self) -> list[str]:
+        """Every zone the truth covers: bays, then lane zones."""
         return [*self.bays, *self.lane_zones]
 
 
 def parse_truth(data: Any, path: Path) -> Truth:
+    """Validate an already parsed truth document; ``TruthError`` naming ``path`` and the field."""
     return validate_document(Truth, data, path, TruthError, top="a JSON object")
 
 
 def load_truth(path: str | Path) -> Truth:
+    """Read and validate a truth file; ``TruthError`` with one line naming the file, line or field."""
     p = Path(path)
     text = read_document(p, "truth file", TruthError)
     try:
@@ -113,8 +117,10 @@ def load_truth(path: str | Path) -> Truth:
 
 
 def write_truth(truth: Truth, path: str | Path) -> None:
+    """Write a truth file (indented JSON, unset fields left out)."""
     Path(path).write_text(truth.model_dump_json(indent=2, exclude_none=True) + "\n")
 
 
 def truth_json_schema() -> dict[str, Any]:
+    """The JSON Schema of truth files."""
     return Truth.model_json_schema()

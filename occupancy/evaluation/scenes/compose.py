@@ -73,6 +73,10 @@ class SceneSpec:
 
 @dataclass(frozen=True)
 class ComposedScene:
+    """A composed evaluation scene on disk: its video, site and truth files, the truth, the
+    planned visits and the number of frames.
+    """
+
     video_path: Path
     site_path: Path
     truth_path: Path
@@ -86,6 +90,7 @@ def _scaled(points: list[tuple[float, float]], sx: float, sy: float) -> list[lis
 
 
 def site_document(spec: SceneSpec, video_name: str) -> dict[str, Any]:
+    """The site file (as a dict) of a composed scene whose video is ``video_name``."""
     w, h = spec.size or FRAME_SIZE
     sx, sy = w / FRAME_SIZE[0], h / FRAME_SIZE[1]
     return {
@@ -118,6 +123,9 @@ def site_document(spec: SceneSpec, video_name: str) -> dict[str, Any]:
 
 
 def truth_of(spec: SceneSpec, visits: list[Visit], frames: int) -> Truth:
+    """The truth of a composed scene: every planned park or double-park stop at least the
+    site's minimum stationary time long, in seconds since the video's start.
+    """
     sessions = []
     for v in visits:
         if v.kind not in ("park", "double_park") or v.dwell_s < spec.min_stationary_s:

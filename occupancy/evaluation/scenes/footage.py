@@ -70,6 +70,7 @@ PERSON_BOXES: dict[str, tuple[int, tuple[int, int, int, int]]] = {
 
 
 def curb_y(x: float) -> float:
+    """The kerb line's image y (pixels) at image x, in the backdrop's frame."""
     (xa, ya), (xb, yb) = _CURB
     return ya + (x - xa) * (yb - ya) / (xb - xa)
 
@@ -88,19 +89,25 @@ class Sprite:
 
 @dataclass(frozen=True)
 class Backdrop:
+    """The empty car park and the vehicle and person cut-outs a scene is composed from."""
+
     background: Image
     sprites: tuple[Sprite, ...]
 
     def sprite(self, name: str) -> Sprite:
+        """The cut-out named ``name`` (StopIteration when there is none)."""
         return next(s for s in self.sprites if s.name == name)
 
     def front(self) -> list[Sprite]:
+        """Vehicles seen from the front (they drive into the bays)."""
         return [s for s in self.sprites if not s.side_view and not s.person]
 
     def side(self) -> list[Sprite]:
+        """Vehicles seen from the side (they drive along the aisle)."""
         return [s for s in self.sprites if s.side_view and not s.person]
 
     def people(self) -> list[Sprite]:
+        """The pedestrians."""
         return [s for s in self.sprites if s.person]
 
 

@@ -39,12 +39,14 @@ WALKING_SPEED_MPS = 1.4  # a typical adult pace
 
 
 def bay_bounds() -> list[tuple[float, float]]:
+    """Each bay's left and right image x (pixels), in ``BAY_IDS`` order."""
     x0, x1 = EMPTY_X
     w = (x1 - x0) / len(BAY_IDS)
     return [(x0 + i * w, x0 + (i + 1) * w) for i in range(len(BAY_IDS))]
 
 
 def bay_polygons() -> dict[str, list[Pixel]]:
+    """Each bay's image polygon (pixels), by bay id."""
     out = {}
     for bid, (a, b) in zip(BAY_IDS, bay_bounds(), strict=True):
         out[bid] = [(a, 402.0), (b, 402.0), (b, 446.0), (a, 446.0)]
@@ -52,16 +54,19 @@ def bay_polygons() -> dict[str, list[Pixel]]:
 
 
 def lane_polygon() -> list[Pixel]:
+    """The double-parking lane zone's image polygon (pixels)."""
     return [(388.0, 360.0), (578.0, 360.0), (578.0, 395.0), (388.0, 395.0)]
 
 
 def bay_stop(bay: str) -> Pixel:
+    """The image point (pixels) where a vehicle parked in ``bay`` stands."""
     a, b = bay_bounds()[BAY_IDS.index(bay)]
     x = (a + b) / 2
     return (x, curb_y(x) - 2.0)
 
 
 def projection() -> GroundProjection:
+    """The backdrop camera's ground projection (its site calibration)."""
     cal = Calibration(control_points=[ControlPoint(pixel=p, lonlat=ll) for p, ll in CONTROL_POINTS])
     return GroundProjection.from_calibration(cal)
 
@@ -76,15 +81,18 @@ class Path:
 
     @classmethod
     def of(cls, proj: GroundProjection, pixels: tuple[Pixel, ...]) -> Path:
+        """A path through image points (pixels), measured on the ground through ``proj``."""
         g = proj.pixels_to_ground(np.asarray(pixels, dtype=np.float64))
         seg = np.linalg.norm(np.diff(g, axis=0), axis=1)
         return cls(pixels, g, np.concatenate([[0.0], np.cumsum(seg)]))
 
     @property
     def length_m(self) -> float:
+        """The path's ground length in metres."""
         return float(self.cum_m[-1])
 
     def ground_at(self, d_m: float) -> np.ndarray:
+        """The ground point (metres) ``d_m`` metres along the path (clamped to its ends)."""
         d = min(max(d_m, 0.0), self.length_m)
         i = int(np.searchsorted(self.cum_m, d, side="right")) - 1
         i = min(i, len(self.cum_m) - 2)
@@ -108,18 +116,22 @@ class Visit:
 
     @property
     def t_stop(self) -> float:
+        """When the vehicle comes to rest, in seconds since the video's start."""
         return self.t0 + self.path_in.length_m / self.speed_mps
 
     @property
     def t_leave(self) -> float:
+        """When it starts to leave (seconds)."""
         return self.t_stop + self.dwell_s
 
     @property
     def t_gone(self) -> float:
+        """When it has left the picture (seconds)."""
         out = 0.0 if self.path_out is None else self.path_out.length_m / self.speed_mps
         return self.t_leave + out
 
     def ground_at(self, t: float) -> np.ndarray | None:
+        """Where the vehicle is on the ground at ``t`` seconds (None: not in the scene)."""
         if t < self.t0 or t >= self.t_gone:
             return None
         if t < self.t_stop:
@@ -131,6 +143,11 @@ class Visit:
 
 @dataclass(frozen=True)
 class PlanSpec:
+    """How busy a composed scene is: its length and vehicle speed, ranges (min, max) of
+    dwell, short-stop, double-parking and gap times in seconds, and optional passing
+    traffic and pedestrians.
+    """
+
     duration_s: float
     speed_mps: float = 5.0
     park_dwell_s: tuple[float, float] = (20.0, 70.0)
@@ -221,6 +238,10 @@ class _Traffic:
 
 
 def plan_visits(spec: PlanSpec, backdrop: Backdrop, seed: int) -> list[Visit]:
+    """The visits of a scene, drawn from ``seed`` (the same seed gives the same scene):
+    parking, short stops and double parking in a fixed pattern, bays never entered while
+    occupied, plus passing traffic when ``spec`` asks for it.
+    """
     rng = np.random.default_rng(seed)
     proj = projection()
     traffic = _Traffic(proj, backdrop)
