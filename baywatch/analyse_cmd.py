@@ -110,6 +110,8 @@ def run_analysis(
 
 
 class Backend(StrEnum):
+    """Where ``baywatch analyse`` runs: in this process, or in chunks on a Ray cluster."""
+
     LOCAL = "local"
     RAY = "ray"
 

@@ -28,6 +28,7 @@ class LazyCommand:
     help: str
 
     def load(self, name: str) -> click.Command:
+        """Import the command's module and return it as a click command named ``name``."""
         module_name, attr = self.target.split(":")
         obj: Any = getattr(importlib.import_module(module_name), attr)
         if isinstance(obj, typer.Typer):
@@ -102,19 +103,23 @@ class LazyGroup(TyperGroup):
     """A typer group whose sub-commands are imported when used, not at start-up."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, the lazy ones included."""
         return [*super().list_commands(ctx), *COMMANDS]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, its module imported only now."""
         if cmd_name in COMMANDS:
             return COMMANDS[cmd_name].load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from the table's one-line help (imports nothing)."""
         # The listing uses the table's one-line help: no command module is imported.
         with formatter.section("Commands"):
             formatter.write_dl([(name, cmd.help) for name, cmd in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Check the ``BAYWATCH_*`` settings (one line on error), then run the command."""
         check_settings()
         return super().invoke(ctx)
 

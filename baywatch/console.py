@@ -54,6 +54,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def progress_bar(*, quiet: bool = False) -> Progress:
+    """A rich progress bar on stderr with count, rate, elapsed time and ETA (silent if ``quiet``)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -70,6 +71,7 @@ def progress_bar(*, quiet: bool = False) -> Progress:
 
 
 def local_time(ms: int, tz: str) -> str:
+    """``ms`` (since the epoch) as local time in ``tz``: ``YYYY-MM-DD HH:MM:SS``."""
     return (
         datetime.fromtimestamp(ms / 1000, UTC)
         .astimezone(ZoneInfo(tz))
@@ -80,6 +82,9 @@ def local_time(ms: int, tz: str) -> str:
 def sessions_table(
     sessions: Sequence[OccupancySession], zones: Sequence[Zone], tz: str, title: str
 ) -> Table:
+    """A rich table of sessions, by start time: zone name, kind, vehicle type (and length),
+    local start and end in ``tz``, dwell, and flags (censored, overstay, blocked lanes).
+    """
     names = {z.key: z.name for z in zones}
     table = Table(title=title, title_justify="left")
     for col in ("zone", "kind", "vehicle", "start", "end", "dwell", "flags"):

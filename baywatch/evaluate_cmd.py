@@ -70,6 +70,7 @@ def _err(e: evaluate_mod.Errors) -> str:
 
 
 def report_tables(report: evaluate_mod.Report, title: str) -> tuple[Table, Table]:
+    """The evaluation as two rich tables: per zone, then sessions and timing errors."""
     zones = Table(title=title, title_justify="left")
     for col in ("zone", "per-second occupancy accuracy", "true", "found", "matched"):
         zones.add_column(col, justify="left" if col == "zone" else "right")

@@ -38,6 +38,11 @@ def run_ray_analysis(
     quiet: bool,
     cpus_per_task: int = 1,
 ) -> None:
+    """Analyse recorded files in time chunks on Ray (``address``: a cluster, else a local
+    one), ``chunk_s`` seconds of footage each; store the stitched sessions as one run
+    per file. Raises the project's one-line errors (``SiteError``, ``SourceError``,
+    ``StoreError``) for bad input.
+    """
     from occupancy.runtime import ray_backend
     from vision.detector import resolve_model
     from vision.sources import VideoFileSource

@@ -61,12 +61,16 @@ PeriodOpt = Annotated[
 
 
 class By(StrEnum):
+    """How ``baywatch stats`` groups: per bay, per area, or per H3 cell."""
+
     bay = "bay"
     area = "area"
     h3 = "h3"
 
 
 class OutFormat(StrEnum):
+    """Output formats of ``baywatch stats``: a table, CSV, GeoJSON, GeoParquet or CDS files."""
+
     table = "table"
     csv = "csv"
     geojson = "geojson"

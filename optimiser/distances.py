@@ -27,11 +27,13 @@ DENSIFY_M = 10.0
 
 
 def to_l93(lonlat: FloatArray) -> FloatArray:
+    """WGS84 ``(N, 2)`` (lon, lat) degrees → Lambert-93 ``(N, 2)`` metres (x east, y north)."""
     x, y = _TO_L93.transform(lonlat[:, 0], lonlat[:, 1])
     return np.column_stack([x, y]).astype(float)
 
 
 def to_wgs84(xy: FloatArray) -> FloatArray:
+    """Lambert-93 ``(N, 2)`` metres → WGS84 ``(N, 2)`` (lon, lat) degrees."""
     lon, lat = _TO_WGS.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([lon, lat]).astype(float)
 
@@ -134,6 +136,9 @@ class Groups:
 
 
 def aggregate(daily: FloatArray, reach: list[IntArray]) -> Groups:
+    """Merge demand points (deliveries a day each) that reach the same set of sites into
+    ``Groups``; points reaching no site are counted in ``unreachable_daily``.
+    """
     index: dict[bytes, int] = {}
     sums: list[float] = []
     sets: list[IntArray] = []

@@ -29,6 +29,9 @@ def generated_city(
     bay_length_m: float = 10.0,
     mean_daily: float = 0.5,
 ) -> tuple[Sites, Demand]:
+    """A random test city (``seed``): ``n_candidates`` kerb sites and ``n_demand`` demand
+    points uniform over a square of ``area_km2`` in Lambert-93, marked simulated.
+    """
     rng = np.random.default_rng(seed)
     side = float(np.sqrt(area_km2) * 1000.0)
     origin = np.array(ORIGIN_L93)

@@ -139,6 +139,7 @@ class Sites:
         return 1.0 - np.clip(self.misuse, 0.0, 0.95)
 
     def regime_of(self, j: int) -> str:
+        """Site ``j``'s delivery regime (its stored one, else periodic if it exists, else new)."""
         return self.regime[j] if self.regime else ("periodic" if self.existing[j] else "new")
 
     def subset(self, idx: IntArray) -> Sites:
@@ -197,6 +198,7 @@ class Demand:
     evidence: tuple[str, ...] = ()
 
     def evidence_of(self, i: int) -> str:
+        """What point ``i``'s demand rests on: observed, simulated or estimated."""
         if self.evidence:
             return self.evidence[i]
         return "simulated" if self.simulated else "estimated"

@@ -72,12 +72,17 @@ WALK_HIGHWAYS = frozenset(
 
 
 def geodata_dir(repo_root: Path | None = None) -> Path:
+    """The shared geodata folder (``../shared/geodata`` beside the repository)."""
     root = repo_root or Path(__file__).resolve().parents[1]
     return (root / ".." / "shared" / "geodata").resolve()
 
 
 @dataclass(frozen=True, eq=False)
 class RealInstance:
+    """A real optimiser instance: sites, demand and the walking graph (Lambert-93), street
+    lines and boundary for the map, notes on the data, and each existing bay's street.
+    """
+
     name: str
     sites: Sites
     demand: Demand
@@ -100,6 +105,10 @@ def _arrondissement(geo: Path, number: int) -> shapely.Geometry:
 
 
 def shop_demand(path: Path, boundary: shapely.Geometry) -> Demand:
+    """Demand points from a shops GeoJSON inside ``boundary``: deliveries a day per shop by
+    shop type (``SHOP_DAILY``), marked simulated. Raises ``OptimiserInputError`` when the
+    file is missing.
+    """
     if not path.is_file():
         raise OptimiserInputError(f"{path}: file not found")
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -123,6 +132,10 @@ def shop_demand(path: Path, boundary: shapely.Geometry) -> Demand:
 
 
 def paris_3e(rules: Rules | None = None, geo: Path | None = None) -> RealInstance:
+    """The Paris 3rd arrondissement instance: its real delivery bays (Ville de Paris
+    inventory), demand from its shops and its OSM street graph. Raises
+    ``OptimiserInputError`` when a geodata file is missing.
+    """
     rules = rules or Rules()
     geo = geo or geodata_dir()
     boundary = _arrondissement(geo, 3)

@@ -25,6 +25,7 @@ def proposal_map(
     streets_xy: list[FloatArray] | None = None,
     credits: str = "",
 ) -> Path:
+    """Draw the proposals on a map (PNG at ``path``): streets, demand, bays before and after."""
     fig, ax = plt.subplots(figsize=(10, 10), dpi=110)
     for line in streets_xy or []:
         ax.plot(line[:, 0], line[:, 1], color="#d0d0d0", lw=0.6, zorder=1)

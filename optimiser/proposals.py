@@ -28,6 +28,11 @@ MOVE_RADIUS_M = 150.0  # a removal and an addition this close read as one move
 
 @dataclass(frozen=True)
 class Proposal:
+    """One proposed change at a site (add, remove, move, retime or enforce) with its reason
+    and effects: deliveries served and double parking a day, kerb metres freed, bays
+    before and after.
+    """
+
     action: str  # add | remove | move | retime | enforce
     site_id: str
     lonlat: tuple[float, float]
@@ -292,6 +297,7 @@ def geometry(p: Proposal) -> dict[str, Any]:
 
 
 def to_geojson(proposals: list[Proposal], simulated: bool) -> dict[str, Any]:
+    """The proposals as a GeoJSON FeatureCollection (WGS84), marked simulated when they are."""
     feats = []
     for p in proposals:
         geom = geometry(p)
@@ -322,6 +328,7 @@ def placement_summary(
     proposals: list[Proposal],
     simulated: bool,
 ) -> str:
+    """A short text summary of a placement's proposals and effects (simulated data said so)."""
     counts = {
         a: sum(p.action == a for p in proposals) for a in ("add", "remove", "move", "enforce")
     }

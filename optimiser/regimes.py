@@ -46,6 +46,7 @@ class Regime:
 
     @property
     def permanent(self) -> bool:
+        """Whether the regime reserves the bay for deliveries every hour of the week."""
         return bool(hour_mask(self.hours).all())
 
 

@@ -47,6 +47,8 @@ class Sources(BaseModel):
 
 
 class PlacementRequest(BaseModel):
+    """A bay placement run: data sources, budget, rules, costs, and optional stop profile and dwell (hours)."""
+
     model_config = ConfigDict(frozen=True)
 
     sources: Sources
@@ -66,6 +68,8 @@ class PlacementRequest(BaseModel):
 
 
 class TimeslotRequest(BaseModel):
+    """A time-slot run: data sources, how bays are grouped (street, area, bay), rules and allowed regimes."""
+
     model_config = ConfigDict(frozen=True)
 
     sources: Sources
@@ -91,6 +95,8 @@ class TimeslotRequest(BaseModel):
 
 
 class PlacementResult(BaseModel):
+    """A placement run's outcome: solver status, objective, bound and gaps, time, effects and proposals."""
+
     status: str
     solver: str
     objective: float
@@ -115,6 +121,8 @@ class PlacementResult(BaseModel):
 
 
 class TimeslotResultModel(BaseModel):
+    """A time-slot run's outcome: solver status, objective, bound, gap, time and effects."""
+
     status: str
     objective: float
     bound: float
@@ -192,6 +200,7 @@ def placement_request(
 
 
 def timeslot_request(job: TimeslotJob, db: str, shops: Path | None) -> TimeslotRequest:
+    """The ``TimeslotRequest`` of an API time-slot job over the database ``db``."""
     src = Sources(db=db, area=job.area, period=job.period, shops=shops)
     return TimeslotRequest(
         sources=src,

@@ -309,8 +309,10 @@ def write_outputs(run: Run, kind: str, out: Path) -> dict[str, str]:
 
 
 def run_placement(request: PlacementRequest, progress: Progress = _noop) -> PlacementResult:
+    """Run a placement request and return its result (``progress`` gets text updates)."""
     return placement(request, progress).result
 
 
 def run_timeslots(request: TimeslotRequest, progress: Progress = _noop) -> TimeslotResultModel:
+    """Run a time-slot request and return its result (``progress`` gets text updates)."""
     return timeslots(request, progress).result

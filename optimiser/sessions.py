@@ -37,6 +37,11 @@ KINDS = frozenset({"park", "double_park"})
 
 @dataclass(frozen=True, eq=False)
 class ObservedDemand:
+    """Demand read from stored sessions: demand points, stops a day per bay and hour (and
+    double-parking stops alone), the hourly profile, mean dwell (hours), days covered,
+    and whether all of it is simulated.
+    """
+
     demand: Demand  # one point per bay (its stops) and per unplaced double-parking stop
     arrivals: pd.DataFrame  # index curb_zone_id, columns 0..23: stops a day in that hour
     double_parking: pd.DataFrame  # same shape, double-parking stops only
@@ -49,6 +54,9 @@ class ObservedDemand:
 def demand_from_sessions(
     sessions: pd.DataFrame, zones: pd.DataFrame, tz: str = "Europe/Paris"
 ) -> ObservedDemand:
+    """``ObservedDemand`` from a sessions table and the zones table, hours in local time
+    ``tz``. Raises ``OptimiserInputError`` naming a missing column or an empty table.
+    """
     for col in SESSION_COLUMNS:
         if col not in sessions.columns:
             raise OptimiserInputError(f"sessions: missing column '{col}'")

@@ -35,6 +35,8 @@ ESTIMATED_DAY_FACTOR = (1.0, 0.55, 0.12)
 
 @dataclass(frozen=True, eq=False)
 class Loaded:
+    """What an optimiser run reads: sites, demand, streets, notes, stop profile and dwell, title, area."""
+
     sites: Sites
     demand: Demand
     graph: object | None

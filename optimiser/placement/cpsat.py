@@ -42,6 +42,9 @@ def solve_cpsat(
     fix_bays: IntArray | None,
     progress: Callable[[str], None] | None,
 ) -> PlacementSolution:
+    """Solve the placement model with OR-Tools CP-SAT (loads scaled to integers, ``UNITS``
+    per delivery), from an optional ``hint``; ``fix_bays`` (when given) fixes each site's bays.
+    """
     t0 = time.perf_counter()
     sites, groups, budget, costs = problem.sites, problem.groups, problem.budget, problem.costs
     _, crv = curves(problem)

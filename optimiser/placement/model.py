@@ -25,6 +25,10 @@ OBJ_SCALE = 1000  # objective in thousandths of a delivery a day
 
 @dataclass(frozen=True, eq=False)
 class PlacementProblem:
+    """One placement problem: sites, demand groups, the hourly profile and mean dwell
+    (hours) of stops, the budget, rules and costs, and all demand (deliveries a day).
+    """
+
     sites: Sites
     groups: Groups
     profile: tuple[float, ...]
@@ -47,6 +51,8 @@ class PlacementProblem:
 
 @dataclass(frozen=True)
 class SolveOptions:
+    """Solver settings: time limit (s), workers, seed, gap, solver (scip or cp-sat)."""
+
     time_limit_s: float = 10.0
     num_workers: int = 8  # below 8 CP-SAT lacks the LP/bound workers that close covering gaps
     seed: int = 0
@@ -64,6 +70,10 @@ class SolveOptions:
 
 @dataclass(frozen=True, eq=False)
 class PlacementSolution:
+    """A solved placement: bays per site, load and served deliveries a day per site (model
+    and exact Erlang-B), the objective with its proven bound and gaps, and the status.
+    """
+
     bays: IntArray  # bays per site after the changes
     load: FloatArray  # deliveries a day sent to each site
     served_model: FloatArray  # linearised served deliveries a day per site
@@ -84,10 +94,12 @@ class PlacementSolution:
 
     @property
     def served(self) -> float:
+        """Deliveries a day served (Erlang-B, exact)."""
         return float(self.served_erlang.sum())
 
     @property
     def double_parking(self) -> float:
+        """Deliveries a day not served by a bay: all demand minus ``served``."""
         return self.total_daily - self.served
 
 
@@ -163,6 +175,7 @@ def objective_offset(problem: PlacementProblem) -> float:
 
 
 def group_units(problem: PlacementProblem) -> list[int]:
+    """Each group's demand in integer ``UNITS`` (tenths of a delivery a day)."""
     return [round(d * UNITS) for d in problem.groups.daily]
 
 
