@@ -55,6 +55,7 @@ class CodeOnlyStatic(StaticFiles):
     ALLOWED = (".html", ".js", ".css", ".json", ".map", ".txt")
 
     async def get_response(self, path: str, scope: AsgiScope) -> Response:
+        """Serve only the front end's code and style files; anything else is a 404."""
         if not path.endswith(self.ALLOWED) and path not in ("", "."):
             return Response(
                 error_body(404, f"not served: {path}"), 404, media_type="application/json"

@@ -30,10 +30,12 @@ CDS_CSV = f"{CDS_CSV_TYPE};version={LATEST}"
 
 
 def json_media(version: str) -> str:
+    """The CDS JSON media type of ``version`` (``application/vnd.cds+json;version=...``)."""
     return f"{CDS_JSON_TYPE};version={version}"
 
 
 def csv_media(version: str) -> str:
+    """The CDS CSV media type of ``version`` (``application/vnd.cds+csv;version=...``)."""
     return f"{CDS_CSV_TYPE};version={version}"
 
 
@@ -142,6 +144,9 @@ def doc_responses(media: str, description: str) -> dict[int | str, dict[str, Any
 def envelope(
     data: Any, *, time_zone: str, last_updated: int, version: str = LATEST
 ) -> dict[str, Any]:
+    """The CDS REST envelope (CDS general-information, "REST Endpoints"): ``version``,
+    ``time_zone``, ``last_updated`` (ms since the epoch), ``currency`` and ``data``.
+    """
     return {
         "version": version,
         "time_zone": time_zone,
@@ -171,6 +176,7 @@ def cds_json(
 
 
 def cds_csv(text: str, version: str = LATEST) -> Response:
+    """A CDS CSV response (Metrics API) of ``text`` in ``version``'s media type."""
     return Response(content=text, media_type=csv_media(version))
 
 

@@ -152,12 +152,15 @@ class CdsIds:
     device_in: dict[str, str]
 
     def zone(self, stored: str) -> str:
+        """The CDS UUID of a stored curb zone id."""
         return self.zone_out.get(stored) or cds_uuid("zone", stored)
 
     def area(self, stored: str) -> str:
+        """The CDS UUID of a stored area id."""
         return self.area_out.get(stored) or cds_uuid("area", stored)
 
     def device(self, stored: str) -> str:
+        """The CDS UUID of a stored camera (device) name."""
         return self.device_out.get(stored) or device_uuid(stored)
 
     def find_zone(self, given: str) -> str | None:
@@ -165,13 +168,16 @@ class CdsIds:
         return self.zone_in.get(given) or self.zone_in.get(given.lower())
 
     def find_area(self, given: str) -> str | None:
+        """The stored area id a client's id (a CDS UUID, or the stored id) names; None if none."""
         return self.area_in.get(given) or self.area_in.get(given.lower())
 
     def find_device(self, given: str) -> str | None:
+        """The stored camera name a client's id names; None if none."""
         return self.device_in.get(given) or self.device_in.get(given.lower())
 
 
 def build_ids(bays: Iterable[Bay]) -> CdsIds:
+    """The stored id ↔ CDS UUID maps of these bays, their areas and cameras."""
     zo: dict[str, str] = {}
     ao: dict[str, str] = {}
     do: dict[str, str] = {}
@@ -281,6 +287,9 @@ class Regime:
 
 
 def regime_of(b: Bay) -> Regime:
+    """A bay's regime from its delivery hours (OSM ``opening_hours``), maximum stay,
+    vehicle types and user classes; hours that cannot be read give no time spans.
+    """
     try:
         spans = time_spans(b.delivery_hours)
     except Exception:  # never stored (imports check it); publish no hours rather than fail
@@ -314,6 +323,7 @@ def _policy_id(kind: str, r: Regime) -> str:
 
 
 def policy_ids(b: Bay) -> list[str]:
+    """The CDS Curb Policy ids of a bay's regime (loading, no parking, and parking outside delivery hours)."""
     r = regime_of(b)
     ids = [_policy_id("loading", r), _policy_id("no parking", r)]
     if r.spans is not None:
@@ -424,6 +434,10 @@ def zone_object(
     include_geometry: bool = True,
     simulated: bool = False,
 ) -> dict[str, Any]:
+    """A CDS Curbs API Curb Zone object of a bay in ``version``: geometry (unless not asked
+    for), policies, sizes in cm, and, with its live ``state``, its availability
+    (``available_space_lengths``); derived footprints and simulated state are marked.
+    """
     published = b.published_ms if b.published_ms is not None else b.updated_ms
     z: dict[str, Any] = {
         "curb_zone_id": ids.zone(b.curb_zone_id),
@@ -468,6 +482,11 @@ def zone_object(
 
 @dataclass(frozen=True, slots=True)
 class Area:
+    """A CDS Curb Area built from the bays of one stored ``area_id``: the convex hull of
+    their footprints (WGS84), their ids, and the earliest publication and latest update
+    of its bays (ms since the epoch).
+    """
+
     curb_area_id: str  # as stored (e.g. "75101"); published as ``cds_uuid("area", ...)``
     name: str | None
     geometry: dict[str, Any]
@@ -479,6 +498,7 @@ class Area:
 
 
 def build_areas(bays: Iterable[Bay]) -> dict[str, Area]:
+    """The Curb Areas of the bays that have an ``area_id``, by area id."""
     groups: dict[str, list[Bay]] = {}
     for b in bays:
         if b.area_id:
@@ -505,6 +525,7 @@ def build_areas(bays: Iterable[Bay]) -> dict[str, Area]:
 
 
 def area_object(a: Area, ids: CdsIds) -> dict[str, Any]:
+    """A CDS Curbs API Curb Area object, ids published as UUIDs."""
     d: dict[str, Any] = {
         "curb_area_id": ids.area(a.curb_area_id),
         "geometry": a.geometry,
@@ -522,6 +543,10 @@ def area_object(a: Area, ids: CdsIds) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Camera:
+    """A camera as a CDS Curb Object: the bays it watches, its position (mean of theirs,
+    WGS84 degrees) and publication and update times (ms since the epoch).
+    """
+
     device_id: str  # stored name, e.g. "meva-g340"
     zone_ids: tuple[str, ...]  # stored ids of the bays it watches
     lon: float
@@ -574,4 +599,5 @@ def camera_object(c: Camera, ids: CdsIds) -> dict[str, Any]:
 
 
 def area_of_zone(bays: Iterable[Bay]) -> Mapping[str, str | None]:
+    """Each bay's stored area id (None: in no area), by curb zone id."""
     return {b.curb_zone_id: b.area_id for b in bays}

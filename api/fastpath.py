@@ -73,6 +73,11 @@ def parse_free_query(qs: str) -> dict[str, Any] | None:
 
 
 class AvailabilityFastPath:
+    """ASGI middleware that answers ``GET /availability/free`` without FastAPI's routing
+    when the query is valid and authorised, with exactly the route's bytes; any other
+    request (or any doubt) goes to the app.
+    """
+
     def __init__(self, app: ASGIApp, state: ApiState) -> None:
         self.app, self.state = app, state
 

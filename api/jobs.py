@@ -40,6 +40,10 @@ JobRunner = Callable[[str, Mapping[str, Any], Store, Progress], Mapping[str, Any
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """One batch job: its kind, source and site (JSON input), ``JobStatus``, progress in
+    [0, 1], error or result, and submission, start and end times (ms since the epoch).
+    """
+
     job_id: str
     kind: str
     source: str
@@ -168,6 +172,7 @@ class JobQueue:
     # -- API side ------------------------------------------------------------------
 
     def submit(self, source: str, site: Mapping[str, Any], kind: str = "footage") -> Job:
+        """Queue a job of ``kind`` on ``source`` with ``site`` and wake a worker; returns it queued."""
         row = {
             "job_id": str(uuid.uuid4()),
             "kind": kind,
@@ -187,11 +192,13 @@ class JobQueue:
         return _job(row)
 
     def get(self, job_id: str) -> Job | None:
+        """A job by id, or None."""
         with self.store.engine.connect() as conn:
             r = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
         return None if r is None else _job(dict(r))
 
     def list(self, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
+        """The newest ``limit`` jobs, of one status when given."""
         q = select(jobs).order_by(jobs.c.submitted_ms.desc()).limit(limit)
         if status is not None:
             q = q.where(jobs.c.status == status)
@@ -201,6 +208,7 @@ class JobQueue:
     # -- worker side ---------------------------------------------------------------
 
     def requeue_interrupted(self) -> int:
+        """Put back in the queue the jobs a stopped server left running; returns how many."""
         with self.store.engine.begin() as conn:
             res = conn.execute(
                 update(jobs)
@@ -266,6 +274,7 @@ class JobQueue:
         return self.get(job.job_id)
 
     def start(self, workers: int) -> None:
+        """Requeue interrupted jobs and start ``workers`` worker threads."""
         self.requeue_interrupted()
         for n in range(workers):
             t = threading.Thread(target=self._work, name=f"job-worker-{n}", daemon=True)
@@ -285,6 +294,7 @@ class JobQueue:
                 self._wake.clear()
 
     def stop(self) -> None:
+        """Stop the workers (waiting up to 1 s each; a job in progress is requeued at next start)."""
         self._stop.set()
         self._wake.set()
         for t in self._threads:

@@ -33,16 +33,21 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """The caller an API key identifies: key id, name and scopes."""
+
     key_id: str
     name: str
     scopes: frozenset[Scope]
 
     def allows(self, scope: Scope) -> bool:
+        """Whether the key may use ``scope`` (``admin`` may use all)."""
         return Scope.ADMIN in self.scopes or scope in self.scopes
 
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
+    """An API key as listed (never its secret): id, name, scopes, creation and revocation times (ms)."""
+
     key_id: str
     name: str
     scopes: tuple[Scope, ...]
@@ -59,6 +64,7 @@ def _sha(secret: str) -> str:
 
 
 def parse_scopes(names: list[str]) -> tuple[Scope, ...]:
+    """Scope names as ``Scope``s, deduplicated; ``KeyRequestError`` for an unknown or no scope."""
     out: list[Scope] = []
     for n in names:
         try:
@@ -104,6 +110,7 @@ class KeyStore:
         return KeyInfo(key_id, name, sc, created, None), f"bw_{key_id}_{secret}"
 
     def list(self) -> list[KeyInfo]:
+        """Every key, oldest first, revoked ones included."""
         with self.store.engine.connect() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.created_ms)).mappings()
             return [
@@ -118,6 +125,7 @@ class KeyStore:
             ]
 
     def revoke(self, key_id: str) -> None:
+        """Revoke a key at once; ``KeyRequestError`` when no active key has that id."""
         with self.store.engine.begin() as conn:
             res = conn.execute(
                 update(api_keys)

@@ -15,6 +15,7 @@ from api.geo import BBox
 
 
 def bad_request(msg: str) -> HTTPException:
+    """An HTTP 400 with ``msg`` as its one-line detail."""
     return HTTPException(status_code=400, detail=msg)
 
 
@@ -24,6 +25,7 @@ def bbox_param(
     max_lat: float | None = Query(None, ge=-90, le=90),
     max_lng: float | None = Query(None, ge=-180, le=180),
 ) -> BBox | None:
+    """The CDS bounding box query (all four of min/max lat/lng, degrees), or None; 400 otherwise."""
     vals = {"min_lat": min_lat, "min_lng": min_lng, "max_lat": max_lat, "max_lng": max_lng}
     given = [k for k, v in vals.items() if v is not None]
     if not given:
@@ -40,6 +42,8 @@ def bbox_param(
 
 @dataclass(frozen=True, slots=True)
 class Circle:
+    """A CDS circle query: centre (degrees) and radius in metres (given in cm by CDS)."""
+
     lat: float
     lng: float
     radius_m: float
@@ -52,6 +56,7 @@ def circle_cm_param(
         None, gt=0, le=5_000_000, description="circle radius in centimetres (CDS)"
     ),
 ) -> Circle | None:
+    """The CDS circle query (``lat``, ``lng``, ``radius`` in cm), or None; 400 when partial."""
     vals = {"lat": lat, "lng": lng, "radius": radius}
     given = [k for k, v in vals.items() if v is not None]
     if not given:
@@ -65,6 +70,8 @@ def circle_cm_param(
 
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
+    """A time window ``[start_ms, end_ms)`` (ms since the epoch; None: open)."""
+
     start_ms: int | None
     end_ms: int | None
 
@@ -77,6 +84,7 @@ def window_param(
         None, ge=0, le=10**14, description="exclusive end, ms since the epoch"
     ),
 ) -> TimeWindow:
+    """The ``start_time``/``end_time`` query (ms since the epoch); 400 when end is not after start."""
     if start_time is not None and end_time is not None and end_time <= start_time:
         raise bad_request("end_time must be after start_time")
     return TimeWindow(start_time, end_time)

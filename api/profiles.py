@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ProfileSnapshot:
+    """Weekly occupancy profiles at one time: per bay a 7 × 24 array of P(free) (Monday
+    first, local hours; NaN: never observed), their source, and when computed (ms).
+    """
+
     # curb_zone_id -> 7 x 24 array of P(free), weekday 0 = Monday; NaN = no observation
     p_free: dict[str, npt.NDArray[np.float64]]
     # curb_zone_id -> "camera" | "simulated": where the statistics come from
@@ -34,6 +38,7 @@ class ProfileSnapshot:
 
 
 def weekday_hour(ms: int, tz: ZoneInfo) -> tuple[int, int]:
+    """(weekday, hour) of ``ms`` in ``tz``: Monday = 0, hours 0-23 local."""
     t = datetime.fromtimestamp(ms / 1000, tz)
     return t.weekday(), t.hour
 
@@ -54,6 +59,9 @@ PROFILE_WINDOW_MS = 8 * 7 * 86_400_000
 
 
 def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot:
+    """Weekly profiles of every bay from the sessions of the last ``PROFILE_WINDOW_MS``
+    before ``computed_ms``, local time ``tz``; hours a camera was offline are unobserved.
+    """
     from occupancy.statistics import (
         hourly as stats,
     )  # the stats module is heavy; load it only when needed
@@ -83,13 +91,16 @@ class Profiles:
         self._thread: threading.Thread | None = None
 
     def refresh(self, now_ms: int) -> None:
+        """Recompute the snapshot as of ``now_ms``."""
         self.snapshot = compute_snapshot(self.store, self.tz_name, now_ms)
 
     def p_free_at(self, curb_zone_id: str, when_ms: int) -> float | None:
+        """P(free) of a bay at the local weekday and hour of ``when_ms``; None if unobserved."""
         d, h = weekday_hour(when_ms, self.tz)
         return self.p_free_slot(curb_zone_id, d, h)
 
     def p_free_slot(self, curb_zone_id: str, weekday: int, hour: int) -> float | None:
+        """P(free) of a bay at a weekday (0 = Monday) and local hour; None if unobserved."""
         arr = self.snapshot.p_free.get(curb_zone_id)
         if arr is None:
             return None
@@ -111,6 +122,8 @@ class Profiles:
         return round(1.0 - float(np.nanmean(sel)), 4)
 
     def start(self, interval_s: float, clock: Callable[[], int]) -> None:
+        """Refresh every ``interval_s`` seconds in a thread; a failed refresh keeps the last snapshot."""
+
         def run() -> None:
             while True:
                 try:
@@ -124,6 +137,7 @@ class Profiles:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop refreshing (waits up to 5 s)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

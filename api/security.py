@@ -72,6 +72,8 @@ async def current_principal(
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits a key with ``scope`` (401 without a key, 403 without the scope)."""
+
     async def dep(principal: Principal | None = Depends(current_principal)) -> Principal:
         if principal is None:
             raise _unauthorized(f"this endpoint needs an API key with scope {scope.value!r}")

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class ApiState:
+    """Everything the service holds: settings, store, API keys, the live index with its
+    follower and broadcaster, the rate limiter, profiles and the job queue."""
+
     settings: Settings
     store: Store
     keys: KeyStore
@@ -42,6 +45,7 @@ class ApiState:
         return self._areas[1]
 
     def envelope_args(self) -> dict[str, Any]:
+        """The CDS envelope's ``time_zone`` and ``last_updated`` (latest event or zone change, ms)."""
         return {
             "time_zone": self.settings.api_time_zone,
             "last_updated": max(self.live.last_updated_ms, self.live.zones_signature[1]),
@@ -49,6 +53,7 @@ class ApiState:
 
 
 def state_of(request: Request) -> ApiState:
+    """The ``ApiState`` of the app serving ``request``."""
     state: ApiState = request.app.state.api
     return state
 

@@ -31,6 +31,8 @@ Source = Literal["observed", "simulated"]
 
 
 class FreeBay(BaseModel):
+    """A free bay near the query point, its distance (m), since when it is free and its rules."""
+
     curb_zone_id: str
     name: str | None
     lon: float
@@ -52,6 +54,8 @@ class FreeBay(BaseModel):
 
 
 class FreeBays(BaseModel):
+    """The answer of ``/availability/free``: the query and the free bays, nearest first."""
+
     lat: float
     lon: float
     radius_m: float

@@ -101,6 +101,7 @@ def fetch_zone(
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
+    """One Curb Zone (CDS Curbs API, ``/curbs/zones/{id}``), at ``time`` if given."""
     stored = cds_ids(state).find_zone(curb_zone_id)
     i = None if stored is None else state.live.index.get(stored)
     if i is None:
@@ -118,6 +119,7 @@ def query_areas(
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
+    """Curb Areas (CDS Curbs API, ``/curbs/areas``), within a box or a circle if given."""
     areas = list(state.areas().values())
     if bbox is not None:
         box = shapely.box(bbox.min_lng, bbox.min_lat, bbox.max_lng, bbox.max_lat)
@@ -150,6 +152,7 @@ def fetch_area(
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
+    """One Curb Area (CDS Curbs API, ``/curbs/areas/{id}``)."""
     ids = cds_ids(state)
     stored = ids.find_area(curb_area_id)
     a = None if stored is None else state.areas().get(stored)
@@ -164,6 +167,7 @@ def query_policies(
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
+    """Curb Policies (CDS Curbs API, ``/curbs/policies``), all or the ids given."""
     pol = all_policies(state.live.bays, version)
     if ids is not None:
         wanted = [s.strip() for s in ids.split(",") if s.strip()]
@@ -181,6 +185,7 @@ def fetch_policy(
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
+    """One Curb Policy (CDS Curbs API, ``/curbs/policies/{id}``)."""
     p = all_policies(state.live.bays, version).get(curb_policy_id)
     if p is None:
         raise HTTPException(404, f"no curb policy with id {curb_policy_id!r}")
@@ -196,6 +201,7 @@ def query_spaces() -> Response:
 
 @router.get("/spaces/{curb_space_id}", include_in_schema=False)
 def fetch_space(curb_space_id: str = Path(max_length=64)) -> Response:
+    """Curb Spaces are not offered (501, as CDS prescribes)."""
     raise not_implemented("/curbs/spaces")
 
 
@@ -235,6 +241,7 @@ def fetch_object(
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
+    """One camera as a Curb Object (CDS 1.1 Curbs API, ``/curbs/objects/{id}``)."""
     _objects_version(version)
     ids = cds_ids(state)
     stored = ids.find_device(curb_object_id)

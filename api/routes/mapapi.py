@@ -39,6 +39,7 @@ MAX_RANGE_MS = 31 * 86_400_000
 
 
 def geojson(obj: Any) -> Response:
+    """A GeoJSON response (``application/geo+json``) of ``obj``."""
     return Response(orjson.dumps(obj), media_type=GEOJSON)
 
 

@@ -26,12 +26,16 @@ Status = Literal["pending", "accepted", "rejected"]
 
 
 class Effect(BaseModel):
+    """A proposal's expected effect a day: deliveries served, double parking avoided, kerb freed (m)."""
+
     deliveries_served_per_day: float = Field(description="expected change, + is more served")
     double_parking_avoided_per_day: float = Field(description="expected, + is fewer")
     kerb_m_freed: float = Field(description="kerb metres given back (- is taken)")
 
 
 class ProposalProperties(BaseModel):
+    """What a proposal is, where, why, its effect and its review."""
+
     id: str
     run_id: str
     kind: Kind
@@ -57,6 +61,8 @@ class ProposalProperties(BaseModel):
 
 
 class ProposalFeature(BaseModel):
+    """A proposal as a GeoJSON Feature (RFC 7946, WGS84)."""
+
     type: Literal["Feature"] = "Feature"
     id: str
     geometry: dict[str, Any] = Field(description="GeoJSON Point, or LineString for a move (WGS84)")
@@ -64,11 +70,15 @@ class ProposalFeature(BaseModel):
 
 
 class ProposalCollection(BaseModel):
+    """Proposals as a GeoJSON FeatureCollection."""
+
     type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[ProposalFeature]
 
 
 class ReviewIn(BaseModel):
+    """A planner's review of a proposal: accept or reject, with an optional note."""
+
     model_config = {"extra": "forbid"}
 
     decision: Literal["accept", "reject"]
@@ -128,6 +138,7 @@ def list_proposals(
 def get_proposal(
     proposal_id: str = PathParam(max_length=64), state: ApiState = Depends(get_state)
 ) -> ProposalFeature:
+    """One proposal as a GeoJSON Feature; 404 when unknown."""
     row = store_proposals.get_proposal(state.store, proposal_id)
     if row is None:
         raise HTTPException(404, f"no proposal with id {proposal_id!r}")
