@@ -59,10 +59,10 @@ class AreaDemand:
 
 
 def _day_counts(start_ms: int, end_ms: int, tz: str) -> np.ndarray:
-    """Days of each type (working, Saturday, Sunday) in [start, end), fractional at the ends."""
+    """Days of each type (working, Saturday, Sunday) that [start, end) touches."""
     days = pd.date_range(
         pd.Timestamp(start_ms, unit="ms", tz="UTC").tz_convert(tz).normalize(),
-        pd.Timestamp(end_ms, unit="ms", tz="UTC").tz_convert(tz),
+        pd.Timestamp(end_ms - 1, unit="ms", tz="UTC").tz_convert(tz),
         freq="D",
     )
     out = np.zeros(3)

@@ -1,0 +1,257 @@
+"""The optimiser's inputs from the database: evidence, misuse, coverage, declared demand.
+
+A hand-made area of three bays 150 m apart: ``cam`` watched by a camera for two days
+(its ``runs``), ``sim`` with simulated sessions only, ``dark`` watched by nobody. The
+figures expected below are counted by hand from the rows written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from occupancy.domain.states import RunStatus
+from occupancy.storage.store import Store
+from optimiser.errors import OptimiserInputError
+from optimiser.inputs import Rules
+from optimiser.observed import area_demand
+from optimiser.store_inputs import parse_period, read_area
+
+T0 = int(pd.Timestamp("2026-03-02 00:00", tz="Europe/Paris").value // 10**6)  # a Monday
+H = 3_600_000
+LAT = 48.8630
+LON = {"cam": 2.3600, "sim": 2.3620, "dark": 2.3640}  # ~147 m apart
+
+
+def square(lon: float, lat: float, d: float = 0.00003) -> dict[str, object]:
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def _session(sid: str, kind: str, bay: str | None, start: int, dwell_min: float, **kw: object):
+    row = {
+        "session_id": sid,
+        "kind": kind,
+        "data_source_device_id": "cam-1",
+        "data_source_type": "camera",
+        "curb_zone_id": bay,
+        "lane_zone_id": None,
+        "start_ms": start,
+        "end_ms": start + int(dwell_min * 60_000),
+        "dwell_s": dwell_min * 60.0,
+        "vehicle_type": "van",
+        "vehicle_length": None,
+        "lon": None,
+        "lat": None,
+        "max_stay_min": 30.0,
+        "overstay": False,
+        "blocked_lane_types": None,
+        "start_censored": False,
+        "end_censored": False,
+        "run_id": "run-1",
+        "attempt": 1,
+    }
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'area.db'}"
+    store = Store(url)
+    store.upsert_zones(
+        [
+            {
+                "curb_zone_id": name,
+                "name": f"bay {name}",
+                "device_id": "cam-1" if name == "cam" else None,
+                "source": "test",
+                "geometry": square(lon, LAT),
+                "lon": lon,
+                "lat": LAT,
+                "length_cm": 1000,
+                "num_spaces": 1,
+                "max_stay_min": 30.0,
+                "delivery_hours": "24/7" if name == "dark" else "Mo-Sa 07:00-20:00; PH off",
+                "street_name": "Rue de Bretagne",
+                "area_id": "A",
+                "area_name": "Area A",
+            }
+            for name, lon in LON.items()
+        ]
+    )
+    store.upsert_lane_zones(
+        [
+            {
+                "lane_zone_id": "lane-cam",
+                "name": "lane by cam",
+                "device_id": "cam-1",
+                "geometry": square(LON["cam"], LAT + 0.00005),
+                "lon": LON["cam"],
+                "lat": LAT + 0.00005,
+                "lane_type": "travel_lane",
+                "curb_zone_id": "cam",
+            }
+        ]
+    )
+    attempt = store.begin_run(
+        "run-1", device_id="cam-1", source="clip", live=False, footage_start_ms=T0, settings={}
+    )
+    store.finish_run(
+        "run-1", attempt, status=RunStatus.COMPLETE, footage_end_ms=T0 + 48 * H, frames_analysed=1
+    )
+    rows = []
+    for d in range(2):  # two watched days: 4 van stops, 1 car of 60 min, 1 double park
+        day = T0 + d * 24 * H
+        rows += [_session(f"c{d}{k}", "park", "cam", day + (9 + k) * H, 15) for k in range(4)]
+        rows.append(_session(f"car{d}", "park", "cam", day + 14 * H, 60, vehicle_type="car"))
+        rows.append(
+            _session(f"dp{d}", "double_park", None, day + 10 * H, 5, lane_zone_id="lane-cam")
+        )
+    sim = [
+        _session(
+            f"s{k}",
+            "park",
+            "sim",
+            T0 + k * 7 * H + 10 * H,
+            12,
+            data_source_type="simulated",
+            data_source_device_id="simulator",
+            run_id=None,
+        )
+        for k in range(6)
+    ]
+    store.write_sessions_frame(pd.DataFrame(rows + sim))
+    store.close()
+    return url
+
+
+@pytest.fixture
+def shops(tmp_path: Path) -> Path:
+    feats = [  # one shop by the watched bay (already counted there), one by the dark bay
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, LAT + 0.0001]},
+            "properties": {"name": f"shop {name}", "shop_type": "Primeur", "services": ""},
+        }
+        for name, lon in (("cam", LON["cam"]), ("dark", LON["dark"]))
+    ]
+    path = tmp_path / "shops.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    return path
+
+
+def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> None:
+    start, end = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
+    assert (start, end) == (T0, T0 + 48 * H)
+    inputs = read_area(db, "area a", start, end)  # area_name matches, any case
+    assert inputs.camera_hours == {"cam-1": pytest.approx(48.0)}
+    area = area_demand(inputs, Rules(walk_limit_m=60), shops=shops)
+    sites = area.sites
+    ev = dict(zip(sites.ids, sites.evidence, strict=True))
+    assert ev == {"cam": "observed", "dark": "estimated", "sim": "simulated"}
+    assert sites.regime_of(sites.ids.index("dark")) == "permanent"
+    assert sites.fixed[sites.ids.index("dark")]  # permanent: kept
+    demand = dict(zip(area.demand.ids, area.demand.daily, strict=True))
+    # cam: 4 van stops + 1 double park beside it (via its lane zone) a day; the car is
+    # misuse, not demand.
+    assert demand["bay-cam"] == pytest.approx(5.0)
+    # sim: 6 simulated stops over the 2-day period.
+    assert demand["bay-sim"] == pytest.approx(3.0)
+    # dark: no camera, so the declared shop by it (Primeur: 1.5 a day), not the one by cam.
+    est = [i for i, e in enumerate(area.demand.evidence) if e == "estimated"]
+    assert len(est) == 1 and area.demand.daily[est[0]] == pytest.approx(1.5)
+    # Misuse: 60 min of car a day on one place over 24 h.
+    assert sites.misuse[sites.ids.index("cam")] == pytest.approx(1 / 24)
+    shares = area.demand.shares()
+    assert shares["observed"] == pytest.approx(5.0 / 9.5)
+    assert shares["simulated"] == pytest.approx(3.0 / 9.5)
+    assert shares["estimated"] == pytest.approx(1.5 / 9.5)
+    assert "53% observed, 32% simulated, 16% estimated" in area.notes[0]
+    # Observed working-day hours: cam's vans at 09-12, its double parking at 10.
+    arr = area.arrivals["cam"]
+    assert arr[0, 9] == pytest.approx(1.0) and arr[0, 10] == pytest.approx(2.0)
+    assert arr[1:].sum() == 0  # no Saturday or Sunday in the period
+
+
+def test_bad_area_and_period_are_one_line_errors(db: str) -> None:
+    with pytest.raises(OptimiserInputError, match=r"no bays in area 'B'.*A"):
+        read_area(db, "B", None, None)
+    for bad in ("2026-03-02", "2026-03-05/2026-03-02", "yesterday/today"):
+        with pytest.raises(OptimiserInputError, match="period"):
+            parse_period(bad, "Europe/Paris")
+
+
+def test_cli_from_the_database_stores_explained_proposals(
+    db: str, shops: Path, tmp_path: Path
+) -> None:
+    from baywatch.cli import app
+    from occupancy.storage.proposals import list_proposals
+
+    res = CliRunner().invoke(
+        app,
+        [
+            "optimise", "placement",
+            "--db", db, "--area", "A", "--period", "2026-03-02/2026-03-03",
+            "--shops", str(shops), "--walk-limit-m", "60",
+            "--streets", str(tmp_path / "none.pbf"),
+            "--time-limit-s", "5", "--out", str(tmp_path / "out"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "none.pbf: file not found" in res.output
+    res = CliRunner().invoke(
+        app,
+        [
+            "optimise", "placement",
+            "--db", db, "--area", "A", "--period", "2026-03-02/2026-03-03",
+            "--shops", str(shops), "--walk-limit-m", "60", "--max-changes", "2",
+            "--candidates", str(_candidates(tmp_path)),
+            "--time-limit-s", "5", "--out", str(tmp_path / "out"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "53% observed, 32% simulated, 16% estimated" in res.output
+    assert "stored: run" in res.output
+    store = Store(db)
+    rows = list_proposals(store)
+    store.close()
+    assert rows and all(r["status"] == "pending" and r["reason"] for r in rows)
+    # The candidate beside the watched bay takes its double parking: observed evidence.
+    add = [r for r in rows if r["kind"] == "add"]
+    assert add and add[0]["curb_zone_id"] == "kerb-by-cam" and add[0]["evidence"] == "observed"
+    assert add[0]["effect"]["deliveries_served_per_day"] > 0
+    assert not [r for r in rows if r["curb_zone_id"] == "dark" and r["kind"] == "remove"]
+
+
+def _candidates(tmp_path: Path) -> Path:
+    lon = LON["cam"]
+    feat = {
+        "type": "Feature",
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [[lon + 0.0002, LAT], [lon + 0.0004, LAT]],
+        },
+        "properties": {"id": "kerb-by-cam", "usable_length_m": 12.0},
+    }
+    path = tmp_path / "cands.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}))
+    return path
+
+
+def test_evidence_never_claims_observed_for_simulated_sessions(db: str) -> None:
+    inputs = read_area(db, "A", None, None)
+    area = area_demand(inputs, Rules(), shops=None)
+    sim = area.sites.ids.index("sim")
+    assert area.sites.evidence[sim] == "simulated"
+    assert not np.any(
+        [
+            e == "observed"
+            for i, e in zip(area.demand.ids, area.demand.evidence, strict=True)
+            if "sim" in i
+        ]
+    )
