@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from occupancy.domain.curb_zone import records_from_rows
 from occupancy.domain.states import RunStatus
 from occupancy.storage.store import Store
 from optimiser.errors import OptimiserInputError
@@ -65,25 +66,27 @@ def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'area.db'}"
     store = Store(url)
     store.upsert_zones(
-        [
-            {
-                "curb_zone_id": name,
-                "name": f"bay {name}",
-                "device_id": "cam-1" if name == "cam" else None,
-                "source": "test",
-                "geometry": square(lon, LAT),
-                "lon": lon,
-                "lat": LAT,
-                "length_cm": 1000,
-                "num_spaces": 1,
-                "max_stay_min": 30.0,
-                "delivery_hours": "24/7" if name == "dark" else "Mo-Sa 07:00-20:00; PH off",
-                "street_name": "Rue de Bretagne",
-                "area_id": "A",
-                "area_name": "Area A",
-            }
-            for name, lon in LON.items()
-        ]
+        records_from_rows(
+            [
+                {
+                    "curb_zone_id": name,
+                    "name": f"bay {name}",
+                    "device_id": "cam-1" if name == "cam" else None,
+                    "source": "test",
+                    "geometry": square(lon, LAT),
+                    "lon": lon,
+                    "lat": LAT,
+                    "length_cm": 1000,
+                    "num_spaces": 1,
+                    "max_stay_min": 30.0,
+                    "delivery_hours": "24/7" if name == "dark" else "Mo-Sa 07:00-20:00; PH off",
+                    "street_name": "Rue de Bretagne",
+                    "area_id": "A",
+                    "area_name": "Area A",
+                }
+                for name, lon in LON.items()
+            ]
+        )
     )
     store.upsert_lane_zones(
         [
