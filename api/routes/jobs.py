@@ -22,6 +22,8 @@ router = APIRouter(prefix="/jobs", tags=["Batch jobs"], dependencies=[Depends(re
 
 
 class JobIn(BaseModel):
+    """A footage analysis job: the footage to analyse and the site (camera, bays, calibration)."""
+
     source: str = Field(
         min_length=1,
         max_length=4000,
@@ -31,6 +33,8 @@ class JobIn(BaseModel):
 
 
 class JobOut(BaseModel):
+    """A job as the API shows it: status, progress in [0, 1], error or result, times (ms)."""
+
     job_id: str
     kind: str
     source: str
@@ -59,6 +63,7 @@ def _out(j: Job) -> JobOut:
 
 
 def check_source(source: str) -> None:
+    """Refuse a job source the server must not or cannot read (400 with one line)."""
     scheme = urlparse(source).scheme.lower()
     if scheme in ("http", "https", "rtsp", "rtsps"):
         return
@@ -107,6 +112,7 @@ def submit_timeslots(request: TimeslotJob, state: ApiState = Depends(get_state))
 
 @router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: str = PathParam(max_length=64), state: ApiState = Depends(get_state)) -> JobOut:
+    """One job by id; 404 when unknown."""
     j = state.jobs.get(job_id)
     if j is None:
         raise HTTPException(404, f"no job with id {job_id!r}")
@@ -119,4 +125,5 @@ def list_jobs(
     limit: int = Query(100, ge=1, le=1000),
     state: ApiState = Depends(get_state),
 ) -> list[JobOut]:
+    """The newest jobs (at most ``limit``), of one status when given."""
     return [_out(j) for j in state.jobs.list(status, limit)]
