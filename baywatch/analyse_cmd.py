@@ -77,6 +77,7 @@ def run_analysis(
         start_ms=start_ms,
         folder_fps=folder_fps or site.source.fps,
         watch=None if exact else [z.pixels for z in zones],
+        frame_timeout_s=get_settings().live_frame_timeout_s,
     )
     store = store_mod.Store(db or get_settings().db)
     if detector is None:

@@ -35,7 +35,8 @@ from vision.types import Frame, SourceGap, SourceLost
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
-# Seconds without a frame after which a live source counts as lost (watch's setting).
+# Seconds without a frame after which a live source counts as lost; the commands pass
+# BAYWATCH_LIVE_FRAME_TIMEOUT_S (occupancy.config.settings).
 DEFAULT_FRAME_TIMEOUT_S = 5.0
 # Seconds to wait, after a silence, for the error that shows returning frames were stale.
 _STALE_PEEK_S = 0.5

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     db: str = Field(default=DEFAULT_DB, description="SQLAlchemy database URL")
     model: str = Field(default=DEFAULT_MODEL, description="YOLO weights path or name")
     tz: str = Field(default="Europe/Paris", description="site time zone for local-hour statistics")
+    live_frame_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds without a frame after which a live stream counts as lost "
+        "(comms_lost, stamped with its last good frame)",
+    )
 
     # -- HTTP service (``baywatch serve``) ---------------------------------------------
     api_time_zone: str = Field(

@@ -32,6 +32,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from occupancy.config.settings import get_settings
 from occupancy.config.site import Site, SiteError, load_site
 from occupancy.domain.records import CurbEvent, EventType, OccupancySession
 from occupancy.domain.states import CameraState
@@ -308,7 +309,12 @@ class CameraRunner(threading.Thread):
         uri = self.spec.uri
         if uri.isdigit() or uri.lower().startswith(STREAM_SCHEMES):
             target: str | int = int(uri) if uri.isdigit() else uri
-            return LiveSource(target, self.analysis_fps, max_backoff_s=self.max_backoff_s)
+            return LiveSource(
+                target,
+                self.analysis_fps,
+                max_backoff_s=self.max_backoff_s,
+                frame_timeout_s=get_settings().live_frame_timeout_s,
+            )
         return open_source(uri, analysis_fps=self.analysis_fps, start_ms=None)
 
     def run(self) -> None:
