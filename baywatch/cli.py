@@ -87,6 +87,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "baywatch.serve_cmd:demo_inventory",
         "Load a real bay inventory with simulated statistics and live state, for the map.",
     ),
+    "basemap": LazyCommand(
+        "baywatch.basemap_cmd:app",
+        "Build the offline basemap (streets, water, area borders) from an OSM extract.",
+    ),
     "db": LazyCommand("baywatch.db_cmd:db_app", "Database schema: create or upgrade it (Alembic)."),
     "optimise": LazyCommand(
         "baywatch.optimise_cmd:app",

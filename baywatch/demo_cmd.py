@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from vision.detector import Detector
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
-PARIS_BAYS = Path(__file__).resolve().parents[2] / "shared" / "geodata" / "paris_delivery_bays.csv"
+GEODATA = Path(__file__).resolve().parents[2] / "shared" / "geodata"
+PARIS_BAYS = GEODATA / "paris_delivery_bays.csv"
+PARIS_STREETS = GEODATA / "paris_3e_streets.osm.pbf"
+PARIS_AREAS = GEODATA / "paris_arrondissements.geojson"
 
 
 def demo_command(
@@ -121,5 +124,20 @@ def demo_command(
         console.print(
             f"{summary.bays:,} real bays ({summary.rejected} rejected records), "
             f"{summary.sessions:,} [bold]simulated[/] sessions"
+        )
+    if PARIS_STREETS.is_file():
+        from occupancy.inventory.basemap import BasemapError, build_basemap
+
+        try:
+            bm = build_basemap(
+                PARIS_STREETS,
+                get_settings().basemap_dir,
+                areas=PARIS_AREAS if PARIS_AREAS.is_file() else None,
+            )
+        except BasemapError as exc:
+            fail(str(exc))
+        console.print(
+            f"Offline basemap ({PARIS_STREETS.name}): {bm.counts['streets']:,} streets, "
+            f"{bm.counts['areas']} area borders in {bm.out_dir}"
         )
     console.print(f"[green]Stored in {url}[/]; `baywatch serve` shows it on the map.")

@@ -268,4 +268,210 @@ def map_config(state: ApiState = Depends(get_state)) -> dict[str, Any]:
         "time_zone": state.settings.api_time_zone,
         "bounds": bounds,
         "bays": len(live.bays),
+        "view": initial_view(state),
+        "data_end_ms": latest_session_ms(state),
+        "basemap": basemap_info(state),
     }
+
+
+# -- Basemap, initial view and activity (issue 15) --------------------------------------
+
+BasemapLayer = Literal["streets", "water", "parks", "areas"]
+MAX_ACTIVITY_RANGE_MS = 92 * 86_400_000
+_FAR_M = 50_000.0  # bays further than this from the median bay are outliers for the view
+
+
+def initial_view(state: ApiState) -> list[float] | None:
+    """[west, south, east, north] the map opens on: the configured view, else the bounds
+    of the bays within 50 km of the median bay (a demo mixing a city with a few sample
+    cameras abroad opens on the city)."""
+    if state.settings.api_default_view is not None:
+        return list(state.settings.api_default_view)
+    live = state.live
+    if not live.bays:
+        return None
+    lon, lat = np.asarray(live.lon, dtype=float), np.asarray(live.lat, dtype=float)
+    lon0, lat0 = float(np.median(lon)), float(np.median(lat))
+    dx = (lon - lon0) * 111_320.0 * np.cos(np.radians(lat0))
+    dy = (lat - lat0) * 110_540.0
+    near = np.hypot(dx, dy) <= _FAR_M
+    return [
+        float(lon[near].min()),
+        float(lat[near].min()),
+        float(lon[near].max()),
+        float(lat[near].max()),
+    ]
+
+
+def latest_session_ms(state: ApiState) -> int | None:
+    """Start of the latest stored session: the map's default date range ends there."""
+    from sqlalchemy import func, select
+
+    from occupancy.storage.store import sessions
+
+    with state.store.engine.connect() as conn:
+        v = conn.execute(select(func.max(sessions.c.start_ms))).scalar()
+    return None if v is None else int(v)
+
+
+def basemap_info(state: ApiState) -> dict[str, Any]:
+    """Which basemap the web map draws: ``local`` layers, ``online`` tiles or ``none``."""
+    from occupancy.inventory.basemap import read_manifest
+
+    s = state.settings
+    manifest = read_manifest(s.basemap_dir) if s.api_basemap in ("auto", "local") else None
+    if manifest is not None:
+        return {
+            "mode": "local",
+            "layers": manifest.get("layers", {}),
+            "bounds": manifest.get("bounds"),
+            "attribution": manifest.get("attribution"),
+        }
+    if s.api_basemap in ("auto", "online") and s.api_tile_url:
+        return {"mode": "online", "tile_url": s.api_tile_url}
+    return {"mode": "none"}
+
+
+@router.get("/basemap/{layer}", responses=_GJ, response_class=Response)
+def basemap_layer(layer: BasemapLayer, state: ApiState = Depends(get_state)) -> Response:
+    """One layer of the local basemap built by ``baywatch basemap build`` (GeoJSON,
+    © OpenStreetMap contributors, ODbL). 404 when no local basemap was built."""
+    path = state.settings.basemap_dir / f"{layer}.geojson"
+    if not path.is_file():
+        raise HTTPException(404, "no local basemap: run `baywatch basemap build OSM_PBF`")
+    return Response(path.read_bytes(), media_type=GEOJSON)
+
+
+@router.get("/activity", responses=_GJ, response_class=Response)
+def map_activity(
+    start_ms: int = Query(ge=0, le=10**14, description="window start, ms since the epoch"),
+    end_ms: int = Query(ge=0, le=10**14, description="window end (exclusive), at most 92 days"),
+    metric: Literal["double_parking", "sessions", "overstays", "misuse", "dwell_min"] = Query(
+        "double_parking", description="what 'value' holds (per matching day; dwell: mean min)"
+    ),
+    group: Literal["bay", "street", "area", "h3"] = Query("bay"),
+    hour_from: int = Query(0, ge=0, le=23, description="local start hour, inclusive"),
+    hour_to: int = Query(24, ge=1, le=24, description="local start hour, exclusive"),
+    day_type: Literal["all", "working", "saturday", "sunday_holiday"] = Query("all"),
+    vehicle_type: list[
+        Literal[
+            "car",
+            "van",
+            "truck",
+            "freight",
+            "bus",
+            "motorcycle",
+            "bicycle",
+            "cargo_bicycle",
+            "other",
+            "unspecified",
+        ]
+    ]
+    | None = Query(None, max_length=10, description="count only these vehicle types"),
+    regime: Literal["all", "permanent", "periodic"] = Query(
+        "all", description="permanent: delivery-only 24/7 (ZL permanente); periodic: hours"
+    ),
+    area: str | None = Query(None, max_length=100),
+    resolution: int = Query(9, ge=5, le=12, description="H3 resolution for group=h3"),
+    bbox: BBox | None = Depends(bbox_param),
+    state: ApiState = Depends(get_state),
+) -> Response:
+    """Stops, double parking, overstays and misuse counted per bay, street, area or H3
+    cell under the filters (rules in ``api.activity``). Streets and H3 cells get a
+    MultiPoint / hexagon geometry derived from the bays (not a surveyed street line);
+    streets also carry ``street_key`` to join the basemap's street lines."""
+    from api.activity import (
+        ActivityFilter,
+        group_key,
+        matching_days,
+        per_bay,
+        regime_of,
+        session_frame,
+        summarise,
+    )
+
+    if end_ms <= start_ms or end_ms - start_ms > MAX_ACTIVITY_RANGE_MS:
+        raise bad_request("start_ms must be before end_ms, at most 92 days apart")
+    if hour_to <= hour_from:
+        raise bad_request("hour_to must be after hour_from")
+    f = ActivityFilter(
+        start_ms,
+        end_ms,
+        hour_from,
+        hour_to,
+        day_type,
+        tuple(vehicle_type) if vehicle_type else None,
+        regime,
+    )
+    live = state.live
+    idx = [
+        i
+        for i in _selected(state, bbox, area)
+        if regime == "all" or regime_of(live.bays[i]) == regime
+    ]
+    bays = {live.bays[i].curb_zone_id: live.bays[i] for i in idx}
+    tz, country = state.settings.api_time_zone, state.settings.api_holidays
+    frame = session_frame(state.store, f, tz, country, list(bays))
+    acts = per_bay(frame, bays)
+    n_days = len(matching_days(f, tz, country))
+    sources = state.profiles.snapshot.source
+    groups: dict[str, list[Any]] = {}
+    for b in bays.values():
+        key = group_key(b, group, resolution)
+        if key is not None:
+            groups.setdefault(key, []).append(b)
+    areas = state.areas() if group == "area" else {}
+    feats = []
+    for key, members in groups.items():
+        props = summarise(members, acts, sources, metric, n_days)
+        first = members[0]
+        geometry: dict[str, Any]
+        if group == "bay":
+            geometry = {"type": "Point", "coordinates": [first.lon, first.lat]}
+            props = {
+                "curb_zone_id": key,
+                "name": first.name,
+                "street_name": first.street_name,
+                "area_id": first.area_id,
+                "regime": regime_of(first),
+                **props,
+            }
+        elif group == "street":
+            geometry = {"type": "MultiPoint", "coordinates": [[b.lon, b.lat] for b in members]}
+            props = {"street_key": key, "name": first.street_name, **props}
+        elif group == "area":
+            a = areas.get(key)
+            geometry = (
+                a.geometry
+                if a is not None
+                else {"type": "MultiPoint", "coordinates": [[b.lon, b.lat] for b in members]}
+            )
+            props = {"area_id": key, "name": first.area_name, **props}
+        else:
+            ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(key)]
+            ring.append(ring[0])
+            geometry = {"type": "Polygon", "coordinates": [ring]}
+            props = {"h3": key, **props}
+        feats.append({"type": "Feature", "geometry": geometry, "properties": props})
+    feats.sort(
+        key=lambda ft: -(ft["properties"]["value"] if ft["properties"]["value"] is not None else -1)
+    )
+    return geojson(
+        {
+            "type": "FeatureCollection",
+            "metric": metric,
+            "group": group,
+            "days": n_days,
+            "filter": {
+                "start_ms": start_ms,
+                "end_ms": end_ms,
+                "hour_from": hour_from,
+                "hour_to": hour_to,
+                "day_type": day_type,
+                "vehicle_type": vehicle_type,
+                "regime": regime,
+                "area": area,
+            },
+            "features": feats,
+        }
+    )

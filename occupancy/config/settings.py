@@ -7,13 +7,25 @@ describe one camera and are validated separately.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "yolo11n.pt"
 DEFAULT_DB = "sqlite:///baywatch.db"
+# The OpenStreetMap Foundation's standard raster tiles: fine for light use with credit
+# (tile usage policy); a busy deployment points this at its own tile server or style.
+OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def _default_data_dir() -> Path:
+    """XDG data folder: data baywatch builds (basemaps, site files) lives outside any checkout."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "baywatch"
 
 
 class Settings(BaseSettings):
@@ -46,9 +58,32 @@ class Settings(BaseSettings):
     api_cors_origins: list[str] = Field(
         default_factory=list, description="origins allowed by CORS; empty = same origin only"
     )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="where baywatch keeps what it builds: the local basemap, saved site files",
+    )
     api_tile_url: str | None = Field(
+        default=OSM_TILE_URL,
+        description="online basemap: raster tiles ({z}/{x}/{y}) or a MapLibre style URL",
+    )
+    api_basemap: Literal["auto", "local", "online", "none"] = Field(
+        default="auto",
+        description="auto: the local basemap (`baywatch basemap build`) when built, else the "
+        "online tiles; local/online: only that one; none: plain background",
+    )
+    api_default_view: tuple[float, float, float, float] | None = Field(
         default=None,
-        description="basemap: raster tiles ({z}/{x}/{y}) or a MapLibre style URL; none = offline",
+        description="[west, south, east, north] the map opens on; none = where most bays are",
+    )
+    api_holidays: str = Field(
+        default="FR",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO country whose public holidays make the map's Sunday-holiday day type",
+    )
+    api_setup_camera_urls: list[str] = Field(
+        default_factory=list,
+        description="camera snapshot URLs the set-up page may fetch a frame from: exact URLs, "
+        "or prefixes ending in '/'; empty = upload only",
     )
     api_rate_limit_per_s: float = Field(
         default=20.0, ge=0, description="public requests per second per client IP; 0 = no limit"
@@ -61,6 +96,11 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="how often weekly occupancy profiles are recomputed"
     )
     api_job_workers: int = Field(default=1, ge=0, description="batch-job worker threads")
+
+    @property
+    def basemap_dir(self) -> Path:
+        """Folder of the local basemap layers (``baywatch basemap build``)."""
+        return self.data_dir / "basemap"
 
     @field_validator("tz", "api_time_zone")
     @classmethod
