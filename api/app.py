@@ -31,7 +31,17 @@ from api.jobs import JobQueue, JobRunner
 from api.keys import KeyStore
 from api.live import Broadcaster, LiveFollower, LiveIndex
 from api.profiles import Profiles
-from api.routes import availability, curbs, events, ingest, jobs, mapapi, metrics, proposals
+from api.routes import (
+    availability,
+    curbs,
+    events,
+    ingest,
+    jobs,
+    mapapi,
+    metrics,
+    proposals,
+    setup,
+)
 from api.security import RateLimiter
 from api.state import ApiState
 from occupancy.config.settings import Settings, get_settings
@@ -148,7 +158,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Accept"],
         )
 
-    for r in (curbs, events, metrics, mapapi, availability, ingest, jobs, proposals):
+    for r in (curbs, events, metrics, mapapi, availability, ingest, jobs, proposals, setup):
         app.include_router(r.router)
 
     @app.exception_handler(StarletteHTTPException)
