@@ -421,7 +421,7 @@ def map_activity(
         if key is not None:
             groups.setdefault(key, []).append(b)
     areas = state.areas() if group == "area" else {}
-    feats = []
+    feats: list[dict[str, Any]] = []
     for key, members in groups.items():
         props = summarise(members, acts, sources, metric, n_days)
         first = members[0]

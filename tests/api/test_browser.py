@@ -44,7 +44,9 @@ def test_map_draws_bays_and_opens_chart(tmp_path: Path) -> None:
     from api.keys import KeyStore
 
     _, token = KeyStore(store).create("browser test", ["ingest"])
-    app = create_app(Settings(db=db), store=store, background=False)
+    # No basemap: this test checks that nothing is fetched from outside the app.
+    settings = Settings(db=db, data_dir=tmp_path / "data", api_basemap="none")
+    app = create_app(settings, store=store, background=False)
     hourly = np.tile(np.linspace(0.9, 0.2, 24), (7, 1))  # P(free) falling through the day
     app.state.api.profiles.snapshot = ProfileSnapshot(
         {zid(b): hourly for b in BAYS}, {zid("b1"): "camera", zid("b4"): "simulated"}, T0

@@ -12,6 +12,7 @@ import io
 
 import pytest
 
+from occupancy.config.settings import OSM_TILE_URL
 from occupancy.domain.records import stable_id
 from tests.api.conftest import CDS_CSV, T0, Api, event, session, zid
 
@@ -157,7 +158,7 @@ def test_map_errors(api: Api) -> None:
     fc = c.get("/map/bays", params=box).json()
     assert [f["properties"]["curb_zone_id"] for f in fc["features"]] == [zid("b5")]
     cfg = c.get("/map/config").json()
-    assert cfg["tile_url"] is None and cfg["bays"] == 5
+    assert cfg["tile_url"] == OSM_TILE_URL and cfg["bays"] == 5
     assert cfg["bounds"] == [2.3655, 48.8456, 2.3685, 48.85627]
 
 

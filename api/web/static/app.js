@@ -670,6 +670,8 @@ async function main() {
   };
   $("colour-by").addEventListener("change", onChange(async () => {
     state.colourBy = $("colour-by").value;
+    // Occupancy: fixed classes keep hours comparable along the slider; activity: quantiles.
+    $("scale").value = state.colourBy === "occupancy" ? "fixed" : "quantile";
     $("activity-controls").hidden = state.colourBy !== "activity";
     $("occupancy-controls").hidden = state.colourBy === "activity";
     await refresh();
