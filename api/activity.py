@@ -8,7 +8,7 @@ Rules (stated so a planner can check a figure):
   hour window ``[hour_from, hour_to)`` is on that local start hour.
 - Day types: ``working`` = Monday-Friday except public holidays, ``saturday`` = Saturdays
   except public holidays, ``sunday_holiday`` = Sundays and public holidays (the Paris
-  parking rules' split; holidays from the ``holidays`` package for ``api_holidays``).
+  parking rules' split; public holidays of ``api_holidays`` from opening-hours-py).
 - ``double_parking``: sessions of kind ``double_park`` (a vehicle stopped in the lane
   beside a bay; counted at that bay); ``sessions``: stops in the bay (kind ``park``);
   ``overstays``: stops longer than the bay's max stay; ``misuse``: stops by a vehicle
@@ -64,13 +64,21 @@ def regime_of(bay: Bay) -> Literal["permanent", "periodic"]:
     return "permanent" if (bay.delivery_hours or ALWAYS).strip() == ALWAYS else "periodic"
 
 
-def _holidays(country: str, years: Sequence[int]) -> set[date]:
-    import holidays
+def _holidays(country: str, days: Sequence[date]) -> set[date]:
+    """Public holidays among ``days``: OSM's ``PH`` of the country, from opening-hours-py
+    (the library that already reads the bays' delivery hours)."""
+    import opening_hours
 
     try:
-        return set(holidays.country_holidays(country, years=list(years)).keys())
-    except NotImplementedError:
+        ph = opening_hours.OpeningHours("PH", country=country)
+    except opening_hours.UnknownCountryError:  # type: ignore[attr-defined]  # no calendar
         return set()
+    out = set()
+    for d in days:
+        state, _comment = ph.state(datetime(d.year, d.month, d.day, 12, 0))
+        if state == opening_hours.State.OPEN:
+            out.add(d)
+    return out
 
 
 def matching_days(f: ActivityFilter, tz: str, country: str) -> list[date]:
@@ -79,7 +87,7 @@ def matching_days(f: ActivityFilter, tz: str, country: str) -> list[date]:
     first = datetime.fromtimestamp(f.start_ms / 1000, zone).date()
     last = datetime.fromtimestamp((f.end_ms - 1) / 1000, zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    hol = _holidays(country, sorted({d.year for d in days}))
+    hol = _holidays(country, days)
     return [d for d in days if _day_type(d, hol) == f.day_type or f.day_type == "all"]
 
 

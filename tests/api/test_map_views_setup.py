@@ -12,6 +12,7 @@ import yaml
 
 from api.routes import setup as setup_routes
 from occupancy.config.site import load_site
+from occupancy.domain.curb_zone import records_from_rows
 from occupancy.domain.records import stable_id
 from occupancy.inventory.basemap import BasemapError, build_basemap, street_key
 from tests.api.conftest import BAYS, Api, make_api, zid
@@ -102,7 +103,7 @@ def test_basemap_served_and_view_on_the_city(api: Api, tmp_path: Path) -> None:
         "lat": 37.39005,
         "last_updated_ms": 1,
     }
-    api.store.upsert_zones([far])
+    api.store.upsert_zones(records_from_rows([far]))
     api.state.follower.reload_zones(force=True)
     cfg = c.get("/map/config").json()
     assert cfg["bounds"][0] < -121  # every bay

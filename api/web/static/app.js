@@ -274,8 +274,8 @@ function addLayers() {
       "line-width": 3, "line-opacity": ["match", ["get", "status"], "pending", 1, 0.4] } });
   map.addLayer({ id: "proposals", type: "circle", source: "proposals",
     filter: ["==", ["geometry-type"], "Point"],
-    paint: { "circle-radius": 9, "circle-color": "rgba(0,0,0,0)",
-      "circle-stroke-width": 3,
+    paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"], 12, 6, 17, 12], "circle-color": "rgba(255,255,255,0.35)",
+      "circle-stroke-width": 4,
       "circle-stroke-color": ["match", ["get", "kind"], ...Object.entries(PROPOSAL_COLOURS).flat(), "#111"],
       "circle-stroke-opacity": ["match", ["get", "status"], "pending", 1, 0.4] } });
   map.on("click", "bays", (e) => openPanel(e.features[0].properties.curb_zone_id));
@@ -570,15 +570,21 @@ function openProposal(id) {
   $("proposal-panel").hidden = false;
   $("proposal-panel").dataset.id = String(p.id);
   $("proposal-title").textContent = `Proposal ${p.id}: ${p.kind}`;
-  const rows = [["reason", p.reason], ["effect", p.effect],
-    ["evidence", p.evidence === "estimated" ? "estimated (simulated or modelled)" : p.evidence],
-    ["status", p.status], ["reviewed by", p.reviewed_by], ["reviewed at", p.reviewed_at], ["run", p.run_id]];
+  const EVIDENCE = { observed: "observed (camera sessions)",
+    simulated: "SIMULATED sessions (demo data, not observations)",
+    estimated: "estimated (declared demand; no camera watches here)" };
+  const fmtObj = (o) => (o && typeof o === "object"
+    ? Object.entries(o).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`).join(" · ") : o);
+  const rows = [["reason", p.reason], ["effect (a day)", fmtObj(p.effect)],
+    ["evidence", EVIDENCE[p.evidence] || p.evidence], ["details", fmtObj(p.details)],
+    ["status", p.status], ["reviewed by", p.reviewed_by], ["reviewed at", p.reviewed_at],
+    ["review note", p.review_note], ["run", p.run_id]];
   const dl = $("proposal-details");
   dl.innerHTML = "";
   for (const [k, v] of rows) {
     if (v == null || v === "") continue;
     const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = typeof v === "object" ? JSON.stringify(v) : String(v);
+    const dd = document.createElement("dd"); dd.textContent = String(v);
     dl.append(dt, dd);
   }
   $("proposal-result").textContent = "";
@@ -598,8 +604,9 @@ async function review(decision) {
   });
   let msg = `HTTP ${resp.status}`;
   try { const j = await resp.json(); msg = j.error_description || j.status || msg; } catch (_) { /* empty */ }
-  $("proposal-result").textContent = resp.ok ? `${decision}ed: ${msg}` : `refused: ${msg}`;
-  if (resp.ok) await loadProposals();
+  const done = decision === "accept" ? "accepted" : "rejected";
+  $("proposal-result").textContent = resp.ok ? `${done}` : `refused: ${msg}`;
+  if (resp.ok) { await loadProposals(); openProposal(id); $("proposal-result").textContent = `${done}`; }
 }
 
 // ---- live ------------------------------------------------------------------------------
