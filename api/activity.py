@@ -116,6 +116,7 @@ def session_frame(
 
 
 def pd_local(ms: pd.Series, tz: str) -> pd.Series:
+    """Epoch milliseconds as local times of ``tz``."""
     import pandas as pd
 
     return pd.to_datetime(ms, unit="ms", utc=True).dt.tz_convert(tz)
@@ -215,6 +216,7 @@ def per_bay(t: pd.DataFrame, bays: dict[str, Bay]) -> dict[str, BayActivity]:
 
 
 def pd_frame(**cols: Any) -> pd.DataFrame:
+    """A DataFrame of equal-length columns (pandas imported only when counting)."""
     import pandas as pd
 
     return pd.DataFrame(cols)

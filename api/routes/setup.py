@@ -120,6 +120,8 @@ async def frame_from_upload(
 
 
 class CameraUrl(BaseModel):
+    """A camera snapshot or stream URL; fetched only when on the allow-list."""
+
     url: str = Field(min_length=1, max_length=2000)
 
 
@@ -166,12 +168,16 @@ def frame_from_url(body: CameraUrl, state: ApiState = Depends(get_state)) -> Fra
 
 
 class CalibrationIn(BaseModel):
+    """Clicked control points (pixel [x, y], ground [lon, lat]) and the accepted error."""
+
     control_points: list[ControlPoint] = Field(min_length=4, max_length=50)
     max_error_m: float = Field(1.0, gt=0, le=100)
     frame_size: tuple[int, int] | None = None
 
 
 class ProjectedBay(BaseModel):
+    """An inventory bay drawn on the frame: its polygon in pixels, its distance in m."""
+
     curb_zone_id: str
     name: str | None
     distance_m: float
@@ -251,6 +257,8 @@ def _outer_ring(geometry: Any) -> list[list[float]] | None:
 
 
 class SiteOut(BaseModel):
+    """A validated site file: counts, calibration RMS error (m) and the YAML text."""
+
     camera_id: str
     bays: int
     lane_zones: int

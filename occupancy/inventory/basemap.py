@@ -203,6 +203,7 @@ def _area_features(path: Path) -> list[dict[str, Any]]:
 
 
 def pyogrio_first_layer(path: Path) -> str:
+    """Name of the first layer of a vector file; ``BasemapError`` when unreadable."""
     import pyogrio
 
     try:
