@@ -132,8 +132,19 @@ class Detector:
         # ``runner``: an OpenVINO throughput runner shared the same way (watch's cameras).
         self.model_name = model
         self.device = check_device(device, model)
-        self.model = load_model(model) if loaded is None else loaded
-        self.names: dict[int, str] = {int(k): str(v) for k, v in self.model.names.items()}
+        self.runner = runner
+        if runner is None and loaded is None and throughput and self.device == "cpu":
+            from vision.openvino_runner import OpenVinoRunner, is_openvino_model
+
+            if is_openvino_model(model):
+                self.runner = OpenVinoRunner(model)
+        self._model = loaded
+        if self.runner is not None and self.runner.names:
+            # The class names come with the IR: ultralytics' YOLO object is not needed (asking
+            # it for names would compile a second copy of the model, a second of start-up).
+            self.names: dict[int, str] = dict(self.runner.names)
+        else:
+            self.names = {int(k): str(v) for k, v in self.model.names.items()}
         by_name = {v: k for k, v in self.names.items()}
         wanted = set(vehicle_classes)
         unknown = sorted(wanted - set(by_name))
@@ -146,12 +157,6 @@ class Detector:
         self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
         self.confidence = confidence
         self.imgsz = imgsz
-        self.runner = runner
-        if runner is None and loaded is None and throughput and self.device == "cpu":
-            from vision.openvino_runner import OpenVinoRunner, is_openvino_model
-
-            if is_openvino_model(model):
-                self.runner = OpenVinoRunner(model)
         if loaded is None:
             # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
             self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
@@ -185,6 +190,13 @@ class Detector:
             device=device,
             runner=runner,
         )
+
+    @property
+    def model(self) -> Any:
+        """ultralytics' YOLO object, loaded on first use (the OpenVINO runner needs none)."""
+        if self._model is None:
+            self._model = load_model(self.model_name)
+        return self._model
 
     @property
     def in_flight(self) -> int:

@@ -90,6 +90,14 @@ class OpenVinoRunner:
         if cache is not None:
             core.set_property({"CACHE_DIR": str(cache)})
         ov_model = core.read_model(str(xml))
+        # Class names as ultralytics exported them next to the IR (metadata.yaml); {} if absent.
+        self.names: dict[int, str] = {}
+        meta = xml.parent / "metadata.yaml"
+        if meta.is_file():
+            import yaml
+
+            doc = yaml.safe_load(meta.read_text()) or {}
+            self.names = {int(k): str(v) for k, v in (doc.get("names") or {}).items()}
         if ov_model.input().get_partial_shape().is_dynamic:
             raise ValueError(f"{xml}: a dynamic-shape OpenVINO model; export it with a fixed imgsz")
         _, _, h, w = (int(d) for d in ov_model.input().shape)
