@@ -19,18 +19,19 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from occupancy.domain.curb_zone import CurbZoneRecord
 from occupancy.domain.geo import metric_crs
 from occupancy.domain.records import stable_id
-from occupancy.inventory import geometry
+from occupancy.inventory import geometry, sanity
 
 Format = Literal["auto", "cerema", "cds", "paris", "osm"]
 FORMATS: tuple[str, ...] = ("auto", "cerema", "cds", "paris", "osm")
@@ -163,9 +164,7 @@ def valid_uuid(value: Any) -> str | None:
 def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Header and (line number, row) pairs; the delimiter is sniffed among ``;`` and ``,``."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
+        text, _note = sanity.read_text(path)  # the Latin-1 note is reported by load_bays
     except OSError as exc:
         raise InventoryError(f"{path}: cannot read: {exc.strerror}") from exc
     first = text.split("\n", 1)[0]
@@ -275,11 +274,73 @@ def read_json(path: Path) -> Any:
         raise InventoryError(f"{path}: not valid JSON: {exc}") from exc
 
 
-def _finish(
-    source: str, id_ns: str, parsed: Parsed, streets: gpd.GeoDataFrame | None
-) -> ImportResult:
+def _check(
+    parsed: Parsed, area: shapely.Geometry | None
+) -> tuple[list[Candidate], list[Rejected], list[Rejected]]:
+    """Sanity of each record (``occupancy.inventory.sanity``): kept, rejected, warnings."""
+    unit = parsed.unit
     cands = parsed.candidates
-    rejected = list(parsed.rejected)
+    centre = sanity.median_centre([c.lon for c in cands], [c.lat for c in cands])
+    inside = (
+        None
+        if area is None or not cands
+        else shapely.contains_xy(area, [c.lon for c in cands], [c.lat for c in cands])
+    )
+    kept: list[Candidate] = []
+    rejected: list[Rejected] = []
+    warnings: list[Rejected] = []
+    for k, c in enumerate(cands):
+        if centre is not None and sanity.swapped_axes(c.lon, c.lat, centre):
+            rejected.append(
+                Rejected(
+                    c.number,
+                    f"latitude and longitude swapped? ({c.lon:g}, {c.lat:g}) is far from the "
+                    f"other bays (median {centre[0]:.4f}, {centre[1]:.4f}); "
+                    f"({c.lat:g}, {c.lon:g}) is among them",
+                    unit,
+                )
+            )
+            continue
+        if inside is not None and not bool(inside[k]):
+            rejected.append(
+                Rejected(c.number, f"({c.lon:g}, {c.lat:g}) is outside the declared area", unit)
+            )
+            continue
+        if c.geometry is not None:
+            c.geometry, turned = sanity.oriented(c.geometry)
+            if turned:
+                warnings.append(
+                    Rejected(
+                        c.number,
+                        "exterior ring clockwise; turned counter-clockwise (RFC 7946 3.1.6)",
+                        unit,
+                    )
+                )
+        for field_name in ("name", "street_name", "area_name"):
+            v = getattr(c, field_name)
+            fixed = sanity.repair_mojibake(v) if isinstance(v, str) else None
+            if fixed is not None:
+                setattr(c, field_name, fixed)
+                warnings.append(
+                    Rejected(
+                        c.number,
+                        f"{field_name} {v!r} was UTF-8 read as Latin-1; repaired to {fixed!r}",
+                        unit,
+                    )
+                )
+        kept.append(c)
+    return kept, rejected, warnings
+
+
+def _finish(
+    source: str,
+    id_ns: str,
+    parsed: Parsed,
+    streets: gpd.GeoDataFrame | None,
+    area: shapely.Geometry | None = None,
+) -> ImportResult:
+    cands, bad, notes = _check(parsed, area)
+    rejected = list(parsed.rejected) + bad
     seen: dict[str, int] = {}
     kept: list[Candidate] = []
     for c in cands:
@@ -320,7 +381,8 @@ def _finish(
                 c.attributes["footprint_width_assumed_m"] = DEFAULT_WIDTH_M
     zones = [_record(c, source) for c in kept]
     rejected.sort(key=lambda r: r.number)
-    return ImportResult(zones=zones, rejected=rejected, warnings=parsed.warnings)
+    warnings = sorted([*parsed.warnings, *notes], key=lambda r: r.number)
+    return ImportResult(zones=zones, rejected=rejected, warnings=warnings)
 
 
 def load_bays(
@@ -329,8 +391,15 @@ def load_bays(
     *,
     streets: gpd.GeoDataFrame | str | Path | None = None,
     source: str | None = None,
+    area: Mapping[str, Any] | str | Path | None = None,
 ) -> ImportResult:
-    """Read a bay inventory file; ``streets`` (lines) orients point-only bays along the kerb."""
+    """Read a bay inventory file; ``streets`` (lines) orients point-only bays along the kerb.
+
+    ``area`` (a GeoJSON (Multi)Polygon, Feature, FeatureCollection or a file of one) is
+    the place the inventory declares to cover: a bay outside it is rejected. Every
+    record is also checked for swapped axes, clockwise rings and mis-decoded text
+    (``occupancy.inventory.sanity``), one line per record.
+    """
     from occupancy.inventory import formats
 
     p = Path(path)
@@ -346,9 +415,18 @@ def load_bays(
         "cds": formats.parse_cds,
         "osm": formats.parse_osm,
     }
+    try:
+        declared = None if area is None else sanity.load_area(area)
+    except ValueError as exc:
+        raise InventoryError(str(exc)) from exc
     parsed = parsers[chosen](p)
-    res = _finish(source or f"{chosen}:{p.name}", chosen, parsed, street_frame)
-    return ImportResult(zones=res.zones, rejected=res.rejected, fmt=chosen, warnings=res.warnings)
+    res = _finish(source or f"{chosen}:{p.name}", chosen, parsed, street_frame, declared)
+    warnings = list(res.warnings)
+    if chosen in ("cerema", "paris"):
+        note = sanity.read_text(p)[1]
+        if note is not None:
+            warnings.insert(0, Rejected(0, note, "file"))
+    return ImportResult(zones=res.zones, rejected=res.rejected, fmt=chosen, warnings=warnings)
 
 
 def _record(c: Candidate, source: str) -> CurbZoneRecord:
