@@ -188,13 +188,19 @@ def import_bays(
         Path | None,
         typer.Option("--streets", help="street lines (OSM PBF/GeoJSON) to align bays to"),
     ] = None,
+    area: Annotated[
+        Path | None,
+        typer.Option(
+            "--area", help="GeoJSON polygon the inventory covers; bays outside are rejected"
+        ),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Import a city's delivery-bay inventory; bad records are listed and skipped."""
     if fmt not in bays_mod.FORMATS:
         fail(f"unknown --format {fmt!r}; choose one of {', '.join(bays_mod.FORMATS)}")
     try:
-        res = bays_mod.load_bays(file, fmt, streets=streets)
+        res = bays_mod.load_bays(file, fmt, streets=streets, area=area)
     except (bays_mod.InventoryError, opening_hours_mod.OpeningHoursError) as exc:
         fail(str(exc))
     except Exception as exc:  # unreadable street layer and the like
