@@ -264,6 +264,14 @@ def aggregates_frame(
         tz=state.settings.api_time_zone,
         offline=offline,
     )
+    if sources == ["camera"] and "device_id" in zones:
+        # Observed data only: a bay no camera watches was observed in no hour (-1, not 0).
+        unwatched = set(zones.loc[zones["device_id"].isna(), "curb_zone_id"].astype(str))
+        if unwatched:
+            blind = wide["curb_zone_id"].astype(str).isin(unwatched).to_numpy()
+            wide = wide.copy()
+            for metric in stats.CDS_METRICS:
+                wide.loc[blind, metric] = stats.OFFLINE
     local = pd.DatetimeIndex(wide["local_hour"])
     base = pd.DataFrame(
         {

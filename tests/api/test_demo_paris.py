@@ -11,6 +11,7 @@ from api.app import create_app
 from occupancy.config.settings import Settings
 from occupancy.runtime.demo import seed_inventory_demo
 from occupancy.storage.store import Store
+from tests.api import cds_openapi
 from tests.api.conftest import SHARED, T0
 
 PARIS = SHARED / "geodata" / "paris_delivery_bays.csv"
@@ -40,6 +41,39 @@ def test_paris_inventory_with_simulated_statistics(tmp_path: Path) -> None:
         dists = [b["distance_m"] for b in r["bays"]]
         assert len(dists) > 0 and dists == sorted(dists) and dists[-1] <= 600
         assert all(0.0 <= b["p_free_at_arrival"] <= 1.0 for b in r["bays"])
+        # Honest: the state and the probability come from the simulator, and say so.
+        assert {b["state_source"] for b in r["bays"]} == {"simulated"}
+        assert {b["p_free_source"] for b in r["bays"]} == {"simulated"}
+        # Sunday 23:00: no periodic (Mo-Sa 07-20) bay is offered as a delivery bay.
+        sunday_night = T0 - 10 * 3_600_000
+        late = c.get(
+            "/availability/free",
+            params={"lat": 48.8566, "lon": 2.3522, "radius": 600, "arrival_ms": sunday_night},
+        ).json()["bays"]
+        assert late
+        assert not [b for b in late if b["delivery_hours"] == "Mo-Sa 07:00-20:00; PH off"]
+        assert any(b["delivery_hours"] == "24/7" for b in late)
         areas = c.get("/curbs/areas").json()["data"]["areas"]
         assert len(areas) == 20  # the arrondissements
+        # Policies carry the bays' hours: thousands of Paris bays are delivery-only Mo-Sa 07-20.
+        zones = c.get("/curbs/zones", params={"include_geometry": "false"}).json()["data"]
+        periodic = [z for z in zones["zones"] if len(z["curb_policy_ids"]) == 3]
+        assert len(periodic) > 5_000
+        pols = c.get("/curbs/policies").json()["data"]["policies"]
+        spans = [p["time_spans"] for p in pols if p["priority"] == 1 and "time_spans" in p]
+        assert {
+            "days_of_week": ["mon", "tue", "wed", "thu", "fri", "sat"],
+            "time_of_day_start": "07:00",
+            "time_of_day_end": "20:00",
+        } in [s for ss in spans for s in ss]
+        if cds_openapi.available():
+            for v in ("1.0", "1.1"):
+                h = {"Accept": f"application/vnd.cds+json;version={v}"}
+                one_area = areas[0]["curb_area_id"]
+                for path, body in (
+                    ("/curbs/areas", c.get("/curbs/areas", headers=h).json()),
+                    ("/curbs/policies", c.get("/curbs/policies", headers=h).json()),
+                    ("/curbs/zones", c.get(f"/curbs/zones?area={one_area}", headers=h).json()),
+                ):
+                    assert cds_openapi.spec(v).errors("Curbs", path, body) == [], (v, path)
     store.close()

@@ -63,8 +63,9 @@ def test_zone_aggregates(seeded: Api) -> None:
     assert got[(zid("b1"), "occupancy_percent", "9")] == "50.0"
     assert got[(zid("b2"), "occupancy_percent", "9")] == "75.0"
     assert got[(zid("b1"), "occupancy_percent", "10")] == "-1.0"  # camera offline
-    assert got[(zid("b4"), "occupancy_percent", "10")] == "0.0"  # no camera, no outage
-    assert (zid("b4"), "average_dwell_time", "9") not in got  # no session: no mean, no row
+    assert got[(zid("b4"), "occupancy_percent", "10")] == "-1.0"  # no camera: never observed
+    assert got[(zid("b4"), "average_dwell_time", "9")] == "-1.0"  # never observed
+    assert (zid("b3"), "average_dwell_time", "9") not in got  # observed, no session: no row
     assert {r["date"] for r in out} == {"2026-01-05"}
 
 
