@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.api.conftest import ORIGIN, T0, Api, event, session, zid, zone_rows
 
 H = 3_600_000
 
 
 def _periodic(api: Api) -> None:
-    rows = zone_rows()
-    for r in rows:
-        r["delivery_hours"] = "Mo-Sa 07:00-20:00" if r["curb_zone_id"] == zid("b1") else None
+    rows = [
+        dataclasses.replace(r, delivery_hours="Mo-Sa 07:00-20:00")
+        if r.curb_zone_id == zid("b1")
+        else r
+        for r in zone_rows()
+    ]
     api.store.upsert_zones(rows)
     api.state.follower.load_all()
 
