@@ -71,7 +71,13 @@ def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot
     p_free: dict[str, npt.NDArray[np.float64]] = {}
     if not sessions.empty and not zones.empty:
         comms = store.events_frame(event_types=["comms_lost", "comms_restored"])
-        offline = stats.offline_intervals(comms, computed_ms)
+        offline = stats.unwatched_intervals(
+            comms,
+            store.runs_frame(),
+            computed_ms - PROFILE_WINDOW_MS,
+            computed_ms,
+            now_ms=computed_ms,
+        )
         prof = stats.weekly_profile(sessions, zones, tz=tz, offline=offline)
         prof = prof[prof["n_hours_observed"] > 0]
         for zid, g in prof.groupby("curb_zone_id", sort=False):

@@ -145,7 +145,8 @@ def _load(
     start, end = parse_period(period, sessions, tz)
     sessions = sessions[(sessions["end_ms"] > start) & (sessions["start_ms"] < end)]
     events = store.events_frame(event_types=["comms_lost", "comms_restored"], end_ms=end)
-    offline = stats.offline_intervals(events, end)
+    # Hours a camera did not watch (no run's footage, comms lost) are unobserved, not 0.
+    offline = stats.unwatched_intervals(events, store.runs_frame(), start, end)
     return zones, sessions, start, end, offline
 
 

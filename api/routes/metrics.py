@@ -252,9 +252,8 @@ def aggregates_frame(
     if zones.empty:
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
     comms = state.store.events_frame(end_ms=end_ms, event_types=["comms_lost", "comms_restored"])
-    offline = stats.merge_intervals(
-        stats.offline_intervals(comms, end_ms),
-        stats.unobserved_intervals(state.store.runs_frame(), start_ms, end_ms, now_ms=now_ms()),
+    offline = stats.unwatched_intervals(
+        comms, state.store.runs_frame(), start_ms, end_ms, now_ms=now_ms()
     )
     wide = stats.hourly_aggregates(
         sessions,

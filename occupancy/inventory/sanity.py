@@ -69,6 +69,7 @@ def swapped_axes(lon: float, lat: float, centre: tuple[float, float]) -> bool:
 
 
 def median_centre(lons: list[float], lats: list[float]) -> tuple[float, float] | None:
+    """The inventory's place: median (lon, lat) of its bays; None for fewer than three."""
     if len(lons) < 3:
         return None  # too few to say what "the inventory's place" is
     return float(np.median(lons)), float(np.median(lats))

@@ -811,3 +811,23 @@ def merge_intervals(*frames: pd.DataFrame) -> pd.DataFrame:
         else:
             out.append((dev, int(a), int(b)))
     return pd.DataFrame(out, columns=cols).astype({"start_ms": "int64", "end_ms": "int64"})
+
+
+def unwatched_intervals(
+    comms_events: pd.DataFrame,
+    runs: pd.DataFrame,
+    start_ms: int,
+    end_ms: int,
+    *,
+    now_ms: int | None = None,
+) -> pd.DataFrame:
+    """Every interval a camera did not watch: outside its runs' footage and while its
+    comms were lost (``unobserved_intervals`` and ``offline_intervals``, merged).
+
+    This is what statistics pass as ``offline``, so that an hour nobody watched reads
+    -1 (or is left out of averages) rather than 0.
+    """
+    return merge_intervals(
+        offline_intervals(comms_events, end_ms),
+        unobserved_intervals(runs, start_ms, end_ms, now_ms=now_ms),
+    )
