@@ -107,3 +107,20 @@ def test_a_vehicle_present_in_the_first_second_is_censored_at_the_start() -> Non
     later.run(20, [at(1, 6.0)])
     later.finish()
     assert len(later.sessions) == 1 and not later.sessions[0].start_censored
+
+
+def test_an_id_handed_from_a_departing_car_to_the_next_makes_two_sessions() -> None:
+    # A pulls out slowly, never more than 2.5 m from its spot while the tracker still
+    # follows it, and the tracker hands its id to B, which backs into the same bay 3.5 s
+    # later (found on a composed scene: one merged session).
+    s = Script()
+    s.run(20, [at(1, 6.0)])
+    a_last = s.t  # the pull-out starts from rest at this frame
+    s.run(3, move=path(1, s.t, [(0, 6.0), (3, 8.5)]))
+    s.run(3.5, move=path(1, s.t, [(0, 8.5), (3.5, 6.3)]))
+    s.run(20, [at(1, 6.3)])
+    s.finish()
+    assert len(s.sessions) == 2, s.sessions
+    a, b = s.sessions
+    assert abs(a.end_ms - a_last) <= FRAME_MS
+    assert b.start_ms > a.end_ms

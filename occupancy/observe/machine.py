@@ -24,8 +24,9 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   (the tracker lost it behind an occlusion and gave it a new id). A track that
   drove in from elsewhere is a new vehicle, and so is an own track seen driving
   away and coming back (ByteTrack re-uses lost ids): two vehicles one after the
-  other make two sessions. When its own track is seen driving away and nothing
-  else stands at the spot, the session ends at once.
+  other make two sessions; so is an own track seen off its spot for ``_AWAY_MS``.
+  When its own track is seen driving away and nothing else stands at the spot, the
+  session ends at once.
 * Time a track was not seen does not count as time at rest.
 * A vehicle already at rest within the first analysed second (``_CENSOR_WINDOW_MS``)
   has a left-censored session; one still there when it ends (or when the camera
@@ -75,6 +76,11 @@ _JITTER_PX = 2.0
 # Sightings kept per track to find the moment of rest; where all of them agree, the
 # vehicle has been at rest at least that long and its earlier start is kept.
 _REST_HISTORY = 40
+# An own track seen off its parked spot this long without a break has left, even if it
+# never got beyond the departure radius: ByteTrack hands a departing vehicle's id to the
+# next one arriving at the same bay, whose approach stays close to the spot. A box
+# distorted by a passing vehicle is off the spot for a frame or two, not for 2 s.
+_AWAY_MS = 2000
 # Sightings whose median is "where the vehicle is now": one outlier box does not move it.
 _MEDIAN_OF = 3
 # Fraction of the rest radius by which a vehicle at rest may have drifted since it came
@@ -130,6 +136,7 @@ class _Occupant:
     start_censored: bool
     tol: float  # stationary tolerance at its range (m); own sightings within half support it
     departed: set[int] = field(default_factory=set)  # own tracks seen driving away
+    away_since: dict[int, int] = field(default_factory=dict)  # own tracks seen off the spot
     left: int | None = None  # the step its vehicle was seen leaving an empty spot
     seq: int = 0  # how many sessions opened before it in this zone with the same start
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
@@ -390,12 +397,19 @@ class OccupancyMachine:
             for o in observations:
                 if o.track_id in claimed:
                     continue
-                if o.track_id in occ.track_ids and _dist(o.ground, occ.anchor) > depart_r:
-                    # Seen driving away: if the tracker later gives this id to the next
-                    # vehicle, that vehicle must not continue this session.
-                    occ.track_ids.discard(o.track_id)
-                    occ.departed.add(o.track_id)
-                    continue
+                if o.track_id in occ.track_ids:
+                    d = _dist(o.ground, occ.anchor)
+                    if d > _REST_FRACTION * occ.tol:
+                        occ.away_since.setdefault(o.track_id, t)
+                    else:
+                        occ.away_since.pop(o.track_id, None)
+                    if d > depart_r or t - occ.away_since.get(o.track_id, t) >= _AWAY_MS:
+                        # Seen driving away (or off its spot for seconds on end): if the
+                        # tracker later gives this id to the next vehicle, that vehicle must
+                        # not continue this session.
+                        occ.track_ids.discard(o.track_id)
+                        occ.departed.add(o.track_id)
+                        continue
                 # Its own track supports the session only where it parked: a vehicle that
                 # starts to move has begun to leave (the session ends at its last rest).
                 own = (
