@@ -193,6 +193,8 @@ class LiveIndex:
                     self.last_updated_ms, int(r.get("event_publication_time") or t)
                 )
                 if et in PARK_EVENTS:
+                    if r.get("lane_zone_id"):
+                        continue  # double parking beside the bay: the lane's, not the bay's
                     i = self.index.get(r.get("curb_zone_id") or "")
                     if i is None or t < self._park_ms[i]:
                         continue

@@ -36,7 +36,8 @@ def bay_state(latest_park: EventType | None, latest_comms: EventType | None) -> 
     """A bay's state from its latest park event and its camera's latest comms event.
 
     ``latest_park`` is the type of the curb zone's most recent ``park_start`` or
-    ``park_end`` (None when no vehicle was ever seen there); ``latest_comms`` the type of
+    ``park_end`` of a vehicle in the bay (None when none was ever seen there; events of
+    double parking beside it, which carry a ``lane_zone_id``, do not count); ``latest_comms`` the type of
     the most recent ``comms_lost`` or ``comms_restored`` of the device that watches it
     (None when it never dropped). "Most recent" is by ``event_time``.
 

@@ -439,6 +439,9 @@ class Store:
     def latest_state_events(self) -> list[dict[str, Any]]:
         """The latest park event of each curb zone and the latest comms event of each device.
 
+        Park events of double parking (with a ``lane_zone_id``) are about the lane beside
+        the bay, not the bay: they are left out.
+
         Rows have ``event_type``, ``event_time``, ``curb_zone_id``, ``data_source_device_id``,
         ``event_publication_time`` and ``data_source_type``; this is what live bay state is derived from.
         """
@@ -454,7 +457,11 @@ class Store:
         )
         last_park = (
             select(events.c.curb_zone_id, func.max(events.c.event_time).label("t"))
-            .where(events.c.event_type.in_(park), events.c.curb_zone_id.is_not(None))
+            .where(
+                events.c.event_type.in_(park),
+                events.c.curb_zone_id.is_not(None),
+                events.c.lane_zone_id.is_(None),
+            )
             .group_by(events.c.curb_zone_id)
             .subquery()
         )
@@ -477,7 +484,9 @@ class Store:
         with self.engine.connect() as conn:
             rows = [
                 dict(r)
-                for r in conn.execute(q_park.where(events.c.event_type.in_(park))).mappings()
+                for r in conn.execute(
+                    q_park.where(events.c.event_type.in_(park), events.c.lane_zone_id.is_(None))
+                ).mappings()
             ]
             rows += [
                 dict(r)

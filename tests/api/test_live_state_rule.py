@@ -80,3 +80,27 @@ def test_live_state_is_bay_state_of_latest_events(tmp_path: Path, seed: int) -> 
     got = {n: again.state.live.state(zid(n)).state for n in NAMES}  # type: ignore[union-attr]
     assert got == want
     restarted.close()
+
+
+def test_double_parking_beside_a_bay_leaves_its_state(tmp_path: Path) -> None:
+    """A double-park event names the bay it is beside (``curb_zone_id``) and its lane zone:
+    it says nothing about the bay itself, live or rebuilt from the database."""
+    lane = "4f2c0d0e-6d0a-4d47-9a53-3f1f0b8e2a11"
+    beside = [
+        {**event(str(kind), "b1", T0 + dt, n=10 + n), "lane_zone_id": lane}
+        for n, (kind, dt) in enumerate(
+            [(EventType.PARK_START, 60_000), (EventType.PARK_END, 120_000)]
+        )
+    ]
+    gen = make_api(tmp_path, api_rate_limit_per_s=0)
+    api = next(gen)
+    api.ingest([event("park_start", "b1", T0)])  # a car parks in b1
+    api.ingest(beside[:1])  # a van double parks beside it
+    assert api.state.live.state(zid("b1")).state is BayState.OCCUPIED  # type: ignore[union-attr]
+    api.ingest(beside[1:])  # the van leaves: the car is still there
+    assert api.state.live.state(zid("b1")).state is BayState.OCCUPIED  # type: ignore[union-attr]
+    gen.close()
+    restarted = make_api(tmp_path, api_rate_limit_per_s=0)
+    again = next(restarted)
+    assert again.state.live.state(zid("b1")).state is BayState.OCCUPIED  # type: ignore[union-attr]
+    restarted.close()
