@@ -221,7 +221,7 @@ function hatchImage() {
   for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
     if ((x + y) % size < 2) {
       const i = (y * size + x) * 4;
-      data.set([80, 60, 120, 170], i);
+      data.set([60, 40, 100, 110], i);
     }
   }
   return { width: size, height: size, data };
@@ -241,6 +241,14 @@ function addLayers() {
   map.addLayer({ id: "group-hatch", type: "fill", source: "groups",
     filter: ["all", ["==", ["geometry-type"], "Polygon"], [">", ["coalesce", ["get", "simulated_share"], 0], 0.5]],
     paint: { "fill-pattern": "hatch" } }, before);
+  // Area choropleth on the surveyed borders (basemap), not on the bays' convex hulls.
+  if (map.getSource("bm-areas")) {
+    map.addLayer({ id: "area-values", type: "fill", source: "bm-areas",
+      filter: ["==", ["get", "area_id"], "__none__"],
+      paint: { "fill-color": NO_DATA, "fill-opacity": 0.6 } }, "group-fill");
+    map.addLayer({ id: "area-values-sim", type: "fill", source: "bm-areas",
+      filter: ["==", ["get", "area_id"], "__none__"], paint: { "fill-pattern": "hatch" } }, "group-fill");
+  }
   // Street choropleth: the basemap's street lines, coloured by the street's value.
   if (map.getSource("bm-streets")) {
     map.addLayer({ id: "street-values", type: "line", source: "bm-streets",
@@ -336,6 +344,17 @@ async function refresh() {
   map.setLayoutProperty("bays-flag", "visibility",
     group === "bay" && state.colourBy === "activity" && $("flags").checked ? "visible" : "none");
   if (map.getLayer("street-values")) styleStreets(group === "street" ? state.activity : null);
+  if (map.getLayer("area-values")) {
+    const act = group === "area" ? state.activity : null;
+    const known = styleJoined("area-values", "area-values-sim", "area_id", "fill-color", act);
+    if (act) {
+      // Areas with a surveyed border are drawn there; the others keep the bays' hull.
+      map.setFilter("group-fill", ["all", ["==", ["geometry-type"], "Polygon"],
+        ["!", ["in", ["get", "area_id"], ["literal", known]]]]);
+    } else {
+      map.setFilter("group-fill", ["==", ["geometry-type"], "Polygon"]);
+    }
+  }
   renderLegend();
   updateSummary();
   renderRanking();
@@ -343,31 +362,41 @@ async function refresh() {
 }
 
 function styleStreets(act) {
+  styleJoined("street-values", "street-values-sim", "street_key", "line-color", act);
+}
+
+// Colour a basemap layer by joining its features to the activity groups on `key`;
+// returns the keys present in the basemap's layer.
+function styleJoined(layer, simLayer, key, prop, act) {
   const map = state.map;
+  const none = ["==", ["get", key], "__none__"];
   if (!act || act.features.length === 0) {
-    map.setFilter("street-values", ["==", ["get", "street_key"], "__none__"]);
-    map.setFilter("street-values-sim", ["==", ["get", "street_key"], "__none__"]);
-    return;
+    map.setFilter(layer, none);
+    map.setFilter(simLayer, none);
+    return [];
   }
   const colours = state.view.compare ? DIV : SEQ;
-  const match = ["match", ["get", "street_key"]];
+  const match = ["match", ["get", key]];
   const sim = [];
+  const keys = [];
   for (const f of act.features) {
     const p = f.properties;
+    if (p[key] == null || keys.includes(p[key])) continue;
     let c = NO_DATA;
     if (p.value != null) {
       let i = 0;
       while (i < state.breaks.length && p.value >= state.breaks[i]) i++;
       c = colours[i];
     }
-    match.push(p.street_key, c);
-    if ((p.simulated_share ?? 0) > 0.5) sim.push(p.street_key);
+    match.push(p[key], c);
+    keys.push(p[key]);
+    if ((p.simulated_share ?? 0) > 0.5) sim.push(p[key]);
   }
   match.push(NO_DATA);
-  const keys = act.features.map((f) => f.properties.street_key);
-  map.setFilter("street-values", ["in", ["get", "street_key"], ["literal", keys]]);
-  map.setPaintProperty("street-values", "line-color", match);
-  map.setFilter("street-values-sim", ["in", ["get", "street_key"], ["literal", sim]]);
+  map.setFilter(layer, ["in", ["get", key], ["literal", keys]]);
+  map.setPaintProperty(layer, prop, match);
+  map.setFilter(simLayer, ["in", ["get", key], ["literal", sim]]);
+  return keys.filter((k) => state.basemapAreaIds.has(k));
 }
 
 function updateSummary() {
@@ -668,6 +697,11 @@ async function main() {
       $("area").appendChild(o);
     }
   }).catch(() => {});
+  state.basemapAreaIds = new Set();
+  if (basemap.mode === "local") {
+    const areas = await getJson("/map/basemap/areas");
+    state.basemapAreaIds = new Set(areas.features.map((f) => f.properties.area_id));
+  }
   await Promise.all([loadBays(), new Promise((ok) => map.on("load", ok))]);
   addLayers();
   await refresh();
