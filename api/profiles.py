@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from occupancy.domain.states import COMMS_EVENTS
 from occupancy.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot
     zones = store.zones_frame()
     p_free: dict[str, npt.NDArray[np.float64]] = {}
     if not sessions.empty and not zones.empty:
-        comms = store.events_frame(event_types=["comms_lost", "comms_restored"])
+        comms = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS])
         offline = stats.unwatched_intervals(
             comms,
             store.runs_frame(),

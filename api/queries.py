@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from occupancy.domain.states import PARK_EVENTS
 from occupancy.storage.schema import events, sessions
 from occupancy.storage.store import Store
 
@@ -114,7 +115,7 @@ def session_event_ids(store: Store, session_ids: Sequence[str]) -> dict[tuple[st
         for i in range(0, len(ids), 500):
             q = select(events.c.event_session_id, events.c.event_type, events.c.event_id).where(
                 events.c.event_session_id.in_(ids[i : i + 500]),
-                events.c.event_type.in_(("park_start", "park_end")),
+                events.c.event_type.in_([str(e) for e in PARK_EVENTS]),
             )
             for sid, et, eid in conn.execute(q):
                 out[(sid, et)] = eid

@@ -24,6 +24,7 @@ from rich.table import Table
 from baywatch.console import fail
 from occupancy.config.settings import get_settings
 from occupancy.domain.lazy import lazy_import
+from occupancy.domain.states import COMMS_EVENTS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,7 +145,7 @@ def _load(
     sessions = store.sessions_frame()
     start, end = parse_period(period, sessions, tz)
     sessions = sessions[(sessions["end_ms"] > start) & (sessions["start_ms"] < end)]
-    events = store.events_frame(event_types=["comms_lost", "comms_restored"], end_ms=end)
+    events = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS], end_ms=end)
     # Hours a camera did not watch (no run's footage, comms lost) are unobserved, not 0.
     offline = stats.unwatched_intervals(events, store.runs_frame(), start, end)
     return zones, sessions, start, end, offline

@@ -29,6 +29,7 @@ from api.params import Circle, TimeWindow, bad_request, bbox_param, circle_cm_pa
 from api.queries import count_sessions, session_event_ids, session_rows
 from api.security import require
 from api.state import ApiState, get_state
+from occupancy.domain.states import COMMS_EVENTS
 from occupancy.statistics.exports import CDS_AGGREGATE_COLUMNS, CDS_SESSION_COLUMNS
 from occupancy.storage.store import now_ms
 
@@ -251,7 +252,7 @@ def aggregates_frame(
         sessions = sessions[sessions["curb_zone_id"].isin(keep)]
     if zones.empty:
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
-    comms = state.store.events_frame(end_ms=end_ms, event_types=["comms_lost", "comms_restored"])
+    comms = state.store.events_frame(end_ms=end_ms, event_types=[str(e) for e in COMMS_EVENTS])
     offline = stats.unwatched_intervals(
         comms, state.store.runs_frame(), start_ms, end_ms, now_ms=now_ms()
     )

@@ -38,6 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from occupancy.domain.records import EventType
+from occupancy.domain.states import COMMS_EVENTS
+
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 DEFAULT_TZ = "Europe/Paris"
@@ -512,11 +515,11 @@ def offline_intervals(events: pd.DataFrame, end_ms: int) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c != cols[0] else object) for c in cols})
     _require(events, ["event_type", "event_time", "data_source_device_id"], "events")
-    ev = events[events["event_type"].isin(["comms_lost", "comms_restored"])]
+    ev = events[events["event_type"].isin([str(e) for e in COMMS_EVENTS])]
     ev = ev.sort_values(["data_source_device_id", "event_time"], kind="stable")
     dev = ev["data_source_device_id"].to_numpy()
     t = ev["event_time"].to_numpy(np.int64)
-    lost = (ev["event_type"] == "comms_lost").to_numpy()
+    lost = (ev["event_type"] == str(EventType.COMMS_LOST)).to_numpy()
     # state after each event; an interval starts where state flips to lost
     prev_lost = np.r_[False, lost[:-1]]
     new_dev = np.r_[True, dev[1:] != dev[:-1]]
