@@ -4,9 +4,11 @@
     python -m bench.bench_optimiser --quick    # small sizes, for a smoke run
 
 Prints, per instance: sites, demand points, demand groups after the exact
-aggregation, budget, method, wall time, objective, bound and gap. The gap is
-(bound - objective) / bound on the objective before its constant (-weight x all
-demand); the absolute gap is in deliveries a day.
+aggregation, budget, method, wall and CPU time (this process and its area workers),
+the machine's 1-minute load average before and after the run (``os.getloadavg()``),
+the objective (served - weight x double parking - cost of changes, deliveries a day),
+its proven bound and the standard relative gap |bound - objective| / |objective|, with
+the absolute gap in deliveries a day beside it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from optimiser.errors import OptimiserInputError
 from optimiser.generate import generated_city
 from optimiser.greedy import greedy_layout
 from optimiser.inputs import TYPICAL_URBAN_PROFILE, Budget, Sites
-from optimiser.placement import PlacementProblem, PlacementSolution, SolveOptions, optimise, solve
+from optimiser.placement import (
+    PlacementProblem,
+    PlacementSolution,
+    SolveOptions,
+    optimise,
+    solve,
+)
 from optimiser.problem import build_problem
 
 
@@ -63,6 +71,7 @@ def run(
         f"{name:<15} sites={n_cand:>6} demand={n_dem:>7} groups={len(problem.groups.daily):>6}"
         f" budget={budget:>5} method={method:<11} limit={limit_s:>3.0f}s"
     )
+    load0 = os.getloadavg()[0]
     t1 = time.perf_counter()
     c1 = _cpu_s()
     try:
@@ -74,9 +83,9 @@ def run(
     cpu = _cpu_s() - c1
     load = os.getloadavg()[0]
     print(
-        f"{head} wall={wall:6.1f}s cpu={cpu:6.1f}s load={load:.1f} (+{prep:.1f}s prep)"
-        f" objective={sol.objective:9.1f}"
-        f" bound={sol.bound:9.1f} gap={sol.gap:6.2%} abs_gap={sol.abs_gap:6.1f}/day"
+        f"{head} wall={wall:6.1f}s cpu={cpu:6.1f}s load={load0:.1f}->{load:.1f}"
+        f" (+{prep:.1f}s prep) objective={sol.objective:9.1f} bound={sol.bound:9.1f}"
+        f" gap={sol.gap:6.2%} abs_gap={sol.abs_gap:6.1f}/day"
         f" status={sol.status} served={sol.served:.0f}/{problem.total_daily:.0f} per day",
         flush=True,
     )

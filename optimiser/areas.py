@@ -262,7 +262,7 @@ def solve_by_area(
         lin_err = max(lin_err, best.linearisation_error)
     bound = max(bound, obj)
     offset = objective_offset(problem)
-    gap = relative_gap(obj, bound)
+    gap = relative_gap(obj + offset, bound + offset)
     return PlacementSolution(
         bays=bays,
         load=load,

@@ -347,9 +347,9 @@ def placement_summary(
         f"  served (Erlang-B): {before.served:.1f} -> {after.served:.1f} deliveries/day",
         f"  expected double parking: {before.double_parking:.1f} -> {after.double_parking:.1f}"
         " deliveries/day",
-        f"  objective {after.objective:.2f}, bound {after.bound:.2f}, gap {after.gap:.2%}"
-        f" of the objective without its constant -w x demand, {after.abs_gap:.2f}"
-        f" deliveries/day absolute; {after.status} by {after.solver}"
+        f"  objective (served - w x double parking - cost of changes) {after.objective:.2f},"
+        f" bound {after.bound:.2f}: gap {after.gap:.2%} (|bound - objective| / |objective|),"
+        f" {after.abs_gap:.2f} deliveries/day absolute; {after.status} by {after.solver}"
         f" in {after.wall_s:.1f} s",
         f"  linearisation: secants under Erlang-B by at most {after.linearisation_error:.3f}"
         " deliveries/day per site",

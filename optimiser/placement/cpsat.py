@@ -196,7 +196,7 @@ def exact_with_lp_bound(
     from dataclasses import replace
 
     from optimiser.placement.mip import solve_mip
-    from optimiser.placement.model import objective_offset, relative_gap
+    from optimiser.placement.model import relative_gap
 
     lp_opts = replace(opts, solver="glop", time_limit_s=max(1.0, opts.time_limit_s))
     exact = solve_mip(problem, lp_opts, None, bays, None)
@@ -205,8 +205,7 @@ def exact_with_lp_bound(
     else:
         relaxed = solve_mip(problem, lp_opts, None, None, None)
         bound = max(relaxed.bound, exact.objective)
-    offset = objective_offset(problem)
-    gap = relative_gap(exact.objective - offset, bound - offset)
+    gap = relative_gap(exact.objective, bound)
     return replace(
         exact,
         bound=bound,

@@ -163,7 +163,13 @@ def optimise(
     best = None
     for lay in layouts:
         if layout_feasible(problem, lay):
-            sol = evaluate_layout(problem, lay, max(1.0, left()))
+            # Each evaluation gets the time left, but never less than a fifth of the
+            # user's limit: a late evaluation may overrun a little rather than lose the
+            # layout; one that still fails is skipped.
+            try:
+                sol = evaluate_layout(problem, lay, max(left(), 0.2 * opts.time_limit_s, 1.0))
+            except OptimiserInputError:
+                continue
             if best is None or sol.objective > best.objective:
                 best = sol
     bound = lp_bound
@@ -219,7 +225,7 @@ def optimise(
         raise OptimiserInputError("placement: no layout found; raise the time limit")
     offset = objective_offset(problem)
     obj, bnd = best.objective - offset, max(bound, best.objective) - offset
-    gap = relative_gap(obj, bnd)
+    gap = relative_gap(obj + offset, bnd + offset)
     return replace(
         best,
         bound=bnd + offset,
