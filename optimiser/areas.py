@@ -140,7 +140,13 @@ def _area_layout(
     if left < 1.0:
         # Late: no LP, so no duals (its border groups are priced by their other areas).
         return evaluate_layout(primal, greedy), np.zeros(0)
-    return optimise(primal, replace(options, time_limit_s=left), hint=greedy, group_duals=u), u
+    try:
+        sol = optimise(primal, replace(options, time_limit_s=left), hint=greedy, group_duals=u)
+    except OptimiserInputError:
+        # Its LP did not finish in the slice it got (a loaded machine): keep the city
+        # greedy's layout, priced like a late area.
+        return evaluate_layout(primal, greedy), np.zeros(0)
+    return sol, u
 
 
 def border_prices(best_u: FloatArray, touched: IntArray, rule: str) -> FloatArray:
