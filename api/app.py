@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope as AsgiScope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.cds import error_body
 from api.fastpath import AvailabilityFastPath
@@ -42,12 +43,16 @@ from api.routes import (
     proposals,
     setup,
 )
+from api.limits import RequestGuard, StreamSlots
 from api.security import RateLimiter
 from api.state import ApiState
 from occupancy.config.settings import Settings, get_settings
 from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
+
+# A client reconnecting a few streams at once (several map tabs) is not an attack.
+STREAM_OPEN_BURST = 5
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 STATIC_DIR = WEB_DIR / "static"
@@ -111,7 +116,13 @@ def create_app(
         broadcaster=Broadcaster(),
         limiter=RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst),
         profiles=Profiles(store, settings.api_time_zone),
-        jobs=JobQueue(store, job_runners),
+        jobs=JobQueue(store, job_runners, lease_s=settings.api_job_lease_s),
+        streams=StreamSlots(
+            settings.api_max_streams,
+            settings.api_max_streams_per_key,
+            settings.api_max_streams_per_address,
+        ),
+        stream_opens=RateLimiter(settings.api_stream_opens_per_s, STREAM_OPEN_BURST),
     )
     live.add_listener(state.broadcaster.publish)
     # Read state now, not in the lifespan, so the app answers correctly at once
@@ -150,6 +161,12 @@ def create_app(
     app.add_middleware(AvailabilityFastPath, state=state)
     # Only big answers (a city's GeoJSON: MBs) are worth compressing; small ones stay fast.
     app.add_middleware(GZipMiddleware, minimum_size=64_000)
+    # Sizes, times and keys of request bodies, before the application reads one byte.
+    app.add_middleware(RequestGuard, state=state)
+    if settings.api_trusted_proxies:
+        # Behind a reverse proxy: the client address is the proxy's X-Forwarded-For,
+        # believed only from the configured proxies (uvicorn's own trust is off).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.api_trusted_proxies)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from api.curbs_model import Area
     from api.jobs import JobQueue
     from api.keys import KeyStore
+    from api.limits import StreamSlots
     from api.live import Broadcaster, LiveFollower, LiveIndex
     from api.profiles import Profiles
     from api.security import RateLimiter
@@ -33,6 +34,8 @@ class ApiState:
     limiter: RateLimiter
     profiles: Profiles
     jobs: JobQueue
+    streams: StreamSlots
+    stream_opens: RateLimiter
     _areas: tuple[tuple[int, int], dict[str, Area]] | None = field(default=None, repr=False)
 
     def areas(self) -> dict[str, Area]:

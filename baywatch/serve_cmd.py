@@ -54,13 +54,17 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.server import server_config
 
     settings = _settings(db, env_file)
-    store = _store(settings)
     if workers > 1:
-        fail("--workers > 1 needs the app factory: use uvicorn api.app:app_from_env")
+        fail(
+            "--workers > 1 is refused: rate limits and stream caps are counted per process; "
+            "run one process per host (jobs are leased in the database, so several hosts are safe)"
+        )
+    store = _store(settings)
     app = create_app(settings, store=store)
-    uvicorn.run(app, host=host, port=port, log_level="info", loop="auto", http="auto")
+    uvicorn.Server(server_config(app, settings, host, port, log_level="info")).run()
 
 
 @keys_app.command("create")

@@ -7,19 +7,22 @@ driver's "where can I stop now" costs a vectorised distance over all bays.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
+from api.keys import Principal
+from api.limits import EventStreamResponse, StreamRefused
 from api.live import BayState, StateChange
 from api.profiles import weekday_hour
-from api.security import public
+from api.security import current_principal, public
 from api.state import ApiState, get_state
 from occupancy.domain.records import VehicleType
 from occupancy.storage.store import now_ms
@@ -170,9 +173,12 @@ def _change(c: StateChange) -> dict[str, Any]:
 
 @router.get(
     "/stream",
-    dependencies=[Depends(public)],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
+        429: {"description": "this client's stream cap or stream-opening rate reached"},
+        503: {"description": "the service's stream cap reached"},
+    },
 )
 async def stream(
     request: Request,
@@ -180,13 +186,32 @@ async def stream(
         None, ge=1, le=1_000_000, description="close after this many change events"
     ),
     heartbeat_s: float = Query(15.0, ge=0.5, le=300),
+    principal: Principal | None = Depends(current_principal),
     state: ApiState = Depends(get_state),
-) -> StreamingResponse:
+) -> Response:
     """Server-Sent Events: one ``state`` event per batch of bay state changes.
 
     The first event, ``hello``, carries the counts of bays by state; comments are sent
-    every ``heartbeat_s`` so proxies keep the connection open.
+    every ``heartbeat_s`` so proxies keep the connection open. Streams are capped
+    (settings ``api_max_streams*``: per API key, per anonymous address, in total) and
+    each client may open ``api_stream_opens_per_s`` per second: past a cap the answer
+    is 429 (this client) or 503 (the service) with ``Retry-After``. A client that reads
+    nothing for ``api_stream_write_timeout_s`` is disconnected.
     """
+    settings = state.settings
+    address = request.client.host if request.client else "unknown"
+    key_id = None if principal is None else principal.key_id
+    wait = state.stream_opens.check(f"key:{key_id}" if key_id else f"addr:{address}")
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"event streams may be opened {settings.api_stream_opens_per_s:g} per second per client",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    try:
+        slot = state.streams.acquire(key_id, address)
+    except StreamRefused as exc:
+        raise HTTPException(exc.status, str(exc), headers={"Retry-After": "5"}) from None
     queue = state.broadcaster.subscribe()
 
     async def gen() -> AsyncIterator[bytes]:
@@ -205,9 +230,10 @@ async def stream(
                 sent += 1
         finally:
             state.broadcaster.unsubscribe(queue)
+            state.streams.release(slot)
 
-    return StreamingResponse(
+    return EventStreamResponse(
         gen(),
-        media_type="text/event-stream",
+        settings.api_stream_write_timeout_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

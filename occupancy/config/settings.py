@@ -96,6 +96,53 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="how often weekly occupancy profiles are recomputed"
     )
     api_job_workers: int = Field(default=1, ge=0, description="batch-job worker threads")
+    api_job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a running job's lease; renewed while it runs, taken over once expired",
+    )
+
+    # -- limits and trust (issue 14: safe on a city's network) -------------------------
+    api_max_body_bytes: int = Field(
+        default=16 * 2**20, ge=1024, description="largest request body, except footage uploads"
+    )
+    api_max_upload_bytes: int = Field(
+        default=4 * 2**30, ge=1024, description="largest footage upload (PUT /jobs/uploads)"
+    )
+    api_data_dir: str = Field(
+        default="baywatch-data", description="where the service keeps uploaded footage"
+    )
+    api_media_roots: list[str] = Field(
+        default_factory=list,
+        description="folders whose footage jobs may name by path; empty = no paths accepted",
+    )
+    api_source_urls: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes (scheme://host[:port][/path]) footage jobs may fetch; empty = none",
+    )
+    api_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses/networks whose X-Forwarded-For is believed; empty = none",
+    )
+    api_max_streams: int = Field(default=1000, ge=1, description="open event streams, in total")
+    api_max_streams_per_key: int = Field(
+        default=50, ge=1, description="open event streams of one API key"
+    )
+    api_max_streams_per_address: int = Field(
+        default=4, ge=1, description="open event streams of one anonymous address"
+    )
+    api_stream_opens_per_s: float = Field(
+        default=0.5, gt=0, description="event streams one client may open per second (burst 5)"
+    )
+    api_stream_write_timeout_s: float = Field(
+        default=30.0, gt=0, description="a stream whose client reads nothing for this long closes"
+    )
+    api_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a client must send a request's headers within this time"
+    )
+    api_body_timeout_s: float = Field(
+        default=30.0, gt=0, description="longest wait for the next chunk of a request body"
+    )
 
     @property
     def basemap_dir(self) -> Path:
@@ -111,6 +158,29 @@ class Settings(BaseSettings):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {v!r}") from exc
+        return v
+
+    @field_validator("api_trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
+
+    @field_validator("api_source_urls")
+    @classmethod
+    def _url_prefixes(cls, v: list[str]) -> list[str]:
+        from urllib.parse import urlsplit
+
+        for entry in v:
+            u = urlsplit(entry)
+            if u.scheme not in ("http", "https", "rtsp", "rtsps") or not u.hostname:
+                raise ValueError(f"{entry!r} is not a scheme://host[:port][/path] prefix")
         return v
 
 
