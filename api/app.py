@@ -30,6 +30,7 @@ from api.cds import error_body
 from api.fastpath import AvailabilityFastPath
 from api.jobs import JobQueue, JobRunner
 from api.keys import KeyStore
+from api.limits import RequestGuard, StreamSlots
 from api.live import Broadcaster, LiveFollower, LiveIndex
 from api.profiles import Profiles
 from api.routes import (
@@ -43,8 +44,8 @@ from api.routes import (
     proposals,
     setup,
 )
-from api.limits import RequestGuard, StreamSlots
 from api.security import RateLimiter
+from api.sources import FootagePolicy
 from api.state import ApiState
 from occupancy.config.settings import Settings, get_settings
 from occupancy.storage.store import Store, now_ms
@@ -116,7 +117,12 @@ def create_app(
         broadcaster=Broadcaster(),
         limiter=RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst),
         profiles=Profiles(store, settings.api_time_zone),
-        jobs=JobQueue(store, job_runners, lease_s=settings.api_job_lease_s),
+        jobs=JobQueue(
+            store,
+            job_runners,
+            lease_s=settings.api_job_lease_s,
+            footage=FootagePolicy.from_settings(settings),
+        ),
         streams=StreamSlots(
             settings.api_max_streams,
             settings.api_max_streams_per_key,

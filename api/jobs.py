@@ -1,13 +1,18 @@
-"""Batch footage jobs: a queue persisted in the ``jobs`` table and worker threads.
+"""Batch jobs: a queue persisted in the ``jobs`` table and worker threads.
 
-A submitted job is a row with status ``queued``; a worker claims the oldest queued
-row (an atomic UPDATE ... WHERE status='queued', so two workers never take the same
-job), runs it, reports progress into the row, and ends it ``done`` or ``failed``.
-Jobs left ``running`` by a server that died are re-queued at start: analysis writes
-are idempotent, so running a job again is safe.
+A submitted job is a row with status ``queued``. A worker claims one with a *lease*
+(``lease_owner``, ``lease_expires_ms``): the oldest job that is queued, or running
+under a lease that expired because its process died. The claim is one atomic step:
+``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE`` on PostgreSQL, a single
+``UPDATE ... WHERE job_id = (SELECT ...) RETURNING`` on SQLite (whose writers take
+turns), so two workers, in one process or in several servers on one database, never
+run the same job. The worker renews its lease every third of ``lease_s`` while the job
+runs and ends it ``done`` or ``failed`` only while it still holds the lease.
+Analysis writes are idempotent, so a job taken over after a crash is safe to run again.
 
 What a job runs is a ``JobRunner``; production uses ``occupancy.runtime.analysis.analyse``
-(imported only when a job runs), tests register a stand-in.
+(imported only when a job runs), tests register a stand-in. A footage job's source is
+opened through ``api.sources.FootagePolicy`` (uploads, media roots, allowed URLs).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
+from api.sources import FootagePolicy
 from occupancy.domain.states import JobStatus
 from occupancy.storage.schema import jobs
 from occupancy.storage.store import Store, now_ms
@@ -162,9 +168,19 @@ class JobQueue:
     request, kept in the ``site`` column (the job's JSON input).
     """
 
-    def __init__(self, store: Store, runners: Mapping[str, JobRunner] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runners: Mapping[str, JobRunner] | None = None,
+        *,
+        lease_s: float = 60.0,
+        footage: FootagePolicy | None = None,
+    ) -> None:
         self.store = store
         self.runners = {**DEFAULT_RUNNERS, **(runners or {})}
+        self.lease_ms = int(lease_s * 1000)
+        self.footage = footage
+        self.worker_id = uuid.uuid4().hex  # this queue's name on the leases it holds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -207,39 +223,64 @@ class JobQueue:
 
     # -- worker side ---------------------------------------------------------------
 
-    def requeue_interrupted(self) -> int:
-        """Put back in the queue the jobs a stopped server left running; returns how many."""
-        with self.store.engine.begin() as conn:
-            res = conn.execute(
-                update(jobs)
-                .where(jobs.c.status == JobStatus.RUNNING)
-                .values(status=JobStatus.QUEUED, progress=0.0, started_ms=None)
-            )
-        return int(res.rowcount)
+    def _claimable(self, now: int) -> Any:
+        return or_(
+            jobs.c.status == JobStatus.QUEUED,
+            and_(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_expires_ms < now),
+        )
 
     def claim(self) -> Job | None:
-        """Take the oldest queued job, or None; safe against concurrent workers."""
-        while True:
-            with self.store.engine.begin() as conn:
+        """Lease the oldest queued (or abandoned) job, or None; safe across processes."""
+        now = now_ms()
+        oldest = (
+            select(jobs.c.job_id)
+            .where(self._claimable(now))
+            .order_by(jobs.c.submitted_ms, jobs.c.job_id)
+            .limit(1)
+        )
+        values = {
+            "status": JobStatus.RUNNING,
+            "started_ms": now,
+            "progress": 0.0,
+            "lease_owner": self.worker_id,
+            "lease_expires_ms": now + self.lease_ms,
+        }
+        with self.store.engine.begin() as conn:
+            if self.store.dialect == "postgresql":
+                jid = conn.execute(oldest.with_for_update(skip_locked=True)).scalar()
+                if jid is None:
+                    return None
+                conn.execute(update(jobs).where(jobs.c.job_id == jid).values(**values))
+            else:
                 jid = conn.execute(
-                    select(jobs.c.job_id)
-                    .where(jobs.c.status == JobStatus.QUEUED)
-                    .order_by(jobs.c.submitted_ms, jobs.c.job_id)
-                    .limit(1)
+                    update(jobs)
+                    .where(jobs.c.job_id == oldest.scalar_subquery(), self._claimable(now))
+                    .values(**values)
+                    .returning(jobs.c.job_id)
                 ).scalar()
                 if jid is None:
                     return None
-                res = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.job_id == jid, jobs.c.status == JobStatus.QUEUED)
-                    .values(status=JobStatus.RUNNING, started_ms=now_ms())
-                )
-            if res.rowcount == 1:
-                return self.get(jid)
+        return self.get(jid)
+
+    def renew(self, job_id: str) -> bool:
+        """Extend this worker's lease on a job; False if the lease was lost."""
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(jobs)
+                .where(jobs.c.job_id == job_id, jobs.c.lease_owner == self.worker_id)
+                .where(jobs.c.status == JobStatus.RUNNING)
+                .values(lease_expires_ms=now_ms() + self.lease_ms)
+            )
+        return res.rowcount == 1
 
     def _set(self, job_id: str, **values: Any) -> None:
+        """Update a job this worker holds (a lost lease changes nothing)."""
         with self.store.engine.begin() as conn:
-            conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values))
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.job_id == job_id, jobs.c.lease_owner == self.worker_id)
+                .values(**values)
+            )
 
     def run_one(self) -> Job | None:
         """Claim and run one job to its end; return it as finished, None if none queued."""
@@ -250,32 +291,43 @@ class JobQueue:
         def progress(p: float) -> None:
             self._set(job.job_id, progress=max(0.0, min(1.0, float(p))))
 
+        done = threading.Event()
+
+        def keep_lease() -> None:
+            while not done.wait(self.lease_ms / 3000):
+                if not self.renew(job.job_id):
+                    log.error("job %s: lease lost to another worker", job.job_id)
+                    return
+
+        keeper = threading.Thread(target=keep_lease, name=f"lease-{job.job_id[:8]}", daemon=True)
+        keeper.start()
+        scratch = None
         try:
             runner = self.runners.get(job.kind)
             if runner is None:
                 raise ValueError(f"no runner for jobs of kind {job.kind!r}")
-            result = runner(job.source, job.site, self.store, progress)
+            source = job.source
+            if job.kind == "footage" and self.footage is not None:
+                source, scratch = self.footage.open(job.source, job.job_id)
+            result = runner(source, job.site, self.store, progress)
         except Exception as exc:  # a job's failure is data for its submitter, not a crash
             log.exception("job %s failed", job.job_id)
-            self._set(
-                job.job_id,
-                status=JobStatus.FAILED,
-                error=f"{type(exc).__name__}: {exc}",
-                finished_ms=now_ms(),
-            )
+            values: dict[str, Any] = {
+                "status": JobStatus.FAILED,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
         else:
-            self._set(
-                job.job_id,
-                status=JobStatus.DONE,
-                progress=1.0,
-                result=dict(result),
-                finished_ms=now_ms(),
-            )
+            values = {"status": JobStatus.DONE, "progress": 1.0, "result": dict(result)}
+        finally:
+            done.set()
+            keeper.join()
+            if scratch is not None:  # uploaded or downloaded footage is not kept
+                scratch.unlink(missing_ok=True)
+        self._set(job.job_id, **values, finished_ms=now_ms(), lease_expires_ms=None)
         return self.get(job.job_id)
 
     def start(self, workers: int) -> None:
-        """Requeue interrupted jobs and start ``workers`` worker threads."""
-        self.requeue_interrupted()
+        """Start ``workers`` worker threads (jobs left by a dead process come back by lease)."""
         for n in range(workers):
             t = threading.Thread(target=self._work, name=f"job-worker-{n}", daemon=True)
             t.start()

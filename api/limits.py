@@ -45,7 +45,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _answer(send: Send, status: int, description: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+async def _answer(
+    send: Send, status: int, description: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
     body = error_body(status, description)
     await send(
         {
@@ -92,16 +94,18 @@ class RequestGuard:
         auth = _header(scope, b"authorization")
         scheme, _, token = (auth or "").partition(" ")
         if scheme.lower() != "bearer" or self.state.keys.verify(token.strip()) is None:
-            await _answer(
-                send,
-                401,
-                "a request with a body needs a valid API key (Authorization: Bearer <key>)",
-                [(b"www-authenticate", b"Bearer")],
+            why = (
+                "unknown or revoked API key"
+                if auth and scheme.lower() == "bearer"
+                else "a request with a body needs an API key (Authorization: Bearer <key>)"
             )
+            await _answer(send, 401, why, [(b"www-authenticate", b"Bearer")])
             return
         limit = self.limit_for(scope)
         if length is not None and length > limit:
-            await _answer(send, 413, f"request body of {length} bytes exceeds the limit of {limit} bytes")
+            await _answer(
+                send, 413, f"request body of {length} bytes exceeds the limit of {limit} bytes"
+            )
             return
         await self._guarded(scope, receive, send, limit)
 

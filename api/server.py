@@ -43,7 +43,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def _headers_late(self) -> None:
         self._header_timer = None
         if not self.transport.is_closing():
-            self.logger.info("closing a connection whose request headers took over %gs", self.header_timeout_s)
+            self.logger.info(
+                "closing a connection whose request headers took over %gs", self.header_timeout_s
+            )
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -76,7 +78,9 @@ def protocol_for(settings: Settings) -> type[HeaderTimeoutProtocol]:
     )
 
 
-def server_config(app: FastAPI, settings: Settings, host: str, port: int, **kw: Any) -> uvicorn.Config:
+def server_config(
+    app: FastAPI, settings: Settings, host: str, port: int, **kw: Any
+) -> uvicorn.Config:
     """The uvicorn configuration ``baywatch serve`` (and the limits benchmark) runs."""
     return uvicorn.Config(
         app,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
@@ -14,6 +13,7 @@ from api.jobs import Job
 from api.keys import Scope
 from api.params import bad_request
 from api.security import require
+from api.sources import SourceRefused
 from api.state import ApiState, get_state
 from occupancy.domain.states import JobStatus
 from optimiser.requests import PlacementJob, TimeslotJob
@@ -27,7 +27,10 @@ class JobIn(BaseModel):
     source: str = Field(
         min_length=1,
         max_length=4000,
-        description="footage: a path readable by the server, or an http(s)/rtsp URL",
+        description=(
+            "footage: 'upload:<id>' (from PUT /jobs/uploads), a path under a configured media "
+            "root, or an http(s)/rtsp(s) URL under a configured prefix (api.sources)"
+        ),
     )
     site: dict[str, Any] = Field(description="site description (cameras, bays) as JSON")
 
@@ -62,35 +65,60 @@ def _out(j: Job) -> JobOut:
     )
 
 
-def check_source(source: str) -> None:
-    """Refuse a job source the server must not or cannot read (400 with one line)."""
-    scheme = urlparse(source).scheme.lower()
-    if scheme in ("http", "https", "rtsp", "rtsps"):
-        return
-    if scheme not in ("", "file"):
-        raise bad_request(
-            f"source: unsupported URL scheme {scheme!r} (http, https, rtsp or a path)"
-        )
-    path = Path(urlparse(source).path if scheme == "file" else source)
-    try:
-        readable = path.is_file()
-    except (OSError, ValueError):  # a name too long, or with a NUL byte
-        readable = False
-    if not readable:
-        raise bad_request(f"source: {str(path)!r} is not a file the server can read")
+class UploadOut(BaseModel):
+    upload_id: str
+    source: str = Field(description="what to give as a job's source")
+    bytes: int
+
+
+@router.put(
+    "/uploads",
+    status_code=201,
+    response_model=UploadOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+    responses={413: {"description": "footage larger than api_max_upload_bytes"}},
+)
+async def upload_footage(request: Request, state: ApiState = Depends(get_state)) -> UploadOut:
+    """Upload footage (the raw file as the body), streamed to the service's data folder.
+
+    The size limit is ``api_max_upload_bytes``; the footage is deleted when the job that
+    uses it ends.
+    """
+    policy = state.jobs.footage
+    if policy is None:
+        raise HTTPException(503, "uploads are not configured")
+    upload_id, size = await policy.save_upload(request.stream())
+    if size == 0:
+        policy.upload_path(upload_id).unlink(missing_ok=True)
+        raise bad_request("upload: the body is empty")
+    return UploadOut(upload_id=upload_id, source=f"upload:{upload_id}", bytes=size)
 
 
 @router.post("", status_code=202, response_model=JobOut)
 def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
     """Queue footage for analysis; poll ``GET /jobs/{job_id}`` for progress."""
-    check_source(job.source)
     from occupancy.config.site import SiteError, parse_site
+
+    policy = state.jobs.footage
+    if policy is None:
+        raise HTTPException(503, "footage jobs are not configured")
+    try:
+        source = policy.check(job.source)
+    except SourceRefused as exc:
+        raise bad_request(str(exc)) from None
 
     try:
         parse_site(job.site, Path("site"))
     except SiteError as exc:
         raise bad_request(str(exc)) from None
-    return _out(state.jobs.submit(job.source, job.site))
+    return _out(state.jobs.submit(source, job.site))
 
 
 @router.post("/placement", status_code=202, response_model=JobOut)

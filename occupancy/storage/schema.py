@@ -189,6 +189,10 @@ jobs = Table(
     Column("submitted_ms", BigInteger, nullable=False, index=True),
     Column("started_ms", BigInteger),
     Column("finished_ms", BigInteger),
+    # Who runs the job, until when: a worker renews its lease while it runs; a lease
+    # left to expire (its process died) lets another worker take the job over.
+    Column("lease_owner", String(64)),
+    Column("lease_expires_ms", BigInteger),
 )
 
 # -- optimiser runs and the proposals planners review -----------------------------
