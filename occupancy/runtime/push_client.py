@@ -4,8 +4,12 @@ Every batch is first written to the spool directory (atomically: temp file, then
 rename), then a background thread posts spooled batches in order to
 ``POST {url}/ingest/batch`` and deletes each once the server acknowledged it. While
 the server is unreachable or failing (connection error, timeout, 5xx, 429) the thread
-retries with exponential backoff; batches stay on disk, so a crash of either side
-loses nothing, and a restarted client resumes the spool it finds. The server stores
+retries with exponential backoff and full jitter (``tenacity``), waiting at least what
+the server's ``Retry-After`` asks (seconds or an HTTP date, at most
+``RETRY_AFTER_MAX_S``); batches stay on disk, so a crash of either side loses nothing,
+and a restarted client resumes the spool it finds. A server refusing the key (401,
+403) stops the sender with one logged line (``stopped`` says why): retrying cannot
+help until an operator fixes the key, and the spool is kept for the next run. The server stores
 by ``event_id``/``session_id``, so a batch re-sent after a lost acknowledgement is
 not doubled. A batch the server rejects as invalid (other 4xx) is moved to
 ``rejected/`` with the server's answer, never retried forever, never deleted.
@@ -16,23 +20,47 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_result, wait_random_exponential
 
 from occupancy.domain.records import CurbEvent, OccupancySession
 from occupancy.runtime.wire import event_json, session_json
 
 log = logging.getLogger(__name__)
 
-# 401/403 are retried too: the batch is fine, the key is wrong, and an operator fixing
-# the key must not find the batches thrown away.
-_RETRYABLE = {401, 403, 408, 425, 429, 500, 502, 503, 504}
+_RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+_KEY_REFUSED = {401, 403}
+# A server asking for more than this is probably misconfigured; the spool waits anyway.
+RETRY_AFTER_MAX_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    kind: str  # done | rejected | retry | stop
+    retry_after_s: float = 0.0
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float:
+    """Seconds a ``Retry-After`` header asks for (RFC 9110 §10.2.3); 0 if absent or bad."""
+    if not value:
+        return 0.0
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_MAX_S)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    left = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, min(left, RETRY_AFTER_MAX_S))
 
 
 class PushClient:
@@ -59,6 +87,8 @@ class PushClient:
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self.sent_batches = 0
+        self.stopped: str | None = None  # why the sender gave up (a refused key), if it did
+        self._jitter = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
         self._thread = threading.Thread(target=self._run, name="push-client", daemon=True)
         self._thread.start()
         if self.pending():  # resume what an earlier process left behind
@@ -89,12 +119,12 @@ class PushClient:
         deadline = time.monotonic() + timeout_s
         self._wake.set()
         with self._idle:
-            while self.pending():
+            while self.pending() and self.stopped is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._idle.wait(min(left, 0.1))
-        return True
+        return not self.pending()
 
     def close(self, flush_timeout_s: float = 10.0) -> None:
         """Deliver what it can within ``flush_timeout_s``, then stop.
@@ -102,7 +132,12 @@ class PushClient:
         Batches still undelivered stay spooled; a later client on the same spool
         directory sends them.
         """
-        if flush_timeout_s > 0 and self.pending() and not self.flush(flush_timeout_s):
+        if (
+            flush_timeout_s > 0
+            and self.pending()
+            and self.stopped is None
+            and not self.flush(flush_timeout_s)
+        ):
             log.warning(
                 "%d batch(es) not yet delivered to %s; kept in %s for the next run",
                 len(self.pending()),
@@ -122,44 +157,65 @@ class PushClient:
 
     # -- sender thread ---------------------------------------------------------------
 
+    def _wait(self, state: RetryCallState) -> float:
+        """Full-jitter backoff, but never sooner than the server's Retry-After."""
+        asked = state.outcome.result().retry_after_s if state.outcome else 0.0
+        return max(float(self._jitter(state)), asked)
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # close() interrupts a wait
+
+    def _deliver(self, path: Path) -> _Outcome:
+        retrying = Retrying(
+            retry=retry_if_result(lambda o: o.kind == "retry" and not self._stop.is_set()),
+            wait=self._wait,
+            sleep=self._sleep,
+        )
+        outcome: _Outcome = retrying(self._post, path)
+        return outcome
+
     def _run(self) -> None:
-        delay = self.backoff_initial_s
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             for path in self.pending():
                 if self._stop.is_set():
                     return
-                while not self._stop.is_set():
-                    outcome = self._post(path)
-                    if outcome != "retry":
-                        delay = self.backoff_initial_s
-                        break
-                    # Full jitter keeps many edge boxes from retrying in lockstep.
-                    self._stop.wait(random.uniform(0.5, 1.0) * delay)
-                    delay = min(self.backoff_max_s, delay * 2)
+                if self._deliver(path).kind == "stop":
+                    self._stop.set()
+                    break
             with self._idle:
                 self._idle.notify_all()
+        with self._idle:
+            self._idle.notify_all()
 
-    def _post(self, path: Path) -> str:
+    def _post(self, path: Path) -> _Outcome:
         try:
             content = path.read_bytes()
         except FileNotFoundError:
-            return "done"
+            return _Outcome("done")
         try:
             resp = self._http.post(
                 self.endpoint, content=content, headers={"Content-Type": "application/json"}
             )
         except httpx.HTTPError as exc:
             log.info("push to %s failed (%s); will retry", self.endpoint, exc)
-            return "retry"
+            return _Outcome("retry")
+        if resp.status_code in _KEY_REFUSED:
+            self.stopped = (
+                f"{self.endpoint} refused the API key (HTTP {resp.status_code}); "
+                f"pushing stopped, {len(self.pending())} batch(es) kept in {self.spool_dir}"
+            )
+            log.error("%s", self.stopped)
+            return _Outcome("stop")
         if resp.status_code in _RETRYABLE:
+            after = retry_after_s(resp.headers.get("retry-after"))
             log.info("push to %s answered %d; will retry", self.endpoint, resp.status_code)
-            return "retry"
+            return _Outcome("retry", after)
         if resp.is_success:
             path.unlink(missing_ok=True)
             self.sent_batches += 1
-            return "done"
+            return _Outcome("done")
         self.rejected_dir.mkdir(exist_ok=True)
         os.replace(path, self.rejected_dir / path.name)
         (self.rejected_dir / (path.name + ".error.txt")).write_text(
@@ -171,4 +227,4 @@ class PushClient:
             resp.status_code,
             self.rejected_dir,
         )
-        return "rejected"
+        return _Outcome("rejected")

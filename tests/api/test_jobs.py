@@ -307,6 +307,7 @@ def test_two_server_processes_run_each_job_once(tmp_path: Path, store_url: str) 
     (media / "clip.mp4").write_bytes(b"\x00")
     log = tmp_path / "ran.log"
     log.touch()
+    release = tmp_path / "release"  # jobs run until this file exists
     store = Store(db)
     token = KeyStore(store).create("submitter", ["jobs"])[1]
     h = {"Authorization": f"Bearer {token}"}
@@ -316,7 +317,16 @@ def test_two_server_processes_run_each_job_once(tmp_path: Path, store_url: str) 
         port = free_port()
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "tests.api.job_server", db, str(port), str(log), str(media)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.api.job_server",
+                    db,
+                    str(port),
+                    str(log),
+                    str(media),
+                    str(release),
+                ],
                 cwd=Path(__file__).resolve().parents[2],
             )
         )
@@ -340,9 +350,16 @@ def test_two_server_processes_run_each_job_once(tmp_path: Path, store_url: str) 
                 headers=h,
             )
             assert r.status_code == 202, r.text
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # a's two workers hold two jobs
+            running = httpx.get(a + "/jobs", params={"status": "running"}, headers=h).json()
+            if len(running) == 2:
+                break
+            time.sleep(0.1)
+        assert len(running) == 2
         b = start()  # starts while a runs jobs: it must not take them back
-        running = httpx.get(b + "/jobs", params={"status": "running"}, headers=h).json()
-        assert running, "precondition: b must start while a runs jobs"
+        time.sleep(1.0)  # b's workers take what is queued, and only that
+        release.touch()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             statuses = [j["status"] for j in httpx.get(b + "/jobs", headers=h).json()]
