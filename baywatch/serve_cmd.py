@@ -34,11 +34,11 @@ def _settings(db: str | None, env_file: Path | None) -> Settings:
     return base.model_copy(update={"db": db}) if db else base
 
 
-def _store(settings: Settings) -> Store:
+def _store(settings: Settings, *, must_exist: bool = False) -> Store:
     from occupancy.storage.store import Store, StoreError
 
     try:
-        return Store(settings.db)
+        return Store(settings.db, must_exist=must_exist)
     except StoreError as exc:
         fail(str(exc))
 
@@ -90,7 +90,7 @@ def keys_list(db: str | None = typer.Option(None)) -> None:
     """List keys (ids, names, scopes; never secrets)."""
     from api.keys import KeyStore
 
-    store = _store(_settings(db, None))
+    store = _store(_settings(db, None), must_exist=True)
     t = Table("key_id", "name", "scopes", "created", "revoked")
 
     def fmt(ms: int | None) -> str:
@@ -110,7 +110,7 @@ def keys_revoke(key_id: str = typer.Argument(...), db: str | None = typer.Option
     """Revoke a key; a running server refuses it within seconds."""
     from api.keys import KeyRequestError, KeyStore
 
-    store = _store(_settings(db, None))
+    store = _store(_settings(db, None), must_exist=True)
     try:
         KeyStore(store).revoke(key_id)
     except KeyRequestError as exc:

@@ -80,9 +80,9 @@ class OutFormat(StrEnum):
     cds_sessions = "cds-sessions"
 
 
-def _store(db: str | None) -> store_mod.Store:
+def _store(db: str | None, *, must_exist: bool = False) -> store_mod.Store:
     try:
-        return store_mod.Store(db or get_settings().db)
+        return store_mod.Store(db or get_settings().db, must_exist=must_exist)
     except store_mod.StoreError as exc:
         fail(str(exc))
 
@@ -100,6 +100,10 @@ def _local_ms(day: str, tz: str) -> int:
     return int(pd.Timestamp(day).tz_localize(tz).value // 1_000_000)
 
 
+# A century: longer than any observation, short enough for 64-bit ms and pandas times.
+MAX_PERIOD_DAYS = 36_500
+
+
 def parse_period(period: str, sessions: pd.DataFrame, tz: str) -> tuple[int, int]:
     """[start_ms, end_ms) of a period written as on the command line."""
     p = period.strip()
@@ -113,10 +117,13 @@ def parse_period(period: str, sessions: pd.DataFrame, tz: str) -> tuple[int, int
             )
         m = re.fullmatch(r"last(\d+)d", p)
         if m:
+            days = int(m.group(1))
+            if not 1 <= days <= MAX_PERIOD_DAYS:
+                fail(f"bad --period {period!r}: last<N>d needs 1 <= N <= {MAX_PERIOD_DAYS}")
             if sessions.empty:
                 fail("no sessions in the database")
             end = stats.ceil_local_hour(int(sessions["end_ms"].max()), tz)
-            return end - int(m.group(1)) * 86_400_000, end
+            return end - days * 86_400_000, end
         if re.fullmatch(r"\d{4}-\d{2}", p):
             a = pd.Timestamp(p + "-01")
             return _local_ms(str(a.date()), tz), _local_ms(
@@ -298,7 +305,7 @@ def stats_cmd(
         fail(f"--format {fmt} needs --output FILE")
     if fmt == OutFormat.cds_aggregates and by != By.bay:
         fail("--format cds-aggregates is per bay (CDS zone): use --by bay")
-    store = _store(db)
+    store = _store(db, must_exist=True)  # reading: a mistyped path is an error
     zones, sessions, start, end, offline = _load(store, period, zone_tz)
     prov = stats.provenance(sessions)
 
@@ -421,7 +428,7 @@ def report_cmd(
     from occupancy.statistics.report import build_report, write_report
 
     zone_tz = _tz(tz)
-    store = _store(db)
+    store = _store(db, must_exist=True)  # reading: a mistyped path is an error
     zones, sessions, start, end, offline = _load(store, period, zone_tz)
     try:
         polys = spatial.read_polygons(areas) if areas else None

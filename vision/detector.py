@@ -77,6 +77,12 @@ class _Done:
         return self.dets
 
 
+# Weight files ultralytics loads for detection (a folder: OpenVINO, NCNN, SavedModel ...).
+MODEL_SUFFIXES = frozenset(
+    {".pt", ".torchscript", ".onnx", ".engine", ".tflite", ".pb", ".mlmodel", ".mnn", ".xml"}
+)
+
+
 def resolve_model(explicit: str | None, site_model: str | None, env_default: str) -> str:
     """The weights to load: the explicit option, else the site's ``detector.model``, else
     ``env_default`` (``BAYWATCH_MODEL``); the first one that is set wins.
@@ -103,6 +109,11 @@ def load_model(model: str) -> Any:
             else "not found locally and offline (YOLO_OFFLINE)"
         )
         raise ModelNotFoundError(f"model {model!r}: {why}; {hint}")
+    if path.is_file() and path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelNotFoundError(
+            f"model {model!r}: {path.suffix or 'this file'} is not a model format "
+            f"({', '.join(sorted(MODEL_SUFFIXES))} or an exported *_model folder); {hint}"
+        )
     from ultralytics import YOLO  # heavy import, only when a model is needed
 
     try:

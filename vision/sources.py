@@ -552,6 +552,8 @@ def open_source(
     time, else by the file's modification time; ``FrameSource.clock`` says which.
     Raises SourceError with one line naming the source.
     """
+    if folder_fps is not None and not (math.isfinite(folder_fps) and folder_fps > 0):
+        raise SourceError(f"folder frame rate must be a positive number, not {folder_fps:g}")
     if analysis_fps <= 0:
         raise SourceError(f"analysis rate must be positive, got {analysis_fps}")
     if uri.isdigit() or uri.lower().startswith(STREAM_SCHEMES):

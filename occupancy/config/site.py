@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -29,8 +29,10 @@ from shapely.validation import explain_validity
 from occupancy.config.documents import read_document, validate_document
 from occupancy.domain.records import LaneType, VehicleType, stable_id
 
-Pixel = tuple[float, float]
-LonLat = tuple[float, float]
+# NaN or infinity in a coordinate would pass every comparison and break the geometry later.
+Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+Pixel = tuple[Coordinate, Coordinate]
+LonLat = tuple[Coordinate, Coordinate]
 
 DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")

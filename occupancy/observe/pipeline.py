@@ -33,12 +33,17 @@ def resolve_start_ms(start_ms: int | None, site: Site) -> int | None:
     """The footage's start time, ms since the epoch: ``start_ms`` when given (``--start``),
     else the site's ``source.start_time``, else None (the source decides, see
     ``vision.sources.FrameSource.clock``).
+
+    Raises ``ValueError`` for a time before 1970 (CDS times are ms since the Unix epoch,
+    never negative).
     """
-    if start_ms is not None:
-        return start_ms
-    if site.source.start_time is not None:
-        return round(site.source.start_time.timestamp() * 1000)
-    return None
+    if start_ms is None and site.source.start_time is not None:
+        start_ms = round(site.source.start_time.timestamp() * 1000)
+    if start_ms is not None and start_ms < 0:
+        raise ValueError(
+            f"start time {start_ms} ms is before 1970-01-01: CDS times are ms since the Unix epoch"
+        )
+    return start_ms
 
 
 def observations(

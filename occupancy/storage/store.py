@@ -19,9 +19,11 @@ removes a newer attempt's rows.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -35,8 +37,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from occupancy.domain.curb_zone import CurbZoneRecord
@@ -72,6 +74,14 @@ class RunBusyError(StoreError):
 # ``LEASE_RENEW_S``), so only a process that died leaves a lease to lapse.
 LEASE_S = 60.0
 LEASE_RENEW_S = 10.0
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (also for URLs SQLAlchemy rejects)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +124,29 @@ def _chunks(rows: Sequence[Mapping[str, Any]], n: int = _BATCH_ROWS) -> Iterator
 class Store:
     """The one gateway to the database; create one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, must_exist: bool = False) -> None:
+        """Open (and migrate) the database at ``url``.
+
+        ``must_exist``: refuse a SQLite file that does not exist yet rather than create
+        an empty database (read commands: a mistyped path is a mistake, not a new
+        database). Raises ``StoreError``, whose message never shows a password.
+        """
         self.url = url
         self.lease_s = LEASE_S  # how long an attempt holds its run between writes
         try:
             self.engine: Engine = create_engine(url, future=True)
         except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+            why = str(exc).replace(url, masked_url(url))
+            raise StoreError(f"invalid database URL {masked_url(url)!r}: {why}") from None
+        shown = self.engine.url.render_as_string(hide_password=True)
         if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if (
+                must_exist
+                and database not in (None, "", ":memory:")
+                and not Path(database).is_file()
+            ):
+                raise StoreError(f"no database at {shown!r} (check --db or BAYWATCH_DB)")
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             # Alembic is the one way the schema comes to be: an empty database gets every
@@ -129,11 +154,9 @@ class Store:
             from occupancy.storage.migrations import ensure_current
 
             ensure_current(self.engine)
-        except OperationalError as exc:
-            # The URL may hold a password: name the database without it.
-            shown = self.engine.url.render_as_string(hide_password=True)
+        except DBAPIError as exc:  # cannot connect, or a file that is not a database
             why = " ".join(str(exc.orig).split())  # drivers' messages span lines
-            raise StoreError(f"cannot open database {shown!r}: {why}") from exc
+            raise StoreError(f"cannot open database {shown!r}: {why}") from None
 
     @property
     def dialect(self) -> str:

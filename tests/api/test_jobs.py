@@ -274,18 +274,17 @@ def test_url_sources_follow_only_allowed_redirects(tmp_path: Path) -> None:
 
 
 def test_expired_lease_is_taken_over_and_a_live_one_is_not(store_url: str) -> None:
-    db = store_url
-    store = Store(db)
-    q = JobQueue(store, {"footage": stand_in}, lease_s=0.5)
+    store, store2 = Store(store_url), Store(store_url)  # two processes' worth of queues
+    q = JobQueue(store, {"footage": stand_in}, lease_s=3.0)
+    q2 = JobQueue(store2, {"footage": stand_in}, lease_s=3.0)
     a = q.submit("https://example.org/a.mp4", SITE)
     b = q.submit("https://example.org/b.mp4", SITE)
+    t0 = time.monotonic()
     assert q.claim().job_id == a.job_id  # type: ignore[union-attr]  # then its process dies
-
-    store2 = Store(db)
-    q2 = JobQueue(store2, {"footage": stand_in}, lease_s=0.5)
     assert q2.claim().job_id == b.job_id  # type: ignore[union-attr]  # a is leased: not taken
     assert q2.claim() is None
-    time.sleep(0.6)  # a's lease expires: its worker is gone
+    assert time.monotonic() - t0 < 3.0, "machine too slow for this test's lease"
+    time.sleep(3.1 - (time.monotonic() - t0))  # a's lease expires: its worker is gone
     taken = q2.claim()
     assert taken is not None and taken.job_id == a.job_id and taken.status == "running"
     # the dead worker's late writes change nothing any more

@@ -103,7 +103,7 @@ def test_user_errors_exit_2(db: str, tmp_path: Path) -> None:
             "unknown --format",
         ),
         (["stats", "--db", db, "--tz", "Mars/Olympus"], "unknown time zone"),
-        (["stats", "--db", f"sqlite:///{tmp_path}/empty.db"], "no bays in the database"),
+        (["stats", "--db", f"sqlite:///{tmp_path}/empty.db"], "no database at"),
         (
             ["stats", "--db", db, "--format", "csv", "-o", str(tmp_path / "no" / "x.csv")],
             "cannot write",

@@ -1,0 +1,158 @@
+"""One line, exit 2, for each user mistake the issue-14 review found ending in a traceback.
+
+Each case runs the real command (typer's CliRunner, stdout and stderr together) and
+checks: exit code 2, exactly one output line, the words that name the problem, and for
+a database URL with a password, that the password is not shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from baywatch.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "sample_videos" / "intel-aisle.yaml"
+FOOTAGE = ROOT / ".." / "shared" / "footage" / "intel" / "car-detection.mp4"
+runner = CliRunner()
+
+
+def one_line_error(args: list[str], *needles: str) -> str:
+    r = runner.invoke(app, args)
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 2, (args, r.output)
+    assert len(lines) == 1, (args, r.output)
+    assert lines[0].startswith("error: ") and "Traceback" not in r.output
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def test_db_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("shopping list\n")
+    one_line_error(
+        ["stats", "--db", f"sqlite:///{bad}"], "cannot open database", "file is not a database"
+    )
+    assert bad.read_text() == "shopping list\n"  # nothing written over it
+
+
+def test_unknown_driver_does_not_print_the_password() -> None:
+    line = one_line_error(
+        ["stats", "--db", "postgress://planner:hunter2@db.city/bays"], "invalid database URL"
+    )
+    assert "hunter2" not in line and "planner:***@db.city" in line
+
+
+def test_read_command_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for args in (
+        ["stats", "--db", f"sqlite:///{missing}"],
+        ["keys", "list", "--db", f"sqlite:///{missing}"],
+    ):
+        one_line_error(args, "no database at", "typo.db")
+    assert not missing.exists()  # no empty database made
+
+
+@pytest.mark.parametrize("period", ["last0d", "last999999999d"])
+def test_period_last_n_days_out_of_range(tmp_path: Path, period: str) -> None:
+    from tests.stats.test_stats_cli import CEREMA
+
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    (tmp_path / "bays.csv").write_text(CEREMA, encoding="utf-8")
+    assert (
+        runner.invoke(app, ["import-bays", str(tmp_path / "bays.csv"), "--db", db]).exit_code == 0
+    )
+    r = runner.invoke(app, ["simulate", "--db", db, "--days", "2", "--start", "2025-06-02"])
+    assert r.exit_code == 0, r.output
+    one_line_error(
+        ["stats", "--db", db, "--period", period], f"bad --period {period!r}", "1 <= N <= 36500"
+    )
+
+
+def _site_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = SITE.read_text()
+    assert old in text
+    site = tmp_path / "site.yaml"
+    site.write_text(text.replace(old, new).replace("../../shared", str(ROOT / ".." / "shared")))
+    return site
+
+
+needs_footage = pytest.mark.skipif(not FOOTAGE.exists(), reason="../shared/footage absent")
+
+
+@needs_footage
+def test_nan_in_a_bays_pixels(tmp_path: Path) -> None:
+    site = _site_with(tmp_path, "[[0, 100], [140, 100]", "[[.nan, 100], [140, 100]")
+    one_line_error(
+        [
+            "analyse",
+            str(FOOTAGE),
+            "--site",
+            str(site),
+            "--db",
+            f"sqlite:///{tmp_path / 'a.db'}",
+            "-q",
+        ],
+        "bays.0.pixels",
+    )
+
+
+@needs_footage
+def test_model_of_an_unsupported_format(tmp_path: Path) -> None:
+    fake = tmp_path / "weights.mp4"
+    fake.write_bytes(FOOTAGE.read_bytes()[:1000])
+    one_line_error(
+        [
+            "analyse",
+            str(FOOTAGE),
+            "--site",
+            str(SITE),
+            "--model",
+            str(fake),
+            "--db",
+            f"sqlite:///{tmp_path / 'a.db'}",
+            "-q",
+        ],
+        "weights.mp4",
+        ".mp4 is not a model format",
+    )
+
+
+@needs_footage
+def test_start_before_1970(tmp_path: Path) -> None:
+    one_line_error(
+        [
+            "analyse",
+            str(FOOTAGE),
+            "--site",
+            str(SITE),
+            "--start",
+            "0001-01-01T00:00:00+00:00",
+            "--db",
+            f"sqlite:///{tmp_path / 'a.db'}",
+            "-q",
+        ],
+        "before 1970-01-01",
+    )
+
+
+@needs_footage
+def test_negative_folder_fps(tmp_path: Path) -> None:
+    one_line_error(
+        [
+            "analyse",
+            str(FOOTAGE),
+            "--site",
+            str(SITE),
+            "--folder-fps",
+            "-5",
+            "--db",
+            f"sqlite:///{tmp_path / 'a.db'}",
+            "-q",
+        ],
+        "folder frame rate must be a positive number, not -5",
+    )
