@@ -71,12 +71,14 @@ class RequestGuard:
         self.app, self.state = app, state
 
     def limit_for(self, scope: Scope) -> int:
+        """The body limit, in bytes, of this request's route."""
         s = self.state.settings
         if scope["method"] == "PUT" and scope["path"].rstrip("/") == UPLOAD_PATH:
             return s.api_max_upload_bytes
         return s.api_max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse (401, 413, 400) or pass on with a counting, timed ``receive``."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -166,6 +168,7 @@ class StreamSlots:
         self._by_client: dict[str, int] = {}
 
     def acquire(self, key_id: str | None, address: str) -> str:
+        """Take a slot; returns the client name to ``release``. Raises ``StreamRefused``."""
         client = f"key:{key_id}" if key_id is not None else f"addr:{address}"
         cap = self.per_key if key_id is not None else self.per_address
         if self._by_client.get(client, 0) >= cap:
@@ -178,6 +181,7 @@ class StreamSlots:
         return client
 
     def release(self, client: str) -> None:
+        """Give back a slot ``acquire`` took."""
         self.open -= 1
         n = self._by_client.get(client, 1) - 1
         if n > 0:
@@ -203,6 +207,8 @@ class EventStreamResponse(StreamingResponse):
         self.write_timeout_s = write_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream the events; end quietly when a write times out."""
+
         async def timed_send(msg: Message) -> None:
             try:
                 await asyncio.wait_for(send(msg), self.write_timeout_s)

@@ -49,28 +49,33 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A new connection: its first request's headers are timed from now."""
         super().connection_made(transport)
         self._arm()
 
     def on_message_begin(self) -> None:
+        """A request begins: its headers are timed from now."""
         super().on_message_begin()
         self._arm()
 
     def on_headers_complete(self) -> None:
+        """Headers in time: the deadline is lifted."""
         self._disarm()
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        # Between requests the keep-alive timeout applies, not this one.
+        """Between requests the keep-alive timeout applies, not this one."""
         self._disarm()
         super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """No deadline outlives its connection."""
         self._disarm()
         super().connection_lost(exc)
 
 
 def protocol_for(settings: Settings) -> type[HeaderTimeoutProtocol]:
+    """The protocol class with ``api_header_timeout_s`` (uvicorn takes a class)."""
     return type(
         "HeaderTimeoutProtocol",
         (HeaderTimeoutProtocol,),

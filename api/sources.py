@@ -58,6 +58,7 @@ class FootagePolicy:
 
     @classmethod
     def from_settings(cls, s: Settings) -> FootagePolicy:
+        """The policy of ``api_data_dir``, ``api_media_roots``, ``api_source_urls``."""
         return cls(
             data_dir=Path(s.api_data_dir).resolve(),
             media_roots=tuple(Path(r).resolve() for r in s.api_media_roots),
@@ -67,6 +68,7 @@ class FootagePolicy:
 
     @property
     def uploads(self) -> Path:
+        """The folder of uploaded footage."""
         return self.data_dir / "uploads"
 
     # -- submission ----------------------------------------------------------------
@@ -93,6 +95,7 @@ class FootagePolicy:
         return str(self.check_path(source))
 
     def check_url(self, url: str) -> None:
+        """Raise ``SourceRefused`` unless ``url`` lies under an allowed prefix."""
         if not self.allowed_url(url):
             u = urlsplit(url)
             port = _port(u)
@@ -102,6 +105,7 @@ class FootagePolicy:
             )
 
     def allowed_url(self, url: str) -> bool:
+        """Same scheme, host and port as a prefix, path under its path, no ``..``."""
         u = urlsplit(url)
         scheme = u.scheme.lower()
         if scheme not in _DEFAULT_PORTS or not u.hostname:
@@ -121,6 +125,7 @@ class FootagePolicy:
         return False
 
     def check_path(self, raw: str) -> Path:
+        """The resolved file of an absolute path under a media root; ``SourceRefused`` else."""
         if not self.media_roots:
             raise SourceRefused(
                 "source: file paths are not accepted (no media roots configured: BAYWATCH_API_MEDIA_ROOTS); upload the footage with PUT /jobs/uploads"
@@ -141,6 +146,7 @@ class FootagePolicy:
     # -- uploads -------------------------------------------------------------------
 
     def upload_path(self, upload_id: str) -> Path:
+        """Where the upload ``upload_id`` is kept."""
         return self.uploads / f"{upload_id}.video"
 
     async def save_upload(self, chunks: AsyncIterator[bytes]) -> tuple[str, int]:

@@ -66,6 +66,8 @@ def _out(j: Job) -> JobOut:
 
 
 class UploadOut(BaseModel):
+    """An upload stored: its id, and the ``source`` a job names it by."""
+
     upload_id: str
     source: str = Field(description="what to give as a job's source")
     bytes: int
