@@ -47,6 +47,7 @@ from api.routes import (
 from api.security import RateLimiter
 from api.sources import FootagePolicy
 from api.state import ApiState
+from api.vendoring import served_dir
 from occupancy.config.settings import Settings, get_settings
 from occupancy.storage.store import Store, now_ms
 
@@ -222,7 +223,8 @@ def create_app(
         )
 
     app.mount("/web", CodeOnlyStatic(directory=STATIC_DIR, html=True), name="web")
-    for name, path in VENDOR.items():
+    for name, source in VENDOR.items():
+        path = served_dir(name, source)  # the wheel's copy, else npm's node_modules
         if path.is_dir():
             app.mount(f"/vendor/{name}", CodeOnlyStatic(directory=path), name=f"vendor-{name}")
         else:

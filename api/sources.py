@@ -3,7 +3,7 @@
 A job's ``source`` is one of:
 
 * ``upload:<id>``: footage the client uploaded first (``PUT /jobs/uploads``), kept
-  under ``{api_data_dir}/uploads`` and deleted once its job ends (no footage is kept
+  under ``{data_dir}/uploads`` and deleted once its job ends (no footage is kept
   by default: CNIL);
 * a path (or ``file:`` URL) that resolves, symlinks followed, inside one of the
   ``api_media_roots`` folders; with no media roots configured, no path is accepted;
@@ -58,9 +58,9 @@ class FootagePolicy:
 
     @classmethod
     def from_settings(cls, s: Settings) -> FootagePolicy:
-        """The policy of ``api_data_dir``, ``api_media_roots``, ``api_source_urls``."""
+        """The policy of ``data_dir``, ``api_media_roots`` and ``api_source_urls``."""
         return cls(
-            data_dir=Path(s.api_data_dir).resolve(),
+            data_dir=Path(s.data_dir).resolve(),
             media_roots=tuple(Path(r).resolve() for r in s.api_media_roots),
             url_prefixes=tuple(s.api_source_urls),
             max_bytes=s.api_max_upload_bytes,

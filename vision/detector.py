@@ -114,6 +114,9 @@ def load_model(model: str) -> Any:
             f"model {model!r}: {path.suffix or 'this file'} is not a model format "
             f"({', '.join(sorted(MODEL_SUFFIXES))} or an exported *_model folder); {hint}"
         )
+    from vision.telemetry import openvino_telemetry_off
+
+    openvino_telemetry_off()  # ultralytics may import openvino
     from ultralytics import YOLO  # heavy import, only when a model is needed
 
     try:

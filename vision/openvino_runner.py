@@ -80,6 +80,9 @@ class OpenVinoRunner:
     """
 
     def __init__(self, model: str, *, requests: int | None = None) -> None:
+        from vision.telemetry import openvino_telemetry_off
+
+        openvino_telemetry_off()  # before openvino is imported
         import openvino as ov
         from ultralytics.data.augment import LetterBox
 

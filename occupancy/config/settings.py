@@ -109,9 +109,6 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = Field(
         default=4 * 2**30, ge=1024, description="largest footage upload (PUT /jobs/uploads)"
     )
-    api_data_dir: str = Field(
-        default="baywatch-data", description="where the service keeps uploaded footage"
-    )
     api_media_roots: list[str] = Field(
         default_factory=list,
         description="folders whose footage jobs may name by path; empty = no paths accepted",

@@ -153,7 +153,7 @@ def make_api(
         s: keys.create(f"test {s}", [s])[1] for s in ("read", "ingest", "jobs", "review", "admin")
     }
     # Uploads go under the test's folder, never the working directory.
-    cfg = Settings(db=db, **{"api_data_dir": str(tmp_path / "data"), **settings})
+    cfg = Settings(db=db, **{"data_dir": str(tmp_path / "data"), **settings})
     runners = None if runner is None else {"footage": runner}
     app = create_app(cfg, store=store, job_runners=runners, background=False)
     with TestClient(app) as client:

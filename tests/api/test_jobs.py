@@ -59,7 +59,7 @@ def media_api(tmp_path: Path, runner: Any = stand_in, **settings: Any) -> Iterat
         tmp_path,
         runner=runner,
         api_media_roots=[str(tmp_path / "media")],
-        api_data_dir=str(tmp_path / "data"),
+        data_dir=str(tmp_path / "data"),
         **settings,
     )
 
@@ -205,7 +205,7 @@ def test_submission_errors(tmp_path: Path) -> None:
     gen.close()
     # With no media root configured, no path at all is accepted.
     (tmp_path / "bare").mkdir()
-    gen = make_api(tmp_path / "bare", api_data_dir=str(tmp_path / "bare-data"))
+    gen = make_api(tmp_path / "bare", data_dir=str(tmp_path / "bare-data"))
     api = next(gen)
     r = api.client.post(
         "/jobs", json={"source": str(outside), "site": SITE}, headers=api.auth("jobs")
