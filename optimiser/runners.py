@@ -156,7 +156,14 @@ def _zones(src: Loaded, zone_by: str, bay_idx: np.ndarray) -> tuple[np.ndarray, 
 
 def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
     """Choose each bay's regime among those the city allows (``optimiser.timeslots``)."""
-    src = load(request.sources, request.rules, request.profile, request.dwell_h, progress)
+    src = load(
+        request.sources,
+        request.rules,
+        request.profile,
+        request.dwell_h,
+        progress,
+        candidates=False,
+    )
     sites = src.sites
     bay_idx = np.flatnonzero(sites.existing > 0)
     if len(bay_idx) == 0:

@@ -66,10 +66,12 @@ def load(
     dwell_h: float | None,
     progress: Progress,
     tz: str = "Europe/Paris",
+    candidates: bool = True,
 ) -> Loaded:
-    """Everything the models read, from the database or from files."""
+    """Everything the models read, from the database or from files; ``candidates=False``
+    leaves out candidate kerb (the time-slot model schedules the bays in place only)."""
     if src.db is not None:
-        return _from_db(src, rules, profile, dwell_h, progress, tz)
+        return _from_db(src, rules, profile, dwell_h, progress, tz, candidates)
     if src.instance == "paris-3e":
         from optimiser.instances import paris_3e
 
@@ -97,6 +99,7 @@ def _from_db(
     dwell_h: float | None,
     progress: Progress,
     tz: str,
+    candidates: bool,
 ) -> Loaded:
     from optimiser.observed import area_demand
     from optimiser.store_inputs import parse_period, read_area
@@ -110,14 +113,23 @@ def _from_db(
     sites = area.sites
     notes = list(area.notes)
     area_id = str(inputs.zones["area_id"].iloc[0]) if "area_id" in inputs.zones else src.area
-    if src.candidates is not None:
+    pbf = src.streets_pbf
+    if pbf is not None and not _covers(pbf, sites.lonlat):
+        notes.append(
+            f"{pbf.name} does not cover this area's bays: straight-line walking distances"
+            " and no OSM candidate kerb"
+        )
+        pbf = None
+    if not candidates:
+        pass
+    elif src.candidates is not None:
         cid, lines, usable = candidates_from_geojson(src.candidates, rules)
         sites = with_candidates(sites, cid, lines, usable, rules, area=[area_id] * len(cid))
-    elif src.streets_pbf is not None:
+    elif pbf is not None:
         progress("candidate kerb from OpenStreetMap")
-        sites, note = _osm_candidates(src.streets_pbf, sites, rules, area_id)
+        sites, note = _osm_candidates(pbf, sites, rules, area_id)
         notes.append(note)
-    graph, streets_xy = _streets(src.streets_pbf)
+    graph, streets_xy = _streets(pbf)
     return Loaded(
         sites=sites,
         demand=area.demand,
@@ -231,3 +243,24 @@ def _osm_candidates(pbf: Path, sites: Sites, rules: Rules, area_id: str) -> tupl
         f"candidates: {len(cid)} OSM kerb pieces ({pbf.name}); {skipped['bus_lane_ways']} ways"
         " with a bus lane and the 5 m before junctions and crossings left out"
     )
+
+
+COVER_SHARE = 0.9
+
+
+def _covers(pbf: Path, lonlat: np.ndarray) -> bool:
+    """Whether at least ``COVER_SHARE`` of the bays lie inside the extract's street extent
+    (its lines' bounding box): a city-wide database with a one-district extract must not
+    route walks through streets it lacks."""
+    import pyogrio
+
+    if not pbf.is_file():
+        raise OptimiserInputError(f"{pbf}: file not found")
+    bounds = pyogrio.read_info(pbf, layer="lines").get("total_bounds")
+    if bounds is None:  # the driver could not tell: trust the user's extract
+        return True
+    x0, y0, x1, y1 = bounds
+    inside = (
+        (lonlat[:, 0] >= x0) & (lonlat[:, 0] <= x1) & (lonlat[:, 1] >= y0) & (lonlat[:, 1] <= y1)
+    )
+    return bool(inside.mean() >= COVER_SHARE)
