@@ -29,8 +29,9 @@ def ms(*args: int) -> int:
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    yield from make_api(tmp_path, data_dir=tmp_path / "data", api_rate_limit_per_s=0)
+def api(tmp_path: Path, store_url: str) -> Iterator[Api]:
+    """The service over SQLite, then PostgreSQL+PostGIS where configured."""
+    yield from make_api(tmp_path, db=store_url, data_dir=tmp_path / "data", api_rate_limit_per_s=0)
 
 
 # -- basemap ---------------------------------------------------------------------------
