@@ -122,30 +122,18 @@ def pd_local(ms: pd.Series, tz: str) -> pd.Series:
     return pd.to_datetime(ms, unit="ms", utc=True).dt.tz_convert(tz)
 
 
-# The last windows read, keyed by store, window and zones, valid while the sessions table
-# is unchanged (row count and latest start): a planner changing hours, day type or
-# vehicles re-reads nothing; a city's 14 days are ~700k rows, seconds to read.
-_CACHE: dict[tuple[Any, ...], tuple[tuple[int, int], pd.DataFrame]] = {}
-_CACHE_SIZE = 2
-_CACHE_LOCK = threading.Lock()
+# All sessions of a store held in memory (categorical columns, ~30 bytes a row), valid
+# while the sessions table is unchanged (row count and latest start): any window, hour
+# range, day type or vehicle filter is then a pandas filter. A city's 14 days are ~700k
+# rows, seconds to read once; past FULL_READ_MAX_ROWS only the asked window is read.
+FULL_READ_MAX_ROWS = 3_000_000
+_FULL: dict[int, tuple[tuple[int, int], pd.DataFrame]] = {}
+_READ_LOCK = threading.Lock()  # one read at a time: a second request waits, then hits
 
 
-def _window_frame(
-    store: Store, start_ms: int, end_ms: int, zone_ids: Sequence[str] | None
-) -> pd.DataFrame:
-    import pandas as pd
-
+def _columns() -> Any:
     c = sessions.c
-    zones = tuple(zone_ids) if zone_ids is not None and len(zone_ids) <= 2000 else None
-    key = (id(store), start_ms, end_ms, zones)
-    with store.engine.connect() as conn:
-        n, last = conn.execute(select(func.count(), func.max(c.start_ms))).one()
-    sig = (int(n or 0), int(last or 0))
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-    if hit is not None and hit[0] == sig:
-        return hit[1]
-    q = select(
+    return select(
         c.curb_zone_id,
         c.kind,
         c.start_ms,
@@ -153,15 +141,52 @@ def _window_frame(
         c.vehicle_type,
         c.overstay,
         c.data_source_type,
-    ).where(c.start_ms >= start_ms, c.start_ms < end_ms, c.curb_zone_id.is_not(None))
-    if zones is not None:
-        q = q.where(c.curb_zone_id.in_(list(zones)))
+    ).where(c.curb_zone_id.is_not(None))
+
+
+def _signature(store: Store) -> tuple[int, int]:
+    c = sessions.c
+    with store.engine.connect() as conn:
+        n, last = conn.execute(select(func.count(), func.max(c.start_ms))).one()
+    return int(n or 0), int(last or 0)
+
+
+def _read(store: Store, q: Any) -> pd.DataFrame:
+    import pandas as pd
+
     with store.engine.connect() as conn:
         t = pd.read_sql(q, conn)
-    with _CACHE_LOCK:
-        _CACHE[key] = (sig, t)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
+    for col in ("curb_zone_id", "kind", "vehicle_type", "data_source_type"):
+        t[col] = t[col].astype("category")
+    return t
+
+
+def warm(store: Store) -> None:
+    """Read every session into memory now (a background thread calls this when the map
+    opens, so the planner's first activity view does not wait for the read)."""
+    _ensure_full(store, _signature(store))
+
+
+def _ensure_full(store: Store, sig: tuple[int, int]) -> None:
+    with _READ_LOCK:
+        hit = _FULL.get(id(store))
+        if (hit is None or hit[0] != sig) and sig[0] <= FULL_READ_MAX_ROWS:
+            _FULL[id(store)] = (sig, _read(store, _columns()))
+
+
+def _window_frame(
+    store: Store, start_ms: int, end_ms: int, zone_ids: Sequence[str] | None
+) -> pd.DataFrame:
+    sig = _signature(store)
+    if sig[0] <= FULL_READ_MAX_ROWS:
+        _ensure_full(store, sig)
+        full = _FULL[id(store)][1]
+        t = full[((full["start_ms"] >= start_ms) & (full["start_ms"] < end_ms)).to_numpy()]
+    else:
+        c = sessions.c
+        t = _read(store, _columns().where(c.start_ms >= start_ms, c.start_ms < end_ms))
+    if zone_ids is not None:
+        t = t[t["curb_zone_id"].isin(list(zone_ids)).to_numpy()]
     return t
 
 

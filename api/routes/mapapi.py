@@ -304,8 +304,17 @@ def initial_view(state: ApiState) -> list[float] | None:
 
 
 def latest_session_ms(state: ApiState) -> int | None:
-    """Start of the latest stored session: the map's default date range ends there."""
+    """Start of the latest stored session: the map's default date range ends there.
+
+    Also starts reading the sessions for ``/map/activity`` in the background (the map
+    asks for its config when it opens)."""
+    import threading
+
     from sqlalchemy import func, select
+
+    from api.activity import warm
+
+    threading.Thread(target=warm, args=(state.store,), daemon=True, name="activity-warm").start()
 
     from occupancy.storage.store import sessions
 
