@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,87 @@ def test_comms_lost_is_stored_when_noticed_and_hidden_sessions_follow_the_grace_
     assert sess.end_censored and sess.end_ms == last
     out = s.m.gap(last, last + 9000)
     assert [e.event_type for e in out.events] == ["comms_restored"]
+
+
+def test_sigterm_on_a_live_analysis_closes_its_open_session(tmp_path: Path) -> None:
+    """``kill`` (SIGTERM) on ``baywatch analyse URL`` ends the run as ``watch`` does: the
+    car parked in view gets its session row (right-censored), not a lone park_start."""
+    import os
+    import signal
+    import sys
+
+    from occupancy.storage.store import Store
+    from tests.conftest import MODEL, ROOT
+    from tests.scale.composed import compose, site_yaml
+
+    raw = compose(tmp_path / "stops.mp4")
+    ts = tmp_path / "stops.ts"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw), "-t", "12",
+         "-c:v", "libx264", "-preset", "veryfast", "-g", "12", "-f", "mpegts", str(ts)],
+        check=True,
+    )  # fmt: skip
+    data = ts.read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            step = 4096
+            pause = 12 * step / len(data)  # about real time
+            try:
+                for i in range(0, len(data), step):
+                    self.wfile.write(data[i : i + step])
+                    self.wfile.flush()
+                    time.sleep(pause)
+                time.sleep(60)  # then silent, the car still "parked" in the last frames
+            except OSError:
+                return
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/live.ts"
+    site = tmp_path / "site.yaml"
+    site.write_text(site_yaml(raw).replace(f"uri: {raw}", f"uri: {url}"))
+    db = tmp_path / "live.db"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BAYWATCH_MODEL": str(MODEL),
+        "YOLO_OFFLINE": "True",
+        "BAYWATCH_LIVE_FRAME_TIMEOUT_S": "30",  # this test is about the signal, not silence
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baywatch.cli", "analyse", url, "--site", str(site),
+         "--db", f"sqlite:///{db}", "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        started = False
+        while time.monotonic() < deadline and not started and proc.poll() is None:
+            time.sleep(1)
+            if db.exists():
+                ev = Store(f"sqlite:///{db}").events_frame()
+                started = "park_start" in set(ev.event_type)
+        assert started, "no vehicle parked in the live stream"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    store = Store(f"sqlite:///{db}")
+    sessions = store.sessions_frame()
+    assert len(sessions) >= 1 and bool(sessions.end_censored.all())
+    starts = store.events_frame()
+    started_ids = set(starts[starts.event_type == "park_start"].event_session_id)
+    assert started_ids <= set(sessions.session_id)  # every park_start has its session row
