@@ -11,6 +11,7 @@ change their mind); each review overwrites the last.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,9 +34,9 @@ def save_run(
 
     ``run``: the ``optimiser_runs`` columns but ``run_id`` and ``created_ms``; ``rows``: the
     ``proposals`` columns but the ids, ``run_id``, ``status`` and review fields. Returns the
-    run id and the proposal ids (deterministic: the run's id and the row's position)."""
+    run id (random) and the proposal ids (derived from the run's id and the row's position)."""
     created = now_ms()
-    run_id = stable_id("optimiser-run", run.get("kind"), run.get("area_id"), created)
+    run_id = str(uuid.uuid4())  # two runs of one area may start in the same millisecond
     ids = [stable_id("proposal", run_id, i) for i in range(len(rows))]
     for r in rows:
         if r["kind"] not in KINDS or r["evidence"] not in EVIDENCE:
