@@ -54,9 +54,22 @@ def vendor(sources: dict[str, Path], target: Path = PACKAGED) -> list[Path]:
     return written
 
 
+# ``api.app.VENDOR`` as it was written here; used where the app's dependencies are not
+# installed (the container build copies the files before installing anything).
+NODE_MODULES = WEB_DIR / "node_modules"
+DEFAULT_SOURCES = {
+    "maplibre": NODE_MODULES / "maplibre-gl" / "dist",
+    "chartjs": NODE_MODULES / "chart.js" / "dist",
+    "swagger": NODE_MODULES / "swagger-ui-dist",
+}
+
+
 def main() -> None:
     """``python -m api.vendoring``: copy the libraries of ``api.app.VENDOR``."""
-    from api.app import VENDOR
+    try:
+        from api.app import VENDOR
+    except ImportError:  # FastAPI and friends not installed (yet)
+        VENDOR = DEFAULT_SOURCES
 
     try:
         files = vendor(dict(VENDOR))
