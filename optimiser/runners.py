@@ -301,6 +301,8 @@ def write_outputs(run: Run, kind: str, out: Path) -> dict[str, str]:
     """Write ``{kind}_proposals.geojson``, ``{kind}_summary.txt`` and ``{kind}_map.png``."""
     import json
 
+    if out.exists() and not out.is_dir():
+        raise OptimiserInputError(f"--out {out}: names a file; give a folder for the outputs")
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "proposals": out / f"{kind}_proposals.geojson",

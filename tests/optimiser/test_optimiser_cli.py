@@ -184,3 +184,23 @@ def test_bad_weight_is_named(inputs: dict[str, Path], tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 2
     assert "shop1" in res.output and "daily_deliveries" in res.output
+
+
+def test_out_naming_an_existing_file_is_one_line(inputs: dict[str, Path], tmp_path: Path) -> None:
+    taken = tmp_path / "report.txt"
+    taken.write_text("keep me\n")
+    res = runner.invoke(
+        app,
+        [
+            "optimise", "placement",
+            "--bays", str(inputs["zones"]),
+            "--demand", str(inputs["demand"]),
+            "--candidates", str(inputs["cands"]),
+            "--time-limit-s", "5",
+            "--out", str(taken),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error")]
+    assert len(errors) == 1 and "names a file; give a folder" in errors[0]
+    assert "Traceback" not in res.output and taken.read_text() == "keep me\n"
