@@ -92,7 +92,9 @@ def _latest_events(sims: pd.DataFrame, now: int) -> list[dict[str, object]]:
                 "lon": None if pd.isna(r.lon) else float(r.lon),
                 "lat": None if pd.isna(r.lat) else float(r.lat),
                 "vehicle_type": str(r.vehicle_type),
-                "vehicle_length": None,
+                "vehicle_length": None
+                if pd.isna(getattr(r, "vehicle_length", None))
+                else int(r.vehicle_length),
                 "vehicle_blocked_lane_types": [],
                 "run_id": None,
                 "attempt": None,
