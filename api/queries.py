@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from occupancy.domain.states import PARK_EVENTS
@@ -120,3 +121,29 @@ def session_event_ids(store: Store, session_ids: Sequence[str]) -> dict[tuple[st
             for sid, et, eid in conn.execute(q):
                 out[(sid, et)] = eid
     return out
+
+
+def sessions_frame(
+    store: Store,
+    *,
+    start_ms: int,
+    end_ms: int,
+    zone_ids: Sequence[str] | None,
+    sources: Sequence[str] | None,
+) -> pd.DataFrame:
+    """Sessions overlapping [start_ms, end_ms) of the given zones and sources, filtered in
+    SQL (a city-wide week is hundreds of thousands of rows; one area is a few thousand)."""
+    ids = None if zone_ids is None else list(zone_ids)
+    parts = []
+    for i in range(0, 1 if ids is None else max(len(ids), 1), 1_000):
+        q = _session_filter(
+            select(sessions),
+            start_ms,
+            end_ms,
+            None if ids is None else ids[i : i + 1_000],
+            sources,
+            None,
+        )
+        with store.engine.connect() as conn:
+            parts.append(pd.read_sql(q, conn))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -26,7 +26,7 @@ from api.curbs_model import cds_ids, cds_uuid, vehicle_type_for
 from api.geo import BBox
 from api.keys import Scope
 from api.params import Circle, TimeWindow, bad_request, bbox_param, circle_cm_param, window_param
-from api.queries import count_sessions, session_event_ids, session_rows
+from api.queries import count_sessions, session_event_ids, session_rows, sessions_frame
 from api.security import require
 from api.state import ApiState, get_state
 from occupancy.domain.states import COMMS_EVENTS
@@ -193,6 +193,13 @@ def query_aggregates(
     zones = _select_zones(state, curb_place_type, curb_place_id, bbox, circle)
     end = window.end_ms
     sources = _sources(data_source)
+    n_zones = len(state.live.bays) if zones is None else len(set(zones))
+    span = (
+        end - window.start_ms
+        if end is not None and window.start_ms is not None
+        else DEFAULT_AGG_WINDOW_MS
+    )
+    _check_size(n_zones, span)  # before any query: a city-wide default is refused at once
     if end is None:
         latest = session_rows(
             state.store,
@@ -204,7 +211,7 @@ def query_aggregates(
             sources=sources,
         )
         end = int(latest[0]["end_ms"]) + 1 if latest else now_ms()
-    start = window.start_ms if window.start_ms is not None else end - 7 * 86_400_000
+    start = window.start_ms if window.start_ms is not None else end - DEFAULT_AGG_WINDOW_MS
     if end - start > MAX_AGG_WINDOW_MS:
         raise bad_request("the time window may span at most 31 days")
     table = aggregates_frame(state, zones, start, end, sources=sources)
@@ -217,6 +224,19 @@ def query_aggregates(
         ids = cds_ids(state)
         table = table.assign(curb_place_id=[ids.zone(z) for z in table["curb_place_id"]])
     return cds_csv(_csv(AGGREGATE_COLUMNS, table.to_dict("records")), version)
+
+
+DEFAULT_AGG_WINDOW_MS = 7 * 86_400_000
+
+
+def _check_size(n_zones: int, span_ms: int) -> None:
+    """400 when ``n_zones`` x the hours of ``span_ms`` exceed ``MAX_CELLS``."""
+    hours = -(-span_ms // 3_600_000)
+    if n_zones * hours > MAX_CELLS:
+        raise bad_request(
+            f"{n_zones:,} zones x {hours:,} hours is too much for one answer "
+            f"(at most {MAX_CELLS:,} zone-hours): narrow the area or the time window"
+        )
 
 
 def aggregates_frame(
@@ -235,17 +255,11 @@ def aggregates_frame(
     """
     from occupancy.statistics import hourly as stats
 
-    n_zones = len(state.live.bays) if zone_ids is None else len(set(zone_ids))
-    hours = -(-(end_ms - start_ms) // 3_600_000)
-    if n_zones * hours > MAX_CELLS:
-        raise bad_request(
-            f"{n_zones:,} zones x {hours:,} hours is too much for one answer "
-            f"(at most {MAX_CELLS:,} zone-hours): narrow the area or the time window"
-        )
+    _check_size(len(state.live.bays) if zone_ids is None else len(set(zone_ids)), end_ms - start_ms)
     zones = state.store.zones_frame()
-    sessions = state.store.sessions_frame(start_ms=start_ms, end_ms=end_ms)
-    if sources is not None and not sessions.empty:
-        sessions = sessions[sessions["data_source_type"].isin(sources)]
+    sessions = sessions_frame(
+        state.store, start_ms=start_ms, end_ms=end_ms, zone_ids=zone_ids, sources=sources
+    )
     if zone_ids is not None:
         keep = set(zone_ids)
         zones = zones[zones["curb_zone_id"].isin(keep)]
