@@ -12,7 +12,8 @@ scene and the totals.
 
 ``--bitrates``: the composed scenes of ``--sweep-seeds`` are also re-encoded with ffmpeg
 (H.264, constant bit rate in kbit/s, 2-s GOP: what a cellular CCTV uplink delivers) and
-evaluated again, one row per bit rate.
+evaluated again, one row per bit rate; ``--degrade``: the same at 300 kbit/s with a
+10-s GOP, half resolution, 5 fps, darker pictures, or 1-s frame gaps every 10 s.
 """
 
 from __future__ import annotations
@@ -62,26 +63,53 @@ def run(site_path: Path, truth_path: Path, detectors: dict[tuple[object, ...], D
     return evaluate(truth, found)
 
 
-def reencode(site_path: Path, kbps: int) -> Path:
-    """The scene's video at ``kbps`` kbit/s (libx264 CBR, 2-s GOP) beside a site file for it."""
+# Other degradations of real camera footage, each at 300 kbit/s: (label, ffmpeg -vf filter
+# or None, GOP seconds, output frame rate or None, -fps_mode vfr).
+DEGRADATIONS: dict[str, tuple[str | None, float, float | None, bool]] = {
+    "GOP 10 s": (None, 10.0, None, False),
+    "half resolution": ("scale=iw/2:-2,scale=iw*2:ih*2", 2.0, None, False),
+    "5 fps": (None, 2.0, 5.0, False),
+    "dark (brightness -0.25)": ("eq=brightness=-0.25", 2.0, None, False),
+    "1-s frame gaps every 10 s": ("select='not(between(mod(t\\,10)\\,5\\,6))'", 2.0, None, True),
+}
+
+
+def reencode(
+    site_path: Path,
+    kbps: int,
+    label: str = "",
+    vf: str | None = None,
+    gop_s: float = 2.0,
+    fps_out: float | None = None,
+    vfr: bool = False,
+) -> Path:
+    """The scene's video at ``kbps`` kbit/s (libx264 CBR) beside a site file for it."""
     import yaml
 
     doc = yaml.safe_load(site_path.read_text())
     src = site_path.parent / doc["source"]["uri"]
-    out = site_path.parent / f"{src.stem}-{kbps}k.mp4"
-    fps = doc["source"].get("fps") or 10
+    tag = f"{kbps}k" + ("-" + "".join(c for c in label if c.isalnum()) if label else "")
+    out = site_path.parent / f"{src.stem}-{tag}.mp4"
+    fps = fps_out or doc["source"].get("fps") or 10
     rate = f"{kbps}k"
+    extra: list[str] = []
+    if vf:
+        extra += ["-vf", vf]
+    if fps_out:
+        extra += ["-r", f"{fps_out:g}"]
+    if vfr:
+        extra += ["-fps_mode", "vfr"]
     subprocess.run(
         [
-            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src),
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *extra,
             "-c:v", "libx264", "-preset", "veryfast", "-b:v", rate, "-maxrate", rate,
-            "-bufsize", f"{2 * kbps}k", "-g", str(round(2 * fps)), "-pix_fmt", "yuv420p",
+            "-bufsize", f"{2 * kbps}k", "-g", str(round(gop_s * fps)), "-pix_fmt", "yuv420p",
             str(out),
         ],
         check=True,
     )  # fmt: skip
     doc["source"]["uri"] = out.name
-    site = site_path.parent / f"site-{kbps}k.yaml"
+    site = site_path.parent / f"site-{tag}.yaml"
     site.write_text(yaml.safe_dump(doc, sort_keys=False))
     return site
 
@@ -100,6 +128,7 @@ def main() -> None:
     ap.add_argument("--turnover", type=float, nargs="+", default=[0.0, 8.0])
     ap.add_argument("--bitrates", type=int, nargs="*", default=[80, 150, 300, 1000])
     ap.add_argument("--sweep-seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--degrade", nargs="*", default=list(DEGRADATIONS), choices=list(DEGRADATIONS))
     ap.add_argument("--no-samples", action="store_true", help="skip the four sample clips")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -121,6 +150,12 @@ def main() -> None:
                 for kbps in args.bitrates:
                     site = reencode(scene.site_path, kbps)
                     label = f"{name}, H.264 {kbps} kbit/s"
+                    rows.append((label, run(site, scene.truth_path, detectors)))
+                    print(f"{label}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
+                for what in args.degrade:
+                    vf, gop_s, fps_out, vfr = DEGRADATIONS[what]
+                    site = reencode(scene.site_path, 300, what, vf, gop_s, fps_out, vfr)
+                    label = f"{name}, {what}, 300 kbit/s"
                     rows.append((label, run(site, scene.truth_path, detectors)))
                     print(f"{label}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
     for clip in () if args.no_samples else ("meva-a1c9", "meva-b7e2", "meva-c4f6", "intel-aisle"):
