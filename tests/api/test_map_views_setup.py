@@ -318,3 +318,35 @@ def test_sample_site_round_trips_through_setup(api: Api) -> None:
     from occupancy.config.site import Site
 
     assert Site.model_validate(again) == sample
+
+
+@pytest.mark.skipif(not FOOTAGE.exists(), reason="../shared/footage is missing")
+def test_setup_frame_from_allow_listed_camera_url(tmp_path: Path) -> None:
+    """A snapshot URL under an allow-listed prefix gives its frame; another port does not."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(FOOTAGE / "meva"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    prefix = f"http://127.0.0.1:{server.server_port}/"
+    try:
+        for api in make_api(tmp_path, data_dir=tmp_path / "data", api_setup_camera_urls=[prefix]):
+            h = api.auth("admin")
+            r = api.client.post(
+                "/setup/frame-from-url",
+                json={"url": prefix + "rvmot-a1c9/frame-0000.jpg"},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+            assert (r.json()["width"], r.json()["height"]) == (896, 504)
+            r = api.client.post(
+                "/setup/frame-from-url", json={"url": prefix + "missing.jpg"}, headers=h
+            )
+            assert r.status_code == 400 and "HTTP 404" in r.json()["error_description"]
+            other = f"http://127.0.0.1:{server.server_port + 1}/x.jpg"
+            r = api.client.post("/setup/frame-from-url", json={"url": other}, headers=h)
+            assert r.status_code == 403
+    finally:
+        server.shutdown()

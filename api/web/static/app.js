@@ -442,6 +442,7 @@ function renderRanking() {
     tr.addEventListener("click", () => zoomTo(f));
     tbody.appendChild(tr);
   });
+  $("ranking-what").textContent = `${$("metric").selectedOptions[0].textContent}, per ${state.activity.group}`;
   box.hidden = rows.length === 0;
 }
 
