@@ -131,12 +131,13 @@ class LazyGroup(TyperGroup):
 def check_settings() -> None:
     """Validate ``BAYWATCH_*`` once; a bad value ends the command with one line (exit 2)."""
     from pydantic import ValidationError
+    from pydantic_settings.exceptions import SettingsError
 
     from occupancy.config.settings import describe_error, get_settings
 
     try:
         get_settings()
-    except ValidationError as exc:
+    except (ValidationError, SettingsError) as exc:
         from baywatch.console import fail
 
         fail(describe_error(exc))

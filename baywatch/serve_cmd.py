@@ -24,12 +24,13 @@ err = Console(stderr=True)
 
 def _settings(db: str | None, env_file: Path | None) -> Settings:
     from pydantic import ValidationError
+    from pydantic_settings.exceptions import SettingsError
 
     if env_file is not None and not env_file.is_file():
         fail(f"settings file {env_file} does not exist")
     try:
         base = Settings(_env_file=env_file) if env_file is not None else get_settings()
-    except ValidationError as exc:
+    except (ValidationError, SettingsError) as exc:
         fail(describe_error(exc))
     return base.model_copy(update={"db": db}) if db else base
 

@@ -136,8 +136,11 @@ def parse_period(period: str, sessions: pd.DataFrame, tz: str) -> tuple[int, int
         else:
             start = _local_ms(p, tz)
             end = _local_ms(str((pd.Timestamp(p) + pd.Timedelta(days=1)).date()), tz)
-    except ValueError:
+    except (ValueError, OverflowError):
+        # OverflowError: a date pandas cannot hold in nanoseconds (before 1677 or after 2262).
         fail(f"bad --period {period!r}: use all, YYYY-MM-DD, A..B, YYYY-MM or last<N>d")
+    if start < 0:
+        fail(f"bad --period {period!r}: CDS times start at 1970-01-01")
     if end <= start:
         fail(f"bad --period {period!r}: it ends before it starts")
     return start, end

@@ -156,3 +156,42 @@ def test_negative_folder_fps(tmp_path: Path) -> None:
         ],
         "folder frame rate must be a positive number, not -5",
     )
+
+
+# -- found by a newcomer's run of the README (issue 14's class: one line for each mistake) --
+
+
+def test_period_dates_pandas_cannot_hold(tmp_path: Path) -> None:
+    from tests.stats.test_stats_cli import CEREMA
+
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    (tmp_path / "bays.csv").write_text(CEREMA, encoding="utf-8")
+    assert (
+        runner.invoke(app, ["import-bays", str(tmp_path / "bays.csv"), "--db", db]).exit_code == 0
+    )
+    for period in ("0001-01-01..0001-01-02", "1960-01-01"):
+        one_line_error(["stats", "--db", db, "--period", period], f"bad --period {period!r}")
+
+
+def test_error_text_in_brackets_is_printed_as_written(tmp_path: Path) -> None:
+    # The [lat, lon] hint was eaten as console markup.
+    import re
+
+    text = SITE.read_text()
+    first = re.search(r"lonlat: \[([-\d.]+), ([-\d.]+)\]", text)
+    assert first is not None
+    site = _site_with(tmp_path, first.group(0), f"lonlat: [{first.group(2)}, {first.group(1)}]")
+    line = one_line_error(["analyse", "--site", str(site), "-q"], "[-90, 90]", "[lon, lat]")
+    assert str(site) in line
+
+
+def test_a_setting_that_is_not_json_is_one_line(tmp_path: Path) -> None:
+    env = tmp_path / "bad.env"
+    env.write_text("BAYWATCH_API_CORS_ORIGINS=notjson\n")
+    one_line_error(["serve", "--config", str(env)], "BAYWATCH_API_CORS_ORIGINS", "JSON")
+
+
+def test_a_basemap_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
+    env = tmp_path / "bad.env"
+    env.write_text("BAYWATCH_API_TILE_URL=javascript:alert(1)\n")
+    one_line_error(["serve", "--config", str(env)], "BAYWATCH_API_TILE_URL", "http(s) URL")

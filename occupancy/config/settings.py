@@ -8,12 +8,14 @@ describe one camera and are validated separately.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 DEFAULT_MODEL = "yolo11n.pt"
 DEFAULT_DB = "sqlite:///baywatch.db"
@@ -146,6 +148,14 @@ class Settings(BaseSettings):
         """Folder of the local basemap layers (``baywatch basemap build``)."""
         return self.data_dir / "basemap"
 
+    @field_validator("api_tile_url")
+    @classmethod
+    def _web_url(cls, v: str | None) -> str | None:
+        # The map hands this URL to the browser: only http(s), never javascript: or data:.
+        if v is not None and not v.lower().startswith(("https://", "http://")):
+            raise ValueError(f"must be an http(s) URL, got {v!r}")
+        return v
+
     @field_validator("tz", "api_time_zone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
@@ -191,9 +201,14 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def describe_error(exc: ValidationError) -> str:
+def describe_error(exc: ValidationError | SettingsError) -> str:
     """One line naming each bad setting by its environment variable, e.g.
     ``BAYWATCH_API_JOB_WORKERS=-1: Input should be greater than or equal to 0``."""
+    if isinstance(exc, SettingsError):
+        # Raised before validation when a list or dict value is not JSON.
+        m = re.search(r'field "(\w+)"', str(exc))
+        name = f"BAYWATCH_{m.group(1).upper()}" if m else "a BAYWATCH_* value"
+        return f'invalid setting {name}: not valid JSON (write a list as ["a", "b"])'
     parts = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
