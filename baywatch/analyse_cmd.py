@@ -325,6 +325,8 @@ def _detector_for_many(
         fail("--annotate writes one review video: give one SOURCE with it")
     for s in sources:
         p = Path(str(s)).expanduser()
+        if not p.exists():
+            fail(f"{s}: no such file")
         if not p.is_file():
             fail(f"{s}: not a video file (several SOURCEs must be recorded files)")
     try:

@@ -45,8 +45,12 @@ def test_watch_rejects_a_missing_or_empty_sites_folder(tmp_path: Path) -> None:
 
 
 def test_analyse_options_that_need_the_ray_backend(tmp_path: Path) -> None:
+    # Several files are analysed locally with one loaded model; each must exist.
     p = baywatch("analyse", "a.mp4", "b.mp4", "--site", str(SITE), cwd=tmp_path)
-    assert_one_line_error(p, "2 sources given", "--backend ray")
+    assert_one_line_error(p, "a.mp4: no such file")
+    (tmp_path / "a.mp4").mkdir()
+    p = baywatch("analyse", "a.mp4", "b.mp4", "--site", str(SITE), cwd=tmp_path)
+    assert_one_line_error(p, "a.mp4: not a video file")
     p = baywatch(
         "analyse", "--site", str(SITE), "--backend", "ray", "--annotate", "x.mp4", cwd=tmp_path
     )
