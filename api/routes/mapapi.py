@@ -26,6 +26,7 @@ from api.queries import session_rows
 from api.security import public
 from api.state import ApiState, get_state
 from occupancy.domain.geojson import point, rfc7946_geometry
+from occupancy.domain.records import VehicleType
 
 router = APIRouter(prefix="/map", tags=["Map (planners)"], dependencies=[Depends(public)])
 
@@ -362,21 +363,9 @@ def map_activity(
     hour_from: int = Query(0, ge=0, le=23, description="local start hour, inclusive"),
     hour_to: int = Query(24, ge=1, le=24, description="local start hour, exclusive"),
     day_type: Literal["all", "working", "saturday", "sunday_holiday"] = Query("all"),
-    vehicle_type: list[
-        Literal[
-            "car",
-            "van",
-            "truck",
-            "freight",
-            "bus",
-            "motorcycle",
-            "bicycle",
-            "cargo_bicycle",
-            "other",
-            "unspecified",
-        ]
-    ]
-    | None = Query(None, max_length=10, description="count only these vehicle types"),
+    vehicle_type: list[VehicleType] | None = Query(
+        None, max_length=10, description="count only these vehicle types"
+    ),
     regime: Literal["all", "permanent", "periodic"] = Query(
         "all", description="permanent: delivery-only 24/7 (ZL permanente); periodic: hours"
     ),

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from occupancy.domain.records import EventType
+from occupancy.domain.records import EventType, VehicleType
 from occupancy.domain.states import COMMS_EVENTS
 
 HOUR_MS = 3_600_000
@@ -642,18 +642,8 @@ def weekly_profile(
     return out
 
 
-VEHICLE_TYPES = (
-    "car",
-    "van",
-    "truck",
-    "freight",
-    "bus",
-    "motorcycle",
-    "bicycle",
-    "cargo_bicycle",
-    "other",
-    "unspecified",
-)
+# Every CDS vehicle type a camera tells apart, so each gets a column even when unseen.
+VEHICLE_TYPES = tuple(v.value for v in VehicleType)
 
 
 def period_totals(
