@@ -14,9 +14,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
-from occupancy.storage.schema import lane_zones, runs, sessions
+from occupancy.storage.schema import curb_zones, lane_zones, runs, sessions
 from occupancy.storage.store import Store, StoreError, now_ms
 from optimiser.errors import OptimiserInputError
 from optimiser.loaders import select_area
@@ -62,6 +62,77 @@ def parse_period(text: str | None, tz: str) -> tuple[int | None, int | None]:
     if out[1] <= out[0]:
         raise OptimiserInputError(f"period: {text!r} ends before it starts")
     return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """What a job's area and period hold: bays, and sessions at them (or in the lane
+    zones beside them) in the period."""
+
+    area: str
+    bays: int
+    sessions: int
+    start_ms: int | None
+    end_ms: int | None
+
+
+def check_area(
+    store: Store, area: str, period: str | None, tz: str, declared_demand: bool
+) -> AreaCheck:
+    """Refuse, before any work is queued, a job the optimiser could not run.
+
+    Counts in SQL (no frame is loaded): the bays whose ``area_id`` or ``area_name``
+    equals ``area`` (any case, as ``select_area``) and their sessions in ``period``.
+    Raises ``OptimiserInputError`` whose one line starts with the field at fault:
+    ``period: ...`` (not START/END ISO dates, or ending before it starts), ``area: ...``
+    (the database holds no bay at all, or none in that area: the message lists some
+    known area ids), or ``period: ...`` when the area has no session in the period and
+    ``declared_demand`` is False (no declared layer to estimate demand from). The
+    database URL never appears in a message (an API client reads them)."""
+    start, end = parse_period(period, tz)
+    key = area.strip().lower()
+    in_area = or_(
+        func.lower(curb_zones.c.area_id) == key, func.lower(curb_zones.c.area_name) == key
+    )
+    with store.engine.connect() as conn:
+        bays = int(conn.execute(select(func.count()).where(in_area)).scalar_one())
+        if bays == 0:
+            total = int(conn.execute(select(func.count()).select_from(curb_zones)).scalar_one())
+            if total == 0:
+                raise OptimiserInputError(
+                    "area: the database holds no bays (import an inventory first:"
+                    " baywatch import-bays FILE)"
+                )
+            known = conn.execute(
+                select(curb_zones.c.area_id)
+                .where(curb_zones.c.area_id.is_not(None))
+                .distinct()
+                .order_by(curb_zones.c.area_id)
+                .limit(8)
+            ).scalars()
+            raise OptimiserInputError(
+                f"area: no bays in area {area!r} (area ids include: {', '.join(map(str, known))})"
+            )
+        ids = select(curb_zones.c.curb_zone_id).where(in_area).scalar_subquery()
+        lanes = select(lane_zones.c.lane_zone_id).where(lane_zones.c.curb_zone_id.in_(ids))
+        q = select(func.count()).where(
+            or_(
+                sessions.c.curb_zone_id.in_(ids),
+                sessions.c.lane_zone_id.in_(lanes.scalar_subquery()),
+            )
+        )
+        if start is not None:
+            q = q.where(sessions.c.start_ms >= start)
+        if end is not None:
+            q = q.where(sessions.c.start_ms < end)
+        n_sess = int(conn.execute(q).scalar_one())
+    if n_sess == 0 and not declared_demand:
+        span = f"the period {period}" if period else "the database"
+        raise OptimiserInputError(
+            f"period: area {area!r} has {bays} bays but no session in {span}, and no declared"
+            " demand layer is configured to estimate from"
+        )
+    return AreaCheck(area, bays, n_sess, start, end)
 
 
 def read_area(db: Store | str, area: str, start_ms: int | None, end_ms: int | None) -> AreaInputs:

@@ -143,10 +143,40 @@ def test_job_with_a_path_is_a_400_naming_the_rule(api: Api, field: str) -> None:
     assert "never takes a file path or an output folder" in r.text
 
 
-def test_job_on_an_unknown_area_fails_with_one_line(api: Api) -> None:
+@pytest.mark.parametrize("kind", ["placement", "timeslots"])
+def test_jobs_the_optimiser_could_not_run_are_refused_at_submission(
+    api: Api, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 400 with one line starting with the field at fault, and no job queued (before:
+    202, then a failed job)."""
     h = api.auth("jobs")
-    r = api.client.post("/jobs/placement", json={"area": "99999"}, headers=h)
-    assert r.status_code == 202
-    api.state.jobs.run_one()
-    j = api.client.get(f"/jobs/{r.json()['job_id']}", headers=h).json()
-    assert j["status"] == "failed" and "no bays in area '99999'" in j["error"]
+
+    def refused(body: dict[str, object]) -> str:
+        r = api.client.post(f"/jobs/{kind}", json=body, headers=h)
+        assert r.status_code == 400, r.text
+        msg = str(r.json()["error_description"])
+        assert "\n" not in msg and "sqlite" not in msg  # one line; the server's URL stays private
+        return msg
+
+    assert refused({"area": "99999"}) == (
+        "area: no bays in area '99999' (area ids include: 75103, a-north, a-south)"
+    )
+    assert refused({"area": "75103", "period": "2026-03-02"}).startswith(
+        "period: expected START/END"
+    )
+    assert refused({"area": "75103", "period": "2026-03-02/yesterday"}) == (
+        "period: 'yesterday' is not an ISO date"
+    )
+    assert refused({"area": "75103", "period": "2026-03-05/2026-03-02"}).endswith(
+        "ends before it starts"
+    )
+    # No session of the area in the period: accepted while the declared shops layer can
+    # estimate its demand; refused, naming the period, on a server without one.
+    quiet = {"area": "75103", "period": "2025-01-01/2025-01-31"}
+    assert api.client.post(f"/jobs/{kind}", json=quiet, headers=h).status_code == 202
+    monkeypatch.setattr("api.jobs.SHOPS", Path("/nonexistent/shops.geojson"))
+    assert refused(quiet).startswith("period: area '75103' has 248 bays but no session in")
+    # The sessions' own period is accepted.
+    ok = {"area": "Paris 3e", "period": "2026-03-02/2026-03-04"}
+    assert api.client.post(f"/jobs/{kind}", json=ok, headers=h).status_code == 202
+    assert len(api.state.jobs.list(None, 100)) == 2  # the refused ones queued nothing

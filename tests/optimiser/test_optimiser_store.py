@@ -258,3 +258,39 @@ def test_evidence_never_claims_observed_for_simulated_sessions(db: str) -> None:
             if "sim" in i
         ]
     )
+
+
+def test_check_area_refuses_what_could_not_run(db: str, tmp_path: Path) -> None:
+    from optimiser.store_inputs import check_area
+
+    empty = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(OptimiserInputError, match=r"^area: the database holds no bays"):
+        check_area(empty, "A", None, "Europe/Paris", declared_demand=True)
+    empty.close()
+    store = Store(db)
+    with pytest.raises(OptimiserInputError, match=r"^area: no bays in area 'B' \(.*: A\)$"):
+        check_area(store, "B", None, "Europe/Paris", declared_demand=True)
+    with pytest.raises(OptimiserInputError, match=r"^period: 'x' is not an ISO date"):
+        check_area(store, "A", "2026-03-02/x", "Europe/Paris", declared_demand=True)
+    quiet = "2026-04-01/2026-04-02"
+    with pytest.raises(OptimiserInputError, match=r"^period: area 'A' has 3 bays but no session"):
+        check_area(store, "A", quiet, "Europe/Paris", declared_demand=False)
+    assert check_area(store, "a", quiet, "Europe/Paris", declared_demand=True).sessions == 0
+    # 10 park sessions at cam (4 vans and 1 car a day), 2 double parks in its lane zone,
+    # 6 simulated at sim
+    got = check_area(store, "Area A", "2026-03-02/2026-03-03", "Europe/Paris", False)
+    assert (got.bays, got.sessions) == (3, 18)
+    store.close()
+
+
+def test_cli_unknown_area_is_one_line(db: str, tmp_path: Path) -> None:
+    from baywatch.cli import app
+
+    for kind in ("placement", "timeslots"):
+        res = CliRunner().invoke(
+            app, ["optimise", kind, "--db", db, "--area", "Nowhere", "--out", str(tmp_path)]
+        )
+        assert res.exit_code == 2, res.output
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "no bays in area 'Nowhere'" in lines[0], res.output
+        assert "Traceback" not in res.output
