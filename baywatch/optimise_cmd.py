@@ -134,7 +134,17 @@ def placement(
     candidates: Cands = None,
     streets: Streets = None,
     walk_limit_m: float = typer.Option(100.0, help="walking reach of a bay (m)"),
-    min_bay_length_m: float = typer.Option(10.0, help="length of one new bay (m)"),
+    min_bay_length_m: float = typer.Option(
+        10.0, help="shortest bay: a zone in place with no place count holds length // this (m)"
+    ),
+    new_bay_length_m: float | None = typer.Option(
+        None,
+        help="kerb metres of one new bay; default: sized from the delivery vehicles seen"
+        " (their --new-bay-share quantile + 4 m to enter forwards, within CEREMA's 12-15 m)",
+    ),
+    new_bay_share: float = typer.Option(
+        0.85, help="share of the delivery stops seen that a new bay must fit"
+    ),
     fixed: Fixed = None,
     allow_permanent_changes: AllowPermanent = False,
     max_added: int | None = typer.Option(None, help="budget: bays added"),
@@ -181,6 +191,8 @@ def placement(
                 "rules": Rules(
                     walk_limit_m=walk_limit_m,
                     min_bay_length_m=min_bay_length_m,
+                    new_bay_length_m=new_bay_length_m,
+                    new_bay_share=new_bay_share,
                     fixed_bay_ids=frozenset(fixed or []),
                     allow_permanent_changes=allow_permanent_changes,
                 ),

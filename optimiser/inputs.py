@@ -65,7 +65,27 @@ class Rules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     walk_limit_m: float = Field(default=100.0, gt=0, description="walking reach of a bay")
-    min_bay_length_m: float = Field(default=10.0, gt=0, description="length of one new bay")
+    min_bay_length_m: float = Field(
+        default=10.0,
+        gt=0,
+        description="shortest bay: a zone in place with no num_spaces holds length // this",
+    )
+    new_bay_length_m: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "kerb metres of one new bay; None: sized from the delivery vehicles seen in the"
+            " area (optimiser.bay_length: the new_bay_share quantile of their lengths plus a"
+            " manoeuvre margin, within new_bay_range_m)"
+        ),
+    )
+    new_bay_share: float = Field(
+        default=0.85, gt=0, le=1, description="share of the delivery stops seen a new bay fits"
+    )
+    new_bay_range_m: tuple[float, float] = Field(
+        default=(12.0, 15.0),
+        description="(shortest, longest) new bay the city allows, m (CEREMA: 12-15 m)",
+    )
     max_bays_per_candidate: int = Field(default=2, ge=1, le=8)
     fixed_bay_ids: frozenset[str] = Field(default_factory=frozenset)
     allow_permanent_changes: bool = Field(
@@ -80,6 +100,13 @@ class Rules(BaseModel):
         ge=0,
         description="deliveries a day an 'enforce' proposal must win back to be made",
     )
+
+    @field_validator("new_bay_range_m")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not (0 < v[0] <= v[1]):
+            raise ValueError(f"new_bay_range_m must be 0 < shortest <= longest, got {list(v)}")
+        return v
 
 
 class Costs(BaseModel):

@@ -9,6 +9,7 @@ the file, field and value.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -220,21 +221,32 @@ def with_candidates(
     usable_m: list[float],
     rules: Rules,
     area: list[str] | None = None,
+    length_m: float | Sequence[float] | None = None,
 ) -> Sites:
     """Existing bays plus candidate kerb segments, one site each at the segment's midpoint.
 
-    A segment holds ``usable // min_bay_length`` new bays (capped by the rules): the
-    minimum-length rule is enforced here, so no proposal can put a bay on a shorter kerb.
+    ``length_m``: kerb metres of one new bay on each segment (one value for all, or one
+    per segment); None: ``optimiser.bay_length.for_rules`` with no vehicle seen (the
+    planner's ``rules.new_bay_length_m``, else the documented default). A segment holds
+    ``usable // length`` new bays (capped by the rules), so no proposal can put a bay on
+    a shorter kerb, and each new bay counts that length in the kerb budget.
     """
     if not ids:
         return existing
+    if length_m is None:
+        from optimiser.bay_length import for_rules
+
+        length_m = for_rules(None, rules).length_m
+    lengths = np.broadcast_to(np.asarray(length_m, dtype=float), (len(ids),)).copy()
+    if not np.all(np.isfinite(lengths)) or np.any(lengths <= 0):
+        raise OptimiserInputError(f"candidates: new bay length must be > 0 m, got {lengths.min()}")
     mids = []
     for line in lines_lonlat:
         ls = shapely.LineString(to_l93(np.asarray(line, dtype=float)))
         mids.append(ls.interpolate(0.5, normalized=True).coords[0])
     mid_xy = np.asarray(mids, dtype=float)
     k = np.minimum(
-        np.floor(np.asarray(usable_m) / rules.min_bay_length_m), rules.max_bays_per_candidate
+        np.floor(np.asarray(usable_m) / lengths + 1e-9), rules.max_bays_per_candidate
     ).astype(np.int64)
     n = len(ids)
     taken = set(existing.ids)
@@ -245,7 +257,7 @@ def with_candidates(
         lonlat=np.vstack([existing.lonlat, to_wgs84(mid_xy)]),
         existing=np.concatenate([existing.existing, np.zeros(n, dtype=np.int64)]),
         max_bays=np.concatenate([existing.max_bays, k]),
-        bay_length_m=np.concatenate([existing.bay_length_m, np.full(n, rules.min_bay_length_m)]),
+        bay_length_m=np.concatenate([existing.bay_length_m, lengths]),
         fixed=np.concatenate([existing.fixed, np.zeros(n, dtype=bool)]),
         area=existing.area + tuple(area or ["" for _ in ids]),
         label=existing.label + tuple("candidate kerb segment" for _ in ids),

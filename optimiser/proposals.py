@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from optimiser.bay_length import NewBayLength
 from optimiser.distances import Groups
 from optimiser.erlang import served_per_day
 from optimiser.inputs import Demand
@@ -49,6 +50,11 @@ class Proposal:
     hours_before: str | None = None
     evidence: str = "estimated"
     area_id: str = ""
+    # add / move: kerb metres of each new bay, and how that length was chosen (evidence
+    # and rule, ``optimiser.bay_length``)
+    bay_length_m: float | None = None
+    bay_length_basis: str | None = None
+    bay_length_evidence: str | None = None
 
 
 def site_evidence(problem: PlacementProblem, demand: Demand) -> list[str]:
@@ -80,11 +86,30 @@ def placement_proposals(
     before: PlacementSolution,
     after: PlacementSolution,
     evidence: list[str] | None = None,
+    new_bay: NewBayLength | None = None,
 ) -> list[Proposal]:
     """Add, remove and move proposals from the layout change, then ``enforce`` proposals
     for kept bays whose misuse costs more than ``rules.enforce_min_gain`` deliveries a day
-    (the served deliveries the bay would win back with its misuse removed, at its load)."""
+    (the served deliveries the bay would win back with its misuse removed, at its load).
+
+    ``new_bay``: how the new bays' length was chosen; an add or a move states it in its
+    reason and carries the site's ``bay_length_m``."""
     sites = problem.sites
+
+    def sized(j: int) -> dict[str, Any]:
+        length = float(sites.bay_length_m[j])
+        if new_bay is None:
+            return {"bay_length_m": round(length, 2)}
+        return {
+            "bay_length_m": round(length, 2),
+            "bay_length_basis": new_bay.basis,
+            "bay_length_evidence": new_bay.evidence,
+        }
+
+    def length_text(j: int) -> str:
+        basis = f" ({new_bay.basis}; {new_bay.evidence})" if new_bay is not None else ""
+        return f"; each new bay {float(sites.bay_length_m[j]):g} m{basis}"
+
     ev = evidence or ["estimated"] * len(sites)
     delta = after.bays - sites.existing
     walk = problem.rules.walk_limit_m
@@ -120,7 +145,7 @@ def placement_proposals(
                 distance_m=round(d, 1),
                 reason=(
                     f"move {n} bay(s) {d:.0f} m: here {after.load[a]:.1f} deliveries/day are within"
-                    f" {walk:g} m walk, at the old place {before.load[i]:.1f}"
+                    f" {walk:g} m walk, at the old place {before.load[i]:.1f}" + length_text(a)
                 ),
                 deliveries_served_delta=round(gain, 2),
                 double_parking_delta=round(-gain, 2) + 0.0,
@@ -131,6 +156,7 @@ def placement_proposals(
                 bays_after=int(after.bays[a]),
                 evidence=ev[a],
                 area_id=sites.area[a],
+                **sized(a),
             )
         )
     for a in sorted(free_adds):
@@ -144,7 +170,7 @@ def placement_proposals(
                 reason=(
                     f"add {int(delta[a])} bay(s): {after.load[a]:.1f} deliveries/day within"
                     f" {walk:g} m walk would use them"
-                    f" ({blocked:.1f}/day would still find them full)"
+                    f" ({blocked:.1f}/day would still find them full)" + length_text(a)
                 ),
                 deliveries_served_delta=round(gain, 2),
                 double_parking_delta=round(-gain, 2) + 0.0,
@@ -153,6 +179,7 @@ def placement_proposals(
                 bays_after=int(after.bays[a]),
                 evidence=ev[a],
                 area_id=sites.area[a],
+                **sized(a),
             )
         )
     for i in removes:
@@ -289,6 +316,16 @@ def effect(p: Proposal) -> dict[str, float]:
     }
 
 
+def length_details(p: Proposal) -> dict[str, Any]:
+    """An add's or a move's new bay length (m), with how and from what it was chosen."""
+    if p.bay_length_m is None:
+        return {}
+    out: dict[str, Any] = {"bay_length_m": p.bay_length_m}
+    if p.bay_length_basis is not None:
+        out.update(bay_length_basis=p.bay_length_basis, bay_length_evidence=p.bay_length_evidence)
+    return out
+
+
 def geometry(p: Proposal) -> dict[str, Any]:
     """A move is a LineString from the old place to the new; anything else a Point."""
     if p.action == "move" and p.from_lonlat is not None:
@@ -317,6 +354,7 @@ def to_geojson(proposals: list[Proposal], simulated: bool) -> dict[str, Any]:
             props.update(from_site_id=p.from_site_id, distance_m=p.distance_m)
         if p.hours is not None:
             props.update(delivery_hours=p.hours, delivery_hours_before=p.hours_before)
+        props.update(length_details(p))
         feats.append({"type": "Feature", "geometry": geom, "properties": props})
     return {"type": "FeatureCollection", "features": feats}
 

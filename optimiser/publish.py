@@ -11,7 +11,7 @@ from typing import Any
 
 from occupancy.storage.proposals import save_run
 from occupancy.storage.store import Store
-from optimiser.proposals import effect, geometry
+from optimiser.proposals import effect, geometry, length_details
 from optimiser.runners import Run
 
 
@@ -27,6 +27,7 @@ def save(store: Store, kind: str, run: Run, request: dict[str, Any]) -> tuple[st
             details.update(from_curb_zone_id=p.from_site_id, distance_m=p.distance_m)
         if p.hours is not None:
             details.update(delivery_hours=p.hours, delivery_hours_before=p.hours_before)
+        details.update(length_details(p))
         rows.append(
             {
                 "kind": p.action,

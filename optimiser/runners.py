@@ -92,7 +92,7 @@ def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
         progress("greedy warm start")
         after = optimise(problem, opts, hint=greedy_layout(problem), progress=progress)
     evidence = site_evidence(problem, src.demand)
-    props = placement_proposals(problem, before, after, evidence)
+    props = placement_proposals(problem, before, after, evidence, new_bay=src.new_bay)
     simulated = bool(src.demand.simulated)
     shares = src.demand.shares()
     summary = placement_summary(problem, before, after, props, simulated)

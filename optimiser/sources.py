@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimiser.bay_length import NewBayLength, for_rules
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import DEFAULT_DWELL_H, TYPICAL_URBAN_PROFILE, Demand, Rules, Sites
 from optimiser.loaders import (
@@ -51,6 +52,8 @@ class Loaded:
     # Observed deliveries a day per bay id, (3 day types, 24 h), when sessions were read.
     arrivals: dict[str, np.ndarray] = field(default_factory=dict)
     observed_profile: bool = False
+    # The length of one new bay and how it was chosen (optimiser.bay_length).
+    new_bay: NewBayLength | None = None
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -77,17 +80,19 @@ def load(
 
         progress("reading the Paris 3e instance (bays, shops, OSM streets)")
         inst = paris_3e(rules)
+        new_bay = for_rules(None, rules)
         return Loaded(
             sites=inst.sites,
             demand=inst.demand,
             graph=inst.graph,
             streets_xy=inst.streets_xy,
-            notes=list(inst.notes),
+            notes=[*inst.notes, _length_note(new_bay)],
             profile=profile or TYPICAL_URBAN_PROFILE,
             dwell_h=dwell_h or DEFAULT_DWELL_H,
             street_of=list(inst.street_of),
             title="Paris 3e: delivery-bay proposals",
             area_id="75103",
+            new_bay=new_bay,
         )
     return _from_files(src, rules, profile, dwell_h)
 
@@ -112,6 +117,7 @@ def _from_db(
     area = area_demand(inputs, rules, tz=tz, shops=src.shops)
     sites = area.sites
     notes = list(area.notes)
+    new_bay = for_rules(inputs.sessions, rules)
     area_id = str(inputs.zones["area_id"].iloc[0]) if "area_id" in inputs.zones else src.area
     pbf = src.streets_pbf
     if pbf is not None and not _covers(pbf, sites.lonlat):
@@ -124,11 +130,15 @@ def _from_db(
         pass
     elif src.candidates is not None:
         cid, lines, usable = candidates_from_geojson(src.candidates, rules)
-        sites = with_candidates(sites, cid, lines, usable, rules, area=[area_id] * len(cid))
+        sites = with_candidates(
+            sites, cid, lines, usable, rules, area=[area_id] * len(cid), length_m=new_bay.length_m
+        )
     elif pbf is not None:
         progress("candidate kerb from OpenStreetMap")
-        sites, note = _osm_candidates(pbf, sites, rules, area_id)
+        sites, note = _osm_candidates(pbf, sites, rules, area_id, new_bay.length_m)
         notes.append(note)
+    if candidates:
+        notes.append(_length_note(new_bay))
     graph, streets_xy = _streets(pbf)
     return Loaded(
         sites=sites,
@@ -144,6 +154,7 @@ def _from_db(
         period_ms=(inputs.start_ms, inputs.end_ms),
         arrivals=area.arrivals,
         observed_profile=bool(area.arrivals),
+        new_bay=new_bay if candidates else None,
     )
 
 
@@ -158,17 +169,23 @@ def _from_files(
     else:
         raise OptimiserInputError("sources: give db + area, instance, bays or zones")
     sites = sites_from_zones(zones, rules)
-    if src.candidates is not None:
-        cid, lines, usable = candidates_from_geojson(src.candidates, rules)
-        sites = with_candidates(sites, cid, lines, usable, rules)
-    prof, dwell = profile, dwell_h
-    arrivals: dict[str, np.ndarray] = {}
+    sessions = None
     if src.sessions is not None:
-        from optimiser.sessions import demand_from_sessions
-
         if src.zones is None:
             raise OptimiserInputError("sources: sessions need the zones table (zones=...)")
-        obs = demand_from_sessions(_read_table(src.sessions), _read_table(src.zones))
+        sessions = _read_table(src.sessions)
+    new_bay = for_rules(sessions, rules)
+    if src.candidates is not None:
+        cid, lines, usable = candidates_from_geojson(src.candidates, rules)
+        sites = with_candidates(sites, cid, lines, usable, rules, length_m=new_bay.length_m)
+        notes.append(_length_note(new_bay))
+    prof, dwell = profile, dwell_h
+    arrivals: dict[str, np.ndarray] = {}
+    if sessions is not None:
+        from optimiser.sessions import demand_from_sessions
+
+        assert src.zones is not None
+        obs = demand_from_sessions(sessions, _read_table(src.zones))
         demand: Demand = obs.demand
         prof, dwell = prof or obs.profile, dwell or obs.dwell_h
         notes.append(f"demand: observed sessions over {obs.n_days} day(s)")
@@ -205,6 +222,7 @@ def _from_files(
         area_id=src.area,
         arrivals=arrivals,
         observed_profile=src.sessions is not None,
+        new_bay=new_bay if src.candidates is not None else None,
     )
 
 
@@ -224,7 +242,13 @@ def _streets(pbf: Path | None) -> tuple[object | None, list[np.ndarray]]:
     return street_graph(streets_xy), streets_xy
 
 
-def _osm_candidates(pbf: Path, sites: Sites, rules: Rules, area_id: str) -> tuple[Sites, str]:
+def _length_note(new_bay: NewBayLength) -> str:
+    return f"new bays: {new_bay.basis} [{new_bay.evidence}]"
+
+
+def _osm_candidates(
+    pbf: Path, sites: Sites, rules: Rules, area_id: str, length_m: float
+) -> tuple[Sites, str]:
     """Existing bays plus candidate kerb cut from the OSM extract (``optimiser.kerb``) inside
     the bays' convex hull, grown by 30 m."""
     import pyogrio
@@ -238,7 +262,9 @@ def _osm_candidates(pbf: Path, sites: Sites, rules: Rules, area_id: str) -> tupl
     points = pyogrio.read_dataframe(pbf, layer="points")
     hull = shapely.convex_hull(shapely.multipoints(sites.xy)).buffer(30.0)
     cid, clines, usable, skipped = kerb_candidates(lines, points, hull, sites.xy)
-    out = with_candidates(sites, cid, clines, usable, rules, area=[area_id] * len(cid))
+    out = with_candidates(
+        sites, cid, clines, usable, rules, area=[area_id] * len(cid), length_m=length_m
+    )
     return out, (
         f"candidates: {len(cid)} OSM kerb pieces ({pbf.name}); {skipped['bus_lane_ways']} ways"
         " with a bus lane and the 5 m before junctions and crossings left out"
