@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from baywatch.console import err_console, fail
+from optimiser import walking
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import Budget, Costs, Rules
 from optimiser.requests import PlacementRequest, Sources, TimeslotRequest, request_error
@@ -133,7 +134,15 @@ def placement(
     zones: Zones = None,
     candidates: Cands = None,
     streets: Streets = None,
-    walk_limit_m: float = typer.Option(100.0, help="walking reach of a bay (m)"),
+    walk_limit_m: float = typer.Option(
+        walking.LIMIT_M, help="walk (m) at which a bay serves none of a point's deliveries"
+    ),
+    walk_full_m: float = typer.Option(
+        walking.FULL_M, help="walk (m) up to which a bay serves all of a point's deliveries"
+    ),
+    walk_detour_factor: float = typer.Option(
+        walking.DETOUR_FACTOR, help="walking m per straight-line m without a street graph"
+    ),
     min_bay_length_m: float = typer.Option(
         10.0, help="shortest bay: a zone in place with no place count holds length // this (m)"
     ),
@@ -190,6 +199,8 @@ def placement(
                 ),
                 "rules": Rules(
                     walk_limit_m=walk_limit_m,
+                    walk_full_m=walk_full_m,
+                    walk_detour_factor=walk_detour_factor,
                     min_bay_length_m=min_bay_length_m,
                     new_bay_length_m=new_bay_length_m,
                     new_bay_share=new_bay_share,

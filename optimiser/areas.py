@@ -81,19 +81,23 @@ def _area_problem(
     the shared demand, which the bound adds back)."""
     local = -np.ones(len(problem.sites), dtype=np.int64)
     local[idx] = np.arange(len(idx))
-    daily, reach, prices = [], [], []
+    daily, reach, served, prices = [], [], [], []
     for g, (d, r) in enumerate(zip(problem.groups.daily, problem.groups.reach, strict=True)):
         inside = local[r]
-        inside = inside[inside >= 0]
-        if len(inside) == 0:
+        keep = inside >= 0
+        if not keep.any():
             continue
-        share = 1.0 if full_border else len(inside) / len(r)
+        share = 1.0 if full_border else int(keep.sum()) / len(r)
+        order = np.argsort(inside[keep])
         daily.append(d * share)
-        reach.append(np.sort(inside))
+        reach.append(inside[keep][order])
+        served.append(problem.groups.share_of(g)[keep][order])
         prices.append(float(price[g]) if full_border and price is not None else 0.0)
     if not daily:
         return None
-    groups = Groups(np.asarray(daily), tuple(reach), np.zeros(0, dtype=np.int64), 0.0)
+    groups = Groups(
+        np.asarray(daily), tuple(reach), np.zeros(0, dtype=np.int64), 0.0, tuple(served)
+    )
     return PlacementProblem(
         sites=problem.sites.subset(idx),
         groups=groups,

@@ -51,10 +51,13 @@ def greedy_layout(
     load = np.zeros(n)
     free = groups.daily.copy()  # group demand not yet sent to a site
     given: list[list[tuple[int, float]]] = [[] for _ in range(n)]
-    groups_of: list[list[int]] = [[] for _ in range(n)]
+    # Per site: (group, served share); t deliveries of g sent to j bring j a load f t.
+    groups_of: list[list[tuple[int, float]]] = [[] for _ in range(n)]
     for g, r in enumerate(groups.reach):
-        for j in r:
-            groups_of[int(j)].append(g)
+        for j, f in zip(r, groups.share_of(g), strict=True):
+            groups_of[int(j)].append((g, float(f)))
+    for lst in groups_of:
+        lst.sort(key=lambda gf: -gf[1])  # nearest first: most load per delivery sent
     k_top = int(sites.max_bays.max(initial=0))
     sat = [saturation_load(k, prof, dwell, theta) for k in range(k_top + 1)]
 
@@ -63,22 +66,23 @@ def greedy_layout(
     def served(j: int, k: int, lo: float) -> float:
         return float(avail[j]) * served_per_day(k, lo, prof, dwell) if k > 0 else 0.0
 
-    def take(j: int, k: int) -> list[tuple[int, float]]:
+    def take(j: int, k: int) -> list[tuple[int, float, float]]:
+        """(group, deliveries sent, load brought) up to the saturation load of k bays."""
         room = sat[k] - load[j]
         out = []
-        for g in groups_of[j]:
+        for g, f in groups_of[j]:
             if room <= 0:
                 break
-            t = min(free[g], room)
+            t = min(free[g], room / f)
             if t > 0:
-                out.append((g, t))
-                room -= t
+                out.append((g, t, f * t))
+                room -= f * t
         return out
 
     def feed(j: int) -> None:
-        for g, t in take(j, int(bays[j])):
+        for g, t, lo in take(j, int(bays[j])):
             free[g] -= t
-            load[j] += t
+            load[j] += lo
             given[j].append((g, t))
 
     for j in np.flatnonzero(bays > 0):
@@ -88,7 +92,7 @@ def greedy_layout(
         if bays[j] >= sites.max_bays[j]:
             return -np.inf
         k = int(bays[j])
-        extra = sum(t for _, t in take(j, k + 1))
+        extra = sum(lo for _, _, lo in take(j, k + 1))
         return value * (served(j, k + 1, load[j] + extra) - served(j, k, load[j])) - costs.add_cost
 
     def remove_loss(j: int) -> float:

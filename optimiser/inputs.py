@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from optimiser import walking
 from optimiser.errors import OptimiserInputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,7 +65,24 @@ class Rules(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    walk_limit_m: float = Field(default=100.0, gt=0, description="walking reach of a bay")
+    walk_limit_m: float = Field(
+        default=walking.LIMIT_M,
+        gt=0,
+        description="walking distance (m) at which a bay's served share of a point's"
+        " deliveries reaches 0 (optimiser.walking)",
+    )
+    walk_full_m: float = Field(
+        default=walking.FULL_M,
+        ge=0,
+        description="walking distance (m) up to which a bay serves all of a point's"
+        " deliveries; linear to 0 at walk_limit_m (>= walk_limit_m: a cliff there)",
+    )
+    walk_detour_factor: float = Field(
+        default=walking.DETOUR_FACTOR,
+        ge=1.0,
+        le=3.0,
+        description="walking metres per straight-line metre where no street graph is given",
+    )
     min_bay_length_m: float = Field(
         default=10.0,
         gt=0,

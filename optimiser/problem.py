@@ -1,4 +1,4 @@
-"""Assemble a placement problem: walking reach, exact aggregation, validation."""
+"""Assemble a placement problem: walking metres, served shares, exact aggregation."""
 
 from __future__ import annotations
 
@@ -6,9 +6,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from optimiser.distances import StreetGraph, aggregate, reach_network, reach_straight
-from optimiser.inputs import Budget, Costs, Demand, Rules, Sites, check_profile
+from optimiser.distances import StreetGraph, aggregate, reach_network_m, reach_straight_m
+from optimiser.inputs import (
+    Budget,
+    Costs,
+    Demand,
+    FloatArray,
+    IntArray,
+    Rules,
+    Sites,
+    check_profile,
+)
 from optimiser.placement import PlacementProblem
+from optimiser.walking import served_share
 
 SAME_KERB_M = 15.0
 
@@ -23,18 +33,24 @@ def build_problem(
     costs: Costs | None = None,
     graph: StreetGraph | None = None,
 ) -> PlacementProblem:
-    """Reach by the street graph when given (else straight line), then merge equal reach sets."""
+    """Walking metres by the street graph when given (else straight line x
+    ``rules.walk_detour_factor``), each site's served share of each point's deliveries
+    (``optimiser.walking.served_share``), then merge points with equal rows."""
     rules = rules or Rules()
     prof = check_profile(profile, dwell_h)
+    limit = rules.walk_limit_m
     if graph is not None:
-        reach = reach_network(demand.xy, sites.xy, rules.walk_limit_m, graph)
+        reach, metres = reach_network_m(demand.xy, sites.xy, limit, graph)
         # A point on the site's own kerb reaches it even where the street graph's
         # snapping misses (a bay's own stops are recorded at the bay).
-        near = reach_straight(demand.xy, sites.xy, min(SAME_KERB_M, rules.walk_limit_m))
-        reach = [np.union1d(a, b).astype(np.int64) for a, b in zip(reach, near, strict=True)]
+        near, near_m = reach_straight_m(demand.xy, sites.xy, min(SAME_KERB_M, limit))
+        reach, metres = _union(reach, metres, near, near_m)
     else:
-        reach = reach_straight(demand.xy, sites.xy, rules.walk_limit_m)
-    groups = aggregate(demand.daily, reach)
+        detour = rules.walk_detour_factor
+        reach, straight = reach_straight_m(demand.xy, sites.xy, limit / detour)
+        metres = [m * detour for m in straight]
+    share = [served_share(m, rules.walk_full_m, limit) for m in metres]
+    groups = aggregate(demand.daily, reach, share)
     return PlacementProblem(
         sites=sites,
         groups=groups,
@@ -45,3 +61,20 @@ def build_problem(
         costs=costs or Costs(),
         total_daily=float(demand.daily.sum()),
     )
+
+
+def _union(
+    a: list[IntArray], am: list[FloatArray], b: list[IntArray], bm: list[FloatArray]
+) -> tuple[list[IntArray], list[FloatArray]]:
+    """Per point, the sites of either list with the shorter of their distances."""
+    sites, metres = [], []
+    for ra, ma, rb, mb in zip(a, am, b, bm, strict=True):
+        r = np.concatenate([ra, rb])
+        m = np.concatenate([ma, mb])
+        order = np.lexsort((m, r))
+        r, m = r[order], m[order]
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = r[1:] != r[:-1]
+        sites.append(r[first].astype(np.int64))
+        metres.append(m[first].astype(float))
+    return sites, metres

@@ -3,8 +3,11 @@
 Model (one day; deliveries a day is the unit of the objective):
 
 - site j holds ``n_j`` in 0..max_bays_j bays, as a one-hot ``z[j, k]``;
-- demand group g (points with the same reach set) sends ``x[g, j]`` of its
-  deliveries to site j within walking reach, at most its demand in total;
+- demand group g (points with the same sites in reach at the same served shares)
+  sends ``x[g, j]`` of its deliveries to site j, at most its demand in total; a
+  share ``f[g, j]`` of them use the bay (walking distance as a cost with a limit:
+  ``optimiser.walking``, 1 up to ``walk_full_m``, linear to 0 at ``walk_limit_m``),
+  the rest double park at the door: site j's load is ``sum_g f[g, j] x[g, j]``;
 - a site's load is split by its bay count (``A[j, k] <= reach_j * z[j, k]``), and
   what it serves is bounded by the secants of the Erlang-B served curve of ``k``
   bays (``S[j, k] <= c_l z[j, k] + m_l A[j, k]``): the perspective of a concave curve,

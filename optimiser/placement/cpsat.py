@@ -1,6 +1,6 @@
 """The placement model on CP-SAT (integers): loads in tenths of a delivery a day,
-secant coefficients rounded down, so the integer model never promises more than
-Erlang-B. That rounding makes it a *restriction* of the model described in
+secant coefficients and walking shares rounded against the model, so the integer
+model never promises more than Erlang-B. That rounding makes it a *restriction* of the model described in
 ``optimiser.placement``: its own bound is not a bound of that model (measured: 132.996
 "optimal" where 133.135 is), so it is not reported. The layout CP-SAT finds is
 evaluated exactly (its optimal assignment, a linear programme) and the bound reported
@@ -13,6 +13,7 @@ kerb-neutral constraint, so the bays in place always satisfy it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -34,6 +35,8 @@ from optimiser.placement.model import (
     integer_secants,
 )
 
+SHARE_SCALE = 1000  # fixed-point scale of a group's demand cap over sites it shares
+
 
 def solve_cpsat(
     problem: PlacementProblem,
@@ -51,26 +54,34 @@ def solve_cpsat(
     m = cp_model.CpModel()
     n_sites = len(sites)
     dem_u = group_units(problem)
+    # Each group's load at a site in whole units: floor(share x demand), and its demand
+    # cap with per-site costs ceil(SHARE_SCALE / share); both round against the model,
+    # so this integer model stays a restriction of the described one.
+    load_u = [
+        np.floor(groups.share_of(g) * du + 1e-9).astype(np.int64) for g, du in enumerate(dem_u)
+    ]
     reach_u = np.zeros(n_sites, dtype=np.int64)
-    for du, r in zip(dem_u, groups.reach, strict=True):
-        reach_u[r] += du
+    for lu, r in zip(load_u, groups.reach, strict=True):
+        reach_u[r] += lu
 
-    # Assignment of group demand to sites in reach.
+    # Assignment of group demand to sites in reach: y[g, j] is the load (units) g brings j.
     site_in: list[list[cp_model.IntVar]] = [[] for _ in range(n_sites)]
     x_of: dict[tuple[int, int], cp_model.IntVar] = {}
     for g, (du, r) in enumerate(zip(dem_u, groups.reach, strict=True)):
         if du <= 0:
             continue
-        xs = []
-        for j in r:
-            if sites.max_bays[j] == 0:
+        f = groups.share_of(g)
+        xs, cost = [], []
+        for i, j in enumerate(r):
+            if sites.max_bays[j] == 0 or load_u[g][i] <= 0:
                 continue
-            v = m.new_int_var(0, du, f"x{g}_{j}")
+            v = m.new_int_var(0, int(load_u[g][i]), f"x{g}_{j}")
             x_of[(g, int(j))] = v
             site_in[int(j)].append(v)
             xs.append(v)
-        if len(xs) > 1:
-            m.add(sum(xs) <= du)
+            cost.append(math.ceil(SHARE_SCALE / float(f[i]) - 1e-9))
+        if len(xs) > 1 or (xs and cost[0] != SHARE_SCALE):
+            m.add(sum(c * v for c, v in zip(cost, xs, strict=True)) <= SHARE_SCALE * du)
 
     served_terms: list[cp_model.IntVar] = []
     z_of: dict[tuple[int, int], cp_model.IntVar] = {}

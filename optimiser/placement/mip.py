@@ -59,17 +59,18 @@ def solve_mip(
     openable = sites.max_bays > 0
     if allowed is not None:
         openable &= np.array([max(a, default=0) > 0 for a in allowed])
-    site_in: list[list[tuple[pywraplp.Variable, float]]] = [[] for _ in range(n_sites)]
+    # Per site: (x[g, j], d_g, share f[g, j]); the site's load is sum f[g, j] x[g, j].
+    site_in: list[list[tuple[pywraplp.Variable, float, float]]] = [[] for _ in range(n_sites)]
     priced_terms = []
     # Each group's demand cap: a constraint, or the bound of its one variable.
     caps: list[tuple[pywraplp.Constraint | None, pywraplp.Variable | None]] = []
     for g, (d, r) in enumerate(zip(groups.daily, groups.reach, strict=True)):
         xs = []
-        for j in r:
+        for j, f in zip(r, groups.share_of(g), strict=True):
             if not openable[j]:
                 continue
             v = mip.NumVar(0.0, float(d), f"x{g}_{j}")
-            site_in[int(j)].append((v, float(d)))
+            site_in[int(j)].append((v, float(d), float(f)))
             xs.append(v)
         if len(xs) > 1:
             caps.append((mip.Add(mip.Sum(xs) <= float(d)), None))
@@ -108,11 +109,11 @@ def solve_mip(
                     break
                 mip.Add(sv <= float(avail[j]) * (sec.intercept * z + sec.slope * a))
             served_terms.append(sv)
-        xs = [v for v, _ in site_in[j]]
-        if xs:
-            mip.Add(mip.Sum(xs) == mip.Sum(parts) if parts else mip.Sum(xs) == 0)
+        loads = [f * v for v, _, f in site_in[j]]
+        if loads:
+            mip.Add(mip.Sum(loads) == mip.Sum(parts) if parts else mip.Sum(loads) == 0)
         if 0 in zs:
-            for v, d in site_in[j]:  # strong linking, as in the CP-SAT model
+            for v, d, _ in site_in[j]:  # strong linking, as in the CP-SAT model
                 mip.Add(v <= d * (1 - zs[0]))
         added_terms += [max(0, k - e) * z for k, z in zs.items() if k > e]
         removed_terms += [max(0, e - k) * z for k, z in zs.items() if k < e]
@@ -181,7 +182,7 @@ def solve_mip(
             fractional[j] += k * z.solution_value()
     load = np.zeros(n_sites)
     for j in range(n_sites):
-        load[j] = sum(v.solution_value() for v, _ in site_in[j])
+        load[j] = sum(f * v.solution_value() for v, _, f in site_in[j])
     if group_duals is not None and relax:
         # What one more delivery of the group's demand is worth to the LP.
         for g, (con, var) in enumerate(caps):

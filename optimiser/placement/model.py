@@ -119,10 +119,12 @@ def _floor(v: float) -> int:
 
 
 def site_reach_daily(problem: PlacementProblem) -> FloatArray:
-    """Demand (deliveries a day) within reach of each site."""
+    """The most load (deliveries a day) each site can get: the demand in its reach,
+    each group's weighted by the site's served share of it."""
     out = np.zeros(len(problem.sites))
-    for d, r in zip(problem.groups.daily, problem.groups.reach, strict=True):
-        out[r] += d
+    groups = problem.groups
+    for g, (d, r) in enumerate(zip(groups.daily, groups.reach, strict=True)):
+        out[r] += d * groups.share_of(g)
     return out
 
 

@@ -1,9 +1,11 @@
 """The placement solvers against an independent solver (HiGHS, through ``highspy``).
 
 ``highs_optimum`` writes the model of ``optimiser.placement`` (one-hot bay counts,
-assignment of demand groups, perspective secants of the Erlang-B curve scaled by each
-site's availability, budget) from the problem's data, without the project's model
-code, and solves it to proven optimality. Then: SCIP's layout reaches that optimum
+assignment of demand to sites with the walking rule's served shares, perspective
+secants of the Erlang-B curve scaled by each site's availability, budget) without the
+project's model code, from the raw demand points (``point_rows``: distances and
+shares computed again here) or from the problem's aggregated groups, and solves it to
+proven optimality. Then: SCIP's layout reaches that optimum
 and its bound is not below it; CP-SAT's reported bound is not below it either (it
 used to be the bound of a rounded, more restrictive model); the budget admits the
 status quo under kerb-neutral with fractional bay lengths; permanent bays stay.
@@ -19,14 +21,13 @@ import pytest
 
 from optimiser.generate import generated_city
 from optimiser.greedy import greedy_layout
-from optimiser.inputs import TYPICAL_URBAN_PROFILE, Budget, Rules
+from optimiser.inputs import TYPICAL_URBAN_PROFILE, Budget, Demand, Rules
 from optimiser.placement import (
     PlacementProblem,
     SolveOptions,
     curves,
     objective_offset,
     optimise,
-    site_reach_daily,
     solve,
 )
 from optimiser.problem import build_problem
@@ -34,23 +35,57 @@ from optimiser.problem import build_problem
 TOL = 1e-4  # relative, on the objective without its constant
 
 
-def highs_optimum(problem: PlacementProblem, time_limit_s: float = 120.0) -> float:
-    """The proven optimum (objective with its constant) of the placement model, by HiGHS."""
-    sites, groups, budget, costs = problem.sites, problem.groups, problem.budget, problem.costs
+Row = tuple[float, np.ndarray, np.ndarray]  # deliveries a day, sites in reach, served shares
+
+
+def point_rows(problem: PlacementProblem, demand: Demand) -> list[Row]:
+    """Each demand point's row, from the raw points (no aggregation), with the walking
+    rule written again here: straight line x detour factor, rounded up to 5 m, share 1
+    up to ``walk_full_m`` and linear to 0 at ``walk_limit_m``."""
+    rules = problem.rules
+    xy_s = problem.sites.xy
+    rows = []
+    for i in range(len(demand)):
+        walk = np.hypot(*(xy_s - demand.xy[i]).T) * rules.walk_detour_factor
+        walk = np.ceil(walk / 5.0 - 1e-9) * 5.0
+        share = np.clip(
+            (rules.walk_limit_m - walk) / (rules.walk_limit_m - rules.walk_full_m), 0.0, 1.0
+        )
+        near = np.flatnonzero(share > 0)
+        rows.append((float(demand.daily[i]), near, share[near]))
+    return rows
+
+
+def group_rows(problem: PlacementProblem) -> list[Row]:
+    """The aggregated groups as rows (what the project's solvers read)."""
+    g = problem.groups
+    return [(float(g.daily[i]), g.reach[i], g.share_of(i)) for i in range(len(g.daily))]
+
+
+def highs_optimum(
+    problem: PlacementProblem, rows: list[Row] | None = None, time_limit_s: float = 120.0
+) -> float:
+    """The proven optimum (objective with its constant) of the placement model, by HiGHS,
+    on ``rows`` (default: the problem's groups)."""
+    sites, budget, costs = problem.sites, problem.budget, problem.costs
+    rows = group_rows(problem) if rows is None else rows
     _, crv = curves(problem)
-    cap = site_reach_daily(problem)
+    cap = np.zeros(len(sites))
+    for d, r, f in rows:
+        cap[r] += d * f
     avail = sites.availability()
     h = highspy.Highs()
     h.silent()
     h.setOptionValue("time_limit", time_limit_s)
     h.setOptionValue("mip_rel_gap", 1e-7)
-    x: dict[tuple[int, int], highspy.highs_var] = {}
-    for g, (d, r) in enumerate(zip(groups.daily, groups.reach, strict=True)):
+    # x[(g, j)] = (deliveries of row g sent to j, the share of them that use the bay)
+    x: dict[tuple[int, int], tuple[highspy.highs_var, float]] = {}
+    for g, (d, r, f) in enumerate(rows):
         xs = []
-        for j in r:
+        for j, fj in zip(r, f, strict=True):
             if sites.max_bays[j] > 0:
-                x[(g, int(j))] = h.addVariable(0.0, float(d))
-                xs.append(x[(g, int(j))])
+                x[(g, int(j))] = (h.addVariable(0.0, float(d)), float(fj))
+                xs.append(x[(g, int(j))][0])
         if xs:
             h.addConstr(sum(xs) <= float(d))
     served, added, removed, new_kerb, total_kerb = [], [], [], [], []
@@ -61,7 +96,7 @@ def highs_optimum(problem: PlacementProblem, time_limit_s: float = 120.0) -> flo
         low = e if sites.fixed[j] else 0
         z = {k: h.addBinary() for k in range(low, top + 1)}
         h.addConstr(sum(z.values()) == 1)
-        loads = [v for (g, jj), v in x.items() if jj == j]
+        loads = [fj * v for (g, jj), (v, fj) in x.items() if jj == j]
         parts = []
         for k, zk in z.items():
             if k == 0:
@@ -104,6 +139,13 @@ def highs_optimum(problem: PlacementProblem, time_limit_s: float = 120.0) -> flo
 
 def city(n_sites: int, n_demand: int, km2: float, seed: int, budget: Budget) -> PlacementProblem:
     """A generated city with some bays in place (some permanent) and some misuse."""
+    return city_points(n_sites, n_demand, km2, seed, budget)[0]
+
+
+def city_points(
+    n_sites: int, n_demand: int, km2: float, seed: int, budget: Budget
+) -> tuple[PlacementProblem, Demand]:
+    """``city`` and its raw demand points."""
     sites, demand = generated_city(n_sites, n_demand, area_km2=km2, seed=seed)
     rng = np.random.default_rng(seed)
     existing = np.where(rng.random(len(sites)) < 0.25, sites.max_bays, 0)
@@ -123,7 +165,7 @@ def city(n_sites: int, n_demand: int, km2: float, seed: int, budget: Budget) -> 
         ),
         misuse=np.where(existing > 0, rng.uniform(0, 0.3, size=len(sites)), 0.0),
     )
-    return build_problem(sites, demand, TYPICAL_URBAN_PROFILE, 0.25, budget, Rules())
+    return build_problem(sites, demand, TYPICAL_URBAN_PROFILE, 0.25, budget, Rules()), demand
 
 
 def _value(problem: PlacementProblem, objective: float) -> float:
@@ -140,9 +182,15 @@ def _value(problem: PlacementProblem, objective: float) -> float:
     ],
 )
 def test_solvers_agree_with_highs(size: tuple[int, int, float], seed: int, budget: Budget) -> None:
-    problem = city(*size, seed=seed, budget=budget)
-    best = highs_optimum(problem)
+    problem, demand = city_points(*size, seed=seed, budget=budget)
+    # The walking rule's partial shares are in play (not only 0/1 reach).
+    shares = np.concatenate(problem.groups.share)
+    assert ((shares > 0.05) & (shares < 0.95)).mean() > 0.3
+    # HiGHS on the raw points, walking shares computed again in the test: the same model
+    # as the project's aggregated groups, whose optimum HiGHS also finds.
+    best = highs_optimum(problem, point_rows(problem, demand))
     scale = abs(_value(problem, best))
+    assert highs_optimum(problem) == pytest.approx(best, abs=1e-6 * scale + 1e-6)
     sol = optimise(problem, SolveOptions(time_limit_s=20, seed=seed))
     # SCIP's layout reaches the proven optimum, and its bound does not cut it off.
     assert sol.objective == pytest.approx(best, abs=TOL * scale + 1e-6)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from optimiser_helpers import make_demand, make_sites
 
-from optimiser.distances import Groups, aggregate, reach_straight
+from optimiser.distances import Groups, aggregate, reach_straight_m
 from optimiser.errors import OptimiserInputError
 from optimiser.generate import generated_city
 from optimiser.greedy import greedy_layout
@@ -24,14 +24,23 @@ from optimiser.placement import (
     solve,
 )
 from optimiser.problem import build_problem
+from optimiser.walking import served_share
 
 CPSAT = SolveOptions(time_limit_s=20, solver="cp-sat", deterministic=True)
 SCIP = SolveOptions(time_limit_s=20, solver="scip")
 
 
-def _splits(total: int, parts: int) -> list[tuple[int, ...]]:
-    """Every way to send at most ``total`` units to ``parts`` sites."""
-    return [c for c in itertools.product(range(total + 1), repeat=parts) if sum(c) <= total]
+def _load_splits(d: int, shares: np.ndarray) -> list[tuple[int, ...]]:
+    """Every load (units) a group of ``d`` units can bring its open sites at ``shares``:
+    at most floor(share x d) each, and sum ceil(1000 / share) x load <= 1000 d (the
+    integer model's rounding, against the model)."""
+    tops = [int(np.floor(f * d + 1e-9)) for f in shares]
+    cost = [int(np.ceil(1000 / f - 1e-9)) for f in shares]
+    return [
+        c
+        for c in itertools.product(*(range(t + 1) for t in tops))
+        if sum(k * v for k, v in zip(cost, c, strict=True)) <= 1000 * d
+    ]
 
 
 def brute_force(problem: PlacementProblem) -> int:
@@ -39,18 +48,22 @@ def brute_force(problem: PlacementProblem) -> int:
     sites = problem.sites
     _, crv = curves(problem)
     dem = group_units(problem)
+    share = [problem.groups.share_of(g) for g in range(len(dem))]
     cap = np.zeros(len(sites), dtype=np.int64)
-    for d, r in zip(dem, problem.groups.reach, strict=True):
-        cap[r] += d
+    for d, r, f in zip(dem, problem.groups.reach, share, strict=True):
+        cap[r] += np.floor(f * d + 1e-9).astype(np.int64)
     best = None
     for layout in feasible_layouts(problem):
         n = np.asarray(layout)
         added = int(np.maximum(n - sites.existing, 0).sum())
         removed = int(np.maximum(sites.existing - n, 0).sum())
         per_group = []
-        for d, r in zip(dem, problem.groups.reach, strict=True):
-            open_r = [int(j) for j in r if n[j] > 0]
-            per_group.append([dict(zip(open_r, c, strict=True)) for c in _splits(d, len(open_r))])
+        for d, r, f in zip(dem, problem.groups.reach, share, strict=True):
+            is_open = n[r] > 0
+            open_r = [int(j) for j in r[is_open]]
+            per_group.append(
+                [dict(zip(open_r, c, strict=True)) for c in _load_splits(d, f[is_open])]
+            )
         for combo in itertools.product(*per_group):
             load = np.zeros(len(sites), dtype=np.int64)
             for part in combo:
@@ -87,7 +100,8 @@ def tiny_problem(seed: int, budget: Budget) -> PlacementProblem:
         TYPICAL_URBAN_PROFILE,
         dwell_h=3.0,  # long dwells so that the Erlang loss bites at these small loads
         budget=budget,
-        rules=Rules(walk_limit_m=120),
+        # Shares from 1 (up to 60 m walked) down to 0 at 200 m: partial shares in play.
+        rules=Rules(walk_limit_m=200, walk_full_m=60),
         costs=Costs(add_cost=0.05, remove_cost=0.02),
     )
 
@@ -167,13 +181,20 @@ def test_aggregating_equal_reach_sets_keeps_the_optimum() -> None:
     sites, demand = generated_city(40, 400, area_km2=0.4, seed=3)
     problem = build_problem(sites, demand, TYPICAL_URBAN_PROFILE, 0.25, Budget(max_added=8))
     assert len(problem.groups.daily) < len(demand)
-    reach = reach_straight(demand.xy, sites.xy, 100.0)
-    keep = [i for i, r in enumerate(reach) if len(r)]
+    # One group per point, with its own walking shares (straight line x detour factor).
+    rules = problem.rules
+    reach, straight = reach_straight_m(demand.xy, sites.xy, 100.0 / rules.walk_detour_factor)
+    share = [
+        served_share(m * rules.walk_detour_factor, rules.walk_full_m, rules.walk_limit_m)
+        for m in straight
+    ]
+    keep = [i for i, f in enumerate(share) if (f > 0).any()]
     raw = Groups(
         daily=demand.daily[keep],
-        reach=tuple(reach[i] for i in keep),
+        reach=tuple(reach[i][share[i] > 0] for i in keep),
         of_point=np.arange(len(keep)),
-        unreachable_daily=float(sum(demand.daily[i] for i, r in enumerate(reach) if not len(r))),
+        unreachable_daily=float(sum(demand.daily[i] for i in range(len(demand)) if i not in keep)),
+        share=tuple(share[i][share[i] > 0] for i in keep),
     )
     unaggregated = PlacementProblem(
         sites=sites,
@@ -189,7 +210,9 @@ def test_aggregating_equal_reach_sets_keeps_the_optimum() -> None:
     b = solve(unaggregated, SCIP)
     assert a.status == b.status == "OPTIMAL"
     assert a.objective == pytest.approx(b.objective, abs=0.05)
-    assert aggregate(demand.daily, reach).unreachable_daily == pytest.approx(raw.unreachable_daily)
+    agg = aggregate(demand.daily, reach, share)
+    assert agg.unreachable_daily == pytest.approx(raw.unreachable_daily)
+    assert len(agg.daily) == len(problem.groups.daily) < len(raw.daily)
 
 
 @pytest.mark.parametrize("solver", ["scip", "cp-sat"])

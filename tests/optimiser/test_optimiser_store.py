@@ -212,7 +212,8 @@ def test_cli_from_the_database_stores_explained_proposals(
         [
             "optimise", "placement",
             "--db", db, "--area", "A", "--period", "2026-03-02/2026-03-03",
-            "--shops", str(shops), "--walk-limit-m", "60", "--max-changes", "2",
+            "--shops", str(shops), "--walk-limit-m", "60", "--walk-full-m", "60",
+                "--max-changes", "2",
             "--candidates", str(_candidates(tmp_path)),
             "--time-limit-s", "5", "--out", str(tmp_path / "out"),
         ],
