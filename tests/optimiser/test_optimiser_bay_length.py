@@ -113,7 +113,9 @@ def test_candidates_from_the_database_carry_the_sized_length(
         n.startswith("new bays: 13 m: fits 85% of the 34 delivery stops") for n in loaded.notes
     )
 
-    run = placement(PlacementRequest(sources=src, rules=Rules(walk_limit_m=60), time_limit_s=5))
+    run = placement(
+        PlacementRequest(sources=src, rules=Rules(walk_limit_m=60, walk_full_m=60), time_limit_s=5)
+    )
     adds = [
         f["properties"] for f in run.result.proposals["features"]
         if f["properties"]["kind"] in ("add", "move")
