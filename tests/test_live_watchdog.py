@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -217,3 +217,81 @@ def test_sigterm_on_a_live_analysis_closes_its_open_session(tmp_path: Path) -> N
     starts = store.events_frame()
     started_ids = set(starts[starts.event_type == "park_start"].event_session_id)
     assert started_ids <= set(sessions.session_id)  # every park_start has its session row
+
+
+class _SeenLost(Exception):
+    """Raised by the sink below to end a live analysis once the outage was reported."""
+
+
+def test_a_live_analysis_opened_by_analyse_uses_the_configured_timeout(
+    stalling_server: tuple[str, threading.Event],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A footage job (``api.jobs.pipeline_runner``) hands ``analyse`` a URL, not a source:
+    the watchdog must then follow ``BAYWATCH_LIVE_FRAME_TIMEOUT_S`` (here 1 s), not the
+    5-s default of ``vision.sources``."""
+    from occupancy.config.settings import get_settings
+    from occupancy.config.site import load_site
+    from occupancy.domain.records import CurbEvent, EventType, OccupancySession
+    from occupancy.runtime.analysis import analyse
+    from occupancy.storage.store import Store
+    from tests.conftest import MODEL, SAMPLES
+    from vision.detector import Detector
+
+    configured_s = 1.0
+    monkeypatch.setenv("BAYWATCH_LIVE_FRAME_TIMEOUT_S", str(configured_s))
+    get_settings.cache_clear()
+    noticed: list[tuple[int, float]] = []
+
+    class Sink:
+        def send(self, events: Sequence[CurbEvent], sessions: Sequence[OccupancySession]) -> None:
+            for e in events:
+                if e.event_type is EventType.COMMS_LOST and not noticed:
+                    noticed.append((e.event_time, time.time() * 1000))
+                    raise _SeenLost
+
+    url, _ = stalling_server
+    site = load_site(SAMPLES / "intel-aisle.yaml")
+    store = Store("sqlite://")
+    try:
+        with pytest.raises(_SeenLost):
+            analyse(url, site, store, detector=Detector.for_site(site, str(MODEL)), sink=Sink())
+    finally:
+        get_settings.cache_clear()
+    ((lost_ms, seen_ms),) = noticed
+    # Noticed about 1 s after the last good frame (with the default it would be 5 s).
+    assert configured_s * 1000 - 300 <= seen_ms - lost_ms <= configured_s * 1000 + 1500
+
+
+def test_a_file_job_never_trips_the_live_watchdog(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A footage file analysed as an API job runs to its end without ``comms_lost`` even
+    when the live timeout is far shorter than a detector run (1 ms): recorded footage is
+    read at the pace of the analysis, and a slow frame is not an outage."""
+    import yaml
+
+    from api.jobs import pipeline_runner
+    from occupancy.config.settings import get_settings
+    from occupancy.storage.store import Store
+    from tests.conftest import MODEL, SAMPLES
+
+    clip = tmp_path / "aisle.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-t", "4",
+         "-i", str(FOOTAGE / "intel" / "car-detection.mp4"), "-c", "copy", str(clip)],
+        check=True,
+    )  # fmt: skip
+    site = yaml.safe_load((SAMPLES / "intel-aisle.yaml").read_text())
+    del site["source"]
+    monkeypatch.setenv("BAYWATCH_LIVE_FRAME_TIMEOUT_S", "0.001")
+    monkeypatch.setenv("BAYWATCH_MODEL", str(MODEL))
+    get_settings.cache_clear()
+    store = Store(f"sqlite:///{tmp_path / 'job.db'}")
+    try:
+        result = pipeline_runner(str(clip), site, store, lambda _: None)
+    finally:
+        get_settings.cache_clear()
+    assert result["frames_analysed"] == 8  # 4 s at 2 frames a second
+    kinds = set(store.events_frame().event_type) if result["events"] else set()
+    assert "comms_lost" not in kinds

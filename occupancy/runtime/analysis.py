@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from occupancy.config.settings import get_settings
 from occupancy.config.site import Site, SiteError
 from occupancy.domain.records import CurbEvent, OccupancySession, stable_id
 from occupancy.domain.states import RunStatus
@@ -56,7 +57,7 @@ from occupancy.runtime.prefetch import DEFAULT_DEPTH, prefetched
 from occupancy.storage.store import LEASE_RENEW_S, Store
 from vision.detector import Detector
 from vision.motion import MotionGate, region_mask
-from vision.sources import FrameSource, SourceError, open_source
+from vision.sources import FrameSource, LiveSource, SourceError, open_source
 from vision.tracker import VehicleTracker
 from vision.types import Detections, Frame, SourceGap, SourceLost
 
@@ -136,6 +137,7 @@ def analyse(
     source: FrameSource | None = None,
     exact: bool = False,
     prefetch: int | None = None,
+    frame_timeout_s: float | None = None,
 ) -> AnalysisResult:
     """Analyse one source for one site into ``store``; raises SourceError/SiteError.
 
@@ -145,9 +147,14 @@ def analyse(
     ``prefetch``: frames of recorded footage decoded ahead in a thread while the
     detector runs (default ``prefetch.DEFAULT_DEPTH``; 0: decode in this thread).
     A live source is never read ahead: its frames must be the newest.
+    ``frame_timeout_s``: seconds without a frame after which a live source opened here
+    counts as lost (default: the ``live_frame_timeout_s`` setting,
+    ``BAYWATCH_LIVE_FRAME_TIMEOUT_S``); recorded footage has no such watchdog, however
+    slowly it decodes.
     """
     proj, zones = prepare(site)
     start_ms = resolve_start_ms(start_ms, site)
+    opened_here = source is None
     if source is None:
         source = open_source(
             source_uri,
@@ -155,6 +162,9 @@ def analyse(
             start_ms=start_ms,
             folder_fps=folder_fps or site.source.fps,
             watch=None if exact else [z.pixels for z in zones],
+            frame_timeout_s=(
+                get_settings().live_frame_timeout_s if frame_timeout_s is None else frame_timeout_s
+            ),
         )
     check_frame_size(site, source)
     curb_rows, lane_rows = zone_rows(site, zones)
@@ -271,6 +281,8 @@ def analyse(
             status = RunStatus.COMPLETE
         raise
     finally:
+        if opened_here and isinstance(source, LiveSource):
+            source.stop()  # its reader thread would otherwise reconnect for ever
         if observer is not None:
             observer.close()
         if status is not RunStatus.COMPLETE:
