@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from occupancy.domain.records import SessionKind, VehicleType
 from occupancy.observe.machine import TrackObservation
 from tests.test_machine import STEP, T0, Script, obs
 
@@ -124,3 +125,60 @@ def test_an_id_handed_from_a_departing_car_to_the_next_makes_two_sessions() -> N
     a, b = s.sessions
     assert abs(a.end_ms - a_last) <= FRAME_MS
     assert b.start_ms > a.end_ms
+
+
+def door_open(tid: int, x: float, door_m: float, y: float = 1.2) -> TrackObservation:
+    """A car at ``x`` whose left door is open: its box's left edge reaches ``door_m`` further,
+    its bottom centre moves by half of that, its right edge stays."""
+    left, right = x - 2.2 - door_m, x + 2.2
+    return TrackObservation(
+        tid, ((left + right) / 2, y), VehicleType.CAR, 0.8, ((left, y), (right, y))
+    )
+
+
+def test_a_door_opening_during_a_stay_keeps_one_session() -> None:
+    s = Script()  # minimum stationary 10 s, tolerance 1 m (rest radius 0.5 m)
+    t0 = s.t
+    s.run(15, [at(1, 6.0)])
+    # The driver opens the door and unloads for 10 s: the centre is 0.6 m off the spot.
+    s.run(10, [door_open(1, 6.0, 1.2)])
+    s.run(10, [at(1, 6.0)])
+    s.finish()
+    assert len(s.sessions) == 1, s.sessions
+    assert s.sessions[0].end_ms - t0 >= 35_000 - 2 * FRAME_MS
+
+
+def test_a_door_opening_while_coming_to_rest_does_not_restart_rest() -> None:
+    # The wider box gets a new id from the tracker (a second box on the same car): the
+    # vehicle was at rest before, and is still there, so its session starts at its arrival.
+    s = Script()
+    t0 = s.t
+    s.run(6, [at(1, 6.0)])
+    s.run(14, [door_open(2, 6.0, 1.2)])
+    s.finish()
+    assert len(s.sessions) == 1, s.sessions
+    assert s.sessions[0].start_ms - t0 <= FRAME_MS
+
+
+def test_neighbours_far_away_are_two_vehicles() -> None:
+    # Two pickups 20 m apart, 200 m from the camera: one pixel spans 10 m there, so each
+    # one's tolerance covers the other; each is in its own zone and gets its own session.
+    from occupancy.observe.machine import OccupancyMachine
+    from tests.test_machine import _zone
+
+    m = OccupancyMachine(
+        [_zone("a", 0, 20, 0, 50, SessionKind.PARK), _zone("b", 20, 40, 0, 50, SessionKind.PARK)],
+        device_id="cam",
+        run_id="run",
+        stationary_tolerance_m=1.0,
+        grace_s=5.0,
+        to_lonlat=lambda xy: (2.35 + xy[0] * 1e-5, 48.85 + xy[1] * 1e-5),
+    )
+    out = []
+    for i in range(40):
+        jitter = 4.0 if i % 2 else -4.0
+        frame = [at(1, 10.0, 25 + jitter, mpp=10.0), at(2, 30.0, 25 - jitter, mpp=10.0)]
+        out.append(m.step(T0 + i * STEP, frame))
+    out.append(m.finish())
+    zones = sorted(s.curb_zone_id for o in out for s in o.sessions)
+    assert zones == ["a", "b"]

@@ -20,13 +20,23 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   vehicle arriving in the step in which the previous one's grace runs out cannot
   continue its session. Support comes from the vehicle's own tracks while they
   stay within the rest radius of where it parked (the first metre of pulling away is
-  leaving), or from a new track *born at the parked position* and at rest there
-  (the tracker lost it behind an occlusion and gave it a new id). A track that
+  leaving), or from a new track *born at the parked position*, in the same zone, and at
+  rest there (the tracker lost it behind an occlusion and gave it a new id); a track in
+  another zone is another vehicle, however close (far from the camera the tolerance
+  spans metres and reaches the neighbouring vehicle). A track that
   drove in from elsewhere is a new vehicle, and so is an own track seen driving
   away and coming back (ByteTrack re-uses lost ids): two vehicles one after the
   other make two sessions; so is an own track seen off its spot for ``_AWAY_MS``.
   When its own track is seen driving away and nothing else stands at the spot, the
   session ends at once.
+* Rest and staying put are judged on the part of the footprint that moved least: the
+  box's bottom centre, bottom-left or bottom-right corner on the ground. A door or
+  tailgate opening, or a person loading beside the vehicle, moves one side of its box
+  (and its centre by half as much), never both sides; a vehicle that moves, moves both.
+* A new track first seen on a vehicle that another track (held by no session, not seen
+  driving away) stands for in the same zone continues that track's history: a door
+  opening makes the detector draw a second, wider box with a new id, and the vehicle
+  has not just arrived.
 * Time a track was not seen does not count as time at rest.
 * A vehicle already at rest within the first analysed second (``_CENSOR_WINDOW_MS``)
   has a left-censored session; one still there when it ends (or when the camera
@@ -55,6 +65,9 @@ from occupancy.observe.classify import refine
 from occupancy.observe.zones import Zone, zone_index
 
 XY = tuple[float, float]
+# Where a vehicle is, for judging rest: its footprint point, then (when known) the bottom-left
+# and bottom-right corners of its box on the ground.
+Pose = tuple[XY, ...]
 # Bottom edge of a box at an angle under this to the zone axis measures the vehicle's length.
 _LENGTH_MAX_ANGLE = math.radians(30)
 # Gaps between observations beyond this count as unseen time, not time at rest.
@@ -82,10 +95,19 @@ _REST_HISTORY = 40
 # distorted by a passing vehicle is off the spot for a frame or two, not for 2 s.
 _AWAY_MS = 2000
 # Sightings whose median is "where the vehicle is now": one outlier box does not move it.
+# How far one side of a box at rest may move while its other side stays: a door or a person
+# beside the vehicle (about a metre). A box jumping to the neighbouring car moves a side
+# by two car widths.
+_SIDE_MAX_M = 1.5
+# A new track first seen where another, seen within this long and not yet holding a
+# session, stands is a second box (or a new id) on that vehicle: it takes over its history.
+_FRAGMENT_MS = 1000
 _MEDIAN_OF = 3
 # Fraction of the rest radius by which a vehicle at rest may have drifted since it came
-# to rest (its first sighting at rest to the median of its last): a creep at walking
-# pace into a bay drifts more, a parked vehicle's jitter averages out.
+# to rest (its first sighting at rest to the median of its last), never less than
+# ``_JITTER_PX`` pixels on the ground: a creep at walking pace into a bay
+# drifts more, a parked vehicle's jitter averages out (seen obliquely, one pixel of a
+# box's bottom edge can span 0.15 m, more than a quarter of a 0.5-m radius).
 _CREEP_FRACTION = 0.25
 
 
@@ -110,6 +132,11 @@ class TrackObservation:
     # projected); a point that misses every zone is placed by the zone holding most of it.
     footprint: tuple[XY, ...] | None = None
 
+    @property
+    def pose(self) -> Pose:
+        """The footprint point, then the box's bottom corners when known (see ``Pose``)."""
+        return (self.ground,) if self.edge is None else (self.ground, *self.edge)
+
 
 @dataclass(slots=True)
 class _Track:
@@ -119,8 +146,10 @@ class _Track:
     still_since: int
     last_seen: int
     pos: XY
+    anchor_pose: Pose = ()  # its pose when it came to rest
     unseen_ms: int = 0  # time unobserved since still_since: not evidence of rest
-    recent: deque[tuple[int, XY]] = field(default_factory=lambda: deque(maxlen=_REST_HISTORY))
+    recent: deque[tuple[int, Pose]] = field(default_factory=lambda: deque(maxlen=_REST_HISTORY))
+    zone: int | None = None  # index of the zone it was last seen in
 
     def at_rest_ms(self, t: int) -> int:
         return t - self.still_since - self.unseen_ms
@@ -131,6 +160,7 @@ class _Occupant:
     zone: Zone
     start_ms: int
     anchor: XY
+    anchor_pose: Pose
     track_ids: set[int]
     last_present: int
     start_censored: bool
@@ -170,15 +200,29 @@ class Output:
     sessions: tuple[OccupancySession, ...] = ()
 
 
-def _median(sightings: Sequence[tuple[int, XY]]) -> XY:
-    return (
-        float(np.median([p[0] for _, p in sightings])),
-        float(np.median([p[1] for _, p in sightings])),
-    )
+def _median(sightings: Sequence[tuple[int, Pose]]) -> Pose:
+    """Point by point median of the poses (as many points as the shortest has)."""
+    arr = np.array([pose[: min(len(q) for _, q in sightings)] for _, pose in sightings])
+    med = np.median(arr, axis=0)
+    return tuple((float(x), float(y)) for x, y in med)
 
 
 def _dist(a: XY, b: XY) -> float:
     return math.hypot(a[0] - b[0], a[1] - b[1])
+
+
+def _pose_dist(a: Pose, b: Pose) -> float:
+    """How far a vehicle moved between two poses (metres): its footprint point's move, or
+    one bottom corner's where the other side moved by no more than ``_SIDE_MAX_M`` (one
+    side of the box changed: a door, a tailgate, a person beside it)."""
+    d = _dist(a[0], b[0])
+    if len(a) == len(b) == 3:
+        left, right = _dist(a[1], b[1]), _dist(a[2], b[2])
+        if right <= _SIDE_MAX_M:
+            d = min(d, left)
+        if left <= _SIDE_MAX_M:
+            d = min(d, right)
+    return d
 
 
 class OccupancyMachine:
@@ -202,6 +246,7 @@ class OccupancyMachine:
         to_lonlat: Callable[[XY], XY],
     ) -> None:
         self.zones = list(zones)
+        self._zone_at = {z.key: i for i, z in enumerate(self.zones)}
         self.device_id = device_id
         self.run_id = run_id
         self.tol = stationary_tolerance_m
@@ -235,8 +280,13 @@ class OccupancyMachine:
             self.first_t = t_ms
             self._censor_until = t_ms + _CENSOR_WINDOW_MS
         self.last_t = t_ms
-        for o in observations:
-            self._update_track(t_ms, o)
+        where = zone_index(
+            self.zones,
+            np.array([o.ground for o in observations], dtype=np.float64).reshape(-1, 2),
+            [None if o.footprint is None else np.asarray(o.footprint) for o in observations],
+        )
+        for o, zi in zip(observations, where, strict=True):
+            self._update_track(t_ms, o, zi)
         events: list[CurbEvent] = []
         sessions: list[OccupancySession] = []
         # Close sessions whose vehicle has been gone longer than the grace period, before
@@ -244,11 +294,11 @@ class OccupancyMachine:
         for occ in list(self.occupants):
             if t_ms - occ.last_present > self.grace_ms:
                 self._close(occ, censored=False, events=events, sessions=sessions)
-        claimed = self._support_occupants(t_ms, observations)
+        claimed = self._support_occupants(t_ms, observations, where)
         for occ in list(self.occupants):
             if occ.left == t_ms:
                 self._close(occ, censored=False, events=events, sessions=sessions)
-        self._open_new(t_ms, observations, claimed, events, sessions)
+        self._open_new(t_ms, observations, where, claimed, events, sessions)
         self._forget_stale(t_ms)
         return Output(tuple(events), tuple(sessions))
 
@@ -328,30 +378,39 @@ class OccupancyMachine:
         """The stationary tolerance at this vehicle's range (never below the site's)."""
         return max(self.tol, 2 * self._rest_radius(o))
 
-    def _update_track(self, t: int, o: TrackObservation) -> None:
+    def _update_track(self, t: int, o: TrackObservation, zone: int | None) -> None:
         tr = self.tracks.get(o.track_id)
         if tr is None or t - tr.last_seen > self.grace_ms:
             # Unseen for longer than the grace period, an id is as good as new: the tracker
             # may have handed it to another vehicle, and nothing is known of the gap.
-            tr = _Track(t, o.ground, o.ground, t, t, o.ground)
-            tr.recent.append((t, o.ground))
-            self.tracks[o.track_id] = tr
-            return
-        tr.recent.append((t, o.ground))
+            heir = self._fragment_of(t, o, zone)
+            if heir is None:
+                tr = _Track(t, o.ground, o.ground, t, t, o.ground, o.pose, zone=zone)
+                tr.recent.append((t, o.pose))
+                self.tracks[o.track_id] = tr
+                return
+            tr = self.tracks[o.track_id] = heir
+        tr.zone = zone
+        tr.recent.append((t, o.pose))
         recent = list(tr.recent)
         now = _median(recent[-_MEDIAN_OF:])
         radius = self._rest_radius(o)
         k = len(recent) - 1
-        if _dist(o.ground, now) <= radius:  # else it is moving now: rest starts afresh
+        if _pose_dist(o.pose, now) <= radius:  # else it is moving now: rest starts afresh
             while k > 0:
-                if _dist(recent[k - 1][1], now) <= radius:
+                if _pose_dist(recent[k - 1][1], now) <= radius:
                     k -= 1
-                elif k >= 2 and _dist(recent[k - 2][1], now) <= radius:
+                elif k >= 2 and _pose_dist(recent[k - 2][1], now) <= radius:
                     k -= 2  # one outlier box between sightings at rest is not a move
                 else:
                     break
-            # A creep stays within the radius for a while: at rest means no trend either.
-            while k < len(recent) - 1 and _dist(recent[k][1], now) > _CREEP_FRACTION * radius:
+            # A creep stays within the radius for a while: at rest means no trend either,
+            # from its first sighting at rest to where it is now; a drift within a pixel's
+            # jitter is no trend.
+            creep = _CREEP_FRACTION * radius
+            if o.metres_per_px is not None:
+                creep = max(creep, _JITTER_PX * o.metres_per_px)
+            while k < len(recent) - 1 and _pose_dist(recent[k][1], now) > creep:
                 k += 1
         full = len(recent) == tr.recent.maxlen
         if k == 0 and full and tr.still_since <= recent[0][0]:
@@ -361,7 +420,8 @@ class OccupancyMachine:
             since = recent[k][0]
             if since != tr.still_since:
                 tr.still_since = since
-                tr.anchor = recent[k][1]
+                tr.anchor = recent[k][1][0]
+                tr.anchor_pose = recent[k][1]
             # Unseen time since the moment of rest, from the sightings themselves.
             tr.unseen_ms = sum(
                 max(0, b[0] - a[0] - _UNSEEN_SLACK_MS)
@@ -369,6 +429,42 @@ class OccupancyMachine:
             )
         tr.last_seen = t
         tr.pos = o.ground
+
+    def _fragment_of(self, t: int, o: TrackObservation, zone: int | None) -> _Track | None:
+        """A copy of the history of the track whose vehicle ``o`` is a new box on, if any:
+        one seen within ``_FRAGMENT_MS`` in the same zone, held by no session, whose last
+        pose is within the rest radius of ``o``'s (a door opening makes the detector draw a
+        second, wider box, which ByteTrack gives a new id; the vehicle was at rest before)."""
+        # Not a session's vehicle (its own rules apply) nor one seen driving off its spot.
+        held = {i for occ in self.occupants for i in occ.track_ids | occ.departed}
+        radius = self._rest_radius(o)
+        best: tuple[float, _Track] | None = None
+        for tid, other in self.tracks.items():
+            if (
+                tid == o.track_id
+                or tid in held
+                or other.zone != zone
+                or t - other.last_seen > _FRAGMENT_MS
+            ):
+                continue
+            d = _pose_dist(o.pose, other.recent[-1][1])
+            if d <= radius and (best is None or d < best[0]):
+                best = (d, other)
+        if best is None:
+            return None
+        src = best[1]
+        return _Track(
+            src.first_seen,
+            src.first_pos,
+            src.anchor,
+            src.still_since,
+            src.last_seen,
+            src.pos,
+            src.anchor_pose,
+            src.unseen_ms,
+            deque(src.recent, maxlen=_REST_HISTORY),
+            zone,
+        )
 
     def _forget_stale(self, t: int) -> None:
         """Drop tracks unseen for a minute, so a day-long stream keeps constant memory."""
@@ -388,17 +484,20 @@ class OccupancyMachine:
             and tr.at_rest_ms(t) >= _REBORN_REST_MS
         )
 
-    def _support_occupants(self, t: int, observations: Sequence[TrackObservation]) -> set[int]:
+    def _support_occupants(
+        self, t: int, observations: Sequence[TrackObservation], where: Sequence[int | None]
+    ) -> set[int]:
         claimed: set[int] = set()
         for occ in self.occupants:
             present = False
             match_r = 1.5 * occ.tol
             depart_r = max(self.depart_r, 2 * match_r)
-            for o in observations:
+            zi = self._zone_at[occ.zone.key]
+            for o, o_zone in zip(observations, where, strict=True):
                 if o.track_id in claimed:
                     continue
                 if o.track_id in occ.track_ids:
-                    d = _dist(o.ground, occ.anchor)
+                    d = _pose_dist(o.pose, occ.anchor_pose)
                     if d > _REST_FRACTION * occ.tol:
                         occ.away_since.setdefault(o.track_id, t)
                     else:
@@ -414,11 +513,12 @@ class OccupancyMachine:
                 # starts to move has begun to leave (the session ends at its last rest).
                 own = (
                     o.track_id in occ.track_ids
-                    and _dist(o.ground, occ.anchor) <= _REST_FRACTION * occ.tol
+                    and _pose_dist(o.pose, occ.anchor_pose) <= _REST_FRACTION * occ.tol
                 )
                 reborn = (
                     o.track_id not in occ.track_ids
                     and o.track_id not in occ.departed
+                    and o_zone in (None, zi)  # a track in another zone is another vehicle
                     and _dist(o.ground, occ.anchor) <= match_r
                     and self._born_at(o.track_id, occ.anchor, occ.start_ms, t, match_r)
                 )
@@ -454,16 +554,12 @@ class OccupancyMachine:
         self,
         t: int,
         observations: Sequence[TrackObservation],
+        where: Sequence[int | None],
         claimed: set[int],
         events: list[CurbEvent],
         sessions: list[OccupancySession],
     ) -> None:
         self._arriving = set()
-        where = zone_index(
-            self.zones,
-            np.array([o.ground for o in observations], dtype=np.float64).reshape(-1, 2),
-            [None if o.footprint is None else np.asarray(o.footprint) for o in observations],
-        )
         for o, zi in zip(observations, where, strict=True):
             if o.track_id in claimed or zi is None:
                 continue
@@ -475,7 +571,9 @@ class OccupancyMachine:
                 self._arriving.add(zone.key)
                 continue
             if any(
-                _dist(o.ground, occ.anchor) <= 1.5 * occ.tol and occ.last_present == t
+                occ.zone.key == zone.key
+                and _dist(o.ground, occ.anchor) <= 1.5 * occ.tol
+                and occ.last_present == t
                 for occ in self.occupants
             ):
                 continue  # a second box on a vehicle already parked here
@@ -490,6 +588,7 @@ class OccupancyMachine:
                 zone=zone,
                 start_ms=start,
                 anchor=tr.anchor,
+                anchor_pose=tr.anchor_pose,
                 track_ids={o.track_id},
                 last_present=t,
                 start_censored=self._censor_until is not None and start <= self._censor_until,
