@@ -6,8 +6,9 @@
   labelled simulated in every output);
 - streets: the OpenStreetMap extract, for walking distances (every way with a
   ``highway`` tag) and for candidate kerb segments (drivable ways inside the 3e, cut
-  into pieces by ``optimiser.kerb``: no bus-lane way, nothing within 5 m of a
-  junction or crossing, half of each piece counted usable, an assumption).
+  into pieces by ``optimiser.kerb``: one per kerb side, no bus-lane side, nothing
+  within 5 m of a junction or crossing, half of each piece counted usable, an
+  assumption).
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ def paris_3e(rules: Rules | None = None, geo: Path | None = None) -> RealInstanc
             f"demand: {len(demand)} self-declared shops, weights by shop type (simulated)",
             "hourly profile and dwell: assumed typical urban delivery day (simulated)",
             f"candidates: drivable OSM ways cut into {SEGMENT_M:g} m pieces, "
-            f"{USABLE_SHARE:.0%} usable (assumption); {skipped['bus_lane_ways']} ways with a"
-            " bus lane and the 5 m before junctions and crossings left out",
+            f"{USABLE_SHARE:.0%} usable (assumption), one per kerb side;"
+            f" {skipped['bus_lane_sides']} bus-lane sides (of {skipped['bus_lane_ways']} ways)"
+            " and the 5 m before junctions and crossings left out",
         ),
     )

@@ -266,8 +266,9 @@ def _osm_candidates(
         sites, cid, clines, usable, rules, area=[area_id] * len(cid), length_m=length_m
     )
     return out, (
-        f"candidates: {len(cid)} OSM kerb pieces ({pbf.name}); {skipped['bus_lane_ways']} ways"
-        " with a bus lane and the 5 m before junctions and crossings left out"
+        f"candidates: {len(cid)} OSM kerb pieces, one per side ({pbf.name});"
+        f" {skipped['bus_lane_sides']} bus-lane sides (of {skipped['bus_lane_ways']} ways)"
+        " and the 5 m before junctions and crossings left out"
     )
 
 
