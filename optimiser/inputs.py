@@ -28,6 +28,9 @@ BoolArray = npt.NDArray[np.bool_]
 TYPICAL_URBAN_PROFILE: tuple[float, ...] = tuple(
     v / 100.0 for v in (0, 0, 0, 0, 0, 1, 3, 7, 10, 12, 13, 12, 8, 6, 7, 7, 5, 4, 2, 1, 1, 0, 0, 0)
 )
+# Assumed deliveries of a Saturday and of a Sunday/holiday relative to a working day,
+# where no session says (the simulator's weekday factors: 0.55 and 0.12 of a weekday).
+ESTIMATED_DAY_FACTOR: tuple[float, float, float] = (1.0, 0.55, 0.12)
 # Assumed mean dwell of a delivery stop when none is observed (hours).
 DEFAULT_DWELL_H = 0.25
 

@@ -2,25 +2,40 @@
 
 Rules, per bay of the area:
 
+- **watched hours**: an hour of the period counts as observed only where the bay's
+  camera watched it, by the statistics' own rule
+  (``occupancy.statistics.hourly.offline_hours``: its runs' footage covered the
+  majority of the hour and its comms were up); a camera with no run counts only if it
+  pushed sessions itself; simulated bays are "watched" the whole period;
 - **evidence**: ``simulated`` when its sessions come from the simulator
-  (``data_source_type="simulated"``), ``observed`` when a camera watched it in the
-  period (``curb_zones.device_id`` with ``runs`` overlapping it), ``estimated``
-  otherwise (no camera: its demand comes from a declared layer, see below);
+  (``data_source_type="simulated"``), ``observed`` when a camera watched it in some
+  hour of the period, ``estimated`` otherwise (no camera: its demand comes from a
+  declared layer, see below);
 - **deliveries**: park sessions of delivery vehicles (``DELIVERY_VEHICLES``: van,
   truck, freight, cargo bicycle; Code de la route R417-10 reserves the bays for
   loading goods) plus double-parking sessions beside the bay (demand the bay failed
-  to serve), per day watched;
-- **misuse**: the share of the bay's place-time taken by other vehicles (a car, a
-  motorcycle) or by delivery vehicles past the bay's maximum stay (``overstay``),
-  which reduces what the bay can serve (CEREMA's Paris survey found 47 % of bay time
-  taken illicitly);
+  to serve), counted in watched hours only;
+- **hours nobody watched are estimated, never 0**: a watched bay's unwatched hours
+  take its own mean of that day type and hour where another day of the period watched
+  it, else its level (fitted on its watched hours) times an assumed shape
+  (``ESTIMATED_DAY_FACTOR`` x ``TYPICAL_URBAN_PROFILE``); that part of its demand is a
+  separate ``estimated`` demand point (``bay-<id>-unwatched``) at the bay, so every
+  share says what was seen. The time slots' arrivals per day type (working day,
+  Saturday, Sunday/holiday) are the watched hours' counts plus those estimates, and
+  day types absent from the period are estimated the same way;
+  ``observed_by_day_type`` and a note give the observed share of each;
+- **misuse**: the share of the bay's place-time in watched hours taken by other
+  vehicles (a car, a motorcycle) or by delivery vehicles past the bay's maximum stay
+  (``overstay``), which reduces what the bay can serve (CEREMA's Paris survey found
+  47 % of bay time taken illicitly);
 - **double parking in lane zones** with no bay of their own is demand at the lane
   zone's point.
 
 Where no camera watched (and nothing was simulated), demand comes from a declared
 layer: the shops file (``optimiser.instances.shop_demand``, weights by shop type, an
 assumption) inside the area's bays' hull, leaving out shops within the walking
-limit of a watched bay (their deliveries are already counted there).
+limit of a watched bay (their deliveries are already counted there). Public holidays
+are not told apart from working days here (day type from the weekday only).
 """
 
 from __future__ import annotations
@@ -33,20 +48,28 @@ import pandas as pd
 import shapely
 
 from occupancy.inventory.bays import DELIVERY_VEHICLES
+from occupancy.statistics.hourly import hour_grid, local_hours, offline_hours, prepare
 from optimiser.distances import to_l93
-from optimiser.inputs import DEFAULT_DWELL_H, TYPICAL_URBAN_PROFILE, Demand, Rules, Sites
+from optimiser.inputs import (
+    DEFAULT_DWELL_H,
+    ESTIMATED_DAY_FACTOR,
+    TYPICAL_URBAN_PROFILE,
+    Demand,
+    Rules,
+    Sites,
+)
 from optimiser.loaders import sites_from_zones
 from optimiser.regimes import DAY_TYPES
 from optimiser.store_inputs import MS_PER_H, AreaInputs
 
 OBSERVED, SIMULATED, ESTIMATED = "observed", "simulated", "estimated"
-MS_PER_DAY = 24 * MS_PER_H
 
 
 @dataclass(frozen=True, eq=False)
 class AreaDemand:
     """What the models read for one area: sites (with regime, misuse, evidence), demand,
-    the hourly profile and mean dwell, and each bay's arrivals by day type and hour."""
+    the hourly profile and mean dwell, each bay's arrivals by day type and hour, and
+    the observed share of those arrivals per day type (NaN where there are none)."""
 
     sites: Sites
     demand: Demand
@@ -56,23 +79,66 @@ class AreaDemand:
     arrivals: dict[str, np.ndarray]
     notes: tuple[str, ...]
     street_of: tuple[str, ...]
-
-
-def _day_counts(start_ms: int, end_ms: int, tz: str) -> np.ndarray:
-    """Days of each type (working, Saturday, Sunday) that [start, end) touches."""
-    days = pd.date_range(
-        pd.Timestamp(start_ms, unit="ms", tz="UTC").tz_convert(tz).normalize(),
-        pd.Timestamp(end_ms - 1, unit="ms", tz="UTC").tz_convert(tz),
-        freq="D",
-    )
-    out = np.zeros(3)
-    for d in days:
-        out[_day_type(d.weekday())] += 1.0
-    return np.maximum(out, 0.0)
+    observed_by_day_type: tuple[float, ...] = (float("nan"),) * 3
 
 
 def _day_type(weekday: int) -> int:
     return 0 if weekday < 5 else (1 if weekday == 5 else 2)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The period's local hours: first hour (ms), count, and each hour's day type and
+    hour of day."""
+
+    t0: int
+    n_hours: int
+    day_type: np.ndarray  # (H,) int
+    hour: np.ndarray  # (H,) int
+
+    @property
+    def days(self) -> float:
+        return self.n_hours / 24.0
+
+    def slot_sum(self, values: np.ndarray) -> np.ndarray:
+        """(3, 24) sums of an (H,) array by day type and hour of day."""
+        out = np.zeros((len(DAY_TYPES), 24))
+        np.add.at(out, (self.day_type, self.hour), values)
+        return out
+
+
+def _grid(start_ms: int, end_ms: int, tz: str) -> _Grid:
+    if end_ms <= start_ms:
+        return _Grid(start_ms, 0, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    t0, n = hour_grid(start_ms, end_ms, tz)
+    local = local_hours(t0, n, tz)
+    dt = np.array([_day_type(int(w)) for w in local.day_of_week], dtype=np.int64)
+    return _Grid(t0, n, dt, np.asarray(local.hour, dtype=np.int64))
+
+
+def _watched_hours(inputs: AreaInputs, zones: pd.DataFrame, grid: _Grid) -> np.ndarray:
+    """(bays, hours) bool: the hours a camera watched each bay, by the statistics' rule
+    (``occupancy.statistics.hourly.offline_hours``: an hour is observed only where its
+    camera's runs covered the majority of it and its comms were up). A bay counts as
+    watched only if its device has runs, or pushed camera sessions of its own (an edge
+    analyser, whose coverage is known from its comms events alone)."""
+    n = len(zones)
+    if grid.n_hours == 0:
+        return np.zeros((n, 0), dtype=bool)
+    dev = zones["device_id"].astype(object) if "device_id" in zones.columns else None
+    if dev is None:
+        return np.zeros((n, grid.n_hours), dtype=bool)
+    sess = inputs.sessions
+    pushed = set(
+        sess.loc[sess["data_source_type"] != SIMULATED, "data_source_device_id"].astype(str)
+    )
+    seen = inputs.run_devices | pushed
+    empty = pd.DataFrame({"curb_zone_id": [], "start_ms": [], "end_ms": []})
+    frame = pd.DataFrame({"curb_zone_id": [str(i) for i in range(n)], "device_id": dev.to_numpy()})
+    prepared = prepare(empty.astype("int64"), frame, offline=inputs.unwatched)
+    _, offline = offline_hours(prepared, grid.t0, grid.n_hours)
+    known = np.array([pd.notna(d) and str(d) in seen for d in dev], dtype=bool)
+    return ~offline & known[:, None]
 
 
 def area_demand(
@@ -86,8 +152,8 @@ def area_demand(
     sites = sites_from_zones(zones, rules, where=f"area {inputs.area}")
     ids = list(sites.ids)
     n = len(ids)
-    span_days = max((inputs.end_ms - inputs.start_ms) / MS_PER_DAY, 1e-9)
-    day_counts = _day_counts(inputs.start_ms, inputs.end_ms, tz) if len(sess) else np.ones(3)
+    grid = _grid(inputs.start_ms, inputs.end_ms, tz)
+    span_days = max(grid.days, 1e-9)
     lane_bay = dict(
         zip(
             inputs.lane_zones.get("lane_zone_id", []),
@@ -109,22 +175,20 @@ def area_demand(
         bay_of = bay_of.fillna(from_lane.astype("string"))
     sess = sess.assign(_bay=bay_of)
     simulated_bays = set(sess.loc[sess["data_source_type"] == SIMULATED, "_bay"].dropna())
-    devices = zones["device_id"] if "device_id" in zones.columns else pd.Series([None] * n)
+    watched = _watched_hours(inputs, zones, grid)
     evidence: list[str] = []
-    days = np.zeros(n)
-    for j, (zid, dev) in enumerate(zip(ids, devices, strict=True)):
+    for j, zid in enumerate(ids):
         if zid in simulated_bays:
             evidence.append(SIMULATED)
-            days[j] = span_days
-        elif pd.notna(dev) and inputs.camera_hours.get(str(dev), 0.0) > 0:
+            watched[j] = True  # simulated over the whole period
+        elif watched[j].any():
             evidence.append(OBSERVED)
-            days[j] = inputs.camera_hours[str(dev)] / 24.0
         else:
             evidence.append(ESTIMATED)
     index = {z: j for j, z in enumerate(ids)}
+    cell = ((sess["start_ms"].to_numpy(dtype=np.int64) - grid.t0) // MS_PER_H).astype(np.int64)
     local = pd.to_datetime(sess["start_ms"], unit="ms", utc=True).dt.tz_convert(tz)
     hour = local.dt.hour.to_numpy()
-    dtype = np.array([_day_type(int(w)) for w in local.dt.day_of_week.to_numpy()], dtype=np.int64)
     delivering = sess["vehicle_type"].isin(DELIVERY_VEHICLES).to_numpy()
     is_park = (sess["kind"] == "park").to_numpy()
     wants_bay = (is_park & delivering) | ~is_park
@@ -133,39 +197,79 @@ def area_demand(
     over = np.where(np.isfinite(max_stay_s), np.maximum(dwell_s - max_stay_s, 0.0), 0.0)
     misused_s = np.where(is_park & ~delivering, dwell_s, np.where(is_park, over, 0.0))
 
-    daily = np.zeros(n)
+    counts = np.zeros((n, grid.n_hours))  # deliveries starting in each watched hour
     misuse = np.zeros(n)
-    arrivals: dict[str, np.ndarray] = {}
+    counted = np.zeros(len(sess), dtype=bool)
     free_points: list[tuple[float, float, str, float]] = []
-    per_type = np.maximum(day_counts, 1e-9)
     for i, zid in enumerate(sess["_bay"]):
         found = index.get(str(zid)) if pd.notna(zid) else None
-        if found is None or days[found] <= 0:
-            if not is_park[i] and "lane_zone_id" in sess.columns:
+        c = int(cell[i])
+        if found is None or not (0 <= c < grid.n_hours) or not watched[found, c]:
+            if found is None and not is_park[i] and "lane_zone_id" in sess.columns:
                 lane = sess["lane_zone_id"].iloc[i]
                 pt = lane_xy.get(str(lane))
                 if pt is not None:
                     free_points.append(
                         (pt[0], pt[1], str(sess["data_source_type"].iloc[i]), span_days)
                     )
-            continue
-        j = found
+            continue  # an hour nobody watched: the stop is not evidence of anything
         if wants_bay[i]:
-            daily[j] += 1.0 / days[j]
-            arr = arrivals.setdefault(ids[j], np.zeros((len(DAY_TYPES), 24)))
-            arr[dtype[i], hour[i]] += 1.0 / per_type[dtype[i]] * (span_days / days[j])
-        misuse[j] += misused_s[i]
+            counts[found, c] += 1.0
+            counted[i] = True
+        misuse[found] += misused_s[i]
+    watched_h = watched.sum(axis=1).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        misuse = np.where(days > 0, misuse / (days * 86_400.0 * sites.existing), 0.0)
+        misuse = np.where(watched_h > 0, misuse / (watched_h * 3600.0 * sites.existing), 0.0)
     misuse = np.clip(misuse, 0.0, 0.95)
     sites = replace(sites, misuse=misuse, evidence=tuple(evidence))
 
-    keep = daily > 0
-    pts = sites.lonlat[keep]
-    d_ids = [f"bay-{z}" for z, k in zip(ids, keep, strict=True) if k]
-    d_daily = list(daily[keep])
-    d_ev = [e for e, k in zip(evidence, keep, strict=True) if k]
-    d_label = ["deliveries at this bay" for _ in d_ids]
+    # Each bay's demand: its observed hours as counted; its unwatched hours of the period
+    # estimated (``_fill``); day types absent from the period estimated for the time slots.
+    days_of = grid.slot_sum(np.ones(grid.n_hours))  # (3, 24) days of each type in the period
+    shape = np.outer(ESTIMATED_DAY_FACTOR, TYPICAL_URBAN_PROFILE)
+    daily_obs = np.zeros(n)
+    daily_est = np.zeros(n)
+    arrivals: dict[str, np.ndarray] = {}
+    obs_dt = np.zeros(len(DAY_TYPES))
+    all_dt = np.zeros(len(DAY_TYPES))
+    for j in range(n):
+        if not watched[j].any():
+            continue
+        seen, est = _fill(counts[j], watched[j], grid, shape)
+        if seen is None:
+            evidence[j] = ESTIMATED  # watched only in hours that say nothing of a level
+            continue
+        daily_obs[j] = counts[j].sum() / span_days
+        daily_est[j] = est.sum() / span_days
+        obs_slot = grid.slot_sum(counts[j])
+        est_slot = grid.slot_sum(est)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            arr = np.where(days_of > 0, (obs_slot + est_slot) / days_of, seen)
+            obs_part = np.where(days_of > 0, obs_slot / days_of, 0.0)
+        arrivals[ids[j]] = arr
+        obs_dt += obs_part.sum(axis=1)
+        all_dt += arr.sum(axis=1)
+    sites = replace(sites, evidence=tuple(evidence))
+
+    d_pts: list[np.ndarray] = []
+    d_ids: list[str] = []
+    d_daily: list[float] = []
+    d_ev: list[str] = []
+    d_label: list[str] = []
+    for j, z in enumerate(ids):
+        if daily_obs[j] > 0:
+            d_pts.append(sites.lonlat[j])
+            d_ids.append(f"bay-{z}")
+            d_daily.append(float(daily_obs[j]))
+            d_ev.append(evidence[j])
+            d_label.append("deliveries at this bay")
+        if daily_est[j] > 0:
+            d_pts.append(sites.lonlat[j])
+            d_ids.append(f"bay-{z}-unwatched")
+            d_daily.append(float(daily_est[j]))
+            d_ev.append(ESTIMATED)
+            d_label.append("deliveries at this bay in the hours no camera watched (estimated)")
+    pts = np.asarray(d_pts, dtype=float).reshape(-1, 2)
     for x, y, src, nd in free_points:
         pts = np.vstack([pts, [[x, y]]])
         d_ids.append(f"lane-{len(d_ids)}")
@@ -175,15 +279,15 @@ def area_demand(
     notes: list[str] = []
     unwatched = [j for j in range(n) if evidence[j] == ESTIMATED]
     if unwatched and shops is not None:
-        est = _shops_outside_watch(shops, sites, evidence, rules.walk_limit_m)
-        if est is not None:
-            pts = np.vstack([pts, est.lonlat]) if len(pts) else est.lonlat
-            d_ids += list(est.ids)
-            d_daily += list(est.daily)
-            d_ev += [ESTIMATED] * len(est)
-            d_label += list(est.label)
+        est_pts = _shops_outside_watch(shops, sites, evidence, rules.walk_limit_m)
+        if est_pts is not None:
+            pts = np.vstack([pts, est_pts.lonlat]) if len(pts) else est_pts.lonlat
+            d_ids += list(est_pts.ids)
+            d_daily += list(est_pts.daily)
+            d_ev += [ESTIMATED] * len(est_pts)
+            d_label += list(est_pts.label)
             notes.append(
-                f"demand where no camera watches: {len(est)} declared shops of {shops.name}"
+                f"demand where no camera watches: {len(est_pts)} declared shops of {shops.name}"
                 " (weights by shop type, an assumption)"
             )
     if not d_ids:
@@ -203,30 +307,52 @@ def area_demand(
         simulated=all(e == SIMULATED for e in d_ev),
         evidence=tuple(d_ev),
     )
-    wanted = sess[wants_bay]
+    wanted = sess[counted]
     if len(wanted):
-        by_hour = np.bincount(hour[wants_bay], minlength=24).astype(float)
+        by_hour = np.bincount(hour[counted], minlength=24).astype(float)
         profile = tuple(float(v) for v in by_hour / by_hour.sum())
-        dw = dwell_s[wants_bay]
+        dw = dwell_s[counted]
         dwell_h = float(dw[dw > 0].mean()) / 3600.0 if np.any(dw > 0) else DEFAULT_DWELL_H
         src = "simulated" if set(wanted["data_source_type"]) == {SIMULATED} else "observed"
-        notes.append(f"hourly profile and mean dwell ({dwell_h * 60:.1f} min): {src} sessions")
+        notes.append(
+            f"hourly profile and mean dwell ({dwell_h * 60:.1f} min): {src} sessions in"
+            " watched hours"
+        )
     else:
         profile, dwell_h = TYPICAL_URBAN_PROFILE, DEFAULT_DWELL_H
         notes.append("hourly profile and dwell: assumed typical urban delivery day (estimated)")
     shares = demand.shares()
+    watched_bays = [j for j in range(n) if evidence[j] == OBSERVED]
+    cover = (
+        f"; cameras watched {float(watched[watched_bays].mean()):.0%} of the period's hours"
+        f" at their {len(watched_bays)} bays"
+        if watched_bays and grid.n_hours
+        else ""
+    )
     notes.insert(
         0,
         "demand: "
         + ", ".join(f"{shares.get(k, 0.0):.0%} {k}" for k in (OBSERVED, SIMULATED, ESTIMATED))
         + f" ({demand.daily.sum():.1f} deliveries/day; bays: "
         + ", ".join(f"{evidence.count(k)} {k}" for k in (OBSERVED, SIMULATED, ESTIMATED))
-        + ")",
+        + ")"
+        + cover,
     )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_dt = tuple(float(v) for v in np.where(all_dt > 0, obs_dt / all_dt, np.nan))
+    if arrivals:
+        notes.append(
+            "time-slot demand of the watched and simulated bays, share from watched hours"
+            " (the rest estimated): "
+            + ", ".join(
+                f"{name} {'-' if np.isnan(v) else f'{v:.0%}'}"
+                for name, v in zip(DAY_TYPES, by_dt, strict=True)
+            )
+        )
     if np.any(misuse > 0):
         notes.append(
-            f"misuse: mean {float(np.mean(misuse[days > 0])):.0%} of bay time taken by"
-            " other vehicles or overstays (reduces what a bay serves)"
+            f"misuse: mean {float(np.mean(misuse[watched_h > 0])):.0%} of bay time taken by"
+            " other vehicles or overstays in watched hours (reduces what a bay serves)"
         )
     street = zones["street_name"] if "street_name" in zones.columns else pd.Series([""] * n)
     return AreaDemand(
@@ -237,7 +363,31 @@ def area_demand(
         arrivals=arrivals,
         notes=tuple(notes),
         street_of=tuple(str(s) if pd.notna(s) else "" for s in street),
+        observed_by_day_type=by_dt,
     )
+
+
+def _fill(
+    counts: np.ndarray, watched: np.ndarray, grid: _Grid, shape: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Estimates for one bay's unwatched hours of the period, and its (3, 24) expected
+    deliveries an hour for day types the period lacks; (None, zeros) when its watched
+    hours say nothing of its level (they carry no weight in ``shape``).
+
+    An unwatched hour takes the bay's own mean in that day type and hour of day where
+    another day of the period watched it; else the bay's level times ``shape``
+    (``ESTIMATED_DAY_FACTOR`` x ``TYPICAL_URBAN_PROFILE``, assumptions), the level
+    fitted on its watched hours (deliveries counted / shape summed over them)."""
+    w = watched.astype(float)
+    weight = float((shape[grid.day_type, grid.hour] * w).sum())
+    if weight <= 1e-9:
+        return None, np.zeros_like(counts)
+    level = float(counts.sum()) / weight
+    n_seen = grid.slot_sum(w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(n_seen > 0, grid.slot_sum(counts) / n_seen, level * shape)
+    est = np.where(watched, 0.0, own[grid.day_type, grid.hour])
+    return own, est
 
 
 def _shops_outside_watch(

@@ -28,7 +28,7 @@ from optimiser.proposals import (
     site_evidence,
     to_geojson,
 )
-from optimiser.regimes import PERMANENT, Regime, catalogue
+from optimiser.regimes import DAY_TYPES, PERMANENT, Regime, catalogue
 from optimiser.requests import (
     PlacementRequest,
     PlacementResult,
@@ -95,7 +95,7 @@ def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
     props = placement_proposals(problem, before, after, evidence, new_bay=src.new_bay)
     simulated = bool(src.demand.simulated)
     shares = src.demand.shares()
-    summary = placement_summary(problem, before, after, props, simulated)
+    summary = placement_summary(problem, before, after, props, simulated) + evidence_line(src)
     kerb = problem.sites.bay_length_m
     regimes = [problem.sites.regime_of(j) for j in range(len(problem.sites))]
     result = PlacementResult(
@@ -226,7 +226,7 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
             f"  objective {res.objective:.2f}, bound {res.bound:.2f}, gap {res.gap:.2%},"
             f" {res.status} in {res.wall_s:.1f} s",
         ]
-    )
+    ) + evidence_line(src)
     result = TimeslotResultModel(
         status=res.status,
         objective=res.objective,
@@ -261,6 +261,23 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
     return Run(result, src, props, draw)
 
 
+def evidence_line(src: Loaded) -> str:
+    """The summary's line on what the demand rests on: observed, simulated and estimated
+    shares of the deliveries a day, and the observed share of each day type's time-slot
+    demand where sessions were read."""
+    shares = src.demand.shares()
+    line = "\n  evidence: " + ", ".join(
+        f"{shares.get(k, 0.0):.0%} {k}" for k in ("observed", "simulated", "estimated")
+    )
+    by_dt = [v for v in src.observed_by_day_type if not np.isnan(v)]
+    if by_dt:
+        line += "; time-slot demand from watched hours: " + ", ".join(
+            f"{name} {'-' if np.isnan(v) else f'{v:.0%}'}"
+            for name, v in zip(DAY_TYPES, src.observed_by_day_type, strict=True)
+        )
+    return line
+
+
 def _current_hours(src: Loaded, bay_idx: np.ndarray) -> list[str]:
     """Each bay's hours now: its regime's (permanent 24/7, periodic Paris hours)."""
     from optimiser.regimes import ALWAYS, PARIS_PERIODIC
@@ -271,30 +288,40 @@ def _current_hours(src: Loaded, bay_idx: np.ndarray) -> list[str]:
 def _zone_arrivals(
     src: Loaded, request: TimeslotRequest, bay_idx: np.ndarray, zone_of: np.ndarray, n_zones: int
 ) -> np.ndarray:
-    """(zones, 3, 24) deliveries an hour: observed per bay when sessions were read, else
-    each demand point's deliveries at its nearest bay in reach, with the hourly profile
+    """(zones, 3, 24) deliveries an hour: each bay's arrivals when sessions were read
+    (watched hours counted, the others estimated: ``optimiser.observed``), plus every
+    other demand point's deliveries at its nearest bay in reach, with the hourly profile
     and ``ESTIMATED_DAY_FACTOR`` per day type."""
     sites = src.sites
     out = np.zeros((n_zones, 3, 24))
+    points = np.arange(len(src.demand))
     if src.arrivals:
         for b, j in enumerate(bay_idx):
             arr = src.arrivals.get(str(sites.ids[j]))
             if arr is not None:
                 out[zone_of[b]] += arr
-        return out
+        # The bays' own demand points ("bay-<id>", "bay-<id>-unwatched") are in their
+        # arrivals; the rest (declared shops where no camera watches, double parking in
+        # lane zones) goes to its nearest bay, estimated: never 0 for an unwatched bay.
+        points = np.array(
+            [i for i, d in enumerate(src.demand.ids) if not d.startswith("bay-")], dtype=np.int64
+        )
+        if not len(points):
+            return out
     xy = sites.xy[bay_idx]
+    pxy = src.demand.xy[points]
     limit = request.rules.walk_limit_m
     if src.graph is not None:
-        reach = reach_network(src.demand.xy, xy, limit, src.graph)  # type: ignore[arg-type]
+        reach = reach_network(pxy, xy, limit, src.graph)  # type: ignore[arg-type]
     else:
-        reach = reach_straight(src.demand.xy, xy, limit)
+        reach = reach_straight(pxy, xy, limit)
     daily = np.zeros(n_zones)
     for i, r in enumerate(reach):
         if len(r):
-            near = r[np.argmin(np.hypot(*(xy[r] - src.demand.xy[i]).T))]
-            daily[zone_of[near]] += src.demand.daily[i]
+            near = r[np.argmin(np.hypot(*(xy[r] - pxy[i]).T))]
+            daily[zone_of[near]] += src.demand.daily[points[i]]
     prof = np.asarray(src.profile)
-    return np.stack([np.outer(daily * f, prof) for f in ESTIMATED_DAY_FACTOR], axis=1)
+    return out + np.stack([np.outer(daily * f, prof) for f in ESTIMATED_DAY_FACTOR], axis=1)
 
 
 def write_outputs(run: Run, kind: str, out: Path) -> dict[str, str]:

@@ -17,7 +17,14 @@ import pandas as pd
 
 from optimiser.bay_length import NewBayLength, for_rules
 from optimiser.errors import OptimiserInputError
-from optimiser.inputs import DEFAULT_DWELL_H, TYPICAL_URBAN_PROFILE, Demand, Rules, Sites
+from optimiser.inputs import (
+    DEFAULT_DWELL_H,
+    ESTIMATED_DAY_FACTOR,
+    TYPICAL_URBAN_PROFILE,
+    Demand,
+    Rules,
+    Sites,
+)
 from optimiser.loaders import (
     candidates_from_geojson,
     demand_from_file,
@@ -28,10 +35,6 @@ from optimiser.loaders import (
 from optimiser.requests import Sources
 
 Progress = Callable[[str], None]
-
-# Assumed deliveries of a Saturday and of a Sunday/holiday relative to a working day,
-# where no session says (the simulator's weekday factors: 0.55 and 0.12 of a weekday).
-ESTIMATED_DAY_FACTOR = (1.0, 0.55, 0.12)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +57,8 @@ class Loaded:
     observed_profile: bool = False
     # The length of one new bay and how it was chosen (optimiser.bay_length).
     new_bay: NewBayLength | None = None
+    # Share of each day type's time-slot arrivals counted in watched hours (NaN: none).
+    observed_by_day_type: tuple[float, ...] = ()
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -155,6 +160,7 @@ def _from_db(
         arrivals=area.arrivals,
         observed_profile=bool(area.arrivals),
         new_bay=new_bay if candidates else None,
+        observed_by_day_type=area.observed_by_day_type,
     )
 
 

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import func, or_, select
 
-from occupancy.storage.schema import curb_zones, lane_zones, runs, sessions
+from occupancy.domain.states import COMMS_EVENTS
+from occupancy.statistics.hourly import unwatched_intervals
+from occupancy.storage.schema import curb_zones, events, lane_zones, runs, sessions
 from occupancy.storage.store import Store, StoreError, now_ms
 from optimiser.errors import OptimiserInputError
 from optimiser.loaders import select_area
@@ -26,7 +28,10 @@ MS_PER_H = 3_600_000
 
 @dataclass(frozen=True, eq=False)
 class AreaInputs:
-    """One area's rows; ``camera_hours`` maps a device id to the hours it ran in the period."""
+    """One area's rows. ``unwatched``: the intervals its cameras did not watch (outside
+    their runs' footage, or with comms lost: ``occupancy.statistics.hourly.
+    unwatched_intervals``, the statistics' own rule); ``run_devices``: the devices with
+    runs; ``camera_hours``: hours each of those watched in the period."""
 
     area: str
     zones: pd.DataFrame
@@ -35,6 +40,8 @@ class AreaInputs:
     camera_hours: dict[str, float]
     start_ms: int
     end_ms: int
+    unwatched: pd.DataFrame | None = None
+    run_devices: frozenset[str] = frozenset()
 
 
 def parse_period(text: str | None, tz: str) -> tuple[int | None, int | None]:
@@ -162,31 +169,31 @@ def read_area(db: Store | str, area: str, start_ms: int | None, end_ms: int | No
             sess = pd.read_sql(q.order_by(sessions.c.start_ms), conn)
             devices = sorted({str(d) for d in zones["device_id"].dropna()})
             run_rows = pd.read_sql(select(runs).where(runs.c.device_id.in_(devices)), conn)
+            q = select(events).where(
+                events.c.data_source_device_id.in_(devices),
+                events.c.event_type.in_([str(e) for e in COMMS_EVENTS]),
+            )
+            if end_ms is not None:
+                q = q.where(events.c.event_time < end_ms)
+            comms = pd.read_sql(q.order_by(events.c.event_time), conn)
     finally:
         if own:
             store.close()
     lo = int(sess["start_ms"].min()) if start_ms is None and len(sess) else start_ms or 0
     hi = int(sess["end_ms"].max()) if end_ms is None and len(sess) else end_ms or 0
-    return AreaInputs(area, zones, sess, lanes, camera_hours(run_rows, lo, hi), lo, hi)
+    unwatched = unwatched_intervals(comms, run_rows, lo, hi, now_ms=min(hi, now_ms()))
+    ran = frozenset(str(d) for d in run_rows["device_id"])
+    hours = camera_hours(unwatched, ran, lo, hi)
+    return AreaInputs(area, zones, sess, lanes, hours, lo, hi, unwatched, ran)
 
 
-def camera_hours(run_rows: pd.DataFrame, start_ms: int, end_ms: int) -> dict[str, float]:
-    """Hours each device's runs cover inside [start_ms, end_ms) (overlaps counted once)."""
-    out: dict[str, float] = {}
-    now = now_ms()
-    for dev, g in run_rows.groupby("device_id"):
-        spans = []
-        for r in g.itertuples(index=False):
-            a = r.footage_start_ms if pd.notna(r.footage_start_ms) else r.started_ms
-            b = r.footage_end_ms if pd.notna(r.footage_end_ms) else (r.finished_ms or now)
-            a, b = max(int(a), start_ms), min(int(b), end_ms)
-            if b > a:
-                spans.append((a, b))
-        total, reach = 0, -1
-        for a, b in sorted(spans):
-            a = max(a, reach)
-            if b > a:
-                total += b - a
-                reach = b
-        out[str(dev)] = total / MS_PER_H
-    return out
+def camera_hours(
+    unwatched: pd.DataFrame, devices: frozenset[str], start_ms: int, end_ms: int
+) -> dict[str, float]:
+    """Hours each of ``devices`` watched inside [start_ms, end_ms): the period less its
+    ``unwatched`` intervals (merged per device, so overlaps count once)."""
+    a = unwatched["start_ms"].clip(lower=start_ms, upper=end_ms)
+    b = unwatched["end_ms"].clip(lower=start_ms, upper=end_ms)
+    gone = unwatched.assign(ms=b - a)
+    lost = gone.groupby("data_source_device_id")["ms"].sum()
+    return {d: max(0, end_ms - start_ms - int(lost.get(d, 0))) / MS_PER_H for d in sorted(devices)}

@@ -373,6 +373,17 @@ class HourlyArrays:
         return self.values[HOURLY_FLOAT_COLUMNS.index(name)]
 
 
+def offline_hours(p: PreparedSessions, t0: int, n_hours: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offline milliseconds of each (bay, hour), capped at an hour, and whether the hour
+    is offline: its camera did not watch for the majority of it (CDS: -1). Both
+    ``(B, H)`` for ``n_hours`` hours from ``t0``; the one rule of what counts as observed,
+    for the statistics and for the optimiser's demand."""
+    if not len(p.oz):
+        return np.zeros((p.n_bays, n_hours)), np.zeros((p.n_bays, n_hours), dtype=bool)
+    off_ms = np.minimum(covered_ms(p.oz, p.ostart, p.oend, p.n_bays, t0, n_hours), HOUR_MS)
+    return off_ms, off_ms > HOUR_MS / 2
+
+
 def hourly_arrays(
     p: PreparedSessions, t0: int, n_hours: int, *, max_duration_ms: int | None = None
 ) -> HourlyArrays:
@@ -388,12 +399,7 @@ def hourly_arrays(
     dl = p.window(p.dday, t0, t1, reach)
     (dp_count,) = _arrival_counts(p.dz[dl], p.dstart[dl], n_b, t0, n_hours, [None])
     dp_ms = covered_ms(p.dz[dl], p.dstart[dl], p.dend[dl], n_b, t0, n_hours)
-    off_ms = (
-        np.minimum(covered_ms(p.oz, p.ostart, p.oend, n_b, t0, n_hours), HOUR_MS)
-        if len(p.oz)
-        else np.zeros((n_b, n_hours))
-    )
-    offline = off_ms > HOUR_MS / 2
+    off_ms, offline = offline_hours(p, t0, n_hours)
     spaces = p.num_spaces[:, None]
     # All float columns in one (k, N) array: the frame then holds it as a single
     # block without copying (consolidating separate arrays costs more than the maths).
@@ -439,7 +445,8 @@ def hourly_frame(p: PreparedSessions, a: HourlyArrays, tz: str) -> pd.DataFrame:
     return frame
 
 
-def _grid(start_ms: int, end_ms: int, tz: str) -> tuple[int, int]:
+def hour_grid(start_ms: int, end_ms: int, tz: str) -> tuple[int, int]:
+    """The first local hour (ms) and the number of local hours covering [start_ms, end_ms)."""
     if end_ms <= start_ms:
         raise StatsError(f"empty period: end {end_ms} <= start {start_ms}")
     t0 = floor_local_hour(int(start_ms), tz)
@@ -456,7 +463,7 @@ def iter_hourly_arrays(
     max_cells: int = _MAX_CELLS,
 ) -> Iterator[HourlyArrays]:
     """Like ``iter_hourly_aggregates`` but yields the dense arrays (fastest to consume)."""
-    t0, n_hours = _grid(start_ms, end_ms, tz)
+    t0, n_hours = hour_grid(start_ms, end_ms, tz)
     step = max(1, max_cells // max(1, prepared.n_bays))
     reach = prepared.max_duration_ms
     for h in range(0, n_hours, step):
@@ -497,7 +504,7 @@ def hourly_aggregates(
     ``start_ms``/``end_ms`` are widened to whole local hours.
     """
     p = prepare(sessions, zones, offline=offline)
-    t0, n_hours = _grid(start_ms, end_ms, tz)
+    t0, n_hours = hour_grid(start_ms, end_ms, tz)
     return hourly_frame(p, hourly_arrays(p, t0, n_hours), tz)
 
 
@@ -691,7 +698,7 @@ def period_totals(
         acc["dwell_sum"] += np.where(ok, dwell, 0.0).sum(axis=1)
 
     # Dwell quantiles and vehicle shares need the sessions themselves.
-    t0, n_hours = _grid(start_ms, end_ms, tz)
+    t0, n_hours = hour_grid(start_ms, end_ms, tz)
     in_period = (p.start >= t0) & (p.start < t0 + n_hours * HOUR_MS)
     zs = p.z[in_period]
     dw = pd.DataFrame({"z": zs, "dwell_min": p.dwell_s[in_period] / 60.0})

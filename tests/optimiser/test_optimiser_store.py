@@ -179,7 +179,12 @@ def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> No
     # Observed working-day hours: cam's vans at 09-12, its double parking at 10.
     arr = area.arrivals["cam"]
     assert arr[0, 9] == pytest.approx(1.0) and arr[0, 10] == pytest.approx(2.0)
-    assert arr[1:].sum() == 0  # no Saturday or Sunday in the period
+    # No Saturday or Sunday in the period: never 0, but the bay's working-day level (5 a
+    # day, all watched) times the assumed day factors (0.55, 0.12), marked estimated.
+    assert arr[1].sum() == pytest.approx(5.0 * 0.55) and arr[2].sum() == pytest.approx(0.6)
+    assert area.observed_by_day_type[0] == pytest.approx(1.0)
+    assert area.observed_by_day_type[1:] == (0.0, 0.0)
+    assert any("working 100%, saturday 0%, sunday 0%" in n for n in area.notes)
 
 
 def test_bad_area_and_period_are_one_line_errors(db: str) -> None:
@@ -295,3 +300,101 @@ def test_cli_unknown_area_is_one_line(db: str, tmp_path: Path) -> None:
         lines = [ln for ln in res.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and "no bays in area 'Nowhere'" in lines[0], res.output
         assert "Traceback" not in res.output
+
+
+def test_hours_no_camera_watched_are_estimated_never_zero(tmp_path: Path) -> None:
+    """A camera watched its bay on Monday 08:00-12:00 only, with its comms lost 10:05-10:50
+    (hour 10 unwatched by the statistics' rule: offline for most of it). Over a Monday-
+    Tuesday period, only hours 8, 9 and 11 of Monday are observed."""
+    from occupancy.domain.records import EventType
+    from optimiser.inputs import ESTIMATED_DAY_FACTOR, TYPICAL_URBAN_PROFILE
+    from optimiser.requests import Sources, TimeslotRequest
+    from optimiser.runners import timeslots
+
+    url = f"sqlite:///{tmp_path / 'partial.db'}"
+    store = Store(url)
+    store.upsert_zones(
+        records_from_rows(
+            [
+                {
+                    "curb_zone_id": "cam",
+                    "name": "bay cam",
+                    "device_id": "cam-1",
+                    "source": "test",
+                    "geometry": square(LON["cam"], LAT),
+                    "lon": LON["cam"],
+                    "lat": LAT,
+                    "length_cm": 1000,
+                    "num_spaces": 1,
+                    "delivery_hours": "Mo-Sa 07:00-20:00; PH off",
+                    "area_id": "P",
+                }
+            ]
+        )
+    )
+    attempt = store.begin_run(
+        "run-p", device_id="cam-1", source="clip", live=False,
+        footage_start_ms=T0 + 8 * H, settings={},
+    )  # fmt: skip
+    store.finish_run(
+        "run-p", attempt, status=RunStatus.COMPLETE, footage_end_ms=T0 + 12 * H, frames_analysed=1
+    )
+    ev = [
+        {
+            "event_id": f"e{k}",
+            "event_type": str(t),
+            "event_time": T0 + 10 * H + m * 60_000,
+            "event_publication_time": T0 + 10 * H + m * 60_000,
+            "data_source_device_id": "cam-1",
+            "data_source_type": "camera",
+        }
+        for k, (t, m) in enumerate(((EventType.COMMS_LOST, 5), (EventType.COMMS_RESTORED, 50)))
+    ]
+    store.ingest_events(ev)
+    # Vans at 08:30, 09:30, 11:30 (watched) and one at 10:10, in the outage: not evidence.
+    rows = [
+        _session(f"v{h}", "park", "cam", T0 + int(h * H), 10, run_id="run-p")
+        for h in (8.5, 9.5, 10.17, 11.5)
+    ]
+    store.write_sessions_frame(pd.DataFrame(rows))
+    store.close()
+
+    start, end = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
+    inputs = read_area(url, "P", start, end)
+    assert inputs.camera_hours == {"cam-1": pytest.approx(4.0 - 0.75)}
+    area = area_demand(inputs, Rules(walk_limit_m=60))
+    assert area.sites.evidence == ("observed",)
+    shape = np.outer(ESTIMATED_DAY_FACTOR, TYPICAL_URBAN_PROFILE)
+    seen = shape[0, 8] + shape[0, 9] + shape[0, 11]
+    level = 3.0 / seen  # deliveries a working day, fitted on the three watched hours
+    demand = dict(zip(area.demand.ids, area.demand.daily, strict=True))
+    evidence = dict(zip(area.demand.ids, area.demand.evidence, strict=True))
+    # Observed: the 3 vans in watched hours, over the 2-day period.
+    assert demand["bay-cam"] == pytest.approx(1.5) and evidence["bay-cam"] == "observed"
+    # Estimated: Monday's other 21 hours at the level x shape; Tuesday's 8, 9 and 11 at
+    # Monday's own count (1 each), its other hours at the level x shape.
+    day = shape[0].sum()  # the profile's shares (they sum to 0.99: scale-free here)
+    est = (level * (day - seen) + 3.0 + level * (day - seen)) / 2
+    assert demand["bay-cam-unwatched"] == pytest.approx(est)
+    assert evidence["bay-cam-unwatched"] == "estimated"
+    arr = area.arrivals["cam"]
+    assert arr[0, 9] == pytest.approx(1.0)  # watched Monday 1, Tuesday estimated from it
+    assert arr[0, 10] == pytest.approx(level * shape[0, 10]) and arr[0, 10] > 0  # not 0
+    assert arr[0, 10] != pytest.approx(0.5)  # the 10:10 van in the outage is not counted
+    assert arr[1].sum() == pytest.approx(level * shape[1].sum())
+    assert arr[2].sum() == pytest.approx(level * shape[2].sum())
+    # The observed share of the working day is the 3 vans over both days' arrivals.
+    assert area.observed_by_day_type[0] == pytest.approx(1.5 / arr[0].sum())
+    assert area.demand.shares()["observed"] == pytest.approx(1.5 / (1.5 + est))
+    assert "cameras watched 6% of the period's hours at their 1 bays" in area.notes[0]
+
+    run = timeslots(
+        TimeslotRequest(sources=Sources(db=url, area="P", period="2026-03-02/2026-03-03"),
+                        time_limit_s=5, num_workers=1, deterministic=True)
+    )  # fmt: skip
+    shares = f"{1.5 / (1.5 + est):.0%} observed, 0% simulated, {est / (1.5 + est):.0%} estimated"
+    assert f"evidence: {shares}" in run.result.summary
+    assert f"time-slot demand from watched hours: working {1.5 / arr[0].sum():.0%}," in (
+        run.result.summary
+    )
+    assert "saturday 0%, sunday 0%" in run.result.summary
