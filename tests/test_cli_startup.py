@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from baywatch.cli import COMMANDS
+from tests.conftest import MODEL, SAMPLES, needs_footage
 from tests.test_cli import ROOT, assert_one_line_error, baywatch
 
 HEAVY = (
@@ -86,3 +87,22 @@ def test_a_bad_setting_is_one_line_in_every_command(
     # Any arguments: the settings are checked before the command parses its own.
     p = baywatch(name, "x", cwd=tmp_path, env={variable: value})
     assert_one_line_error(p, "invalid setting", says)
+
+
+@needs_footage
+def test_analyse_with_an_openvino_model_never_imports_pytorch(tmp_path: Path) -> None:
+    """The OpenVINO detector and the tracker run without PyTorch (``import torch`` alone costs
+    1.7-2.2 s of CPU at every start): a real analysis imports neither torch nor ultralytics."""
+    mods = _modules_after(
+        [
+            "analyse",
+            "--site",
+            str(SAMPLES / "meva-a1c9.yaml"),
+            "--model",
+            str(MODEL),
+            "--db",
+            f"sqlite:///{tmp_path}/a.db",
+        ]
+    )
+    assert "occupancy.runtime.analysis" in mods and "openvino" in mods  # it did analyse
+    assert not {m.split(".")[0] for m in mods} & {"torch", "ultralytics"}
