@@ -230,7 +230,9 @@ def area_demand(
     daily_obs = np.zeros(n)
     daily_est = np.zeros(n)
     arrivals: dict[str, np.ndarray] = {}
+    # Per day type: arrivals counted at watched bays, at simulated bays, and in all.
     obs_dt = np.zeros(len(DAY_TYPES))
+    sim_dt = np.zeros(len(DAY_TYPES))
     all_dt = np.zeros(len(DAY_TYPES))
     for j in range(n):
         if not watched[j].any():
@@ -247,7 +249,10 @@ def area_demand(
             arr = np.where(days_of > 0, (obs_slot + est_slot) / days_of, seen)
             obs_part = np.where(days_of > 0, obs_slot / days_of, 0.0)
         arrivals[ids[j]] = arr
-        obs_dt += obs_part.sum(axis=1)
+        if evidence[j] == SIMULATED:
+            sim_dt += obs_part.sum(axis=1)
+        else:
+            obs_dt += obs_part.sum(axis=1)
         all_dt += arr.sum(axis=1)
     sites = replace(sites, evidence=tuple(evidence))
 
@@ -340,13 +345,16 @@ def area_demand(
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         by_dt = tuple(float(v) for v in np.where(all_dt > 0, obs_dt / all_dt, np.nan))
+        sim_by_dt = np.where(all_dt > 0, sim_dt / all_dt, np.nan)
     if arrivals:
         notes.append(
-            "time-slot demand of the watched and simulated bays, share from watched hours"
-            " (the rest estimated): "
+            "time-slot demand of the watched and simulated bays by day type (observed in"
+            " watched hours / simulated / estimated): "
             + ", ".join(
-                f"{name} {'-' if np.isnan(v) else f'{v:.0%}'}"
-                for name, v in zip(DAY_TYPES, by_dt, strict=True)
+                f"{name} -"
+                if np.isnan(v)
+                else f"{name} {v:.0%}/{w:.0%}/{max(0.0, 1.0 - v - w):.0%}"
+                for name, v, w in zip(DAY_TYPES, by_dt, sim_by_dt, strict=True)
             )
         )
     if np.any(misuse > 0):

@@ -95,7 +95,9 @@ def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
     props = placement_proposals(problem, before, after, evidence, new_bay=src.new_bay)
     simulated = bool(src.demand.simulated)
     shares = src.demand.shares()
-    summary = placement_summary(problem, before, after, props, simulated) + evidence_line(src)
+    summary = placement_summary(problem, before, after, props, simulated) + evidence_line(
+        src, day_types=False
+    )
     kerb = problem.sites.bay_length_m
     regimes = [problem.sites.regime_of(j) for j in range(len(problem.sites))]
     result = PlacementResult(
@@ -261,17 +263,17 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
     return Run(result, src, props, draw)
 
 
-def evidence_line(src: Loaded) -> str:
+def evidence_line(src: Loaded, day_types: bool = True) -> str:
     """The summary's line on what the demand rests on: observed, simulated and estimated
-    shares of the deliveries a day, and the observed share of each day type's time-slot
-    demand where sessions were read."""
+    shares of the deliveries a day, and (``day_types``) the observed share of each day
+    type's time-slot demand where sessions were read."""
     shares = src.demand.shares()
     line = "\n  evidence: " + ", ".join(
         f"{shares.get(k, 0.0):.0%} {k}" for k in ("observed", "simulated", "estimated")
     )
     by_dt = [v for v in src.observed_by_day_type if not np.isnan(v)]
-    if by_dt:
-        line += "; time-slot demand from watched hours: " + ", ".join(
+    if by_dt and day_types:
+        line += "; time-slot demand observed in watched hours: " + ", ".join(
             f"{name} {'-' if np.isnan(v) else f'{v:.0%}'}"
             for name, v in zip(DAY_TYPES, src.observed_by_day_type, strict=True)
         )

@@ -182,9 +182,12 @@ def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> No
     # No Saturday or Sunday in the period: never 0, but the bay's working-day level (5 a
     # day, all watched) times the assumed day factors (0.55, 0.12), marked estimated.
     assert arr[1].sum() == pytest.approx(5.0 * 0.55) and arr[2].sum() == pytest.approx(0.6)
-    assert area.observed_by_day_type[0] == pytest.approx(1.0)
     assert area.observed_by_day_type[1:] == (0.0, 0.0)
-    assert any("working 100%, saturday 0%, sunday 0%" in n for n in area.notes)
+    # Observed / simulated / estimated shares: the watched bay's working days were seen,
+    # the simulated bay's sessions fall on working days too, the weekend is estimated.
+    note = next(n for n in area.notes if n.startswith("time-slot demand"))
+    assert "saturday 0%/0%/100%, sunday 0%/0%/100%" in note
+    assert area.observed_by_day_type[0] == pytest.approx(5.0 / 8.0)  # cam 5, sim 3 a day
 
 
 def test_bad_area_and_period_are_one_line_errors(db: str) -> None:
@@ -394,7 +397,7 @@ def test_hours_no_camera_watched_are_estimated_never_zero(tmp_path: Path) -> Non
     )  # fmt: skip
     shares = f"{1.5 / (1.5 + est):.0%} observed, 0% simulated, {est / (1.5 + est):.0%} estimated"
     assert f"evidence: {shares}" in run.result.summary
-    assert f"time-slot demand from watched hours: working {1.5 / arr[0].sum():.0%}," in (
+    assert f"time-slot demand observed in watched hours: working {1.5 / arr[0].sum():.0%}," in (
         run.result.summary
     )
     assert "saturday 0%, sunday 0%" in run.result.summary
