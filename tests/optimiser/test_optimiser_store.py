@@ -62,8 +62,9 @@ def _session(sid: str, kind: str, bay: str | None, start: int, dwell_min: float,
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'area.db'}"
+def db(store_url: str) -> str:
+    """The hand-made area, on SQLite and on PostgreSQL+PostGIS where configured."""
+    url = store_url
     store = Store(url)
     store.upsert_zones(
         records_from_rows(
