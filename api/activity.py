@@ -65,20 +65,10 @@ def regime_of(bay: Bay) -> Literal["permanent", "periodic"]:
 
 
 def _holidays(country: str, days: Sequence[date]) -> set[date]:
-    """Public holidays among ``days``: OSM's ``PH`` of the country, from opening-hours-py
-    (the library that already reads the bays' delivery hours)."""
-    import opening_hours
+    """Public holidays among ``days`` (``occupancy.statistics.calendar``)."""
+    from occupancy.statistics.calendar import public_holidays
 
-    try:
-        ph = opening_hours.OpeningHours("PH", country=country)
-    except opening_hours.UnknownCountryError:  # type: ignore[attr-defined]  # no calendar
-        return set()
-    out = set()
-    for d in days:
-        state, _comment = ph.state(datetime(d.year, d.month, d.day, 12, 0))
-        if state == opening_hours.State.OPEN:
-            out.add(d)
-    return out
+    return public_holidays(country, days)
 
 
 def matching_days(f: ActivityFilter, tz: str, country: str) -> list[date]:
@@ -92,9 +82,9 @@ def matching_days(f: ActivityFilter, tz: str, country: str) -> list[date]:
 
 
 def _day_type(d: date, hol: set[date]) -> DayType:
-    if d in hol or d.weekday() == 6:
-        return "sunday_holiday"
-    return "saturday" if d.weekday() == 5 else "working"
+    from occupancy.statistics.calendar import day_type
+
+    return day_type(d, hol)
 
 
 def session_frame(

@@ -34,8 +34,8 @@ Rules, per bay of the area:
 Where no camera watched (and nothing was simulated), demand comes from a declared
 layer: the shops file (``optimiser.instances.shop_demand``, weights by shop type, an
 assumption) inside the area's bays' hull, leaving out shops within the walking
-limit of a watched bay (their deliveries are already counted there). Public holidays
-are not told apart from working days here (day type from the weekday only).
+limit of a watched bay (their deliveries are already counted there). Day types follow
+the Paris parking rules: public holidays (of ``country``, OSM ``PH``) count as Sundays.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import pandas as pd
 import shapely
 
 from occupancy.inventory.bays import DELIVERY_VEHICLES
+from occupancy.statistics.calendar import DAY_TYPE_ORDER, day_type, public_holidays
 from occupancy.statistics.hourly import hour_grid, local_hours, offline_hours, prepare
 from optimiser.distances import to_l93
 from optimiser.inputs import (
@@ -82,10 +83,6 @@ class AreaDemand:
     observed_by_day_type: tuple[float, ...] = (float("nan"),) * 3
 
 
-def _day_type(weekday: int) -> int:
-    return 0 if weekday < 5 else (1 if weekday == 5 else 2)
-
-
 @dataclass(frozen=True)
 class _Grid:
     """The period's local hours: first hour (ms), count, and each hour's day type and
@@ -107,12 +104,17 @@ class _Grid:
         return out
 
 
-def _grid(start_ms: int, end_ms: int, tz: str) -> _Grid:
+def _grid(start_ms: int, end_ms: int, tz: str, country: str) -> _Grid:
+    """The period's local hours, each with its day type (``DAY_TYPES`` order; public
+    holidays of ``country`` are Sundays, ``occupancy.statistics.calendar``)."""
     if end_ms <= start_ms:
         return _Grid(start_ms, 0, np.zeros(0, np.int64), np.zeros(0, np.int64))
     t0, n = hour_grid(start_ms, end_ms, tz)
     local = local_hours(t0, n, tz)
-    dt = np.array([_day_type(int(w)) for w in local.day_of_week], dtype=np.int64)
+    dates = [ts.date() for ts in local]
+    hol = public_holidays(country, set(dates))
+    kind = {d: DAY_TYPE_ORDER.index(day_type(d, hol)) for d in set(dates)}
+    dt = np.array([kind[d] for d in dates], dtype=np.int64)
     return _Grid(t0, n, dt, np.asarray(local.hour, dtype=np.int64))
 
 
@@ -146,13 +148,15 @@ def area_demand(
     rules: Rules,
     tz: str = "Europe/Paris",
     shops: Path | None = None,
+    country: str = "FR",
 ) -> AreaDemand:
-    """Sites, demand and day-type arrivals of an area (see the module's rules)."""
+    """Sites, demand and day-type arrivals of an area (see the module's rules); hours
+    local to ``tz``, public holidays of ``country`` count as Sundays."""
     zones, sess = inputs.zones, inputs.sessions
     sites = sites_from_zones(zones, rules, where=f"area {inputs.area}")
     ids = list(sites.ids)
     n = len(ids)
-    grid = _grid(inputs.start_ms, inputs.end_ms, tz)
+    grid = _grid(inputs.start_ms, inputs.end_ms, tz, country)
     span_days = max(grid.days, 1e-9)
     lane_bay = dict(
         zip(

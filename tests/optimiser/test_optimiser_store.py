@@ -402,3 +402,17 @@ def test_hours_no_camera_watched_are_estimated_never_zero(tmp_path: Path) -> Non
         run.result.summary
     )
     assert "saturday 0%, sunday 0%" in run.result.summary
+
+
+def test_public_holidays_are_sunday_hours() -> None:
+    """Wednesday 11 November 2026 (Armistice) is a Sunday/holiday for the time slots, as
+    the Paris rules ("PH off") and the map's day types have it."""
+    from optimiser.observed import _grid
+
+    start, end = parse_period("2026-11-10/2026-11-12", "Europe/Paris")
+    grid = _grid(start, end, "Europe/Paris", "FR")
+    assert grid.n_hours == 72
+    assert list(grid.day_type[::24]) == [0, 2, 0]  # Tue working, Wed holiday, Thu working
+    assert list(grid.hour[:3]) == [0, 1, 2]
+    # A country with no calendar keeps the weekday.
+    assert list(_grid(start, end, "Europe/Paris", "ZZ").day_type[::24]) == [0, 0, 0]
