@@ -28,6 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.cds import error_body
 from api.fastpath import AvailabilityFastPath
+from api.forwarded import UnvouchedForwarding
 from api.jobs import JobQueue, JobRunner
 from api.keys import KeyStore
 from api.limits import RequestGuard, StreamSlots
@@ -181,6 +182,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Accept"],
         )
+    # Outermost: an address the server itself took from X-Forwarded-For (uvicorn's
+    # default outside `baywatch serve`) is not believed (api.forwarded).
+    app.add_middleware(UnvouchedForwarding)
 
     for r in (curbs, events, metrics, mapapi, availability, ingest, jobs, proposals, setup):
         app.include_router(r.router)
