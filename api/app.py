@@ -200,6 +200,20 @@ def create_app(
             where = ".".join(str(p) for p in e.get("loc", ()))
             details.append(f"{where}: {e.get('msg', 'invalid')}")
         first = details[0] if details else "invalid request"
+        # A body list over its cap (e.g. an ingest batch of more than MAX_BATCH events) is
+        # content too large to process (RFC 9110 §15.5.14), not a malformed request.
+        too_many = [
+            e for e in exc.errors() if e.get("type") == "too_long" and len(e.get("loc", ())) == 2
+        ]
+        if too_many and too_many[0]["loc"][0] == "body":
+            e = too_many[0]
+            cap = e.get("ctx", {}).get("max_length")
+            return _json_error(
+                413,
+                f"request body too large: {e['loc'][1]} holds at most {cap} items; "
+                "send them in several requests",
+                details,
+            )
         return _json_error(400, f"invalid request: {first}", details)
 
     @app.get("/", include_in_schema=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,9 +65,32 @@ def serve(
             "--workers > 1 is refused: rate limits and stream caps are counted per process; "
             "run one process per host (jobs are leased in the database, so several hosts are safe)"
         )
+    sock = _listen(host, port)  # before the database and the app: a busy port is one line
     store = _store(settings)
     app = create_app(settings, store=store)
-    uvicorn.Server(server_config(app, settings, host, port, log_level="info")).run()
+    server = uvicorn.Server(server_config(app, settings, host, port, log_level="info"))
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn; exits with one line if it cannot be."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        fail(f"--host {host}: {exc.strerror}")
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: fast restarts
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = (
+            " (another server runs there: choose --port)" if exc.errno == errno.EADDRINUSE else ""
+        )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}{hint}")
+    return sock
 
 
 @keys_app.command("create")

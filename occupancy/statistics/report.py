@@ -98,30 +98,15 @@ def _profile_figure(
     for ax, zid in zip(axes.ravel(), top, strict=False):
         b = p[p["curb_zone_id"] == zid]
         g = b.groupby(["weekend", "hour"])["occupancy_percent"].mean()
-        ax.plot(
-            range(24),
-            g.loc[False].reindex(range(24)).to_numpy(),
-            color="#1f77b4",
-            marker="o",
-            ms=2,
-            label="Mon-Fri",
+        lines = (
+            (g, False, "Mon-Fri", {"color": "#1f77b4", "marker": "o", "ms": 2}),
+            (g, True, "Sat-Sun", {"color": "#ff7f0e", "marker": "o", "ms": 2}),
+            (city, False, "all bays, Mon-Fri", {"color": "grey", "lw": 0.8, "ls": "--"}),
         )
-        ax.plot(
-            range(24),
-            g.loc[True].reindex(range(24)).to_numpy(),
-            color="#ff7f0e",
-            marker="o",
-            ms=2,
-            label="Sat-Sun",
-        )
-        ax.plot(
-            range(24),
-            city.loc[False].reindex(range(24)).to_numpy(),
-            color="grey",
-            lw=0.8,
-            ls="--",
-            label="all bays, Mon-Fri",
-        )
+        for series, weekend, label, style in lines:
+            by_hour = series.loc[weekend] if weekend in series.index.get_level_values(0) else None
+            hours = np.full(24, np.nan) if by_hour is None else by_hour.reindex(range(24))
+            ax.plot(range(24), np.asarray(hours, float), label=label, **style)
         ax.set_title(str(names.get(zid, zid))[:32], fontsize=9)
         ax.set_xticks([0, 6, 12, 18, 23])
         ax.tick_params(labelbottom=True)
@@ -223,6 +208,17 @@ def _map_figures(
     return out[0], out[1]
 
 
+NO_OBSERVED_HOURS = "no observed hours"
+NO_SESSIONS = "no parking sessions"
+
+
+def _observed_mean(occupancy_percent: pd.Series) -> str:
+    """Mean occupancy of the bays with observed hours; an unobserved bay is not 0 %."""
+    observed = occupancy_percent.to_numpy(float)
+    observed = observed[np.isfinite(observed)]
+    return f"{observed.mean():.1f} %" if len(observed) else NO_OBSERVED_HOURS
+
+
 def _wmean(values: pd.Series, weights: np.ndarray) -> float:
     return float(np.nansum(values.to_numpy(float) * weights) / max(1.0, float(weights.sum())))
 
@@ -261,10 +257,15 @@ def build_report(
         "bays": f"{len(zones):,}",
         "parking sessions": f"{n_park:,}",
         "double-parking sessions": f"{n_dp:,} ({n_dp / max(1, n_park + n_dp):.0%} of stops)",
-        "mean occupancy": f"{np.nanmean(totals['occupancy_percent']):.1f} %",
-        "mean dwell": f"{np.nansum(totals['average_dwell_time'] * w) / max(1, w.sum()):.1f} min",
-        "misuse (vehicle not allowed)": f"{_wmean(totals['misuse_share'], w):.0%}",
-        "overstay": f"{_wmean(totals['overstay_share'], w):.0%}",
+        "mean occupancy": _observed_mean(totals["occupancy_percent"]),
+        # Shares of no session are unknown, not 0 (the brief: an unobserved hour is not 0 %).
+        "mean dwell": f"{_wmean(totals['average_dwell_time'], w):.1f} min"
+        if n_park
+        else NO_SESSIONS,
+        "misuse (vehicle not allowed)": f"{_wmean(totals['misuse_share'], w):.0%}"
+        if n_park
+        else NO_SESSIONS,
+        "overstay": f"{_wmean(totals['overstay_share'], w):.0%}" if n_park else NO_SESSIONS,
     }
     rep = Report(
         title=title,

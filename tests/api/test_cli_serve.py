@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -61,3 +62,33 @@ def test_serve_setting_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and r.stderr.startswith(
         "error: invalid database URL 'nosuchdialect://x'"
     )
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "baywatch",
+                "serve",
+                "--port",
+                str(port),
+                "--db",
+                f"sqlite:///{tmp_path / 'b.db'}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert r.returncode == 2
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert lines == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another server runs there: choose --port)"
+    ]
+    assert not (tmp_path / "b.db").exists()  # nothing was opened or created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -52,3 +53,28 @@ def test_report_from_camera_sessions(tmp_path: Path) -> None:
     assert "SIMULATED" not in page
     assert page.count("data:image/png;base64,") == 4
     assert "lane beside A" in page
+
+
+def test_report_of_unobserved_hours_says_so_not_nan(tmp_path: Path) -> None:
+    # The only camera was offline the whole day: no hour of either bay was observed.
+    zones = ZONES.assign(device_id=["cam1", "cam1"])
+    offline = pd.DataFrame(
+        {
+            "data_source_device_id": ["cam1"],
+            "start_ms": [ms("2025-06-10 00:00")],
+            "end_ms": [ms("2025-06-11 00:00")],
+        }
+    )
+    rep = build_report(
+        frame([session("A", ms("2025-06-10 10:00"), ms("2025-06-10 10:30"))]),
+        zones,
+        start_ms=ms("2025-06-10 00:00"),
+        end_ms=ms("2025-06-11 00:00"),
+        offline=offline,
+    )
+    assert rep.summary["mean occupancy"] == "no observed hours"
+    assert rep.summary["mean dwell"] == "no parking sessions"
+    assert rep.summary["overstay"] == "no parking sessions"
+    page = write_report(rep, tmp_path / "r.html").read_text()
+    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "", page)  # the figures' bytes are not text
+    assert re.search(r"\bnan\b", text, re.IGNORECASE) is None
