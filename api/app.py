@@ -110,6 +110,10 @@ def create_app(
     settings = settings or get_settings()
     store = store or Store(settings.db)
     live = LiveIndex()
+    # Rate limits count in the database, which other processes may serve too, unless it
+    # is this process's own (in-memory SQLite): then counting here is exact and free.
+    private = store.dialect == "sqlite" and store.engine.url.database in (None, "", ":memory:")
+    shared = None if private else store.engine
     state = ApiState(
         settings=settings,
         store=store,
@@ -117,7 +121,9 @@ def create_app(
         live=live,
         follower=LiveFollower(store, live, settings.api_live_refresh_s),
         broadcaster=Broadcaster(),
-        limiter=RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst),
+        limiter=RateLimiter(
+            settings.api_rate_limit_per_s, settings.api_rate_limit_burst, engine=shared
+        ),
         profiles=Profiles(store, settings.api_time_zone),
         jobs=JobQueue(
             store,
@@ -130,7 +136,9 @@ def create_app(
             settings.api_max_streams_per_key,
             settings.api_max_streams_per_address,
         ),
-        stream_opens=RateLimiter(settings.api_stream_opens_per_s, STREAM_OPEN_BURST),
+        stream_opens=RateLimiter(
+            settings.api_stream_opens_per_s, STREAM_OPEN_BURST, name="stream-opens", engine=shared
+        ),
     )
     live.add_listener(state.broadcaster.publish)
     # Read state now, not in the lifespan, so the app answers correctly at once
@@ -220,8 +228,9 @@ def create_app(
     def _root() -> RedirectResponse:
         return RedirectResponse("/web/")
 
+    # async: a liveness probe must not queue behind the thread pool
     @app.get("/health", tags=["Service"])
-    def health() -> dict[str, object]:
+    async def health() -> dict[str, object]:
         """Liveness and a summary of what the service holds."""
         return {
             "status": "ok",

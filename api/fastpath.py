@@ -87,7 +87,7 @@ class AvailabilityFastPath:
             await self.app(scope, receive, send)
             return
         params = parse_free_query(scope["query_string"].decode("latin-1"))
-        if params is None or not self._allowed(scope):
+        if params is None or not await self._allowed(scope):
             await self.app(scope, receive, send)
             return
         body = orjson.dumps(free_bays_payload(self.state, **params))
@@ -95,7 +95,7 @@ class AvailabilityFastPath:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _allowed(self, scope: Scope) -> bool:
+    async def _allowed(self, scope: Scope) -> bool:
         auth = None
         for k, v in scope["headers"]:
             if k == b"authorization":
@@ -104,4 +104,4 @@ class AvailabilityFastPath:
             scheme, _, token = auth.partition(" ")
             return scheme.lower() == "bearer" and self.state.keys.verify(token.strip()) is not None
         client = scope.get("client")
-        return self.state.limiter.check(client[0] if client else "unknown") == 0
+        return await self.state.limiter.acquire(client[0] if client else "unknown") == 0

@@ -210,8 +210,11 @@ class EventStreamResponse(StreamingResponse):
         """Stream the events; end quietly when a write times out."""
 
         async def timed_send(msg: Message) -> None:
+            # asyncio.timeout arms one timer; wait_for (Python 3.11) would start a task
+            # per write, for every write of every stream.
             try:
-                await asyncio.wait_for(send(msg), self.write_timeout_s)
+                async with asyncio.timeout(self.write_timeout_s):
+                    await send(msg)
             except TimeoutError:
                 raise _SlowClient from None
 
@@ -223,3 +226,9 @@ class EventStreamResponse(StreamingResponse):
             rest = group.subgroup(lambda e: not isinstance(e, _SlowClient))
             if rest is not None:
                 raise rest from None
+        finally:
+            # A write that raised leaves the generator suspended, not closed: close it now,
+            # so that its ``finally`` gives back the stream's slot and queue.
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()

@@ -100,6 +100,7 @@ class LiveIndex:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._counts: dict[str, int] | None = None  # cached; None when state changed
         self.bays: list[Bay] = []
         self.index: dict[str, int] = {}
         self.lon: npt.NDArray[np.float64] = np.zeros(0)
@@ -132,6 +133,7 @@ class LiveIndex:
         store; one removed by hand stays served until the next start.)
         """
         with self._lock:
+            self._counts = None
             merged = list(self.bays)
             index = dict(self.index)
             for b in bays:
@@ -187,6 +189,7 @@ class LiveIndex:
         """Apply event rows (any order, repeats allowed); return and announce changes."""
         changes: dict[str, StateChange] = {}
         with self._lock:
+            self._counts = None
             for r in rows:
                 et, t = _EVENT_TYPES.get(r["event_type"]), int(r["event_time"])
                 self.last_updated_ms = max(
@@ -255,11 +258,18 @@ class LiveIndex:
             return c is None or c[1] is not EventType.COMMS_LOST
 
     def counts(self) -> dict[str, int]:
-        """How many bays are in each state: ``{'free': n, 'occupied': n, 'unknown': n}``."""
-        out = {s.value: 0 for s in BayState}
-        for s in self.states():
-            out[s.state.value] += 1
-        return out
+        """How many bays are in each state: ``{'free': n, 'occupied': n, 'unknown': n}``.
+
+        Kept until the state changes: ``/health`` and every new stream's ``hello`` ask for
+        it, and counting a city's 9,000 bays each time would hold the event loop.
+        """
+        with self._lock:
+            if self._counts is None:
+                out = {s.value: 0 for s in BayState}
+                for s in self.states():
+                    out[s.state.value] += 1
+                self._counts = out
+            return dict(self._counts)
 
     # -- queries ---------------------------------------------------------------------
 
@@ -408,26 +418,56 @@ class LiveFollower:
             self._thread.join(timeout=5)
 
 
+# What a stream's queue holds when it is time for a keep-alive comment, not a change.
+HEARTBEAT: list[StateChange] = []
+
+
 class Broadcaster:
-    """Fans state changes out to push-stream clients (one asyncio queue each)."""
+    """Fans state changes and keep-alive beats out to push-stream clients (one asyncio
+    queue each).
+
+    One ticker task serves every stream's heartbeat: every ``TICK_S`` it puts
+    ``HEARTBEAT`` in the queues whose beat is due, so a stream is nothing but a wait on
+    its queue (no timer, task or disconnect poll of its own). With 500 streams, per-stream
+    timers cost the loop more than the streams' writes (issue 14's ``/health`` benchmark).
+    Beats are therefore up to ``TICK_S`` late.
+    """
+
+    TICK_S = 0.25
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queues: set[asyncio.Queue[list[StateChange]]] = set()
+        self._queues: dict[asyncio.Queue[list[StateChange]], tuple[float, float]] = {}
+        self._ticker: asyncio.Task[None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver on ``loop`` (the server's event loop), from any thread."""
         self._loop = loop
 
-    def subscribe(self) -> asyncio.Queue[list[StateChange]]:
-        """A new client's queue of change batches (1,000 batches at most)."""
+    def subscribe(self, heartbeat_s: float = 15.0) -> asyncio.Queue[list[StateChange]]:
+        """A new client's queue of change batches (1,000 batches at most), with
+        ``HEARTBEAT`` every ``heartbeat_s`` seconds. Called on the event loop."""
         q: asyncio.Queue[list[StateChange]] = asyncio.Queue(maxsize=1000)
-        self._queues.add(q)
+        loop = asyncio.get_running_loop()
+        self._queues[q] = (heartbeat_s, loop.time() + heartbeat_s)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = loop.create_task(self._tick())
         return q
 
     def unsubscribe(self, q: asyncio.Queue[list[StateChange]]) -> None:
         """Forget a client's queue (it disconnected)."""
-        self._queues.discard(q)
+        self._queues.pop(q, None)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queues:
+            await asyncio.sleep(self.TICK_S)
+            now = loop.time()
+            for q, (every, due) in list(self._queues.items()):
+                if due <= now and q in self._queues:
+                    self._queues[q] = (every, now + every)
+                    with contextlib.suppress(asyncio.QueueFull):
+                        q.put_nowait(HEARTBEAT)
 
     def publish(self, changes: list[StateChange]) -> None:
         """Send a batch of changes to every subscribed queue, from any thread; a full queue (a

@@ -13,6 +13,16 @@ A job's ``source`` is one of:
   while they stay under an allowed prefix), so neither the decoder nor a redirect can
   make the server reach another host (SSRF).
 
+An allowed host *name* could still be made to point inside the network (a poisoned or
+rebinding DNS record: 127.0.0.1, 10.x, 169.254.169.254). A name must therefore resolve
+to public (global) addresses, or to one of the ``api_source_networks`` (the cameras'
+own network, named by the operator); an IP literal in an allowed prefix is allowed as
+written. For downloads this is checked on the very address the connection is made to
+(``_VettedBackend``: one resolution, checked, then connected to), so a record that
+changes between the check and the connection gains nothing. RTSP footage is opened by
+the decoder, which resolves the name again: there the check, at submission and when the
+job starts, narrows the window but cannot close it.
+
 Anything else is refused with ``SourceRefused``, whose message names the rule; the
 check of a path's place comes before any look at the file system, so a refused path
 tells nothing about what exists outside the roots.
@@ -20,12 +30,16 @@ tells nothing about what exists outside the roots.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import re
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from occupancy.config.settings import Settings
@@ -55,6 +69,7 @@ class FootagePolicy:
     media_roots: tuple[Path, ...]
     url_prefixes: tuple[str, ...]
     max_bytes: int
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @classmethod
     def from_settings(cls, s: Settings) -> FootagePolicy:
@@ -64,6 +79,7 @@ class FootagePolicy:
             media_roots=tuple(Path(r).resolve() for r in s.api_media_roots),
             url_prefixes=tuple(s.api_source_urls),
             max_bytes=s.api_max_upload_bytes,
+            networks=tuple(ipaddress.ip_network(n, strict=False) for n in s.api_source_networks),
         )
 
     @property
@@ -85,6 +101,7 @@ class FootagePolicy:
         scheme = urlsplit(source).scheme.lower()
         if scheme in _DEFAULT_PORTS:
             self.check_url(source)
+            self.check_host(source)
             return source
         if scheme == "file":
             return str(self.check_path(urlsplit(source).path))
@@ -123,6 +140,37 @@ class FootagePolicy:
             ):
                 return True
         return False
+
+    def vetted_address(self, host: str, port: int) -> str:
+        """The address to connect to for ``host``: resolved once and checked (module doc).
+
+        Raises ``SourceRefused`` naming the host and the address it resolved to; an
+        unresolvable name raises ``OSError`` (``socket.gaierror``).
+        """
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None:
+            return str(literal)  # an allowed prefix names this very address
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [str(info[4][0]) for info in infos]
+        for a in addresses:  # every record must pass: the connection may try any of them
+            ip = ipaddress.ip_address(a.split("%")[0])
+            ip = getattr(ip, "ipv4_mapped", None) or ip
+            if not ip.is_global and not any(ip in net for net in self.networks):
+                raise SourceRefused(
+                    f"source: {host} resolves to {ip}, which is not a public address "
+                    "(allow its network in BAYWATCH_API_SOURCE_NETWORKS)"
+                )
+        return addresses[0]
+
+    def check_host(self, url: str) -> None:
+        """Refuse a URL whose host resolves inside the network (see ``vetted_address``);
+        a name that does not resolve now is left to the connection to judge."""
+        u = urlsplit(url)
+        with contextlib.suppress(OSError):
+            self.vetted_address(u.hostname or "", _port(u) or _DEFAULT_PORTS[u.scheme.lower()])
 
     def check_path(self, raw: str) -> Path:
         """The resolved file of an absolute path under a media root; ``SourceRefused`` else."""
@@ -182,6 +230,7 @@ class FootagePolicy:
             return str(path), path
         if scheme in ("rtsp", "rtsps"):
             self.check_url(source)  # the settings may have changed since submission
+            self.check_host(source)
             return source, None
         return str(self.check_path(source)), None
 
@@ -191,7 +240,12 @@ class FootagePolicy:
 
         target = self.data_dir / "downloads" / f"{job_id}.video"
         target.parent.mkdir(parents=True, exist_ok=True)
-        with httpx.Client(follow_redirects=False, timeout=30.0) as http:
+        # No proxy from the environment: the vetted connection must be to the footage host.
+        transport = httpx.HTTPTransport(trust_env=False)
+        transport._pool._network_backend = _VettedBackend(self)  # type: ignore[assignment]
+        with httpx.Client(
+            transport=transport, follow_redirects=False, timeout=30.0, trust_env=False
+        ) as http:
             for _ in range(MAX_REDIRECTS + 1):
                 self.check_url(url)
                 with http.stream("GET", url) as resp:
@@ -218,3 +272,38 @@ def _under(path: str, prefix: str) -> bool:
     if not prefix.endswith("/"):
         return path == prefix or path.startswith(prefix + "/")
     return path.startswith(prefix)
+
+
+class _VettedBackend:
+    """httpcore's network backend, connecting only to ``FootagePolicy.vetted_address``.
+
+    httpx has no public hook between name resolution and connection; its pool's
+    ``_network_backend`` is that hook (a test downloads through it, so a change in httpx
+    that bypassed it would fail that test).
+    """
+
+    def __init__(self, policy: FootagePolicy) -> None:
+        import httpcore
+
+        self.policy = policy
+        self.inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> Any:
+        """Connect to the vetted address of ``host`` (TLS still verifies ``host``)."""
+        address = self.policy.vetted_address(host, port)
+        return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, *_args: Any, **_kw: Any) -> Any:
+        """Never: footage comes over TCP."""
+        raise SourceRefused("source: unix sockets are not accepted")
+
+    def sleep(self, seconds: float) -> None:
+        """httpcore's retry pause."""
+        self.inner.sleep(seconds)

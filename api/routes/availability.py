@@ -6,7 +6,6 @@ driver's "where can I stop now" costs a vectorised distance over all bays.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 
 from api.keys import Principal
 from api.limits import EventStreamResponse, StreamRefused
-from api.live import BayState, StateChange
+from api.live import HEARTBEAT, BayState, StateChange
 from api.profiles import weekday_hour
 from api.security import current_principal, public
 from api.state import ApiState, get_state
@@ -201,7 +200,7 @@ async def stream(
     settings = state.settings
     address = request.client.host if request.client else "unknown"
     key_id = None if principal is None else principal.key_id
-    wait = state.stream_opens.check(f"key:{key_id}" if key_id else f"addr:{address}")
+    wait = await state.stream_opens.acquire(f"key:{key_id}" if key_id else f"addr:{address}")
     if wait > 0:
         raise HTTPException(
             429,
@@ -212,18 +211,17 @@ async def stream(
         slot = state.streams.acquire(key_id, address)
     except StreamRefused as exc:
         raise HTTPException(exc.status, str(exc), headers={"Retry-After": "5"}) from None
-    queue = state.broadcaster.subscribe()
+    queue = state.broadcaster.subscribe(heartbeat_s)
 
     async def gen() -> AsyncIterator[bytes]:
+        # A client that goes away is noticed by the response (it listens for the
+        # disconnect and cancels this generator); a slow one by its write timeout.
         sent = 0
         try:
             yield _sse("hello", {"counts": state.live.counts(), "time_ms": now_ms()})
             while max_events is None or sent < max_events:
-                try:
-                    changes = await asyncio.wait_for(queue.get(), timeout=heartbeat_s)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
+                changes = await queue.get()
+                if changes is HEARTBEAT:
                     yield b": keep-alive\n\n"
                     continue
                 yield _sse("state", [_change(c) for c in changes])

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="URL prefixes (scheme://host[:port][/path]) footage jobs may fetch; empty = none",
     )
+    api_source_networks: list[str] = Field(
+        default_factory=list,
+        description="non-public networks footage URLs may resolve to (the cameras' own); "
+        "empty = public addresses only, or an IP written in api_source_urls",
+    )
     api_trusted_proxies: list[str] = Field(
         default_factory=list,
         description="addresses/networks whose X-Forwarded-For is believed; empty = none",
@@ -167,7 +172,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {v!r}") from exc
         return v
 
-    @field_validator("api_trusted_proxies")
+    @field_validator("api_trusted_proxies", "api_source_networks")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
         import ipaddress

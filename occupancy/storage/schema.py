@@ -195,6 +195,17 @@ jobs = Table(
     Column("lease_expires_ms", BigInteger),
 )
 
+# Token buckets of the API's rate limits, shared by every process serving this database
+# (occupancy.storage.rate_limits). A row whose bucket is full again is deleted.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(300), primary_key=True),  # "<limit>:<client>"
+    Column("tokens", Float, nullable=False),  # after the last request
+    Column("updated_s", Float, nullable=False),  # seconds since the epoch
+    Column("granted", Boolean, nullable=False),  # whether the last request was let through
+)
+
 # -- optimiser runs and the proposals planners review -----------------------------
 
 optimiser_runs = Table(
