@@ -28,16 +28,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 # OpenCV's wheel needs these two system libraries even headless.
 RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/*
-# CPU-only PyTorch first, from PyTorch's CPU index: otherwise ultralytics pulls the CUDA
-# build from PyPI (several GB of GPU libraries a CPU server never loads).
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch torchvision
+# Every version comes from requirements.lock (the versions CI tested), as constraints.
+COPY requirements.lock /tmp/requirements.lock
+# CPU-only PyTorch first, from PyTorch's CPU index, at the locked version (2.x+cpu meets
+# ==2.x): otherwise ultralytics pulls the CUDA build from PyPI (several GB of GPU
+# libraries a CPU server never loads); the lock's nvidia-* pins are then never needed.
+RUN pip install -c /tmp/requirements.lock \
+    --index-url https://download.pytorch.org/whl/cpu torch torchvision
 COPY --from=wheel /wheels /wheels
-RUN pip install /wheels/*.whl && rm -rf /wheels
+RUN pip install -c /tmp/requirements.lock /wheels/*.whl && rm -rf /wheels /tmp/requirements.lock
 RUN useradd --system --uid 10001 --home-dir /var/lib/baywatch --create-home baywatch
 USER baywatch
 WORKDIR /var/lib/baywatch
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status == 200 else 1)"
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["baywatch"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
