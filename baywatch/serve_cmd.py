@@ -62,8 +62,8 @@ def serve(
     settings = _settings(db, env_file)
     if workers > 1:
         fail(
-            "--workers > 1 is refused: rate limits and stream caps are counted per process; "
-            "run one process per host (jobs are leased in the database, so several hosts are safe)"
+            "--workers > 1 is refused: stream caps are counted per process; run one process "
+            "per host (jobs and rate limits are kept in the database, so several hosts are safe)"
         )
     sock = _listen(host, port)  # before the database and the app: a busy port is one line
     store = _store(settings)
