@@ -9,9 +9,7 @@ spoofer more than one client's rate limit.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +18,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ORIGIN
-from tests.api.server import free_port
+from tests.api.server import free_port, server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,27 +38,10 @@ def uvicorn_factory(tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
     }
     environ.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own default: trust 127.0.0.1
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--log-level", "warning", *args],
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                httpx.get(url + "/web/", timeout=1)  # not rate limited: the budget stays whole
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    argv = [*cmd, "--port", str(port), "--log-level", "warning", *args]
+    # /web/ is not rate limited: the clients' budget stays whole
+    with server_process(argv, port, environ, tmp_path, ready="/web/") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _codes(url: str) -> list[int]:

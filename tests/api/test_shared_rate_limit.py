@@ -8,7 +8,6 @@ the database each process let the client have its own burst, so it got twice the
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from api.security import RateLimiter
 from occupancy.storage.rate_limits import take_token
 from occupancy.storage.store import Store
 from tests.api.conftest import ORIGIN, zone_rows
-from tests.api.server import free_port
+from tests.api.server import free_port, server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BURST = 6
@@ -33,27 +32,10 @@ BURST = 6
 @contextmanager
 def serve(db: str, **env: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "baywatch", "serve", "--port", str(port), "--db", db],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "BAYWATCH_API_JOB_WORKERS": "0", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            try:
-                httpx.get(url + "/health", timeout=1)  # /health is not rate limited
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    argv = [sys.executable, "-m", "baywatch", "serve", "--port", str(port), "--db", db]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "BAYWATCH_API_JOB_WORKERS": "0", **env}
+    with server_process(argv, port, environ, ROOT) as url:  # /health is not rate limited
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_two_serve_processes_share_one_rate_limit(store_url: str) -> None:
