@@ -60,6 +60,43 @@ def grid_areas(sites: Sites, cell_m: float) -> IntArray:
     return idx.astype(np.int64)
 
 
+def component_areas(problem: PlacementProblem, max_sites: int = 600) -> IntArray:
+    """Area index of each site: the connected components of the site-demand graph (two
+    sites are linked when a demand group reaches both), packed first-fit-decreasing into
+    areas of at most ``max_sites`` sites (a larger component is an area on its own).
+
+    No demand group then spans two areas, so the stitched layout loses nothing at the
+    borders and the Lagrangian bound has no border term: its only relaxation is the
+    bay budget, priced. Needs scipy (imported here).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n_sites, reach = len(problem.sites), problem.groups.reach
+    n_groups = len(reach)
+    rows = np.repeat(np.arange(n_groups), [len(r) for r in reach]) + n_sites
+    cols = np.concatenate(reach) if n_groups else np.zeros(0, dtype=np.int64)
+    graph = coo_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(n_sites + n_groups, n_sites + n_groups)
+    )
+    _, label = connected_components(graph, directed=False)
+    comp_of_site = label[:n_sites]
+    comps, site_comp, sizes = np.unique(comp_of_site, return_inverse=True, return_counts=True)
+    area_of_comp = np.zeros(len(comps), dtype=np.int64)
+    fill: list[int] = []
+    for c in np.argsort(-sizes, kind="stable"):
+        size = int(sizes[c])
+        room = [a for a, f in enumerate(fill) if f + size <= max_sites]
+        if room:
+            a = min(room, key=lambda a: fill[a])
+            fill[a] += size
+        else:
+            a = len(fill)
+            fill.append(size)
+        area_of_comp[c] = a
+    return area_of_comp[site_comp].astype(np.int64)
+
+
 def _area_groups(problem: PlacementProblem, idx: IntArray) -> IntArray:
     """The city's groups that reach a site of the area, in the order the area lists them."""
     inside = np.zeros(len(problem.sites), dtype=bool)
@@ -289,4 +326,168 @@ def solve_by_area(
         n_variables=n_vars,
         n_constraints=n_cons,
         solver=f"areas({n_areas})+lp+greedy+{options.solver}",
+    )
+
+
+def _component_job(
+    job: tuple[PlacementProblem, IntArray, SolveOptions, float, float],
+) -> tuple[PlacementSolution, float, str]:
+    """One area of independent components with the bay budget priced: its layout (the
+    full method, from the city greedy's layout), an upper bound on its priced optimum
+    V_a(mu), and a note of its sites, time given and time taken (worker process)."""
+    priced, greedy, options, slice_s, end_at = job
+    left = min(slice_s, end_at - time.time())
+    t = time.perf_counter()
+    if left >= 2.0:
+        try:
+            sol = optimise(priced, replace(options, time_limit_s=left), hint=greedy)
+            took = time.perf_counter() - t
+            return sol, sol.bound, f"{len(priced.sites)}/{left:.0f}/{took:.0f}"
+        except OptimiserInputError:
+            pass
+    # Late (or its LP did not finish in its slice): the city greedy's layout, and the
+    # area's LP relaxation for the bound, which cannot be cut short.
+    lp_bound, _ = lp_relaxation(priced, time_limit_s=600.0)
+    sol = evaluate_layout(priced, greedy, 600.0)
+    took = time.perf_counter() - t
+    return sol, max(lp_bound, sol.objective), f"{len(priced.sites)}/{left:.0f}/{took:.0f} late"
+
+
+def solve_by_component(
+    problem: PlacementProblem,
+    options: SolveOptions,
+    progress: Callable[[str], None] | None = None,
+    processes: int | None = None,
+    max_sites: int = 600,
+) -> PlacementSolution:
+    """A city placement for a budget on bays added only, by independent components.
+
+    Method (Lagrangian relaxation of the one coupling constraint, the bay budget B):
+
+    1. ``component_areas``: no demand group spans two areas, so for a price mu >= 0 per
+       bay added the city model falls apart into the areas' priced models, and
+       ``mu B + sum_a V_a(mu)`` bounds the city optimum for any mu (V_a(mu): area a's
+       optimum with add_cost + mu and no budget; any upper bound of it will do).
+    2. mu: the city greedy's last marginal gain (its estimate of the budget's price).
+    3. Each area's priced model is solved once by the full method (``optimise``) in a
+       worker, largest first, its time in proportion to its demand groups; its bound (the better of its LP
+       and its MIP bound) bounds V_a(mu), and its layout is the area's part.
+    4. If the areas together add more than B bays, the added bays serving the fewest
+       deliveries a day (Erlang-B, per bay) are dropped until B is met, and the areas
+       touched are evaluated again exactly. The objective is the stitched layout's
+       exact value (the sum of the areas'); the gap includes mu x the budget left unused.
+    """
+    b = problem.budget
+    if b.max_added is None or any(
+        v is not None for v in (b.max_removed, b.max_changes, b.max_new_kerb_m, b.max_total_kerb_m)
+    ):
+        raise OptimiserInputError(
+            "components: the component method handles a budget on bays added only"
+        )
+    t0 = time.perf_counter()
+    say = progress or (lambda _: None)
+    area_of = component_areas(problem, max_sites)
+    say("greedy layout of the whole city (the budget's price)")
+    price: list[float] = [0.0]
+    greedy = greedy_layout(problem, price=price)
+    mu = max(0.0, price[0])
+    parts = []
+    for a in range(int(area_of.max()) + 1):
+        idx = np.flatnonzero(area_of == a)
+        sub = _area_problem(problem, idx, 0, full_border=False)
+        if sub is not None:
+            parts.append((idx, _priced(sub, mu)))
+    procs = max(1, processes or os.cpu_count() or 1)
+    parallel = procs > 1 and len(parts) > 1
+    left = options.time_limit_s - (time.perf_counter() - t0)
+    # Areas run in parallel, largest first; each gets a share of the time left in
+    # proportion to its groups, and all stop by ``end_at`` (90 % of the time left, the
+    # rest for the repair and the stitching).
+    order = sorted(range(len(parts)), key=lambda i: -len(parts[i][1].groups.daily))
+    window = 0.9 * left
+    end_at = time.time() + window
+    n_groups = sum(len(p.groups.daily) for _, p in parts)
+    jobs = [
+        (
+            parts[i][1],
+            greedy[parts[i][0]],
+            options,
+            # its share of the processes' time, never less than 2 s (an LP, a MIP try)
+            max(2.0, window * procs * len(parts[i][1].groups.daily) / n_groups),
+            end_at,
+        )
+        for i in order
+    ]
+    say(f"{len(parts)} areas of whole components on {procs} process(es), mu = {mu:.3f}/bay")
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=procs if parallel else 1, mp_context=ctx) as pool:
+        done = list(pool.map(_component_job, jobs)) if parallel else list(map(_component_job, jobs))
+    say("areas (sites/s given/s taken): " + ", ".join(d[2] for d in done))
+    results: list[tuple[PlacementSolution, float]] = [(done[0][0], done[0][1])] * len(parts)
+    for k, i in enumerate(order):
+        results[i] = (done[k][0], done[k][1])
+    existing = problem.sites.existing
+    bays = existing.copy()
+    for (idx, _), (sol, _) in zip(parts, results, strict=True):
+        bays[idx] = sol.bays
+    bound = mu * float(b.max_added) + sum(ub for _, ub in results)
+    # Repair: drop the added bays that serve least until the budget holds.
+    added = np.maximum(bays - existing, 0)
+    excess = int(added.sum()) - int(b.max_added)
+    touched: set[int] = set()
+    if excess > 0:
+        say(f"{excess} bays over the budget: dropping those that serve least")
+        served = np.zeros(len(bays))
+        for (idx, _), (sol, _) in zip(parts, results, strict=True):
+            served[idx] = sol.served_erlang / np.maximum(sol.bays, 1)
+        area_part = -np.ones(len(bays), dtype=np.int64)
+        for p, (idx, _) in enumerate(parts):
+            area_part[idx] = p
+        for j in np.argsort(served, kind="stable"):
+            if excess <= 0:
+                break
+            drop = min(int(added[j]), excess)
+            if drop > 0:
+                bays[j] -= drop
+                excess -= drop
+                touched.add(int(area_part[j]))
+    obj = 0.0
+    load = np.zeros(len(bays))
+    served_model = np.zeros(len(bays))
+    served_erlang = np.zeros(len(bays))
+    n_vars = n_cons = 0
+    lin_err = 0.0
+    for p, ((idx, priced), (sol, _)) in enumerate(zip(parts, results, strict=True)):
+        unpriced = replace(priced, costs=problem.costs, budget=Budget())
+        if p in touched:
+            sol = evaluate_layout(unpriced, bays[idx])
+        n_add = int(np.maximum(bays[idx] - existing[idx], 0).sum())
+        # The area's exact value without the price: priced objective + mu x bays added.
+        obj += sol.objective + (0.0 if p in touched else mu * n_add)
+        load[idx] = sol.load
+        served_model[idx] = sol.served_model
+        served_erlang[idx] = sol.served_erlang
+        n_vars += sol.n_variables
+        n_cons += sol.n_constraints
+        lin_err = max(lin_err, sol.linearisation_error)
+    bound = max(bound, obj)
+    offset = objective_offset(problem)
+    gap = relative_gap(obj + offset, bound + offset)
+    say(f"objective {obj + offset:.1f}, bound {bound + offset:.1f}")
+    return PlacementSolution(
+        bays=bays,
+        load=load,
+        served_model=served_model,
+        served_erlang=served_erlang,
+        objective=obj + offset,
+        bound=bound + offset,
+        gap=gap,
+        abs_gap=bound - obj,
+        status="OPTIMAL" if gap <= max(options.relative_gap, 1e-4) else "FEASIBLE",
+        wall_s=time.perf_counter() - t0,
+        total_daily=problem.total_daily,
+        linearisation_error=lin_err,
+        n_variables=n_vars,
+        n_constraints=n_cons,
+        solver=f"components({len(parts)} areas)+lagrangian+lp+greedy+{options.solver}",
     )

@@ -264,3 +264,30 @@ def test_permanent_bays_change_only_with_the_planners_option() -> None:
         assert problem.costs.remove_cost > 0
         kept = {sites.ids[j] for j in np.flatnonzero(sol.bays > 0)}
         assert "perm" in kept or allow
+
+
+@pytest.mark.parametrize(("seed", "max_added"), [(7, 6), (8, 12)])
+def test_components_bracket_the_highs_optimum(seed: int, max_added: int) -> None:
+    # A sparse city falls apart into many components; the component method prices the
+    # bay budget (Lagrangian) and solves the areas apart. Its layout is a real one (its
+    # stitched value is the exact value of the whole layout, never above the optimum),
+    # within the budget, and its bound is never below HiGHS's proven optimum.
+    from optimiser.areas import component_areas, solve_by_component
+    from optimiser.placement import evaluate_layout
+
+    problem = city(60, 500, 2.5, seed=seed, budget=Budget(max_added=max_added))
+    areas = component_areas(problem, max_sites=12)
+    assert len(np.unique(areas)) >= 4
+    for r in problem.groups.reach:  # no demand group spans two areas
+        assert len(np.unique(areas[r])) == 1
+    best = highs_optimum(problem)
+    scale = abs(_value(problem, best))
+    sol = solve_by_component(problem, SolveOptions(time_limit_s=30), processes=1, max_sites=12)
+    assert sol.objective <= best + 1e-6 * scale
+    assert sol.bound >= best - 1e-6 * scale
+    exact = evaluate_layout(problem, sol.bays)
+    assert sol.objective == pytest.approx(exact.objective, abs=1e-4 * scale)
+    assert int(np.maximum(sol.bays - problem.sites.existing, 0).sum()) <= max_added
+    fixed = problem.sites.fixed
+    assert np.array_equal(sol.bays[fixed], problem.sites.existing[fixed])
+    assert sol.gap == pytest.approx(abs(sol.bound - sol.objective) / abs(sol.objective))
