@@ -199,6 +199,16 @@ def border_prices(best_u: FloatArray, touched: IntArray, rule: str) -> FloatArra
     return best_u * (touched - 1) / np.maximum(touched, 1)
 
 
+def _added_only(problem: PlacementProblem, message: str) -> int:
+    """The problem's budget on bays added, which must be its only limit (else
+    ``OptimiserInputError(message)``): the one coupling the split methods price."""
+    b = problem.budget
+    others = (b.max_removed, b.max_changes, b.max_new_kerb_m, b.max_total_kerb_m)
+    if b.max_added is None or b.kerb_neutral or any(v is not None for v in others):
+        raise OptimiserInputError(message)
+    return b.max_added
+
+
 def solve_by_area(
     problem: PlacementProblem,
     area_of: IntArray,
@@ -208,13 +218,9 @@ def solve_by_area(
     border_rule: str = "dual",
 ) -> PlacementSolution:
     """Split, solve (areas in parallel, one process per core), stitch, bound."""
-    b = problem.budget
-    if b.max_added is None or any(
-        v is not None for v in (b.max_removed, b.max_changes, b.max_new_kerb_m, b.max_total_kerb_m)
-    ):
-        raise OptimiserInputError(
-            "areas: the split-and-stitch method handles a budget on bays added only"
-        )
+    max_added = _added_only(
+        problem, "areas: the split-and-stitch method handles a budget on bays added only"
+    )
     t0 = time.perf_counter()
     say = progress or (lambda _: None)
     say("greedy layout of the whole city (budget shares, bay price)")
@@ -264,7 +270,7 @@ def solve_by_area(
         pi = np.where(priced, border_prices(best_u, touched, border_rule), flat_pi)
         pi = np.where(touched > 1, pi, 0.0)
 
-        budget_b = float(b.max_added)
+        budget_b = float(max_added)
 
         def bound_pass(pi: FloatArray) -> tuple[float, list[tuple[float, FloatArray]]]:
             say(f"{time.perf_counter() - t0:.1f} s: Lagrangian bounds, border demand priced")
@@ -291,22 +297,41 @@ def solve_by_area(
                 np.maximum.at(gross, gl, pi[gl] + u)
             step = np.where(touched > 1, 0.5 * (pi + gross), 0.0)
             bound = min(bound, bound_pass(step)[0])
-    where = [p[0] for p in parts]
     bays = problem.sites.existing.copy()
-    load = np.zeros(len(problem.sites))
-    served_model = np.zeros(len(problem.sites))
-    served_erlang = np.zeros(len(problem.sites))
-    obj = lin_err = 0.0
-    n_vars = n_cons = 0
-    for idx, (best, _) in zip(where, results, strict=True):
+    pieces = [(p[0], best) for p, (best, _) in zip(parts, results, strict=True)]
+    for idx, best in pieces:
         bays[idx] = best.bays
-        load[idx] = best.load
-        served_model[idx] = best.served_model
-        served_erlang[idx] = best.served_erlang
-        obj += best.objective  # area offsets are 0
-        n_vars += best.n_variables
-        n_cons += best.n_constraints
-        lin_err = max(lin_err, best.linearisation_error)
+    obj = sum(best.objective for _, best in pieces)  # area offsets are 0
+    return _stitched(
+        problem,
+        bays,
+        pieces,
+        obj,
+        bound,
+        options,
+        t0,
+        f"areas({n_areas})+lp+greedy+{options.solver}",
+    )
+
+
+def _stitched(
+    problem: PlacementProblem,
+    bays: IntArray,
+    pieces: list[tuple[IntArray, PlacementSolution]],
+    obj: float,
+    bound: float,
+    options: SolveOptions,
+    t0: float,
+    solver: str,
+) -> PlacementSolution:
+    """The city solution from its areas' (site indices, solution): ``obj`` and ``bound``
+    without the constant -w x all demand, which is added here once."""
+    n = len(problem.sites)
+    load, served_model, served_erlang = np.zeros(n), np.zeros(n), np.zeros(n)
+    for idx, sol in pieces:
+        load[idx] = sol.load
+        served_model[idx] = sol.served_model
+        served_erlang[idx] = sol.served_erlang
     bound = max(bound, obj)
     offset = objective_offset(problem)
     gap = relative_gap(obj + offset, bound + offset)
@@ -322,10 +347,10 @@ def solve_by_area(
         status="OPTIMAL" if gap <= max(options.relative_gap, 1e-4) else "FEASIBLE",
         wall_s=time.perf_counter() - t0,
         total_daily=problem.total_daily,
-        linearisation_error=lin_err,
-        n_variables=n_vars,
-        n_constraints=n_cons,
-        solver=f"areas({n_areas})+lp+greedy+{options.solver}",
+        linearisation_error=max((sol.linearisation_error for _, sol in pieces), default=0.0),
+        n_variables=sum(sol.n_variables for _, sol in pieces),
+        n_constraints=sum(sol.n_constraints for _, sol in pieces),
+        solver=solver,
     )
 
 
@@ -377,13 +402,9 @@ def solve_by_component(
        touched are evaluated again exactly. The objective is the stitched layout's
        exact value (the sum of the areas'); the gap includes mu x the budget left unused.
     """
-    b = problem.budget
-    if b.max_added is None or any(
-        v is not None for v in (b.max_removed, b.max_changes, b.max_new_kerb_m, b.max_total_kerb_m)
-    ):
-        raise OptimiserInputError(
-            "components: the component method handles a budget on bays added only"
-        )
+    max_added = _added_only(
+        problem, "components: the component method handles a budget on bays added only"
+    )
     t0 = time.perf_counter()
     say = progress or (lambda _: None)
     area_of = component_areas(problem, max_sites)
@@ -430,10 +451,10 @@ def solve_by_component(
     bays = existing.copy()
     for (idx, _), (sol, _) in zip(parts, results, strict=True):
         bays[idx] = sol.bays
-    bound = mu * float(b.max_added) + sum(ub for _, ub in results)
+    bound = mu * float(max_added) + sum(ub for _, ub in results)
     # Repair: drop the added bays that serve least until the budget holds.
     added = np.maximum(bays - existing, 0)
-    excess = int(added.sum()) - int(b.max_added)
+    excess = int(added.sum()) - int(max_added)
     touched: set[int] = set()
     if excess > 0:
         say(f"{excess} bays over the budget: dropping those that serve least")
@@ -452,42 +473,25 @@ def solve_by_component(
                 excess -= drop
                 touched.add(int(area_part[j]))
     obj = 0.0
-    load = np.zeros(len(bays))
-    served_model = np.zeros(len(bays))
-    served_erlang = np.zeros(len(bays))
-    n_vars = n_cons = 0
-    lin_err = 0.0
+    pieces = []
     for p, ((idx, priced), (sol, _)) in enumerate(zip(parts, results, strict=True)):
-        unpriced = replace(priced, costs=problem.costs, budget=Budget())
         if p in touched:
-            sol = evaluate_layout(unpriced, bays[idx])
-        n_add = int(np.maximum(bays[idx] - existing[idx], 0).sum())
-        # The area's exact value without the price: priced objective + mu x bays added.
-        obj += sol.objective + (0.0 if p in touched else mu * n_add)
-        load[idx] = sol.load
-        served_model[idx] = sol.served_model
-        served_erlang[idx] = sol.served_erlang
-        n_vars += sol.n_variables
-        n_cons += sol.n_constraints
-        lin_err = max(lin_err, sol.linearisation_error)
-    bound = max(bound, obj)
-    offset = objective_offset(problem)
-    gap = relative_gap(obj + offset, bound + offset)
-    say(f"objective {obj + offset:.1f}, bound {bound + offset:.1f}")
-    return PlacementSolution(
-        bays=bays,
-        load=load,
-        served_model=served_model,
-        served_erlang=served_erlang,
-        objective=obj + offset,
-        bound=bound + offset,
-        gap=gap,
-        abs_gap=bound - obj,
-        status="OPTIMAL" if gap <= max(options.relative_gap, 1e-4) else "FEASIBLE",
-        wall_s=time.perf_counter() - t0,
-        total_daily=problem.total_daily,
-        linearisation_error=lin_err,
-        n_variables=n_vars,
-        n_constraints=n_cons,
-        solver=f"components({len(parts)} areas)+lagrangian+lp+greedy+{options.solver}",
+            sol = evaluate_layout(replace(priced, costs=problem.costs, budget=Budget()), bays[idx])
+            obj += sol.objective
+        else:
+            # The area's exact value without the price: priced objective + mu x bays added.
+            obj += sol.objective + mu * int(np.maximum(bays[idx] - existing[idx], 0).sum())
+        pieces.append((idx, sol))
+    say(
+        f"objective {obj + objective_offset(problem):.1f}, bound {bound + objective_offset(problem):.1f}"
+    )
+    return _stitched(
+        problem,
+        bays,
+        pieces,
+        obj,
+        bound,
+        options,
+        t0,
+        f"components({len(parts)} areas)+lagrangian+lp+greedy+{options.solver}",
     )

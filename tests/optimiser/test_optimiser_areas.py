@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimiser.areas import grid_areas, solve_by_area
+from optimiser.areas import grid_areas, solve_by_area, solve_by_component
 from optimiser.errors import OptimiserInputError
 from optimiser.generate import generated_city
 from optimiser.greedy import greedy_layout
@@ -56,6 +56,12 @@ def test_areas_need_an_added_bays_budget(city: tuple) -> None:
     other = replace(problem, budget=Budget(max_changes=5))
     with pytest.raises(OptimiserInputError, match="bays added only"):
         solve_by_area(other, grid_areas(sites, 410.0), SolveOptions(time_limit_s=5))
+    # Kerb-neutral couples the areas too: refused, not silently ignored.
+    neutral = replace(problem, budget=Budget(max_added=5, kerb_neutral=True))
+    with pytest.raises(OptimiserInputError, match="bays added only"):
+        solve_by_area(neutral, grid_areas(sites, 410.0), SolveOptions(time_limit_s=5))
+    with pytest.raises(OptimiserInputError, match="bays added only"):
+        solve_by_component(neutral, SolveOptions(time_limit_s=5))
 
 
 def test_reduced_cost_fixing_keeps_the_optimum(city: tuple) -> None:
