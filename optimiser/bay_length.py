@@ -14,6 +14,8 @@ Rule (``new_bay_length``):
   the length then marked ``simulated`` if any simulated stop is among them;
 - with fewer than ``MIN_STOPS`` delivery stops seen (or none), the bay takes
   ``DEFAULT_LENGTH_M``, marked ``estimated``;
+- each candidate takes the length of the stops at the bays within walking reach of it
+  where at least ``MIN_STOPS`` were seen there (``local_lengths``), else the area's;
 - a planner's own length (``Rules.new_bay_length_m``) overrides all of this.
 
 Source of the range and the margin: CEREMA, "Aménager les aires de livraison"
@@ -29,10 +31,12 @@ cars and working the tail lift (an assumption, stated in every proposal).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from occupancy.inventory.bays import DELIVERY_VEHICLES
 from optimiser.inputs import Rules
@@ -71,12 +75,14 @@ def new_bay_length(
     share: float = DEFAULT_SHARE,
     allowed_m: tuple[float, float] = ALLOWED_RANGE_M,
     planner_m: float | None = None,
+    where: str = "seen",
 ) -> NewBayLength:
     """The length of a new bay for the delivery stops in ``sessions`` (see the module's rule).
 
     ``sessions``: rows with ``vehicle_type`` and, optionally, ``vehicle_length`` (cm) and
     ``data_source_type`` ('simulated' marks simulated stops); None or empty means none
-    seen. ``share`` in (0, 1]; ``allowed_m`` = (shortest, longest) in metres."""
+    seen. ``share`` in (0, 1]; ``allowed_m`` = (shortest, longest) in metres; ``where``
+    says where the stops were seen, in the basis sentence."""
     lo, hi = allowed_m
     if planner_m is not None:
         return NewBayLength(planner_m, "planner", f"{planner_m:g} m, set by the planner")
@@ -123,7 +129,7 @@ def new_bay_length(
     return NewBayLength(
         length,
         evidence,
-        f"{length:g} m{held}: fits {share:.0%} of the {n} delivery stops seen ({evidence};"
+        f"{length:g} m{held}: fits {share:.0%} of the {n} delivery stops {where} ({evidence};"
         f" vehicles up to {q:.1f} m; {m_share:.0%} with a stored vehicle_length, the rest"
         f" at their type's typical length) plus {MANOEUVRE_MARGIN_M:g} m to enter forwards and work"
         f" a tail lift, {range_text}",
@@ -132,8 +138,42 @@ def new_bay_length(
     )
 
 
-def for_rules(sessions: pd.DataFrame | None, rules: Rules) -> NewBayLength:
+def for_rules(sessions: pd.DataFrame | None, rules: Rules, where: str = "seen") -> NewBayLength:
     """``new_bay_length`` with the share, allowed range and planner's length of ``rules``."""
     return new_bay_length(
-        sessions, rules.new_bay_share, rules.new_bay_range_m, rules.new_bay_length_m
+        sessions, rules.new_bay_share, rules.new_bay_range_m, rules.new_bay_length_m, where
     )
+
+
+def local_lengths(
+    sites_xy: np.ndarray,
+    bay_xy: np.ndarray,
+    bay_ids: Sequence[str],
+    sessions: pd.DataFrame,
+    bay_of: pd.Series,
+    rules: Rules,
+    area: NewBayLength,
+) -> list[NewBayLength]:
+    """Each candidate's own length: from the delivery stops at the bays within the
+    walking limit of it (``rules.walk_limit_m``, straight line, Lambert-93 metres), where
+    at least ``MIN_STOPS`` were seen there, else the ``area``'s (the vehicle mix of one
+    street can differ from the area's: a market street sees trucks).
+
+    ``sites_xy``: (m, 2) candidate midpoints; ``bay_xy``/``bay_ids``: the bays in place;
+    ``bay_of``: each session's bay id (its ``curb_zone_id``, or its lane zone's bay)."""
+    if rules.new_bay_length_m is not None or not len(sites_xy) or not len(bay_xy):
+        return [area] * len(sites_xy)
+    deliv = sessions["vehicle_type"].isin(DELIVERY_VEHICLES).to_numpy()
+    rows = pd.Series(np.arange(len(sessions)))[deliv]
+    by_bay = rows.groupby(bay_of.astype("string").to_numpy()[deliv]).apply(list).to_dict()
+    tree = shapely.STRtree(shapely.points(bay_xy))
+    out = []
+    for xy in sites_xy:
+        near = tree.query(shapely.Point(xy), predicate="dwithin", distance=rules.walk_limit_m)
+        pos = [r for b in near for r in by_bay.get(bay_ids[int(b)], [])]
+        if len(pos) < MIN_STOPS:
+            out.append(area)
+            continue
+        where = f"seen at the {len(near)} bays within {rules.walk_limit_m:g} m"
+        out.append(for_rules(sessions.iloc[np.sort(pos)], rules, where))
+    return out

@@ -214,6 +214,15 @@ def candidates_from_geojson(
     return _unique(ids), lines, usable
 
 
+def candidate_midpoints(lines_lonlat: Sequence[Sequence[tuple[float, float]]]) -> np.ndarray:
+    """(n, 2) Lambert-93 midpoints (half way along) of WGS84 candidate lines: their sites."""
+    mids = []
+    for line in lines_lonlat:
+        ls = shapely.LineString(to_l93(np.asarray(line, dtype=float)))
+        mids.append(ls.interpolate(0.5, normalized=True).coords[0])
+    return np.asarray(mids, dtype=float).reshape(-1, 2)
+
+
 def with_candidates(
     existing: Sites,
     ids: list[str],
@@ -240,11 +249,7 @@ def with_candidates(
     lengths = np.broadcast_to(np.asarray(length_m, dtype=float), (len(ids),)).copy()
     if not np.all(np.isfinite(lengths)) or np.any(lengths <= 0):
         raise OptimiserInputError(f"candidates: new bay length must be > 0 m, got {lengths.min()}")
-    mids = []
-    for line in lines_lonlat:
-        ls = shapely.LineString(to_l93(np.asarray(line, dtype=float)))
-        mids.append(ls.interpolate(0.5, normalized=True).coords[0])
-    mid_xy = np.asarray(mids, dtype=float)
+    mid_xy = candidate_midpoints(lines_lonlat)
     k = np.minimum(
         np.floor(np.asarray(usable_m) / lengths + 1e-9), rules.max_bays_per_candidate
     ).astype(np.int64)

@@ -104,6 +104,28 @@ class _Grid:
         return out
 
 
+def session_bays(inputs: AreaInputs) -> pd.Series:
+    """Each session's bay: its ``curb_zone_id``, else the bay its lane zone runs beside
+    (double parking), else missing."""
+    sess = inputs.sessions
+    lane_bay = dict(
+        zip(
+            inputs.lane_zones.get("lane_zone_id", []),
+            inputs.lane_zones.get("curb_zone_id", []),
+            strict=True,
+        )
+    )
+    bay_of = sess["curb_zone_id"].astype("string")
+    if "lane_zone_id" in sess.columns:
+        from_lane = (
+            sess["lane_zone_id"]
+            .astype("string")
+            .map(lambda v: lane_bay.get(v) if pd.notna(v) else None)
+        )
+        bay_of = bay_of.fillna(from_lane.astype("string"))
+    return bay_of
+
+
 def _grid(start_ms: int, end_ms: int, tz: str, country: str) -> _Grid:
     """The period's local hours, each with its day type (``DAY_TYPES`` order; public
     holidays of ``country`` are Sundays, ``occupancy.statistics.calendar``)."""
@@ -158,26 +180,11 @@ def area_demand(
     n = len(ids)
     grid = _grid(inputs.start_ms, inputs.end_ms, tz, country)
     span_days = max(grid.days, 1e-9)
-    lane_bay = dict(
-        zip(
-            inputs.lane_zones.get("lane_zone_id", []),
-            inputs.lane_zones.get("curb_zone_id", []),
-            strict=True,
-        )
-    )
     lane_xy = {
         str(r.lane_zone_id): (float(r.lon), float(r.lat))
         for r in inputs.lane_zones.itertuples(index=False)
     }
-    bay_of = sess["curb_zone_id"].astype("string")
-    if "lane_zone_id" in sess.columns:
-        from_lane = (
-            sess["lane_zone_id"]
-            .astype("string")
-            .map(lambda v: lane_bay.get(v) if pd.notna(v) else None)
-        )
-        bay_of = bay_of.fillna(from_lane.astype("string"))
-    sess = sess.assign(_bay=bay_of)
+    sess = sess.assign(_bay=session_bays(inputs))
     simulated_bays = set(sess.loc[sess["data_source_type"] == SIMULATED, "_bay"].dropna())
     watched = _watched_hours(inputs, zones, grid)
     evidence: list[str] = []
@@ -439,4 +446,4 @@ def _shops_outside_watch(
     )
 
 
-__all__ = ["ESTIMATED", "OBSERVED", "SIMULATED", "AreaDemand", "area_demand"]
+__all__ = ["ESTIMATED", "OBSERVED", "SIMULATED", "AreaDemand", "area_demand", "session_bays"]

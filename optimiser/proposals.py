@@ -11,6 +11,7 @@ the exact whole-area figures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,27 +88,34 @@ def placement_proposals(
     after: PlacementSolution,
     evidence: list[str] | None = None,
     new_bay: NewBayLength | None = None,
+    new_bay_of: Mapping[str, NewBayLength] | None = None,
 ) -> list[Proposal]:
     """Add, remove and move proposals from the layout change, then ``enforce`` proposals
     for kept bays whose misuse costs more than ``rules.enforce_min_gain`` deliveries a day
     (the served deliveries the bay would win back with its misuse removed, at its load).
 
-    ``new_bay``: how the new bays' length was chosen; an add or a move states it in its
-    reason and carries the site's ``bay_length_m``."""
+    ``new_bay``: how the new bays' length was chosen, ``new_bay_of`` the same per
+    candidate id where it differs by place; an add or a move states it in its reason
+    and carries the site's ``bay_length_m``."""
     sites = problem.sites
+
+    def chosen(j: int) -> NewBayLength | None:
+        return (new_bay_of or {}).get(sites.ids[j], new_bay)
 
     def sized(j: int) -> dict[str, Any]:
         length = float(sites.bay_length_m[j])
-        if new_bay is None:
+        nb = chosen(j)
+        if nb is None:
             return {"bay_length_m": round(length, 2)}
         return {
             "bay_length_m": round(length, 2),
-            "bay_length_basis": new_bay.basis,
-            "bay_length_evidence": new_bay.evidence,
+            "bay_length_basis": nb.basis,
+            "bay_length_evidence": nb.evidence,
         }
 
     def length_text(j: int) -> str:
-        basis = f" ({new_bay.basis}; {new_bay.evidence})" if new_bay is not None else ""
+        nb = chosen(j)
+        basis = f" ({nb.basis}; {nb.evidence})" if nb is not None else ""
         return f"; each new bay {float(sites.bay_length_m[j]):g} m{basis}"
 
     ev = evidence or ["estimated"] * len(sites)

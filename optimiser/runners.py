@@ -92,7 +92,9 @@ def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
         progress("greedy warm start")
         after = optimise(problem, opts, hint=greedy_layout(problem), progress=progress)
     evidence = site_evidence(problem, src.demand)
-    props = placement_proposals(problem, before, after, evidence, new_bay=src.new_bay)
+    props = placement_proposals(
+        problem, before, after, evidence, new_bay=src.new_bay, new_bay_of=src.new_bay_by_site
+    )
     simulated = bool(src.demand.simulated)
     shares = src.demand.shares()
     summary = placement_summary(problem, before, after, props, simulated) + evidence_line(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimiser.bay_length import NewBayLength, for_rules
+from optimiser.bay_length import MIN_STOPS, NewBayLength, for_rules, local_lengths
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import (
     DEFAULT_DWELL_H,
@@ -26,6 +26,7 @@ from optimiser.inputs import (
     Sites,
 )
 from optimiser.loaders import (
+    candidate_midpoints,
     candidates_from_geojson,
     demand_from_file,
     sites_from_zones,
@@ -57,6 +58,8 @@ class Loaded:
     observed_profile: bool = False
     # The length of one new bay and how it was chosen (optimiser.bay_length).
     new_bay: NewBayLength | None = None
+    # Each candidate's own new-bay length where it differs by place (candidate id -> it).
+    new_bay_by_site: dict[str, NewBayLength] = field(default_factory=dict)
     # Share of each day type's time-slot arrivals counted in watched hours (NaN: none).
     observed_by_day_type: tuple[float, ...] = ()
 
@@ -111,7 +114,7 @@ def _from_db(
     tz: str,
     candidates: bool,
 ) -> Loaded:
-    from optimiser.observed import area_demand
+    from optimiser.observed import area_demand, session_bays
     from optimiser.store_inputs import parse_period, read_area
 
     if not src.area:
@@ -123,6 +126,14 @@ def _from_db(
     sites = area.sites
     notes = list(area.notes)
     new_bay = for_rules(inputs.sessions, rules)
+    bays = sites
+    bay_of = session_bays(inputs)
+
+    def lengths(lines: list[list[tuple[float, float]]]) -> list[NewBayLength]:
+        mids = candidate_midpoints(lines)
+        return local_lengths(mids, bays.xy, bays.ids, inputs.sessions, bay_of, rules, new_bay)
+
+    per: list[NewBayLength] = []
     area_id = str(inputs.zones["area_id"].iloc[0]) if "area_id" in inputs.zones else src.area
     pbf = src.streets_pbf
     if pbf is not None and not _covers(pbf, sites.lonlat):
@@ -135,15 +146,30 @@ def _from_db(
         pass
     elif src.candidates is not None:
         cid, lines, usable = candidates_from_geojson(src.candidates, rules)
+        per = lengths(lines)
         sites = with_candidates(
-            sites, cid, lines, usable, rules, area=[area_id] * len(cid), length_m=new_bay.length_m
+            sites,
+            cid,
+            lines,
+            usable,
+            rules,
+            area=[area_id] * len(cid),
+            length_m=[p.length_m for p in per],
         )
     elif pbf is not None:
         progress("candidate kerb from OpenStreetMap")
-        sites, note = _osm_candidates(pbf, sites, rules, area_id, new_bay.length_m)
+        sites, note, per = _osm_candidates(pbf, sites, rules, area_id, lengths)
         notes.append(note)
+    by_site = dict(zip(sites.ids[len(bays) :], per, strict=True))
     if candidates:
         notes.append(_length_note(new_bay))
+        own = sum(p is not new_bay for p in per)
+        if own:
+            notes.append(
+                f"new bays: {own} of {len(per)} candidates sized from the stops at the bays"
+                f" within {rules.walk_limit_m:g} m of them ({MIN_STOPS} or more seen there),"
+                " the others at the area's length"
+            )
     graph, streets_xy = _streets(pbf)
     return Loaded(
         sites=sites,
@@ -160,6 +186,7 @@ def _from_db(
         arrivals=area.arrivals,
         observed_profile=bool(area.arrivals),
         new_bay=new_bay if candidates else None,
+        new_bay_by_site=by_site,
         observed_by_day_type=area.observed_by_day_type,
     )
 
@@ -253,10 +280,14 @@ def _length_note(new_bay: NewBayLength) -> str:
 
 
 def _osm_candidates(
-    pbf: Path, sites: Sites, rules: Rules, area_id: str, length_m: float
-) -> tuple[Sites, str]:
+    pbf: Path,
+    sites: Sites,
+    rules: Rules,
+    area_id: str,
+    lengths: Callable[[list[list[tuple[float, float]]]], list[NewBayLength]],
+) -> tuple[Sites, str, list[NewBayLength]]:
     """Existing bays plus candidate kerb cut from the OSM extract (``optimiser.kerb``) inside
-    the bays' convex hull, grown by 30 m."""
+    the bays' convex hull, grown by 30 m, each with the length ``lengths`` gives it."""
     import pyogrio
     import shapely
 
@@ -268,14 +299,22 @@ def _osm_candidates(
     points = pyogrio.read_dataframe(pbf, layer="points")
     hull = shapely.convex_hull(shapely.multipoints(sites.xy)).buffer(30.0)
     cid, clines, usable, skipped = kerb_candidates(lines, points, hull, sites.xy)
+    per = lengths(clines)
     out = with_candidates(
-        sites, cid, clines, usable, rules, area=[area_id] * len(cid), length_m=length_m
+        sites,
+        cid,
+        clines,
+        usable,
+        rules,
+        area=[area_id] * len(cid),
+        length_m=[p.length_m for p in per],
     )
-    return out, (
+    note = (
         f"candidates: {len(cid)} OSM kerb pieces, one per side ({pbf.name});"
         f" {skipped['bus_lane_sides']} bus-lane sides (of {skipped['bus_lane_ways']} ways)"
         " and the 5 m before junctions and crossings left out"
     )
+    return out, note, per
 
 
 COVER_SHARE = 0.9

@@ -139,3 +139,48 @@ def test_simulated_stops_never_blend_into_an_observed_length() -> None:
     # Too few observed: every stop counts, and the length says simulated.
     got = new_bay_length(pd.concat([camera.iloc[:5], sim], ignore_index=True))
     assert (got.length_m, got.evidence, got.stops) == (15.0, "simulated", 25)
+
+
+def test_each_candidate_takes_the_vehicle_mix_of_the_bays_near_it(
+    db: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from optimiser.sources import load
+
+    # By the watched bay: 24 trucks of 9 m among its 34 observed stops -> 13 m. By the
+    # simulated bay, 147 m away: its 6 simulated vans and 20 simulated cargo bicycles
+    # (2.5 m): the 85th percentile (23rd of 26) is a van, 5.5 + 4 -> held at 12 m.
+    store = Store(db)
+    rows = [
+        _session(f"t{k}", "park", "cam", T0 + (k % 2) * 24 * H + (8 + k // 2) * H // 2, 10,
+                 vehicle_type="truck", vehicle_length=900)
+        for k in range(24)
+    ] + [
+        _session(f"b{k}", "park", "sim", T0 + 9 * H + k * H, 5, vehicle_type="cargo_bicycle",
+                 data_source_type="simulated", data_source_device_id="simulator", run_id=None)
+        for k in range(20)
+    ]  # fmt: skip
+    store.write_sessions_frame(pd.DataFrame(rows))
+    store.close()
+
+    def feat(cid: str, lon: float) -> dict[str, object]:
+        return {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[lon, LAT], [lon + 0.0003, LAT]]},
+            "properties": {"id": cid, "usable_length_m": 26.0},
+        }
+
+    cands = tmp_path / "cands.geojson"
+    feats = [feat("by-cam", LON["cam"] + 0.0002), feat("by-sim", LON["sim"] + 0.0002)]
+    cands.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    src = Sources(db=db, area="A", period="2026-03-02/2026-03-03", candidates=cands)
+    loaded = load(src, Rules(walk_limit_m=60), None, None, lambda _: None)
+    sites = loaded.sites
+    got = {c: float(sites.bay_length_m[sites.ids.index(c)]) for c in ("by-cam", "by-sim")}
+    assert got == {"by-cam": 13.0, "by-sim": 12.0}
+    assert [int(sites.max_bays[sites.ids.index(c)]) for c in ("by-cam", "by-sim")] == [2, 2]
+    by_sim = loaded.new_bay_by_site["by-sim"]
+    assert by_sim.evidence == "simulated" and by_sim.stops == 26
+    assert "26 delivery stops seen at the 1 bays within 60 m" in by_sim.basis
+    assert loaded.new_bay_by_site["by-cam"].evidence == "observed"
+    assert any("2 of 2 candidates sized from the stops at the bays" in n for n in loaded.notes)
