@@ -12,11 +12,12 @@ supported version nor a wildcard gets ``406 Not Acceptable``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Query, Request
 from fastapi.responses import Response
 
 SUPPORTED = ("1.0", "1.1")
@@ -178,6 +179,68 @@ def cds_json(
 def cds_csv(text: str, version: str = LATEST) -> Response:
     """A CDS CSV response (Metrics API) of ``text`` in ``version``'s media type."""
     return Response(content=text, media_type=csv_media(version))
+
+
+# -- pagination (general-information.md "Pagination") ------------------------------------
+
+DEFAULT_PAGE = 1_000
+MAX_PAGE = 10_000
+MAX_OFFSET = 10_000_000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list answer: at most ``limit`` items after skipping ``offset``."""
+
+    limit: int
+    offset: int
+
+    def slice(self, items: Sequence[T]) -> Sequence[T]:
+        """The items of this page (chosen before any object is built)."""
+        return items[self.offset : self.offset + self.limit]
+
+
+def page_param(
+    limit: int = Query(
+        DEFAULT_PAGE,
+        ge=1,
+        le=MAX_PAGE,
+        description=f"page size (default {DEFAULT_PAGE}, at most {MAX_PAGE}); see links",
+    ),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="items to skip (pagination)"),
+) -> Page:
+    """Dependency: the page asked for; a ``limit`` over ``MAX_PAGE`` is a 400 naming it."""
+    return Page(limit=limit, offset=offset)
+
+
+def page_links(
+    request: Request,
+    page: Page,
+    total: int,
+    pinned: Mapping[str, str] | None = None,
+    drop: Sequence[str] = (),
+) -> dict[str, str | None]:
+    """JSON:API pagination links (CDS general-information.md "Pagination": ``first``,
+    ``last``, ``prev``, ``next``; ``next`` null on the last page, ``prev`` null on the
+    first). Each link repeats the request's query with ``offset``/``limit`` set, plus
+    ``pinned`` parameters (e.g. a resolved time window, so pages do not drift) and
+    without the ``drop`` ones (those ``pinned`` replaces).
+    """
+
+    def link(off: int) -> str:
+        params = {k: v for k, v in request.query_params.items() if k not in drop}
+        params.update(pinned or {})
+        params.update(limit=str(page.limit), offset=str(off))
+        return str(request.url.replace_query_params(**params))
+
+    last = max(0, (total - 1) // page.limit * page.limit)
+    return {
+        "first": link(0),
+        "last": link(last),
+        "prev": link(min(last, max(0, page.offset - page.limit))) if page.offset > 0 else None,
+        "next": link(page.offset + page.limit) if page.offset + page.limit < total else None,
+    }
 
 
 def not_implemented(what: str) -> HTTPException:

@@ -22,6 +22,7 @@ Equal regulations share a policy whose id is derived from its content.
 
 from __future__ import annotations
 
+import math
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import shapely
+from shapely import affinity
 from shapely.geometry import shape
 
 from api.live import Bay, BayState, LiveIndex, StateChange
@@ -418,6 +420,48 @@ def zone_geometry(b: Bay) -> dict[str, Any]:
     return g
 
 
+_LINES: dict[tuple[str, int], dict[str, Any] | None] = {}
+# How geometry_line is made: said in every zone that carries one (never surveyed here).
+LINE_METHOD = "centre line of the zone polygon's long axis (along the kerb)"
+
+
+def kerb_line(geometry: Mapping[str, Any]) -> shapely.LineString | None:
+    """The line along the kerb of a zone polygon (WGS84 lon/lat), or None if degenerate.
+
+    The polygon's minimum rotated rectangle, computed in local metres (longitudes
+    scaled by cos(latitude): a bay is metres long, the distortion is negligible), has
+    two short ends; the line joins their midpoints, so it runs the zone's length along
+    the kerb, half its width off the kerb face (which side of the polygon touches the
+    kerb is not stored).
+    """
+    poly = shape(geometry)
+    if poly.is_empty or poly.area == 0:
+        return None
+    c = poly.centroid
+    k = math.cos(math.radians(c.y))
+    rect = affinity.scale(poly, xfact=k, yfact=1.0, origin=c).minimum_rotated_rectangle
+    if rect.geom_type != "Polygon":
+        return None
+    p = list(rect.exterior.coords)[:4]
+    side = [math.dist(p[i], p[(i + 1) % 4]) for i in range(4)]
+    i = 0 if side[0] <= side[1] else 1  # the short ends: edges i and i + 2
+    ends = [
+        ((p[j][0] + p[(j + 1) % 4][0]) / 2, (p[j][1] + p[(j + 1) % 4][1]) / 2) for j in (i, i + 2)
+    ]
+    return affinity.scale(shapely.LineString(ends), xfact=1.0 / k, yfact=1.0, origin=c)
+
+
+def zone_line(b: Bay) -> dict[str, Any] | None:
+    """CDS 1.1 ``geometry_line`` of a bay (``kerb_line`` as RFC 7946 GeoJSON), cached."""
+    key = (b.curb_zone_id, b.updated_ms)
+    if key not in _LINES:
+        if len(_LINES) > 200_000:
+            _LINES.clear()
+        line = kerb_line(b.geometry)
+        _LINES[key] = None if line is None else rfc7946_geometry(line)
+    return _LINES[key]
+
+
 def derived_attributes(b: Bay) -> dict[str, str]:
     """CDS ``custom_attributes`` saying a footprint was derived, not surveyed."""
     if not b.geometry_derived:
@@ -446,8 +490,16 @@ def zone_object(
         "last_updated_date": b.updated_ms,
         "start_date": published,
     }
+    attrs = derived_attributes(b)
     if include_geometry:
         z["geometry"] = zone_geometry(b)
+        line = zone_line(b) if version == "1.1" else None
+        if line is not None:
+            # CDS 1.1 (OpenAPI CHANGELOG: "optional geometry_line (GeoJSON LineString)
+            # alongside the existing polygon geometry"): derived here, and said so.
+            z["geometry_line"] = line
+            attrs["geometry_line_source"] = "derived"
+            attrs["geometry_line_method"] = LINE_METHOD
     if b.name:
         z["name"] = b.name
     if b.street_name:
@@ -464,7 +516,6 @@ def zone_object(
         z["curb_area_ids"] = [ids.area(b.area_id)]
     if version == "1.1" and b.device_id:
         z["curb_object_ids"] = [ids.device(b.device_id)]
-    attrs = derived_attributes(b)
     if state is not None and state.state is not BayState.UNKNOWN and b.length_cm:
         # Camera-based availability is per bay: the whole length is free or it is not.
         z["available_space_lengths"] = [b.length_cm] if state.state is BayState.FREE else []

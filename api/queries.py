@@ -34,6 +34,28 @@ def event_rows(
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def count_events(
+    store: Store,
+    *,
+    start_ms: int,
+    end_ms: int,
+    zone_ids: Sequence[str] | None,
+    device_id: str | None = None,
+) -> int:
+    """How many events ``event_rows`` pages through, counted in the database."""
+    q = (
+        select(func.count())
+        .select_from(events)
+        .where(events.c.event_time >= start_ms, events.c.event_time < end_ms)
+    )
+    if zone_ids is not None:
+        q = q.where(events.c.curb_zone_id.in_(list(zone_ids)))
+    if device_id is not None:
+        q = q.where(events.c.data_source_device_id == device_id)
+    with store.engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
 def device_rows(store: Store) -> list[dict[str, Any]]:
     """Every device that sent events: its source type and latest event time."""
     q = (

@@ -219,3 +219,28 @@ def test_two_vehicles_at_rest_in_one_zone_at_once_get_distinct_ids() -> None:
     assert len(s.sessions) == 2
     assert len({x.session_id for x in s.sessions}) == 2
     assert len({e.event_id for e in s.events}) == len(s.events) == 2
+
+
+def test_vehicle_type_confidence_is_the_detectors_class_confidence() -> None:
+    """CDS 1.1 ``vehicle_type_confidence`` (1-100): the mean class confidence of every
+    sighting, a sighting of another class counting 0."""
+    s = Script()
+    s.run(2)
+
+    def frame(t: int) -> list[TrackObservation]:
+        # Three sightings of four say van at 0.9, the fourth car at 0.6.
+        n = (t - T0) // STEP
+        vt = VehicleType.CAR if n % 4 == 0 else VehicleType.VAN
+        conf = 0.6 if vt is VehicleType.CAR else 0.9
+        return [TrackObservation(1, (6, 1.2), vt, conf, ((3.8, 1.2), (8.2, 1.2)))]
+
+    s.run(60, move=frame)
+    s.run(10)
+    starts = [e for e in s.events if e.event_type is EventType.PARK_START]
+    ends = [e for e in s.events if e.event_type is EventType.PARK_END]
+    assert len(starts) == 1 and len(ends) == 1
+    assert ends[0].vehicle_type is VehicleType.VAN
+    # 0.75 x 0.9 = 67.5 % over the whole stay, within a sighting's share (1 %)
+    assert ends[0].vehicle_type_confidence == pytest.approx(67.5, abs=1.0)
+    assert starts[0].vehicle_type_confidence is not None
+    assert 1 <= starts[0].vehicle_type_confidence <= 100

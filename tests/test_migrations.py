@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from occupancy.storage import migrations
 from occupancy.storage.schema import metadata
@@ -67,10 +67,15 @@ def test_database_made_before_alembic_is_stamped_and_upgraded(tmp_path: Path) ->
     # An older baywatch created the first tables directly, without an alembic_version row.
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
-    old = {"curb_zones", "lane_zones", "events", "sessions", "runs"}  # revision 0001's
-    first = [t for n, t in metadata.tables.items() if n in old]
-    metadata.create_all(engine, tables=first)
+    # Revision 0001's tables as they were (later revisions add columns to them), then
+    # the Alembic row removed: what such a database looks like.
+    migrations.upgrade(engine, migrations.BASELINE)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    assert migrations.current(engine) is None
     engine.dispose()
     store = Store(url)
     assert migrations.current(store.engine) == migrations.head()
     assert {"api_keys", "jobs"} <= set(inspect(store.engine).get_table_names())
+    cols = {c["name"] for c in inspect(store.engine).get_columns("events")}
+    assert "vehicle_type_confidence" in cols  # revision 0006 ran on it

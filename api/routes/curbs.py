@@ -2,16 +2,31 @@
 
 Public, no key needed. Ids in and out are CDS UUIDs (``api.curbs_model.cds_uuid``);
 a stored id is accepted in filters too. Curb Spaces are not offered: 501.
+
+The list endpoints are paginated (general-information.md "Pagination": "Endpoints may
+use pagination, which must comply with the JSON API specification"): ``limit``
+(default 1,000, at most 10,000, a larger one is a 400 naming the limit) and
+``offset``, with ``links`` ``first``/``last``/``prev``/``next`` (``next`` null on the
+last page). The page is cut from the selected ids before any object is built.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from api.cds import CDS_JSON, cds_json, cds_json_version, doc_responses, not_implemented
+from api.cds import (
+    CDS_JSON,
+    Page,
+    cds_json,
+    cds_json_version,
+    doc_responses,
+    not_implemented,
+    page_links,
+    page_param,
+)
 from api.curbs_model import (
     all_policies,
     area_object,
@@ -70,6 +85,7 @@ def _zone(
 
 @router.get("/zones", responses=_CDS, response_class=Response)
 def query_zones(
+    request: Request,
     area: str | None = Query(None, max_length=100, description="curb_area_id (UUID)"),
     include_geometry: bool = Query(True),
     time: int | None = Query(
@@ -77,10 +93,11 @@ def query_zones(
     ),
     bbox: BBox | None = Depends(bbox_param),
     circle: Circle | None = Depends(circle_cm_param),
+    page: Page = Depends(page_param),
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
-    """Curb zones, filtered by area, bounding box and/or distance (nearest first)."""
+    """Curb zones, filtered by area, bounding box and/or distance (nearest first), one page."""
     live = state.live
     idx = _zone_indices(state, bbox, circle)
     if area is not None:
@@ -90,8 +107,13 @@ def query_zones(
         idx = [i for i in idx if live.bays[i].area_id == stored]
     if time is not None:
         idx = [i for i in idx if _valid_at(live.bays[i], time)]
-    zones = [_zone(state, live.bays[i], version, include_geometry) for i in idx]
-    return cds_json({"zones": zones}, version=version, **state.envelope_args())
+    zones = [_zone(state, live.bays[i], version, include_geometry) for i in page.slice(idx)]
+    return cds_json(
+        {"zones": zones},
+        version=version,
+        links=page_links(request, page, len(idx)),
+        **state.envelope_args(),
+    )
 
 
 @router.get("/zones/{curb_zone_id}", responses=_CDS, response_class=Response)
@@ -114,8 +136,10 @@ def fetch_zone(
 
 @router.get("/areas", responses=_CDS, response_class=Response)
 def query_areas(
+    request: Request,
     bbox: BBox | None = Depends(bbox_param),
     circle: Circle | None = Depends(circle_cm_param),
+    page: Page = Depends(page_param),
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
@@ -142,7 +166,10 @@ def query_areas(
         areas = [a for d, a in sorted(scored, key=lambda t: t[0]) if d <= circle.radius_m]
     ids = cds_ids(state)
     return cds_json(
-        {"areas": [area_object(a, ids) for a in areas]}, version=version, **state.envelope_args()
+        {"areas": [area_object(a, ids) for a in page.slice(areas)]},
+        version=version,
+        links=page_links(request, page, len(areas)),
+        **state.envelope_args(),
     )
 
 
@@ -163,7 +190,9 @@ def fetch_area(
 
 @router.get("/policies", responses=_CDS, response_class=Response)
 def query_policies(
+    request: Request,
     ids: str | None = Query(None, max_length=10_000, description="comma-separated policy ids"),
+    page: Page = Depends(page_param),
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
@@ -176,7 +205,12 @@ def query_policies(
         chosen = [pol[p] for p in wanted if p in pol]
     else:
         chosen = list(pol.values())
-    return cds_json({"policies": chosen}, version=version, **state.envelope_args())
+    return cds_json(
+        {"policies": list(page.slice(chosen))},
+        version=version,
+        links=page_links(request, page, len(chosen)),
+        **state.envelope_args(),
+    )
 
 
 @router.get("/policies/{curb_policy_id}", responses=_CDS, response_class=Response)
@@ -212,8 +246,10 @@ def _objects_version(version: str) -> None:
 
 @router.get("/objects", responses=_CDS, response_class=Response)
 def query_objects(
+    request: Request,
     zone: str | None = Query(None, max_length=64, description="curb_zone_id (UUID)"),
     time: int | None = Query(None, ge=0, le=10**14),
+    page: Page = Depends(page_param),
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
@@ -229,8 +265,9 @@ def query_objects(
     if time is not None:
         cams = [c for c in cams if c.published_ms <= time]
     return cds_json(
-        {"objects": [camera_object(c, ids) for c in cams]},
+        {"objects": [camera_object(c, ids) for c in page.slice(cams)]},
         version=version,
+        links=page_links(request, page, len(cams)),
         **state.envelope_args(),
     )
 

@@ -5,9 +5,12 @@
 ``/events/event``) needs scope ``ingest`` and stores through the same idempotent
 store code as ``POST /ingest/batch``.
 
-Events are ordered newest first (CDS "Event Times") and paginated with JSON:API
-``links`` (general-information.md "Pagination"): ``first``, ``prev`` and ``next``,
-``next`` null on the last page. Simulated events are published with
+Events are ordered newest first (CDS "Event Times") and, like the status list,
+paginated with JSON:API ``links`` (general-information.md "Pagination"): ``first``,
+``last``, ``prev`` and ``next`` (``next`` null on the last page); ``limit`` (at most
+10,000, else a 400 naming it) and ``offset``; the total is counted in the database
+and only the page is read. In 1.1 an event carries ``vehicle_type_confidence`` (1-100)
+where its source measured one. Simulated events are published with
 ``data_source_type`` ``other``, ``data_source_operator_name`` "baywatch simulation"
 and ``custom_attributes.simulated`` "true": never as camera observations.
 """
@@ -23,11 +26,19 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.cds import CDS_JSON, cds_json, cds_json_version, doc_responses
+from api.cds import (
+    CDS_JSON,
+    Page,
+    cds_json,
+    cds_json_version,
+    doc_responses,
+    page_links,
+    page_param,
+)
 from api.curbs_model import Camera, CdsIds, build_cameras, cds_ids, cds_uuid, vehicle_type_for
 from api.keys import Scope
 from api.params import bad_request
-from api.queries import device_rows, event_rows
+from api.queries import count_events, device_rows, event_rows
 from api.security import require
 from api.state import ApiState, get_state
 from occupancy.domain.geojson import point
@@ -40,7 +51,6 @@ _read = [Depends(require(Scope.READ)), Depends(cds_json_version)]
 _CDS = doc_responses(CDS_JSON, "CDS envelope")
 _DAY_MS = 86_400_000
 MAX_WINDOW_MS = 31 * _DAY_MS
-MAX_PAGE = 10_000
 SIMULATED_OPERATOR = "baywatch simulation"
 # CDS data_source_type values (events/README.md "Source Type").
 _SOURCE_TYPES = frozenset(
@@ -105,6 +115,10 @@ def cds_event(
         e["vehicle_type"] = vt
     if r["vehicle_length"] is not None and int(r["vehicle_length"]) > 0:
         e["vehicle_length"] = int(r["vehicle_length"])
+    conf = r.get("vehicle_type_confidence")
+    if version == "1.1" and vt is not None and conf is not None and 1 <= int(conf) <= 100:
+        # CDS 1.1 only (curb_event.yaml: integer 1-100); 1.0 has no such field.
+        e["vehicle_type_confidence"] = int(conf)
     return e
 
 
@@ -149,8 +163,7 @@ def query_events(
     curb_area_id: str | None = Query(None, max_length=100),
     curb_space_id: str | None = Query(None, max_length=64),
     curb_object_id: str | None = Query(None, max_length=200),
-    limit: int = Query(1_000, ge=1, le=MAX_PAGE, description="page size"),
-    offset: int = Query(0, ge=0, le=10_000_000, description="events to skip (pagination)"),
+    page: Page = Depends(page_param),
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
@@ -175,31 +188,22 @@ def query_events(
         device = ids.find_device(curb_object_id)
         if device is None:
             raise HTTPException(404, f"no curb object with id {curb_object_id!r}")
+    total = count_events(
+        state.store, start_ms=start, end_ms=end, zone_ids=zone_ids, device_id=device
+    )
     rows = event_rows(
         state.store,
         start_ms=start,
         end_ms=end,
         zone_ids=zone_ids,
         device_id=device,
-        limit=limit + 1,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     area_of = {b.curb_zone_id: b.area_id for b in state.live.bays}
-    pinned = {"start_time": str(start), "end_time": str(end), "limit": str(limit)}
-
-    def link(off: int) -> str:
-        params = dict(request.query_params)
-        params.pop("event_time", None)
-        params.update(pinned, offset=str(off))
-        return str(request.url.replace_query_params(**params))
-
-    links = {
-        "first": link(0),
-        "prev": link(max(0, offset - limit)) if offset > 0 else None,
-        "next": link(offset + limit) if more else None,
-    }
+    # Each link pins the resolved window: pages do not drift as time passes.
+    pinned = {"start_time": str(start), "end_time": str(end)}
+    links = page_links(request, page, total, pinned, drop=("event_time",))
     cams = build_cameras(state.live.bays)
     data = {"events": [cds_event(r, ids, area_of, version, cams) for r in rows]}
     return cds_json(data, version=version, links=links, **state.envelope_args())
@@ -207,9 +211,11 @@ def query_events(
 
 @router.get("/status", responses=_CDS, response_class=Response, dependencies=_read)
 def query_status(
+    request: Request,
     curb_zone_id: str | None = Query(None, max_length=64),
     curb_area_id: str | None = Query(None, max_length=100),
     curb_object_id: str | None = Query(None, max_length=200),
+    page: Page = Depends(page_param),
     version: str = Depends(cds_json_version),
     state: ApiState = Depends(get_state),
 ) -> Response:
@@ -240,7 +246,12 @@ def query_status(
                 "sensor_status_is_online": live.device_online(device),
             }
         )
-    return cds_json({"status": status}, version=version, **state.envelope_args())
+    return cds_json(
+        {"status": list(page.slice(status))},
+        version=version,
+        links=page_links(request, page, len(status)),
+        **state.envelope_args(),
+    )
 
 
 # -- POST /events/events (CDS 1.1 "Push Event") --------------------------------------------
@@ -276,6 +287,7 @@ class PushedEvent(BaseModel):
     event_session_id: uuid.UUID | None = None
     vehicle_type: VehicleType | None = None
     vehicle_length: int | None = Field(default=None, gt=0, le=10_000)
+    vehicle_type_confidence: int | None = Field(default=None, ge=1, le=100)
     vehicle_blocked_lane_types: list[LaneType] = Field(default_factory=list, max_length=10)
 
 
@@ -315,6 +327,7 @@ def _row(e: PushedEvent, ids: CdsIds, published: int) -> dict[str, Any]:
         "lat": None if pt is None else pt.coordinates[1],
         "vehicle_type": None if e.vehicle_type is None else e.vehicle_type.value,
         "vehicle_length": e.vehicle_length,
+        "vehicle_type_confidence": e.vehicle_type_confidence,
         "vehicle_blocked_lane_types": [t.value for t in e.vehicle_blocked_lane_types],
         "run_id": None,
         "attempt": None,

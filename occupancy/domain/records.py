@@ -97,6 +97,8 @@ class CurbEvent:
     event_session_id: str | None = None
     vehicle_type: VehicleType | None = None
     vehicle_length: int | None = None  # cm
+    # CDS 1.1: recognition confidence of vehicle_type, 1-100 (None: not measured)
+    vehicle_type_confidence: int | None = None
     vehicle_blocked_lane_types: tuple[LaneType, ...] = ()
     data_source_type: DataSourceType = DataSourceType.CAMERA
     run_id: str | None = None

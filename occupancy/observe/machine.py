@@ -170,6 +170,7 @@ class _Occupant:
     left: int | None = None  # the step its vehicle was seen leaving an empty spot
     seq: int = 0  # how many sessions opened before it in this zone with the same start
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
+    sightings: int = 0  # observations that voted
     lengths: list[float] = field(default_factory=list)
 
     def vehicle_type(self) -> VehicleType:
@@ -179,6 +180,18 @@ class _Occupant:
             else VehicleType.UNSPECIFIED
         )
         return refine(base, self.length_m())
+
+    def vehicle_type_confidence(self) -> int | None:
+        """CDS 1.1 ``vehicle_type_confidence`` (1-100) of the detector class the type comes
+        from: the mean class confidence over every sighting, a sighting of another class
+        counting 0 (so a class the detector wavers on scores low). A length refinement
+        (car -> van) keeps its base class's figure: the detector has no score for it.
+        None without sightings.
+        """
+        if not self.votes or self.sightings == 0:
+            return None
+        best = max(self.votes.values())
+        return min(100, max(1, round(100.0 * best / self.sightings)))
 
     def length_m(self) -> float | None:
         return float(np.median(self.lengths)) if len(self.lengths) >= 2 else None
@@ -541,6 +554,7 @@ class OccupancyMachine:
 
     def _observe(self, occ: _Occupant, o: TrackObservation) -> None:
         occ.votes[o.vehicle_type] += o.confidence
+        occ.sightings += 1
         if o.edge is not None:
             (x1, y1), (x2, y2) = o.edge
             ex, ey = x2 - x1, y2 - y1
@@ -622,6 +636,7 @@ class OccupancyMachine:
             lane_zone_id=None if is_bay else occ.zone.key,
             event_session_id=sid,
             vehicle_type=occ.vehicle_type(),
+            vehicle_type_confidence=occ.vehicle_type_confidence(),
             vehicle_length=None if length is None else round(length * 100),
             vehicle_blocked_lane_types=occ.zone.lane_types,
             run_id=self.run_id,

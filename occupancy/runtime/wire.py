@@ -55,6 +55,9 @@ class EventIn(BaseModel):
     event_session_id: str | None = Field(default=None, max_length=64)
     vehicle_type: VehicleType | None = None
     vehicle_length: int | None = Field(default=None, ge=0, le=10_000, description="cm")
+    vehicle_type_confidence: int | None = Field(
+        default=None, ge=1, le=100, description="CDS 1.1: confidence of vehicle_type, 1-100"
+    )
     vehicle_blocked_lane_types: list[LaneType] = Field(default_factory=list, max_length=10)
     run_id: str | None = Field(default=None, max_length=64)
 
@@ -78,6 +81,7 @@ class EventIn(BaseModel):
             "lat": None if loc is None else loc.coordinates[1],
             "vehicle_type": None if self.vehicle_type is None else self.vehicle_type.value,
             "vehicle_length": self.vehicle_length,
+            "vehicle_type_confidence": self.vehicle_type_confidence,
             "vehicle_blocked_lane_types": [t.value for t in self.vehicle_blocked_lane_types],
             "run_id": self.run_id,
             "attempt": None,
@@ -172,7 +176,14 @@ def event_json(e: CurbEvent) -> dict[str, Any]:
     loc = e.event_location()
     if loc is not None:
         d["event_location"] = loc
-    for k in ("curb_zone_id", "lane_zone_id", "event_session_id", "vehicle_length", "run_id"):
+    for k in (
+        "curb_zone_id",
+        "lane_zone_id",
+        "event_session_id",
+        "vehicle_length",
+        "vehicle_type_confidence",
+        "run_id",
+    ):
         v = getattr(e, k)
         if v is not None:
             d[k] = v

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -88,6 +89,7 @@ events = Table(
     Column("lat", Float),
     Column("vehicle_type", String(40)),
     Column("vehicle_length", Integer),
+    Column("vehicle_type_confidence", SmallInteger),  # CDS 1.1, 1-100
     Column("vehicle_blocked_lane_types", JSON),
     Column("run_id", String(64), index=True),
     Column("attempt", Integer),

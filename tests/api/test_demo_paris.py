@@ -56,7 +56,10 @@ def test_paris_inventory_with_simulated_statistics(tmp_path: Path) -> None:
         areas = c.get("/curbs/areas").json()["data"]["areas"]
         assert len(areas) == 20  # the arrondissements
         # Policies carry the bays' hours: thousands of Paris bays are delivery-only Mo-Sa 07-20.
-        zones = c.get("/curbs/zones", params={"include_geometry": "false"}).json()["data"]
+        # One page of the largest size holds every Paris bay (9,198 < 10,000).
+        page = c.get("/curbs/zones", params={"include_geometry": "false", "limit": 10_000}).json()
+        assert page["links"]["next"] is None
+        zones = page["data"]
         periodic = [z for z in zones["zones"] if len(z["curb_policy_ids"]) == 3]
         assert len(periodic) > 5_000
         pols = c.get("/curbs/policies").json()["data"]["policies"]
