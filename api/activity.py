@@ -16,7 +16,8 @@ Rules (stated so a planner can check a figure):
 - ``value`` is the chosen metric **per matching day** (so periods of different length
   compare), except ``dwell_min``: the mean dwell in minutes of the stops.
 - A bay with no source of statistics (no camera, no simulation) gets ``null``, never 0;
-  ``stats_source`` says whether counts are ``observed``, ``simulated`` or ``mixed``.
+  ``stats_source`` says whether counts are ``observed``, ``simulated`` or ``mixed``
+  (the map's ``/map/activity`` counts one kind at a time, so never ``mixed`` there).
 """
 
 from __future__ import annotations

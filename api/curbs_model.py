@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import shapely
 from shapely import affinity
 from shapely.geometry import shape
@@ -405,12 +406,18 @@ def all_policies(bays: Iterable[Bay], version: str) -> dict[str, dict[str, Any]]
 
 # -- zones ----------------------------------------------------------------------------------
 
-_GEOMETRY: dict[tuple[str, int], dict[str, Any]] = {}
+_GEOMETRY: dict[tuple[str, bytes], dict[str, Any]] = {}
+
+
+def _geometry_key(b: Bay) -> tuple[str, bytes]:
+    # The footprint itself, not its update time: a re-import may change the geometry
+    # and keep the time it was given.
+    return (b.curb_zone_id, orjson.dumps(b.geometry))
 
 
 def zone_geometry(b: Bay) -> dict[str, Any]:
-    """The bay's footprint as RFC 7946 GeoJSON (cached per bay version)."""
-    key = (b.curb_zone_id, b.updated_ms)
+    """The bay's footprint as RFC 7946 GeoJSON (cached per footprint)."""
+    key = _geometry_key(b)
     g = _GEOMETRY.get(key)
     if g is None:
         if len(_GEOMETRY) > 200_000:
@@ -420,7 +427,7 @@ def zone_geometry(b: Bay) -> dict[str, Any]:
     return g
 
 
-_LINES: dict[tuple[str, int], dict[str, Any] | None] = {}
+_LINES: dict[tuple[str, bytes], dict[str, Any] | None] = {}
 # How geometry_line is made: said in every zone that carries one (never surveyed here).
 LINE_METHOD = "centre line of the zone polygon's long axis (along the kerb)"
 
@@ -453,7 +460,7 @@ def kerb_line(geometry: Mapping[str, Any]) -> shapely.LineString | None:
 
 def zone_line(b: Bay) -> dict[str, Any] | None:
     """CDS 1.1 ``geometry_line`` of a bay (``kerb_line`` as RFC 7946 GeoJSON), cached."""
-    key = (b.curb_zone_id, b.updated_ms)
+    key = _geometry_key(b)
     if key not in _LINES:
         if len(_LINES) > 200_000:
             _LINES.clear()

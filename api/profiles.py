@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,17 +26,31 @@ from occupancy.storage.store import Store
 log = logging.getLogger(__name__)
 
 
+DataKind = Literal["observed", "simulated"]
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileSnapshot:
     """Weekly occupancy profiles at one time: per bay a 7 × 24 array of P(free) (Monday
     first, local hours; NaN: never observed), their source, and when computed (ms).
+
+    ``observed`` holds the profiles from camera sessions only, ``simulated`` those from
+    the simulator only: they are never mixed. ``p_free`` is what the availability API
+    serves, each bay's observed profile where it has one, else its simulated one, and
+    ``source`` says which ("camera" or "simulated").
     """
 
     # curb_zone_id -> 7 x 24 array of P(free), weekday 0 = Monday; NaN = no observation
     p_free: dict[str, npt.NDArray[np.float64]]
-    # curb_zone_id -> "camera" | "simulated": where the statistics come from
+    # curb_zone_id -> "camera" | "simulated": where p_free comes from
     source: dict[str, str]
     computed_ms: int
+    observed: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    simulated: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+
+    def of(self, kind: DataKind) -> dict[str, npt.NDArray[np.float64]]:
+        """The profiles of one kind of data: ``observed`` or ``simulated``."""
+        return self.observed if kind == "observed" else self.simulated
 
 
 def weekday_hour(ms: int, tz: ZoneInfo) -> tuple[int, int]:
@@ -44,24 +59,40 @@ def weekday_hour(ms: int, tz: ZoneInfo) -> tuple[int, int]:
     return t.weekday(), t.hour
 
 
-def _source_by_zone(sessions: pd.DataFrame) -> dict[str, str]:
-    if sessions.empty:
-        return {}
-    s = sessions.dropna(subset=["curb_zone_id"])
-    cam = set(s.loc[s["data_source_type"] == "camera", "curb_zone_id"])
-    out = {z: "simulated" for z in s["curb_zone_id"].unique()}
-    out.update({z: "camera" for z in cam})
-    return out
-
-
 # Profiles describe the recent weeks: older habits matter less, and a bounded window
 # bounds the memory and time of each refresh.
 PROFILE_WINDOW_MS = 8 * 7 * 86_400_000
 
 
+def _profiles(
+    sessions: pd.DataFrame,
+    zones: pd.DataFrame,
+    tz: str,
+    offline: pd.DataFrame | None,
+) -> dict[str, npt.NDArray[np.float64]]:
+    from occupancy.statistics import hourly as stats
+
+    out: dict[str, npt.NDArray[np.float64]] = {}
+    if sessions.empty or zones.empty:
+        return out
+    prof = stats.weekly_profile(sessions, zones, tz=tz, offline=offline)
+    prof = prof[prof["n_hours_observed"] > 0]
+    for zid, g in prof.groupby("curb_zone_id", sort=False, observed=True):
+        arr = np.full((7, 24), np.nan)
+        arr[g["weekday"].to_numpy(int), g["hour"].to_numpy(int)] = g["p_free"].to_numpy(float)
+        out[str(zid)] = arr
+    return out
+
+
 def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot:
     """Weekly profiles of every bay from the sessions of the last ``PROFILE_WINDOW_MS``
-    before ``computed_ms``, local time ``tz``; hours a camera was offline are unobserved.
+    before ``computed_ms``, local time ``tz``, observed and simulated apart.
+
+    Observed: camera sessions, over the bays a camera watches (``device_id``) or that
+    have camera sessions; hours outside every run's footage or between ``comms_lost``
+    and ``comms_restored`` are unobserved (NaN), and a bay no camera watches has no
+    observed profile at all (not 0 %). Simulated: the simulator's sessions, over the
+    bays it simulated, within its sessions' time span.
     """
     from occupancy.statistics import (
         hourly as stats,
@@ -69,23 +100,31 @@ def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot
 
     sessions = store.sessions_frame(start_ms=computed_ms - PROFILE_WINDOW_MS)
     zones = store.zones_frame()
-    p_free: dict[str, npt.NDArray[np.float64]] = {}
+    observed: dict[str, npt.NDArray[np.float64]] = {}
+    simulated: dict[str, npt.NDArray[np.float64]] = {}
     if not sessions.empty and not zones.empty:
-        comms = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS])
-        offline = stats.unwatched_intervals(
-            comms,
-            store.runs_frame(),
-            computed_ms - PROFILE_WINDOW_MS,
-            computed_ms,
-            now_ms=computed_ms,
-        )
-        prof = stats.weekly_profile(sessions, zones, tz=tz, offline=offline)
-        prof = prof[prof["n_hours_observed"] > 0]
-        for zid, g in prof.groupby("curb_zone_id", sort=False):
-            arr = np.full((7, 24), np.nan)
-            arr[g["weekday"].to_numpy(int), g["hour"].to_numpy(int)] = g["p_free"].to_numpy(float)
-            p_free[str(zid)] = arr
-    return ProfileSnapshot(p_free, _source_by_zone(sessions), computed_ms)
+        is_sim = (sessions["data_source_type"] == "simulated").to_numpy()
+        cam, sim = sessions[~is_sim], sessions[is_sim]
+        zid = zones["curb_zone_id"].astype(str)
+        if not cam.empty:
+            comms = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS])
+            offline = stats.unwatched_intervals(
+                comms,
+                store.runs_frame(),
+                computed_ms - PROFILE_WINDOW_MS,
+                computed_ms,
+                now_ms=computed_ms,
+            )
+            watched = zid.isin(set(cam["curb_zone_id"].dropna().astype(str)))
+            if "device_id" in zones:
+                watched |= zones["device_id"].notna()
+            observed = _profiles(cam, zones[watched.to_numpy()], tz, offline)
+        if not sim.empty:
+            simulated_zones = zid.isin(set(sim["curb_zone_id"].dropna().astype(str)))
+            simulated = _profiles(sim, zones[simulated_zones.to_numpy()], tz, None)
+    p_free = {**simulated, **observed}
+    source = {z: "simulated" for z in simulated} | {z: "camera" for z in observed}
+    return ProfileSnapshot(p_free, source, computed_ms, observed, simulated)
 
 
 class Profiles:
@@ -114,9 +153,16 @@ class Profiles:
         v = arr[weekday, hour]
         return None if np.isnan(v) else round(float(v), 4)
 
-    def occupancy(self, curb_zone_id: str, hour: int | None, weekday: int | None) -> float | None:
-        """Mean share of time occupied (1 - P(free)) at that hour/weekday, None if unseen."""
-        arr = self.snapshot.p_free.get(curb_zone_id)
+    def occupancy(
+        self,
+        curb_zone_id: str,
+        hour: int | None,
+        weekday: int | None,
+        kind: DataKind = "observed",
+    ) -> float | None:
+        """Mean share of time occupied (1 - P(free)) at that hour/weekday in the ``kind``
+        profiles (observed by default), None where that data has no hour (never 0)."""
+        arr = self.snapshot.of(kind).get(curb_zone_id)
         if arr is None:
             return None
         sel = arr

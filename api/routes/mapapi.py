@@ -3,8 +3,13 @@
 Statistics come from ``occupancy.statistics.hourly``: ``occupancy`` is 1 - P(free) from the
 weekly profile (optionally at one hour and weekday: the map's hour slider), and the
 CDS metrics (``occupancy_percent``, ``total_sessions``, ``turnover``,
-``average_dwell_time``) are hourly aggregates averaged over a time range. Each bay
-says where its statistics come from (``stats_source``: camera or simulated).
+``average_dwell_time``) are hourly aggregates averaged over a time range.
+
+Observed and simulated numbers are never mixed: every statistic endpoint takes
+``data=observed`` (the default: camera sessions only) or ``data=simulated`` (the
+simulator's only), answers which in ``data_source`` and, for simulated data,
+``simulated: true`` on the collection and on each feature. A bay or hour nobody
+observed has ``null``, never 0 (a bay no camera watches has no observed statistics).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from fastapi.responses import Response
 from api.cds import doc_responses
 from api.geo import BBox
 from api.params import bad_request, bbox_param
+from api.profiles import DataKind
 from api.queries import session_rows
 from api.security import public
 from api.state import ApiState, get_state
@@ -37,6 +43,12 @@ Stat = Literal[
 ]
 CDS_METRICS = {"occupancy_percent", "total_sessions", "turnover", "average_dwell_time"}
 MAX_RANGE_MS = 31 * 86_400_000
+DATA_QUERY = Query(
+    "observed",
+    description="observed (camera sessions, the default) or simulated statistics; never mixed",
+)
+# Stored data_source_type values of each kind of data.
+_SOURCES: dict[str, list[str]] = {"observed": ["camera"], "simulated": ["simulated"]}
 
 
 def geojson(obj: Any) -> Response:
@@ -52,23 +64,29 @@ def _stat_values(
     weekday: int | None,
     start_ms: int | None,
     end_ms: int | None,
+    data: DataKind = "observed",
 ) -> dict[str, float | None]:
     if stat == "none":
         return {}
     if stat == "occupancy":
-        return {z: state.profiles.occupancy(z, hour, weekday) for z in zone_ids}
+        return {z: state.profiles.occupancy(z, hour, weekday, data) for z in zone_ids}
     if start_ms is None or end_ms is None:
         raise bad_request(f"stat={stat} needs a time range: start_ms and end_ms")
     if end_ms <= start_ms or end_ms - start_ms > MAX_RANGE_MS:
         raise bad_request("start_ms must be before end_ms, at most 31 days apart")
     from api.routes.metrics import aggregates_frame
 
-    t = aggregates_frame(state, zone_ids, start_ms, end_ms)
+    if data == "simulated":
+        # Only the bays the simulator covers: elsewhere "no session" is no data, not 0.
+        covered = set(state.profiles.snapshot.simulated)
+        zone_ids = [z for z in zone_ids if z in covered]
+    t = aggregates_frame(state, zone_ids, start_ms, end_ms, sources=_SOURCES[data])
+    # -1: no camera watched that hour (CDS "offline"); left out of the mean, never 0.
     t = t[(t["metric_type"] == stat) & t["value"].notna() & (t["value"] != -1)]
     if hour is not None:
         t = t[t["hour"].astype(int) == hour]
     means = t.astype({"value": float}).groupby("curb_place_id")["value"].mean()
-    return {z: (round(float(means[z]), 4) if z in means.index else None) for z in zone_ids}
+    return {z: round(float(means[z]), 4) for z in zone_ids if z in means.index}
 
 
 def _selected(state: ApiState, bbox: BBox | None, area: str | None) -> list[int]:
@@ -90,14 +108,17 @@ def map_bays(
     weekday: int | None = Query(None, ge=0, le=6, description="0 = Monday"),
     start_ms: int | None = Query(None, ge=0, le=10**14),
     end_ms: int | None = Query(None, ge=0, le=10**14),
+    data: DataKind = DATA_QUERY,
     state: ApiState = Depends(get_state),
 ) -> Response:
-    """Bays as GeoJSON points with live state and the chosen statistic."""
+    """Bays as GeoJSON points with live state and the chosen statistic of ``data``
+    (observed by default); ``value`` null where that data has nothing."""
     live = state.live
     idx = _selected(state, bbox, area)
     ids = [live.bays[i].curb_zone_id for i in idx]
-    values = _stat_values(state, ids, stat, hour, weekday, start_ms, end_ms)
-    sources = state.profiles.snapshot.source
+    values = _stat_values(state, ids, stat, hour, weekday, start_ms, end_ms, data)
+    covered = state.profiles.snapshot.of(data)
+    label = "camera" if data == "observed" else "simulated"
     feats = []
     for i in idx:
         b = live.bays[i]
@@ -120,20 +141,36 @@ def map_bays(
                     "area_id": b.area_id,
                     "street_name": b.street_name,
                     "camera": b.device_id is not None,
-                    "stats_source": sources.get(b.curb_zone_id),
+                    # Where this bay's statistics of the asked data come from (null: none).
+                    "stats_source": label
+                    if b.curb_zone_id in covered or values.get(b.curb_zone_id) is not None
+                    else None,
+                    "simulated": data == "simulated",
                     "value": values.get(b.curb_zone_id),
                 },
             }
         )
-    return geojson({"type": "FeatureCollection", "stat": stat, "features": feats})
+    return geojson(
+        {
+            "type": "FeatureCollection",
+            "stat": stat,
+            "data_source": data,
+            "simulated": data == "simulated",
+            "features": feats,
+        }
+    )
 
 
 def _summary(
-    state: ApiState, idx: list[int], hour: int | None, weekday: int | None
+    state: ApiState,
+    idx: list[int],
+    hour: int | None,
+    weekday: int | None,
+    data: DataKind = "observed",
 ) -> dict[str, Any]:
     live = state.live
     counts = Counter(live.state_of(i).state.value for i in idx)
-    occ = [state.profiles.occupancy(live.bays[i].curb_zone_id, hour, weekday) for i in idx]
+    occ = [state.profiles.occupancy(live.bays[i].curb_zone_id, hour, weekday, data) for i in idx]
     seen = [o for o in occ if o is not None]
     return {
         "bays": len(idx),
@@ -142,6 +179,8 @@ def _summary(
         "unknown": counts.get("unknown", 0),
         "occupancy": round(float(np.mean(seen)), 4) if seen else None,
         "bays_with_stats": len(seen),
+        "data_source": data,
+        "simulated": data == "simulated",
     }
 
 
@@ -149,6 +188,7 @@ def _summary(
 def map_areas(
     hour: int | None = Query(None, ge=0, le=23),
     weekday: int | None = Query(None, ge=0, le=6),
+    data: DataKind = DATA_QUERY,
     state: ApiState = Depends(get_state),
 ) -> Response:
     """Areas as polygons with bay counts by live state and mean occupancy."""
@@ -159,10 +199,17 @@ def map_areas(
         props = {
             "curb_area_id": a.curb_area_id,
             "name": a.name,
-            **_summary(state, idx, hour, weekday),
+            **_summary(state, idx, hour, weekday, data),
         }
         feats.append({"type": "Feature", "geometry": a.geometry, "properties": props})
-    return geojson({"type": "FeatureCollection", "features": feats})
+    return geojson(
+        {
+            "type": "FeatureCollection",
+            "data_source": data,
+            "simulated": data == "simulated",
+            "features": feats,
+        }
+    )
 
 
 @router.get("/h3", responses=_GJ, response_class=Response)
@@ -172,6 +219,7 @@ def map_h3(
     area: str | None = Query(None, max_length=100),
     hour: int | None = Query(None, ge=0, le=23),
     weekday: int | None = Query(None, ge=0, le=6),
+    data: DataKind = DATA_QUERY,
     state: ApiState = Depends(get_state),
 ) -> Response:
     """H3 hexagons holding bays, with counts by live state and mean occupancy."""
@@ -188,19 +236,28 @@ def map_h3(
             {
                 "type": "Feature",
                 "geometry": rfc7946_geometry(shapely.Polygon(ring)),
-                "properties": {"h3": cell, **_summary(state, idx, hour, weekday)},
+                "properties": {"h3": cell, **_summary(state, idx, hour, weekday, data)},
             }
         )
-    return geojson({"type": "FeatureCollection", "features": feats})
+    return geojson(
+        {
+            "type": "FeatureCollection",
+            "data_source": data,
+            "simulated": data == "simulated",
+            "features": feats,
+        }
+    )
 
 
 @router.get("/bays/{curb_zone_id}")
 def bay_profile(
     curb_zone_id: str = Path(max_length=64),
     sessions_limit: int = Query(20, ge=0, le=500),
+    data: DataKind = DATA_QUERY,
     state: ApiState = Depends(get_state),
 ) -> dict[str, Any]:
-    """One bay: live state, weekly occupancy profile (7 x 24), hourly mean, recent sessions."""
+    """One bay: live state, weekly occupancy profile (7 x 24), hourly mean and recent
+    sessions, all of ``data`` (observed by default); an hour without data is null."""
     live = state.live
     i = live.index.get(curb_zone_id)
     if i is None:
@@ -208,8 +265,8 @@ def bay_profile(
     b = live.bays[i]
     st = live.state(curb_zone_id)
     prof = state.profiles
-    weekly = [[prof.occupancy(curb_zone_id, h, d) for h in range(24)] for d in range(7)]
-    hourly = [prof.occupancy(curb_zone_id, h, None) for h in range(24)]
+    weekly = [[prof.occupancy(curb_zone_id, h, d, data) for h in range(24)] for d in range(7)]
+    hourly = [prof.occupancy(curb_zone_id, h, None, data) for h in range(24)]
     recent = session_rows(
         state.store,
         start_ms=None,
@@ -217,6 +274,7 @@ def bay_profile(
         zone_ids=[curb_zone_id],
         limit=sessions_limit,
         newest_first=True,
+        sources=_SOURCES[data],
     )
     return {
         "curb_zone_id": curb_zone_id,
@@ -229,7 +287,13 @@ def bay_profile(
         "length_cm": b.length_cm,
         "state": st.state.value if st else "unknown",
         "since_ms": st.since_ms if st else None,
-        "stats_source": prof.snapshot.source.get(curb_zone_id),
+        "data_source": data,
+        "simulated": data == "simulated",
+        "stats_source": (
+            ("camera" if data == "observed" else "simulated")
+            if curb_zone_id in prof.snapshot.of(data)
+            else None
+        ),
         "time_zone": state.settings.api_time_zone,
         "hourly_occupancy": hourly,
         "weekly_occupancy": weekly,
@@ -372,6 +436,7 @@ def map_activity(
     area: str | None = Query(None, max_length=100),
     resolution: int = Query(9, ge=5, le=12, description="H3 resolution for group=h3"),
     bbox: BBox | None = Depends(bbox_param),
+    data: DataKind = DATA_QUERY,
     state: ApiState = Depends(get_state),
 ) -> Response:
     """Stops, double parking, overstays and misuse counted per bay, street, area or H3
@@ -410,9 +475,20 @@ def map_activity(
     bays = {live.bays[i].curb_zone_id: live.bays[i] for i in idx}
     tz, country = state.settings.api_time_zone, state.settings.api_holidays
     frame = session_frame(state.store, f, tz, country, list(bays))
+    if not frame.empty:
+        # Observed or simulated sessions, never both in one count.
+        is_sim = (frame["data_source_type"].astype(str) == "simulated").to_numpy()
+        frame = frame[is_sim] if data == "simulated" else frame[~is_sim]
     acts = per_bay(frame, bays)
     n_days = len(matching_days(f, tz, country))
-    sources = state.profiles.snapshot.source
+    snap = state.profiles.snapshot
+    if data == "simulated":
+        sources = dict.fromkeys(snap.simulated, "simulated")
+    else:
+        # A bay a camera watches is observed even in a window without any stop (0 is
+        # then true); a bay no camera watches has no observed count (null).
+        sources = dict.fromkeys(snap.observed, "camera")
+        sources |= {z: "camera" for z, b in bays.items() if b.device_id is not None}
     groups: dict[str, list[Any]] = {}
     for b in bays.values():
         key = group_key(b, group, resolution)
@@ -460,6 +536,8 @@ def map_activity(
             "metric": metric,
             "group": group,
             "days": n_days,
+            "data_source": data,
+            "simulated": data == "simulated",
             "filter": {
                 "start_ms": start_ms,
                 "end_ms": end_ms,

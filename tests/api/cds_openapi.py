@@ -103,7 +103,7 @@ ERRATA: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], None], str]] = {
     ("1.1", "coordinates.yaml"): (
         _polygon_rings,
         "general-information.md 'Polygon': 'A polygon is a GeoJSON geometry of type "
-        "\"Polygon\" as defined in RFC 7946 3.1.6' (example coordinates [[[lon, lat], ...]]); "
+        '"Polygon" as defined in RFC 7946 3.1.6\' (example coordinates [[[lon, lat], ...]]); '
         "the file has one ring level, so no RFC polygon (nor, the oneOf matching twice, any "
         "LineString) validates as a zone geometry",
     ),

@@ -184,8 +184,17 @@ def test_offline_basemap_streets_and_hour_colours(city: City) -> None:
         assert major > 3000, f"only {major} pixels of major-street fill"
         assert minor > 20000, f"only {minor} white pixels (minor streets)"
         page.screenshot(path=str(ARTIFACTS / "map-basemap-offline.png"))
-        # Hour slider: occupancy at 04:00 and at 11:00 in fixed classes.
+        # Observed statistics by default: the 247 simulated bays have no colour (no data,
+        # not 0 %), only the camera's bay may; simulated ones only on request, labelled.
         _change(page, "#colour-by", "occupancy")
+        observed_only = _bay_colours(page, _pixels(page))
+        assert observed_only and not [
+            z for z, c in observed_only.items() if c and z != city.observed_bay
+        ]
+        assert not page.is_visible("#sim-banner")
+        _change(page, "#data-source", "simulated")
+        assert page.is_visible("#sim-banner") and "SIMULATED" in page.inner_text("#sim-banner")
+        # Hour slider: occupancy at 04:00 and at 11:00 in fixed classes.
         page.fill("#hour", "4")
         before = _rendered(page)
         page.dispatch_event("#hour", "input")
@@ -215,7 +224,8 @@ def test_offline_basemap_streets_and_hour_colours(city: City) -> None:
         seen = [(z, s, x, y) for z, s, x, y in centres if 310 < x < w - 2 and 2 < y < h - 2]
         white = {z: bool(np.all(img[round(y), round(x)] >= 245)) for z, _s, x, y in seen}
         sources = {z: s for z, s, _x, _y in seen}
-        assert sources[city.observed_bay] == "camera" and not white[city.observed_bay]
+        # Simulated statistics asked for: the camera's bay has none (and no white centre).
+        assert sources[city.observed_bay] is None and not white[city.observed_bay]
         sim = [z for z, s in sources.items() if s == "simulated"]
         assert sum(white[z] for z in sim) / len(sim) > 0.9
     assert errors == []
@@ -226,12 +236,14 @@ def test_offline_basemap_streets_and_hour_colours(city: City) -> None:
 def test_planner_question_filters_export(city: City, tmp_path: Path) -> None:
     """Which streets of the 3e have the most double parking between 8 and 10 on weekdays?"""
     t = _sessions(city.db)
+    t = t[t["data_source_type"] == "simulated"]  # the question is asked of the simulated data
     local = _local(t["start_ms"])
     # French public holidays in the window (none: 2026-02-28 .. 03-13); Easter is April 5.
     hol: set[object] = set()
     working = (local.dt.weekday < 5) & ~local.dt.date.isin(hol)
     with chromium() as (page, errors, _requested):
         _open(page, city.url)
+        _change(page, "#data-source", "simulated")
         _change(page, "#colour-by", "activity")
         _change(page, "#date-from", fill="2026-02-28")
         _change(page, "#date-to", fill="2026-03-13")
@@ -284,7 +296,7 @@ def test_planner_question_filters_export(city: City, tmp_path: Path) -> None:
         best = max(rows, key=lambda r: float(r["value"] or -1))
         assert best["street_key"] == per_street.index[0]
         assert int(best["double_parking"]) == int(per_street.iloc[0])
-        assert {r["stats_source"] for r in rows} <= {"simulated", "mixed", "observed"}
+        assert {r["stats_source"] for r in rows} <= {"simulated", ""}  # never mixed
         with page.expect_download() as dl:
             page.click("#export-geojson")
         gj = json.loads(Path(dl.value.path()).read_text())

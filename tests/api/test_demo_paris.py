@@ -29,6 +29,12 @@ def test_paris_inventory_with_simulated_statistics(tmp_path: Path) -> None:
     with TestClient(app) as c:
         fc = c.get("/map/bays", params={"stat": "occupancy", "hour": 9}).json()
         assert len(fc["features"]) == 9198
+        # No camera watches Paris here: no observed statistics at all (null, not 0 %) ...
+        assert {f["properties"]["value"] for f in fc["features"]} == {None}
+        assert {f["properties"]["stats_source"] for f in fc["features"]} == {None}
+        # ... and the simulated ones only on request, labelled.
+        fc = c.get("/map/bays", params={"stat": "occupancy", "hour": 9, "data": "simulated"}).json()
+        assert fc["simulated"] is True
         sources = {f["properties"]["stats_source"] for f in fc["features"]}
         assert sources <= {"simulated", None} and "simulated" in sources
         counts = c.get("/health").json()["states"]

@@ -110,7 +110,9 @@ def test_weekly_profile_feeds_availability_and_map(seeded: Api) -> None:
     srcs = {
         f["properties"]["curb_zone_id"]: f["properties"]["stats_source"] for f in fc["features"]
     }
-    assert srcs[zid("b1")] == "camera" and srcs[zid("b3")] is None
+    # b3: watched by cam-1, no vehicle (a true 0); b4: no camera, no observed statistics.
+    assert srcs[zid("b1")] == "camera" and srcs[zid("b3")] == "camera"
+    assert srcs[zid("b4")] is None and vals[zid("b4")] is None
 
     fc = api.client.get(
         "/map/bays",
@@ -118,7 +120,7 @@ def test_weekly_profile_feeds_availability_and_map(seeded: Api) -> None:
     ).json()
     vals = {f["properties"]["curb_zone_id"]: f["properties"]["value"] for f in fc["features"]}
     assert vals[zid("b1")] == 50.0  # hour 10 (offline, -1) is left out of the mean
-    assert vals[zid("b4")] == 0.0
+    assert vals[zid("b4")] is None  # no camera: never observed, not 0 %
 
     bay = api.client.get(f"/map/bays/{zid('b2')}").json()
     assert bay["weekly_occupancy"][0][9] == 0.75

@@ -19,7 +19,7 @@ const PROPOSAL_COLOURS = { add: "#15803d", remove: "#b91c1c", move: "#7c3aed", r
 const DAY_MS = 86_400_000;
 
 const state = {
-  colourBy: "state", hour: 12, data: null, byId: new Map(), chart: null, map: null,
+  colourBy: "state", hour: 12, dataSource: "observed", data: null, byId: new Map(), chart: null, map: null,
   config: null, activity: null, breaks: null, view: null, proposals: null,
 };
 window.__baywatch = state;
@@ -163,6 +163,7 @@ function activityParams(from, to) {
     metric: $("metric").value, group: $("group").value,
     hour_from: $("hour-from").value, hour_to: $("hour-to").value,
     day_type: $("day-type").value, regime: $("regime").value,
+    data: state.dataSource,
   });
   if ($("area").value) p.set("area", $("area").value);
   for (const o of $("vehicle").selectedOptions) p.append("vehicle_type", o.value);
@@ -180,7 +181,8 @@ async function getJson(url) {
 }
 
 async function loadBays() {
-  const params = new URLSearchParams();
+  // Observed statistics unless simulated ones are asked for: the API never mixes them.
+  const params = new URLSearchParams({ data: state.dataSource });
   if (state.colourBy === "occupancy") {
     params.set("stat", "occupancy");
     params.set("hour", String(state.hour));
@@ -408,7 +410,7 @@ function updateSummary() {
   }
   const n = state.data.features.length;
   let text = `${n} bays: ${counts.free} free, ${counts.occupied} occupied, ${counts.unknown} unknown` +
-    (simulated ? ` · statistics of ${simulated} bay${simulated === 1 ? " is" : "s are"} simulated` : "");
+    (simulated ? ` · statistics of ${simulated} bay${simulated === 1 ? " is" : "s are"} SIMULATED` : "");
   if (state.colourBy === "activity" && state.activity) {
     const t = { bays: 0, sessions: 0, double_parking: 0, overstays: 0, misuse: 0 };
     for (const f of state.activity.features) for (const k in t) t[k] += f.properties[k] || 0;
@@ -433,7 +435,7 @@ function renderRanking() {
   rows.forEach((f, i) => {
     const tr = document.createElement("tr");
     const p = f.properties;
-    const sim = p.stats_source === "simulated" ? " (sim.)" : p.stats_source === "mixed" ? " (part sim.)" : "";
+    const sim = p.stats_source === "simulated" ? " (sim.)" : "";
     for (const text of [String(i + 1), featureName(p), fmt(p.value) + sim]) {
       const td = document.createElement("td");
       td.textContent = text;
@@ -519,7 +521,7 @@ function fmtTime(ms) {
 }
 
 async function openPanel(id) {
-  const resp = await fetch(`/map/bays/${encodeURIComponent(id)}`);
+  const resp = await fetch(`/map/bays/${encodeURIComponent(id)}?data=${state.dataSource}`);
   if (!resp.ok) return;
   const bay = await resp.json();
   $("panel").hidden = false;
@@ -527,7 +529,7 @@ async function openPanel(id) {
   const stay = bay.max_stay_min == null ? "no limit" : `${bay.max_stay_min} min max`;
   $("panel-state").textContent =
     `${bay.state} since ${fmtTime(bay.since_ms)} · ${stay}` + (bay.street_name ? ` · ${bay.street_name}` : "");
-  $("panel-sim").hidden = bay.stats_source !== "simulated";
+  $("panel-sim").hidden = !bay.simulated;
   const allowed = bay.vehicle_types;
   const misuse = (s) => allowed != null && !allowed.includes(s.vehicle_type);
   const nOver = bay.recent_sessions.filter((s) => s.overstay).length;
@@ -538,11 +540,14 @@ async function openPanel(id) {
   $("panel-flags").innerHTML = (nOver || nMis)
     ? `<span class="flag-text">⚠ recent: ${nOver} overstay(s), ${nMis} misuse</span>${inFilter}`
     : `recent sessions: no overstay, no misuse${inFilter}`;
+  // An hour nobody observed is null: no bar (and said so in the legend), never 0 %.
   const values = bay.hourly_occupancy.map((v) => (v == null ? null : Math.round(v * 100)));
+  const unseen = values.filter((v) => v == null).length;
+  const what = bay.simulated ? "SIMULATED occupied (% of time)" : "observed occupied (% of time)";
   const data = {
     labels: [...Array(24).keys()].map((h) => `${h}h`),
-    datasets: [{ label: "occupied (% of time)", data: values,
-      backgroundColor: bay.stats_source === "simulated" ? "#a78bfa" : "#3b82f6" }],
+    datasets: [{ label: unseen ? `${what}; ${unseen} h not observed` : what, data: values,
+      backgroundColor: bay.simulated ? "#a78bfa" : "#3b82f6" }],
   };
   if (state.chart) state.chart.destroy();
   state.chart = new Chart($("chart"), {
@@ -716,6 +721,12 @@ async function main() {
     $("scale").value = state.colourBy === "occupancy" ? "fixed" : "quantile";
     $("activity-controls").hidden = state.colourBy !== "activity";
     $("occupancy-controls").hidden = state.colourBy === "activity";
+    await refresh();
+  }));
+  $("data-source").addEventListener("change", onChange(async () => {
+    state.dataSource = $("data-source").value;
+    $("sim-banner").hidden = state.dataSource !== "simulated";
+    if (window.__baywatchPanel && !$("panel").hidden) await openPanel(window.__baywatchPanel);
     await refresh();
   }));
   const hour = $("hour");

@@ -1,0 +1,124 @@
+"""The planners' map never mixes observed and simulated numbers, and an hour nobody
+observed is null, not 0 % (on SQLite and PostgreSQL).
+
+T0 is Monday 09:00 in Paris. Bay b1 (camera cam-1) is observed occupied 09:00-09:30
+(50 % of hour 9); the simulator also put a stop on b1, 09:00-09:45 (75 %), and one on
+b4 (no camera), 09:00-09:15 (25 %). b5 has neither camera nor simulation. Mixed into
+one number, b1 would read neither figure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import T0, Api, event, session, zid
+
+MIN = 60_000
+
+
+def _sim(name: str, start: int, end: int, n: int) -> dict[str, Any]:
+    s = session(name, start, end, n=n, source="simulated")
+    s["data_source_device_id"] = "sim"
+    return s
+
+
+@pytest.fixture
+def seeded(api: Api) -> Api:
+    api.ingest(
+        [event("park_start", "b1", T0), event("park_end", "b1", T0 + 30 * MIN)],
+        [
+            session("b1", T0, T0 + 30 * MIN),
+            _sim("b1", T0, T0 + 45 * MIN, 100),
+            _sim("b4", T0, T0 + 15 * MIN, 101),
+        ],
+    )
+    api.state.profiles.refresh(T0 + 200 * MIN)
+    return api
+
+
+def _props(fc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["properties"]["curb_zone_id"]: f["properties"] for f in fc["features"]}
+
+
+def test_map_bays_default_to_observed_and_label_simulated(seeded: Api) -> None:
+    c = seeded.client
+    q = {"stat": "occupancy", "hour": 9, "weekday": 0}
+    fc = c.get("/map/bays", params=q).json()
+    assert fc["data_source"] == "observed" and fc["simulated"] is False
+    p = _props(fc)
+    assert p[zid("b1")]["value"] == pytest.approx(0.5, abs=1e-4)  # camera only
+    assert p[zid("b1")]["stats_source"] == "camera"
+    # Nobody observed b4 or b5: null, not 0 (b4's simulated stop is not an observation).
+    for name in ("b4", "b5"):
+        assert p[zid(name)]["value"] is None and p[zid(name)]["stats_source"] is None
+    # Another hour of b1 nobody observed: null.
+    other = _props(c.get("/map/bays", params={**q, "hour": 15}).json())
+    assert other[zid("b1")]["value"] is None
+
+    sim = c.get("/map/bays", params={**q, "data": "simulated"}).json()
+    assert sim["data_source"] == "simulated" and sim["simulated"] is True
+    p = _props(sim)
+    assert p[zid("b1")]["value"] == pytest.approx(0.75, abs=1e-4)  # simulator only
+    assert p[zid("b4")]["value"] == pytest.approx(0.25, abs=1e-4)
+    assert p[zid("b1")]["stats_source"] == "simulated" and p[zid("b1")]["simulated"] is True
+    assert p[zid("b5")]["value"] is None
+    assert c.get("/map/bays", params={**q, "data": "mixed"}).status_code == 400
+
+
+def test_map_cds_metrics_do_not_mix_or_read_unwatched_bays_as_zero(seeded: Api) -> None:
+    c = seeded.client
+    q = {"stat": "occupancy_percent", "start_ms": T0, "end_ms": T0 + 60 * MIN}
+    p = _props(c.get("/map/bays", params=q).json())
+    assert p[zid("b1")]["value"] == pytest.approx(50.0)
+    assert p[zid("b4")]["value"] is None and p[zid("b5")]["value"] is None
+    p = _props(c.get("/map/bays", params={**q, "data": "simulated"}).json())
+    assert p[zid("b1")]["value"] == pytest.approx(75.0)
+    assert p[zid("b4")]["value"] == pytest.approx(25.0)
+    assert p[zid("b5")]["value"] is None  # not simulated either
+
+
+def test_bay_panel_observed_by_default(seeded: Api) -> None:
+    c = seeded.client
+    bay = c.get(f"/map/bays/{zid('b1')}").json()
+    assert bay["data_source"] == "observed" and bay["simulated"] is False
+    assert bay["hourly_occupancy"][9] == pytest.approx(0.5, abs=1e-4)
+    assert bay["hourly_occupancy"][3] is None  # nobody observed 03:00: null, not 0
+    assert [s["data_source_type"] for s in bay["recent_sessions"]] == ["camera"]
+    sim = c.get(f"/map/bays/{zid('b1')}", params={"data": "simulated"}).json()
+    assert sim["simulated"] is True and sim["stats_source"] == "simulated"
+    assert sim["hourly_occupancy"][9] == pytest.approx(0.75, abs=1e-4)
+    assert [s["data_source_type"] for s in sim["recent_sessions"]] == ["simulated"]
+    b5 = c.get(f"/map/bays/{zid('b5')}").json()
+    assert b5["stats_source"] is None and b5["hourly_occupancy"] == [None] * 24
+
+
+def test_areas_h3_and_activity_do_not_mix(seeded: Api) -> None:
+    c = seeded.client
+    fc = c.get("/map/areas", params={"hour": 9, "weekday": 0}).json()
+    assert fc["data_source"] == "observed"
+    south = next(f for f in fc["features"] if f["properties"]["curb_area_id"] == "a-south")
+    assert south["properties"]["occupancy"] is None  # b4, b5: nobody observed them
+    assert south["properties"]["bays_with_stats"] == 0
+    fc = c.get("/map/areas", params={"hour": 9, "weekday": 0, "data": "simulated"}).json()
+    south = next(f for f in fc["features"] if f["properties"]["curb_area_id"] == "a-south")
+    assert south["properties"]["occupancy"] == pytest.approx(0.25, abs=1e-4)
+    assert south["properties"]["simulated"] is True
+    hexes = c.get("/map/h3", params={"resolution": 5, "hour": 9, "weekday": 0}).json()
+    assert hexes["data_source"] == "observed"
+    # b1 (0.5) and b2, b3 (watched by cam-1, empty: a true 0); b4, b5 unobserved, left out.
+    (cell,) = hexes["features"]
+    assert cell["properties"]["occupancy"] == pytest.approx(0.5 / 3, abs=1e-4)
+    assert cell["properties"]["bays_with_stats"] == 3
+    window = {"start_ms": T0 - 60 * MIN, "end_ms": T0 + 24 * 60 * MIN, "metric": "sessions"}
+    act = _props(c.get("/map/activity", params=window).json())
+    assert act[zid("b1")]["sessions"] == 1 and act[zid("b1")]["stats_source"] == "observed"
+    assert act[zid("b4")]["value"] is None and act[zid("b4")]["stats_source"] is None
+    assert act[zid("b2")]["sessions"] == 0 and act[zid("b2")]["value"] == 0  # watched, no stop
+    sim = c.get("/map/activity", params={**window, "data": "simulated"}).json()
+    assert sim["simulated"] is True
+    act = _props(sim)
+    assert act[zid("b1")]["sessions"] == 1 and act[zid("b1")]["stats_source"] == "simulated"
+    assert act[zid("b4")]["sessions"] == 1
+    assert {p["stats_source"] for p in act.values()} <= {"simulated", None}
