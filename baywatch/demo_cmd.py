@@ -118,7 +118,9 @@ def demo_command(
             fail(f"{inv}: no such inventory file")
         console.print(f"Loading {inv.name} with {days} days of SIMULATED stops for the map ...")
         try:
-            summary = seed_inventory_demo(Store(url), inv, days=days)
+            # Where the OSM extract covers them (the 3e), bays are drawn along the kerb.
+            streets = PARIS_STREETS if PARIS_STREETS.is_file() else None
+            summary = seed_inventory_demo(Store(url), inv, days=days, streets=streets)
         except InventoryError as exc:
             fail(str(exc))
         console.print(

@@ -360,21 +360,35 @@ def _finish(
         lon = np.array([c.lon for c in need])
         lat = np.array([c.lat for c in need])
         crs = metric_crs(lon, lat)
-        angle, found = geometry.kerb_bearings(lon, lat, streets, crs)
+        frames = geometry.kerb_frames(lon, lat, streets, crs)
         length = np.array(
             [c.length_cm / 100 if c.length_cm else DEFAULT_LENGTH_M for c in need], dtype=float
         )
         width = np.array(
             [c.width_cm / 100 if c.width_cm else DEFAULT_WIDTH_M for c in need], dtype=float
         )
-        polys = geometry.bay_rectangles(lon, lat, length, width, angle, crs)
-        for c, poly, ok in zip(need, polys, found.tolist(), strict=True):
+        shift = geometry.kerb_side_shift(frames, width)
+        polys = geometry.bay_rectangles(
+            lon,
+            lat,
+            length,
+            width,
+            frames.angle_rad,
+            crs,
+            shift=(shift * frames.normal_x, shift * frames.normal_y),
+        )
+        for i, (c, poly) in enumerate(zip(need, polys, strict=True)):
             c.geometry = poly
-            c.attributes["footprint"] = (
-                "rectangle along nearest street"
-                if ok
-                else ("rectangle, east-west (no street to align to)")
-            )
+            if not frames.found[i]:
+                c.attributes["footprint"] = "rectangle, east-west (no street to align to)"
+            else:
+                known = frames.side_known[i]
+                side = "on its kerb side" if known else "kerb side unknown, right"
+                c.attributes["footprint"] = f"rectangle along nearest street, {side}"
+                dist = round(float(frames.distance_m[i]), 2)
+                c.attributes["footprint_street_distance_m"] = dist
+                if shift[i] > 0:
+                    c.attributes["footprint_offset_to_kerb_m"] = round(float(shift[i]), 2)
             if not c.length_cm:
                 c.attributes["footprint_length_assumed_m"] = DEFAULT_LENGTH_M
             if not c.width_cm:

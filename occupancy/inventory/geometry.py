@@ -8,6 +8,7 @@ UTM). Stored geometry is WGS84 GeoJSON (RFC 7946, longitude first).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,80 @@ MAX_STREET_DISTANCE_M = 25.0
 DEFAULT_BEARING_DEG = 90.0
 
 
+@dataclass(frozen=True)
+class KerbFrames:
+    """Where each bay point stands against its nearest street (in the metric ``crs``).
+
+    ``angle_rad``: direction of the street at the point (radians from east,
+    counter-clockwise), the default east-west where no street is near; ``found``:
+    a street within ``MAX_STREET_DISTANCE_M`` gave it; ``distance_m``: the point's
+    distance from that street's centre line (NaN where none); ``normal_x``/``normal_y``:
+    unit vector from the centre line towards the point, the kerb side of the street
+    the bay is on (zero where none); ``side_known``: False where the point lies on
+    the centre line (within ``ON_LINE_M``), whose side is then the right of the way's
+    drawn direction.
+    """
+
+    angle_rad: np.ndarray
+    found: np.ndarray
+    distance_m: np.ndarray
+    normal_x: np.ndarray
+    normal_y: np.ndarray
+    side_known: np.ndarray
+
+
+# A point this close to a street's centre line does not tell which side its bay is on.
+ON_LINE_M = 0.05
+
+
+def kerb_frames(
+    lon: np.ndarray, lat: np.ndarray, streets: gpd.GeoDataFrame | None, crs: CRS
+) -> KerbFrames:
+    """Direction, side and distance of the nearest street at each point (see ``KerbFrames``)."""
+    n = len(lon)
+    angle = np.full(n, np.deg2rad(90.0 - DEFAULT_BEARING_DEG))
+    found = np.zeros(n, dtype=bool)
+    dist = np.full(n, np.nan)
+    nx, ny = np.zeros(n), np.zeros(n)
+    known = np.zeros(n, dtype=bool)
+    out = KerbFrames(angle, found, dist, nx, ny, known)
+    if streets is None or streets.empty or n == 0:
+        return out
+    to_m = transformer(WGS84, crs)
+    x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
+    pts = gpd.GeoDataFrame(geometry=shapely.points(x, y), crs=crs)
+    lines = streets.to_crs(crs)[["geometry"]].reset_index(drop=True)
+    near = gpd.sjoin_nearest(pts, lines, how="left", max_distance=MAX_STREET_DISTANCE_M)
+    near = near[~near.index.duplicated(keep="first")].dropna(subset=["index_right"])
+    if near.empty:
+        return out
+    idx = near.index.to_numpy()
+    geoms = lines.geometry.to_numpy()[near["index_right"].to_numpy(dtype=int)]
+    at = pts.geometry.to_numpy()[idx]
+    pos = shapely.line_locate_point(geoms, at)
+    a = shapely.line_interpolate_point(geoms, np.maximum(pos - 1.0, 0.0))
+    b = shapely.line_interpolate_point(geoms, pos + 1.0)
+    foot = shapely.line_interpolate_point(geoms, pos)
+    dx = shapely.get_x(b) - shapely.get_x(a)
+    dy = shapely.get_y(b) - shapely.get_y(a)
+    ok = np.hypot(dx, dy) > 1e-6
+    angle[idx[ok]] = np.arctan2(dy[ok], dx[ok])
+    found[idx[ok]] = True
+    # Across the street: from the centre line to the point (its kerb side).
+    ox = shapely.get_x(at) - shapely.get_x(foot)
+    oy = shapely.get_y(at) - shapely.get_y(foot)
+    d = np.hypot(ox, oy)
+    off_line = d > ON_LINE_M
+    ux, uy = np.cos(angle[idx]), np.sin(angle[idx])
+    # On the line: the right of the way's drawn direction (traffic keeps right in France).
+    sx = np.where(off_line, ox / np.where(off_line, d, 1.0), uy)
+    sy = np.where(off_line, oy / np.where(off_line, d, 1.0), -ux)
+    dist[idx[ok]] = d[ok]
+    nx[idx[ok]], ny[idx[ok]] = sx[ok], sy[ok]
+    known[idx[ok]] = off_line[ok]
+    return out
+
+
 def kerb_bearings(
     lon: np.ndarray, lat: np.ndarray, streets: gpd.GeoDataFrame | None, crs: CRS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -32,30 +107,18 @@ def kerb_bearings(
     Returns (angle_rad, found) where ``found`` says a street within
     ``MAX_STREET_DISTANCE_M`` gave the direction; elsewhere the default is used.
     """
-    n = len(lon)
-    angle = np.full(n, np.deg2rad(90.0 - DEFAULT_BEARING_DEG))
-    found = np.zeros(n, dtype=bool)
-    if streets is None or streets.empty or n == 0:
-        return angle, found
-    to_m = transformer(WGS84, crs)
-    x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
-    pts = gpd.GeoDataFrame(geometry=shapely.points(x, y), crs=crs)
-    lines = streets.to_crs(crs)[["geometry"]].reset_index(drop=True)
-    near = gpd.sjoin_nearest(pts, lines, how="left", max_distance=MAX_STREET_DISTANCE_M)
-    near = near[~near.index.duplicated(keep="first")].dropna(subset=["index_right"])
-    if near.empty:
-        return angle, found
-    idx = near.index.to_numpy()
-    geoms = lines.geometry.to_numpy()[near["index_right"].to_numpy(dtype=int)]
-    pos = shapely.line_locate_point(geoms, pts.geometry.to_numpy()[idx])
-    a = shapely.line_interpolate_point(geoms, np.maximum(pos - 1.0, 0.0))
-    b = shapely.line_interpolate_point(geoms, pos + 1.0)
-    dx = shapely.get_x(b) - shapely.get_x(a)
-    dy = shapely.get_y(b) - shapely.get_y(a)
-    ok = np.hypot(dx, dy) > 1e-6
-    angle[idx[ok]] = np.arctan2(dy[ok], dx[ok])
-    found[idx[ok]] = True
-    return angle, found
+    f = kerb_frames(lon, lat, streets, crs)
+    return f.angle_rad, f.found
+
+
+def kerb_side_shift(frames: KerbFrames, width_m: np.ndarray) -> np.ndarray:
+    """How far (m) to move each rectangle away from its street so that it lies wholly on
+    the kerb side of the centre line: ``width / 2 - distance`` where the point is
+    closer to the centre line than half the bay's width, else 0 (the point is kept as
+    the bay's centre: inventories place it on the bay). Zero where no street was found.
+    """
+    need = np.asarray(width_m, float) / 2.0 - np.nan_to_num(frames.distance_m, nan=np.inf)
+    return np.where(frames.found, np.maximum(need, 0.0), 0.0)
 
 
 def bay_rectangles(
@@ -65,14 +128,19 @@ def bay_rectangles(
     width_m: np.ndarray,
     angle_rad: np.ndarray,
     crs: CRS,
+    shift: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[dict[str, object]]:
-    """GeoJSON polygons (WGS84) of length x width rectangles centred on each point."""
+    """GeoJSON polygons (WGS84) of length x width rectangles, the long side at
+    ``angle_rad``, centred on each point moved by ``shift`` (metres east, north in
+    ``crs``; none: centred on the point)."""
     n = len(lon)
     if n == 0:
         return []
     to_m = transformer(WGS84, crs)
     to_ll = transformer(crs, WGS84)
     x, y = to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
+    if shift is not None:
+        x, y = x + shift[0], y + shift[1]
     ux, uy = np.cos(angle_rad), np.sin(angle_rad)  # along the kerb
     vx, vy = -uy, ux  # across
     hl, hw = np.asarray(length_m) / 2.0, np.asarray(width_m) / 2.0

@@ -42,17 +42,20 @@ def seed_inventory_demo(
     seed: int = 1,
     now: int | None = None,
     tz: str = "Europe/Paris",
+    streets: Path | None = None,
 ) -> DemoSummary:
     """Import an inventory file and give its bays ``days`` of simulated sessions ending at
     ``now`` (ms since the epoch; default the current time) in time zone ``tz``, plus a
     live state from the latest simulated stop. Every simulated row is marked
-    ``data_source_type = simulated``. Raises ``InventoryError`` for an unreadable file.
+    ``data_source_type = simulated``. ``streets`` (OSM PBF or GeoJSON lines) draws the
+    footprints of point-only bays along their kerb (``load_bays``). Raises
+    ``InventoryError`` for an unreadable file.
     """
     from occupancy.evaluation.simulate import simulate_sessions
     from occupancy.inventory.bays import load_bays
 
     now = now_ms() if now is None else now
-    res = load_bays(inventory, fmt)
+    res = load_bays(inventory, fmt, streets=streets)
     store.upsert_zones(res.zones)
     ids = {z.curb_zone_id for z in res.zones}
     zones = store.zones_frame()

@@ -45,11 +45,12 @@ def test_paris_bays_follow_the_street(shared_geodata: Path) -> None:
         shared_geodata / "paris_delivery_bays.csv",
         streets=shared_geodata / "paris_3e_streets.osm.pbf",
     )
-    aligned = [z for z in r.zones if z.attributes["footprint"].endswith("nearest street")]
+    along = "rectangle along nearest street"
+    aligned = [z for z in r.zones if z.attributes["footprint"].startswith(along)]
     third = [z for z in r.zones if z.area_id == "75103"]
     assert len(third) == 248
     # the extract stops short of the arrondissement's edges: 21 bays have no street within 25 m
-    assert sum(z.attributes["footprint"].endswith("nearest street") for z in third) == 227
+    assert sum(z.attributes["footprint"].startswith(along) for z in third) == 227
     assert len(aligned) == 640
 
 
