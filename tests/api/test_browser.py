@@ -48,8 +48,13 @@ def test_map_draws_bays_and_opens_chart(tmp_path: Path) -> None:
     settings = Settings(db=db, data_dir=tmp_path / "data", api_basemap="none")
     app = create_app(settings, store=store, background=False)
     hourly = np.tile(np.linspace(0.9, 0.2, 24), (7, 1))  # P(free) falling through the day
+    # b1 observed by its camera, b4 simulated (the map shows observed ones by default).
     app.state.api.profiles.snapshot = ProfileSnapshot(
-        {zid(b): hourly for b in BAYS}, {zid("b1"): "camera", zid("b4"): "simulated"}, T0
+        {zid("b1"): hourly, zid("b4"): hourly},
+        {zid("b1"): "camera", zid("b4"): "simulated"},
+        T0,
+        observed={zid("b1"): hourly},
+        simulated={zid("b4"): hourly},
     )
     ARTIFACTS.mkdir(exist_ok=True)
     with serve_in_thread(app) as url, sync_api.sync_playwright() as pw:
