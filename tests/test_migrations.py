@@ -78,4 +78,4 @@ def test_database_made_before_alembic_is_stamped_and_upgraded(tmp_path: Path) ->
     assert migrations.current(store.engine) == migrations.head()
     assert {"api_keys", "jobs"} <= set(inspect(store.engine).get_table_names())
     cols = {c["name"] for c in inspect(store.engine).get_columns("events")}
-    assert "vehicle_type_confidence" in cols  # revision 0006 ran on it
+    assert "vehicle_type_confidence" in cols  # revision 0007 ran on it

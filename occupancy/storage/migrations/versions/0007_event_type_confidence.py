@@ -1,7 +1,7 @@
 """events: vehicle_type_confidence (CDS 1.1)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 CDS 1.1 Curb Events carry ``vehicle_type_confidence``, "Value from 1 to 100
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
