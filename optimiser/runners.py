@@ -18,6 +18,7 @@ from optimiser.areas import solve_by_area
 from optimiser.distances import reach_network, reach_straight
 from optimiser.errors import OptimiserInputError
 from optimiser.greedy import greedy_layout
+from optimiser.inputs import IntArray, Sites
 from optimiser.placement import SolveOptions, optimise, solve
 from optimiser.problem import build_problem
 from optimiser.proposals import (
@@ -126,21 +127,29 @@ def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
         notes=src.notes,
     )
 
+    return Run(result, src, props, _drawer(src, src.title, problem.sites, after.bays, props))
+
+
+def _drawer(
+    src: Loaded, title: str, sites: Sites, bays: IntArray, props: list[Proposal]
+) -> Callable[[Path], None]:
+    """The map picture of a run: ``bays`` at ``sites`` with the proposals, written to a path."""
+
     def draw(path: Path) -> None:
         from optimiser.plot import proposal_map
 
         proposal_map(
             path,
-            src.title,
-            problem.sites,
-            after.bays,
+            title,
+            sites,
+            bays,
             src.demand,
             props,
             src.streets_xy,
             credits="; ".join(src.notes[:1]),
         )
 
-    return Run(result, src, props, draw)
+    return draw
 
 
 def _zones(src: Loaded, zone_by: str, bay_idx: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -248,21 +257,8 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
         notes=src.notes,
     )
 
-    def draw(path: Path) -> None:
-        from optimiser.plot import proposal_map
-
-        proposal_map(
-            path,
-            src.title.replace("delivery-bay proposals", "delivery regime of each bay"),
-            sites,
-            sites.existing,
-            src.demand,
-            props,
-            src.streets_xy,
-            credits="; ".join(src.notes[:1]),
-        )
-
-    return Run(result, src, props, draw)
+    title = src.title.replace("delivery-bay proposals", "delivery regime of each bay")
+    return Run(result, src, props, _drawer(src, title, sites, sites.existing, props))
 
 
 def evidence_line(src: Loaded, day_types: bool = True) -> str:
