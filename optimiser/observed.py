@@ -81,6 +81,10 @@ class AreaDemand:
     notes: tuple[str, ...]
     street_of: tuple[str, ...]
     observed_by_day_type: tuple[float, ...] = (float("nan"),) * 3
+    # Deliveries a day of each day type counted in watched hours, and simulated (sum
+    # over bays and hours), for the time-slot summary's shares.
+    observed_per_day_type: tuple[float, ...] = (0.0, 0.0, 0.0)
+    simulated_per_day_type: tuple[float, ...] = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -383,6 +387,8 @@ def area_demand(
         notes=tuple(notes),
         street_of=tuple(str(s) if pd.notna(s) else "" for s in street),
         observed_by_day_type=by_dt,
+        observed_per_day_type=tuple(float(v) for v in obs_dt),
+        simulated_per_day_type=tuple(float(v) for v in sim_dt),
     )
 
 

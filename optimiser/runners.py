@@ -98,9 +98,7 @@ def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
     )
     simulated = bool(src.demand.simulated)
     shares = src.demand.shares()
-    summary = placement_summary(problem, before, after, props, simulated) + evidence_line(
-        src, day_types=False
-    )
+    summary = placement_summary(problem, before, after, props, simulated) + evidence_line(src)
     kerb = problem.sites.bay_length_m
     regimes = [problem.sites.regime_of(j) for j in range(len(problem.sites))]
     result = PlacementResult(
@@ -239,7 +237,7 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
             f"  objective {res.objective:.2f}, bound {res.bound:.2f}, gap {res.gap:.2%},"
             f" {res.status} in {res.wall_s:.1f} s",
         ]
-    ) + evidence_line(src)
+    ) + evidence_line(src, arrivals)
     result = TimeslotResultModel(
         status=res.status,
         objective=res.objective,
@@ -261,20 +259,26 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
     return Run(result, src, props, _drawer(src, title, sites, sites.existing, props))
 
 
-def evidence_line(src: Loaded, day_types: bool = True) -> str:
+def evidence_line(src: Loaded, arrivals: np.ndarray | None = None) -> str:
     """The summary's line on what the demand rests on: observed, simulated and estimated
-    shares of the deliveries a day, and (``day_types``) the observed share of each day
-    type's time-slot demand where sessions were read."""
+    shares of the deliveries a day and, given the time-slot model's ``arrivals``
+    (zones, 3, 24), the same shares of each day type's deliveries where sessions were
+    read (counted in watched hours / simulated / the rest, estimated)."""
     shares = src.demand.shares()
     line = "\n  evidence: " + ", ".join(
         f"{shares.get(k, 0.0):.0%} {k}" for k in ("observed", "simulated", "estimated")
     )
-    by_dt = [v for v in src.observed_by_day_type if not np.isnan(v)]
-    if by_dt and day_types:
-        line += "; time-slot demand observed in watched hours: " + ", ".join(
-            f"{name} {'-' if np.isnan(v) else f'{v:.0%}'}"
-            for name, v in zip(DAY_TYPES, src.observed_by_day_type, strict=True)
-        )
+    if arrivals is not None and src.observed_per_day_type:
+        total = arrivals.sum(axis=(0, 2))
+        parts = []
+        for d, name in enumerate(DAY_TYPES):
+            if total[d] <= 0:
+                parts.append(f"{name} -")
+                continue
+            obs = src.observed_per_day_type[d] / total[d]
+            sim = src.simulated_per_day_type[d] / total[d]
+            parts.append(f"{name} {obs:.0%}/{sim:.0%}/{max(0.0, 1.0 - obs - sim):.0%}")
+        line += "; time-slot demand by day type (observed/simulated/estimated): " + ", ".join(parts)
     return line
 
 

@@ -62,6 +62,9 @@ class Loaded:
     new_bay_by_site: dict[str, NewBayLength] = field(default_factory=dict)
     # Share of each day type's time-slot arrivals counted in watched hours (NaN: none).
     observed_by_day_type: tuple[float, ...] = ()
+    # Deliveries a day of each day type counted in watched hours, and simulated.
+    observed_per_day_type: tuple[float, ...] = ()
+    simulated_per_day_type: tuple[float, ...] = ()
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -188,6 +191,8 @@ def _from_db(
         new_bay=new_bay if candidates else None,
         new_bay_by_site=by_site,
         observed_by_day_type=area.observed_by_day_type,
+        observed_per_day_type=area.observed_per_day_type,
+        simulated_per_day_type=area.simulated_per_day_type,
     )
 
 
