@@ -2,7 +2,8 @@
 
     python bench/bench_accuracy.py [--seeds 0 1 2 3] [--duration 240] [--turnover 0 8]
                                    [--bitrates 80 150 300 1000] [--sweep-seeds 0]
-                                   [--json accuracy.json]
+                                   [--gops 2 10] [--size 1280x720] [--exact-too]
+                                   [--real-bitrates 80 150] [--json accuracy.json]
 
 For each turnover (least time between a departure and the next arrival in a bay) and
 seed it composes a scene (occupancy.evaluation.scenes), analyses it at the default 2 frames per
@@ -11,9 +12,12 @@ it evaluates the four sample clips against sample_videos/truth/. Prints one row 
 scene and the totals.
 
 ``--bitrates``: the composed scenes of ``--sweep-seeds`` are also re-encoded with ffmpeg
-(H.264, constant bit rate in kbit/s, 2-s GOP: what a cellular CCTV uplink delivers) and
-evaluated again, one row per bit rate; ``--degrade``: the same at 300 kbit/s with a
-10-s GOP, half resolution, 5 fps, darker pictures, or 1-s frame gaps every 10 s.
+(H.264, constant bit rate in kbit/s, 2-s GOP or each of ``--gops``: what a cellular CCTV
+uplink delivers) and evaluated again, one row per bit rate (and GOP; ``--exact-too``:
+also decoding every frame, not sparsely); ``--size 1280x720`` composes them at 720p;
+``--real-bitrates``: the MEVA sample clips (real frames) re-encoded the same way;
+``--degrade``: the same at 300 kbit/s with a 10-s GOP, half resolution, 5 fps, darker
+pictures, or 1-s frame gaps every 10 s.
 """
 
 from __future__ import annotations
@@ -46,7 +50,12 @@ from occupancy.storage.store import Store  # noqa: E402
 from vision.detector import Detector  # noqa: E402
 
 
-def run(site_path: Path, truth_path: Path, detectors: dict[tuple[object, ...], Detector]) -> Report:
+def run(
+    site_path: Path,
+    truth_path: Path,
+    detectors: dict[tuple[object, ...], Detector],
+    exact: bool = False,
+) -> Report:
     site = load_site(site_path)
     truth = load_truth(truth_path)
     check_against_site(truth, site, str(truth_path))
@@ -57,7 +66,9 @@ def run(site_path: Path, truth_path: Path, detectors: dict[tuple[object, ...], D
     det = detectors[key]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/acc.db")
-        result = analyse(resolve_source(None, site, site_path), site, store, detector=det)
+        result = analyse(
+            resolve_source(None, site, site_path), site, store, detector=det, exact=exact
+        )
         found, _ = spans_from_store(store, site, result.run_id)
         store.close()
     return evaluate(truth, found)
@@ -87,11 +98,18 @@ def reencode(
     import yaml
 
     doc = yaml.safe_load(site_path.read_text())
-    src = site_path.parent / doc["source"]["uri"]
+    src = (site_path.parent / doc["source"]["uri"]).resolve()
     tag = f"{kbps}k" + ("-" + "".join(c for c in label if c.isalnum()) if label else "")
-    out = site_path.parent / f"{src.stem}-{tag}.mp4"
     fps = fps_out or doc["source"].get("fps") or 10
-    rate = f"{kbps}k"
+    if src.is_dir():  # a folder of numbered frames (the MEVA clips)
+        rate = f"{doc['source'].get('fps') or 10:g}"
+        inputs = ["-framerate", rate, "-pattern_type", "glob", "-i", str(src / "*.jpg")]
+        out_dir = Path(tempfile.mkdtemp(prefix="reencode-"))
+    else:
+        inputs = ["-i", str(src)]
+        out_dir = site_path.parent
+    out = out_dir / f"{src.stem}-{tag}.mp4"
+    bits = f"{kbps}k"
     extra: list[str] = []
     if vf:
         extra += ["-vf", vf]
@@ -101,17 +119,23 @@ def reencode(
         extra += ["-fps_mode", "vfr"]
     subprocess.run(
         [
-            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *extra,
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", rate, "-maxrate", rate,
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs, *extra,
+            "-c:v", "libx264", "-preset", "veryfast", "-b:v", bits, "-maxrate", bits,
             "-bufsize", f"{2 * kbps}k", "-g", str(round(gop_s * fps)), "-pix_fmt", "yuv420p",
             str(out),
         ],
         check=True,
     )  # fmt: skip
-    doc["source"]["uri"] = out.name
-    site = site_path.parent / f"site-{tag}.yaml"
+    doc["source"]["uri"] = str(out)
+    doc["source"].pop("fps", None)
+    site = out_dir / f"site-{tag}.yaml"
     site.write_text(yaml.safe_dump(doc, sort_keys=False))
     return site
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    return int(w), int(h)
 
 
 def fmt(x: float | None, pct: bool = True) -> str:
@@ -129,10 +153,22 @@ def main() -> None:
     ap.add_argument("--bitrates", type=int, nargs="*", default=[80, 150, 300, 1000])
     ap.add_argument("--sweep-seeds", type=int, nargs="*", default=[0])
     ap.add_argument("--degrade", nargs="*", default=list(DEGRADATIONS), choices=list(DEGRADATIONS))
+    ap.add_argument("--gops", type=float, nargs="+", default=[2.0], help="GOPs (s) of --bitrates")
+    ap.add_argument("--size", type=_size, default=None, help="composed scenes' WxH (896x500)")
+    ap.add_argument(
+        "--exact-too", action="store_true", help="also analyse --bitrates rows with --exact"
+    )
+    ap.add_argument(
+        "--real-bitrates",
+        type=int,
+        nargs="*",
+        default=[],
+        help="re-encode the MEVA sample clips (real frames) at these kbit/s too",
+    )
     ap.add_argument("--no-samples", action="store_true", help="skip the four sample clips")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    if args.bitrates and shutil.which("ffmpeg") is None:
+    if (args.bitrates or args.real_bitrates) and shutil.which("ffmpeg") is None:
         ap.error("--bitrates needs ffmpeg on PATH")
     detectors: dict[tuple[object, ...], Detector] = {}
     rows: list[tuple[str, Report]] = []
@@ -140,24 +176,43 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for turnover in args.turnover:
             for seed in args.seeds:
-                spec = SceneSpec(duration_s=args.duration, fps=args.fps, turnover_s=turnover)
+                spec = SceneSpec(
+                    duration_s=args.duration, fps=args.fps, turnover_s=turnover, size=args.size
+                )
                 scene = compose_scene(spec, Path(tmp) / f"t{turnover:g}-s{seed}", seed)
-                name = f"composed, turnover {turnover:g} s, seed {seed}"
+                size = "" if args.size is None else f", {args.size[0]}x{args.size[1]}"
+                name = f"composed{size}, turnover {turnover:g} s, seed {seed}"
                 rows.append((name, run(scene.site_path, scene.truth_path, detectors)))
                 print(f"{name}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
                 if seed not in args.sweep_seeds:
                     continue
                 for kbps in args.bitrates:
-                    site = reencode(scene.site_path, kbps)
-                    label = f"{name}, H.264 {kbps} kbit/s"
-                    rows.append((label, run(site, scene.truth_path, detectors)))
-                    print(f"{label}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
+                    for gop_s in args.gops:
+                        site = reencode(scene.site_path, kbps, f"g{gop_s:g}", gop_s=gop_s)
+                        label = f"{name}, H.264 {kbps} kbit/s" + (
+                            "" if args.gops == [2.0] else f", GOP {gop_s:g} s"
+                        )
+                        for exact in (False, True) if args.exact_too else (False,):
+                            tag = f"{label}, --exact" if exact else label
+                            rows.append((tag, run(site, scene.truth_path, detectors, exact)))
+                            print(f"{tag}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
                 for what in args.degrade:
                     vf, gop_s, fps_out, vfr = DEGRADATIONS[what]
                     site = reencode(scene.site_path, 300, what, vf, gop_s, fps_out, vfr)
                     label = f"{name}, {what}, 300 kbit/s"
                     rows.append((label, run(site, scene.truth_path, detectors)))
                     print(f"{label}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
+    for clip in ("meva-a1c9", "meva-b7e2", "meva-c4f6") if args.real_bitrates else ():
+        site_path = ROOT / "sample_videos" / f"{clip}.yaml"
+        truth_path = ROOT / "sample_videos/truth" / f"{clip}.json"
+        for kbps in args.real_bitrates:
+            for gop_s in args.gops:
+                site = reencode(site_path, kbps, f"g{gop_s:g}", gop_s=gop_s)
+                label = f"sample {clip}, H.264 {kbps} kbit/s, GOP {gop_s:g} s"
+                for exact in (False, True) if args.exact_too else (False,):
+                    tag = f"{label}, --exact" if exact else label
+                    rows.append((tag, run(site, truth_path, detectors, exact)))
+                    print(f"{tag}: F1 {rows[-1][1].f1:.3f}", file=sys.stderr)
     for clip in () if args.no_samples else ("meva-a1c9", "meva-b7e2", "meva-c4f6", "intel-aisle"):
         site = ROOT / "sample_videos" / f"{clip}.yaml"
         rows.append(

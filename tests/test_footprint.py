@@ -124,3 +124,46 @@ def test_a_footprint_mostly_outside_every_slot_belongs_to_none() -> None:
     assert zone_index([s], np.array([[0.0, 12.2]]), [passing]) == [None]
     parked = rect(0.3, 10.4, 4.5, 1.8, 0.0)
     assert zone_index([s], np.array([[0.3, 11.6]]), [parked]) == [0]
+
+
+def test_a_car_driving_slowly_out_through_the_frame_border_is_not_at_rest() -> None:
+    """Its box's left side is the frame's border, which stays put while the car leaves at
+    0.6 m/s: that side is no evidence of rest (issue 13, "the tail of the departing
+    vehicle's box"), so the bay it crosses gets no session."""
+    from occupancy.observe.machine import OccupancyMachine
+
+    p, _ = camera()
+    gp = proj()
+    bay = Zone(
+        **{**slot("b", rect(-11.0, 12.0, 8.0, 2.6, 0.0)).__dict__, "min_stationary_ms": 3000}
+    )
+
+    def run(frame_size: tuple[int, int] | None) -> int:
+        m = OccupancyMachine(
+            [bay],
+            device_id="cam",
+            run_id="run",
+            stationary_tolerance_m=1.0,
+            grace_s=2.0,
+            to_lonlat=lambda xy: xy,
+        )
+        sessions = 0
+        for i in range(16):  # 8 s at 2 analysed frames a second
+            x = -9.0 - 0.3 * i
+            box = car_box(p, rect(x, 12.0, 4.5, 1.8, 0.0))
+            assert box[0] == 0  # clipped by the frame's left border all along
+            dets = Detections(
+                box[None].astype(np.float32),
+                np.array([0.8], np.float32),
+                np.array([2]),
+                {2: "car"},
+                np.array([1]),
+            )
+            obs = observations(dets, gp, {"car": VehicleType.CAR}, frame_size)
+            out = m.step(1_700_000_000_000 + 500 * i, obs)
+            sessions += len(out.sessions)
+        return sessions + len(m.finish().sessions)
+
+    assert run((W, H)) == 0
+    # Without the frame size, its bottom-left corner (the border) looks parked.
+    assert run(None) >= 1

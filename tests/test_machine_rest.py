@@ -182,3 +182,19 @@ def test_neighbours_far_away_are_two_vehicles() -> None:
     out.append(m.finish())
     zones = sorted(s.curb_zone_id for o in out for s in o.sessions)
     assert zones == ["a", "b"]
+
+
+def test_a_pause_on_the_way_out_is_not_a_new_session() -> None:
+    """The departing vehicle backs 2.5 m out of its spot, still inside the bay, and waits
+    12 s (longer than the minimum stop) for the aisle to clear before driving off: the bay
+    it emptied must not get a session from it."""
+    s = Script()
+    s.run(20, [at(1, 6.0)])
+    a_last = s.t
+    s.run(3, move=path(1, s.t, [(0, 6.0), (3, 8.5)]))
+    s.run(12, [at(1, 8.5)])
+    s.run(2, move=path(1, s.t, [(0, 8.5), (2, 16.0)]))
+    s.run(10)
+    s.finish()
+    assert len(s.sessions) == 1, s.sessions
+    assert abs(s.sessions[0].end_ms - a_last) <= FRAME_MS

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from vision.openvino_runner import OpenVinoRunner, RawPending
 
 PERSON = "person"
+# ByteTrack's second association stage (Zhang et al., "ByteTrack", ECCV 2022, and
+# ultralytics' bytetrack.yaml track_low_thresh): boxes down to this confidence may extend
+# a track that exists, never start one. Heavy compression lowers a parked vehicle's
+# confidence under the site's threshold in some frames (measured on MEVA frames at
+# 80 kbit/s: a fifth of the distant row's boxes fall to 0.10-0.25); dropping those boxes
+# before the tracker ends its track and splits the stay.
+TRACK_LOW_CONFIDENCE = 0.1
 
 
 class ModelNotFoundError(RuntimeError):
@@ -217,11 +224,22 @@ class Detector:
         """How many frames may be submitted before the first result is collected."""
         return 1 if self.runner is None else self.runner.in_flight
 
-    def submit(self, image: Image) -> _Done | _Pending:
-        """Start detecting ``image``; the handle's ``result()`` gives its Detections."""
+    @property
+    def low_confidence(self) -> float:
+        """The least confidence of the boxes ``submit(..., low=True)`` keeps for the tracker."""
+        return min(self.confidence, TRACK_LOW_CONFIDENCE)
+
+    def submit(self, image: Image, *, low: bool = False) -> _Done | _Pending:
+        """Start detecting ``image``; the handle's ``result()`` gives its Detections.
+
+        ``low``: keep boxes down to ``low_confidence`` (for ByteTrack's second stage, see
+        ``TRACK_LOW_CONFIDENCE``) instead of ``confidence``; ``split`` keeps only persons at
+        ``confidence`` or more.
+        """
+        conf = self.low_confidence if low else self.confidence
         if self.runner is not None:
-            return _Pending(self, self.runner.submit(image))
-        return _Done(self._predict(image))
+            return _Pending(self, self.runner.submit(image), conf)
+        return _Done(self._predict(image, conf))
 
     def detect(self, image: Image) -> Detections:
         """Detect vehicles and persons in one BGR image.
@@ -236,10 +254,10 @@ class Detector:
         """
         return self.submit(image).result()
 
-    def _predict(self, image: Image) -> Detections:
+    def _predict(self, image: Image, conf: float) -> Detections:
         result = self.model.predict(
             image,
-            conf=self.confidence,
+            conf=conf,
             imgsz=self.imgsz,
             classes=self.class_ids,
             # One box per object: a van seen as both "car" and "truck" must not become two vehicles.
@@ -258,20 +276,23 @@ class Detector:
         )
 
     def split(self, dets: Detections) -> tuple[Detections, Detections]:
-        """(vehicles, persons)."""
+        """(vehicles, persons); persons only at ``confidence`` or more (vehicles' weaker
+        boxes are for the tracker, see ``submit``)."""
         is_person = (
             dets.class_id == self.person_id
             if self.person_id is not None
             else np.zeros(len(dets), bool)
         )
-        return dets.filter(~is_person), dets.filter(is_person)
+        return dets.filter(~is_person), dets.filter(
+            is_person & (dets.confidence >= self.confidence)
+        )
 
 
 class _Pending:
     """A frame in the OpenVINO runner: its raw output, post-processed for this detector."""
 
-    def __init__(self, detector: Detector, raw: RawPending) -> None:
-        self.detector, self.raw = detector, raw
+    def __init__(self, detector: Detector, raw: RawPending, confidence: float) -> None:
+        self.detector, self.raw, self.confidence = detector, raw, confidence
 
     def result(self) -> Detections:
         from vision.openvino_runner import postprocess
@@ -281,7 +302,7 @@ class _Pending:
             self.raw.result(),
             self.raw.letterboxed,
             self.raw.shape,
-            confidence=d.confidence,
+            confidence=self.confidence,
             classes=d.class_ids,
             names=d.names,
         )

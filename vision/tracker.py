@@ -20,12 +20,22 @@ class VehicleTracker:
     its id is dropped (ByteTrack's ``track_buffer``, converted to analysed frames at
     ``analysis_fps``); the pipeline sets it from the site's ``occupancy.grace_s``, so a
     vehicle hidden for less than the machine's grace period keeps its id. Thresholds are
-    ultralytics' ``bytetrack.yaml`` defaults (Zhang et al., "ByteTrack", ECCV 2022).
+    ultralytics' ``bytetrack.yaml`` defaults (Zhang et al., "ByteTrack", ECCV 2022), except
+    that ``high`` (the detector's confidence threshold) starts and first-matches tracks:
+    boxes between 0.1 and ``high`` only extend existing tracks (the second stage), so
+    feed it the detector's weaker boxes too (``Detector.submit(..., low=True)``).
     """
 
-    def __init__(self, analysis_fps: float, *, lost_buffer_s: float = 6.0) -> None:
+    def __init__(
+        self, analysis_fps: float, *, lost_buffer_s: float = 6.0, high: float = 0.25
+    ) -> None:
         # The buffer is counted in analysed frames (ultralytics would scale it by fps / 30).
-        settings = ByteTrackSettings(track_buffer=max(2, round(lost_buffer_s * analysis_fps)))
+        settings = ByteTrackSettings(
+            track_high_thresh=high,
+            track_low_thresh=min(0.1, high),
+            new_track_thresh=high,
+            track_buffer=max(2, round(lost_buffer_s * analysis_fps)),
+        )
         self._tracker = BYTETracker(settings)
 
     def update(self, dets: Detections) -> Detections:

@@ -29,6 +29,11 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   other make two sessions; so is an own track seen off its spot for ``_AWAY_MS``.
   When its own track is seen driving away and nothing else stands at the spot, the
   session ends at once.
+* A track seen driving off its spot starts no new session in that zone while it stands
+  at the farthest it has gone (a pause while manoeuvring out: the emptied bay must not
+  get a short session from the departing vehicle); coming back towards the spot by the
+  tolerance, or leaving the zone first, makes it an arrival again (ByteTrack may hand
+  the departing vehicle's id to the next one).
 * Rest and staying put are judged on the part of the footprint that moved least: the
   box's bottom centre, bottom-left or bottom-right corner on the ground. A door or
   tailgate opening, or a person loading beside the vehicle, moves one side of its box
@@ -197,6 +202,17 @@ class _Occupant:
         return float(np.median(self.lengths)) if len(self.lengths) >= 2 else None
 
 
+@dataclass(slots=True)
+class _Departure:
+    """A track seen driving off its spot (``anchor``) in ``zone_key``: ``far`` is the farthest
+    it has been from it since, ``tol`` the session's stationary tolerance (m)."""
+
+    zone_key: str
+    anchor: XY
+    far: float
+    tol: float
+
+
 @dataclass(frozen=True, slots=True)
 class ZoneView:
     """What a zone looks like now, for review videos and live displays."""
@@ -276,6 +292,8 @@ class OccupancyMachine:
         self._opened: dict[tuple[str, int], int] = {}
         self._lost_ms: int | None = None  # last good frame of an outage not yet restored
         self._censor_until: int | None = None
+        # Tracks seen driving off a spot and not yet out of its zone, by track id.
+        self._departures: dict[int, _Departure] = {}
 
     # -- public ----------------------------------------------------------------------
 
@@ -300,6 +318,12 @@ class OccupancyMachine:
         )
         for o, zi in zip(observations, where, strict=True):
             self._update_track(t_ms, o, zi)
+            dep = self._departures.get(o.track_id)
+            if dep is not None:
+                if zi is None or self.zones[zi].key != dep.zone_key:
+                    del self._departures[o.track_id]  # out of the zone: a return is an arrival
+                else:
+                    dep.far = max(dep.far, _dist(o.ground, dep.anchor))
         events: list[CurbEvent] = []
         sessions: list[OccupancySession] = []
         # Close sessions whose vehicle has been gone longer than the grace period, before
@@ -485,6 +509,7 @@ class OccupancyMachine:
         held = {i for occ in self.occupants for i in occ.track_ids}
         for tid in [k for k, tr in self.tracks.items() if tr.last_seen < horizon and k not in held]:
             del self.tracks[tid]
+            self._departures.pop(tid, None)
         open_starts = {(occ.zone.key, occ.start_ms) for occ in self.occupants}
         for key in [k for k in self._opened if k[1] < horizon and k not in open_starts]:
             del self._opened[key]
@@ -521,6 +546,9 @@ class OccupancyMachine:
                         # not continue this session.
                         occ.track_ids.discard(o.track_id)
                         occ.departed.add(o.track_id)
+                        self._departures[o.track_id] = _Departure(
+                            occ.zone.key, occ.anchor, _dist(o.ground, occ.anchor), occ.tol
+                        )
                         continue
                 # Its own track supports the session only where it parked: a vehicle that
                 # starts to move has begun to leave (the session ends at its last rest).
@@ -584,6 +612,15 @@ class OccupancyMachine:
             if tr.at_rest_ms(t) < zone.min_stationary_ms:
                 self._arriving.add(zone.key)
                 continue
+            dep = self._departures.get(o.track_id)
+            if (
+                dep is not None
+                and dep.zone_key == zone.key
+                and dep.far >= dep.tol
+                and _dist(o.ground, dep.anchor) > dep.far - dep.tol
+            ):
+                continue  # a pause on its way out of the zone it just left, not a new stay
+            self._departures.pop(o.track_id, None)
             if any(
                 occ.zone.key == zone.key
                 and _dist(o.ground, occ.anchor) <= 1.5 * occ.tol

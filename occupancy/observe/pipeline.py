@@ -27,6 +27,8 @@ DEFAULT_ANALYSIS_FPS = 2.0
 # obliquely from above, the lower part of a car's box is its body on the ground, the upper
 # part its roof and what stands behind it.
 FOOTPRINT_BOX_SHARE = 0.3
+# A box side within this many pixels of the frame's left or right border is the border's.
+_BORDER_PX = 1.0
 
 
 def resolve_start_ms(start_ms: int | None, site: Site) -> int | None:
@@ -47,10 +49,17 @@ def resolve_start_ms(start_ms: int | None, site: Site) -> int | None:
 
 
 def observations(
-    vehicles: Detections, proj: GroundProjection, class_map: Mapping[str, VehicleType]
+    vehicles: Detections,
+    proj: GroundProjection,
+    class_map: Mapping[str, VehicleType],
+    frame_size: tuple[int, int] | None = None,
 ) -> list[TrackObservation]:
     """Ground footprints of tracked vehicles (bottom centre and bottom corners), with the
-    ground span of one pixel at each footprint (the machine's rest radius follows it)."""
+    ground span of one pixel at each footprint (the machine's rest radius follows it).
+
+    ``frame_size`` (width, height in pixels): a box touching the frame's left or right
+    border has no bottom corners (``edge`` None): its side there is the frame's, which
+    stays put while the vehicle drives out of view, and its width is not the vehicle's."""
     if len(vehicles) == 0 or vehicles.tracker_id is None:
         return []
     bl = np.column_stack([vehicles.xyxy[:, 0], vehicles.xyxy[:, 3]])
@@ -76,6 +85,11 @@ def observations(
         & proj.in_front_of_camera(pts[6 * n : 7 * n])
     )
     names = vehicles.names()
+    clipped = np.zeros(n, bool)
+    if frame_size is not None:
+        clipped = (vehicles.xyxy[:, 0] <= _BORDER_PX) | (
+            vehicles.xyxy[:, 2] >= frame_size[0] - _BORDER_PX
+        )
     out = []
     for i in range(n):
         vt = class_map.get(names[i])
@@ -87,7 +101,9 @@ def observations(
                 ground=(float(pts[i, 0]), float(pts[i, 1])),
                 vehicle_type=vt,
                 confidence=float(vehicles.confidence[i]),
-                edge=(
+                edge=None
+                if clipped[i]
+                else (
                     (float(pts[n + i, 0]), float(pts[n + i, 1])),
                     (float(pts[2 * n + i, 0]), float(pts[2 * n + i, 1])),
                 ),

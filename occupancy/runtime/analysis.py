@@ -194,7 +194,9 @@ def analyse(
         grace_s=site.occupancy.grace_s,
         to_lonlat=proj.point_to_lonlat,
     )
-    tracker = VehicleTracker(analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s))
+    tracker = VehicleTracker(
+        analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s), high=detector.confidence
+    )
     class_map = dict(site.detector.classes)
     total = source.expected_frames(analysis_fps)
     all_sessions: list[OccupancySession] = []
@@ -240,7 +242,9 @@ def analyse(
             if isinstance(item, SourceGap):
                 emit(machine.gap(item.lost_ms, item.restored_ms))
                 tracker = VehicleTracker(
-                    analysis_fps, lost_buffer_s=max(2.0, site.occupancy.grace_s)
+                    analysis_fps,
+                    lost_buffer_s=max(2.0, site.occupancy.grace_s),
+                    high=detector.confidence,
                 )
                 continue
             if fresh is not None:
@@ -253,7 +257,7 @@ def analyse(
                 settle -= 1
                 vehicles, persons = detections
                 tracked = tracker.update(vehicles)
-                seen = observations(tracked, proj, class_map)
+                seen = observations(tracked, proj, class_map, source.info.frame_size)
             # Otherwise nothing changed around the zones and the tracks have settled: the same
             # vehicles stand where they stood, and the tracker and projection would only
             # repeat themselves. The state machine still sees every tick, so its timers run.
@@ -364,7 +368,7 @@ def detect_ahead(
                 look = look or isinstance(item, SourceGap)
                 continue
             if gate is None or gate.changed(item.image) or look:
-                pending.append((item, detector.submit(item.image)))
+                pending.append((item, detector.submit(item.image, low=True)))
                 in_flight += 1
                 look = False
             else:
