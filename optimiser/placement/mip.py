@@ -63,6 +63,10 @@ def solve_mip(
     openable = sites.max_bays > 0
     if allowed is not None:
         openable &= np.array([max(a, default=0) > 0 for a in allowed])
+    if fix_bays is not None:
+        # An evaluation: a closed site takes no demand, so it needs no assignment
+        # variables (the strong linking would force them to 0); a smaller, equal model.
+        openable &= np.asarray(fix_bays) > 0
     # Per site: (x[g, j], d_g, share f[g, j]); the site's load is sum f[g, j] x[g, j].
     site_in: list[list[tuple[pywraplp.Variable, float, float]]] = [[] for _ in range(n_sites)]
     priced_terms = []
