@@ -152,8 +152,9 @@ def placement_proposals(
                 from_lonlat=ll(i),
                 distance_m=round(d, 1),
                 reason=(
-                    f"move {n} bay(s) {d:.0f} m: here {after.load[a]:.1f} deliveries/day are within"
-                    f" {walk:g} m walk, at the old place {before.load[i]:.1f}" + length_text(a)
+                    f"move {n} bay(s) {d:.0f} m: here {after.load[a]:.1f} deliveries/day would"
+                    f" walk to it (the share of each stop's deliveries that walks that far,"
+                    f" none at {walk:g} m), at the old place {before.load[i]:.1f}" + length_text(a)
                 ),
                 deliveries_served_delta=round(gain, 2),
                 double_parking_delta=round(-gain, 2) + 0.0,
@@ -176,8 +177,9 @@ def placement_proposals(
                 site_id=sites.ids[a],
                 lonlat=ll(a),
                 reason=(
-                    f"add {int(delta[a])} bay(s): {after.load[a]:.1f} deliveries/day within"
-                    f" {walk:g} m walk would use them"
+                    f"add {int(delta[a])} bay(s): {after.load[a]:.1f} deliveries/day would walk"
+                    f" to them (the share of each stop's deliveries that walks that far, none"
+                    f" at {walk:g} m)"
                     f" ({blocked:.1f}/day would still find them full)" + length_text(a)
                 ),
                 deliveries_served_delta=round(gain, 2),
