@@ -211,7 +211,7 @@ def analyse_command(
         bool,
         typer.Option(
             "--exact",
-            help="decode every frame and detect on every analysed frame (slower; the fast path skips unchanged ones)",
+            help="decode every frame and detect on every whole analysed frame (slower; the fast path skips unchanged ones and detects several frames' zone regions at once)",
         ),
     ] = False,
     device: Annotated[

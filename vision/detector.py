@@ -24,6 +24,7 @@ from vision.types import Detections, Image
 if TYPE_CHECKING:
     from occupancy.config.site import Site
     from vision.openvino_runner import OpenVinoRunner, RawPending
+    from vision.tiling import Tiler
 
 PERSON = "person"
 # ByteTrack's second association stage (Zhang et al., "ByteTrack", ECCV 2022, and
@@ -178,6 +179,7 @@ class Detector:
         self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
         self.confidence = confidence
         self.imgsz = imgsz
+        self._pack: _Pack | None = None
         if loaded is None:
             # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
             self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
@@ -240,6 +242,29 @@ class Detector:
         if self.runner is not None:
             return _Pending(self, self.runner.submit(image), conf)
         return _Done(self._predict(image, conf))
+
+    def tiler(self, frame_size: tuple[int, int], polygons: list[np.ndarray]) -> Tiler | None:
+        """How frames of ``frame_size`` (width, height) whose zones are ``polygons`` (pixel
+        ``(K, 2)`` arrays) can be detected several at a time (``vision.tiling``); None when
+        they cannot: not an OpenVINO runner, or the zones' region too large to tile."""
+        if self.runner is None:
+            return None
+        from vision.tiling import Tiler
+
+        return Tiler.for_zones(frame_size, polygons, self.runner.imgsz)
+
+    def submit_tile(self, image: Image, tiler: Tiler, *, low: bool = False) -> _Tile:
+        """Start detecting the zones' region of ``image`` (a frame of ``tiler.frame_size``)
+        together with the frames submitted next: their crops share one inference when
+        ``tiler.capacity`` of them are in, or when a ``result()`` is asked for first.
+        Boxes are in ``image``'s pixels, as ``detect`` gives them, for vehicles whose box
+        centre lies in the region (``tiler.crop``). ``low``: as for ``submit``.
+        """
+        conf = self.low_confidence if low else self.confidence
+        pack = self._pack
+        if pack is None or pack.started or pack.tiler is not tiler or pack.confidence != conf:
+            pack = self._pack = _Pack(self, tiler, conf)
+        return pack.add(image)
 
     def detect(self, image: Image) -> Detections:
         """Detect vehicles and persons in one BGR image.
@@ -306,3 +331,62 @@ class _Pending:
             classes=d.class_ids,
             names=d.names,
         )
+
+
+class _Pack:
+    """Frames whose crops share one inference (``Detector.submit_tile``)."""
+
+    def __init__(self, detector: Detector, tiler: Tiler, confidence: float) -> None:
+        self.detector, self.tiler, self.confidence = detector, tiler, confidence
+        self.images: list[Image] = []
+        self.raw: RawPending | None = None
+        self.results: list[Detections] | None = None
+        self.count = 0
+
+    @property
+    def started(self) -> bool:
+        return self.raw is not None
+
+    def add(self, image: Image) -> _Tile:
+        self.images.append(image)
+        tile = _Tile(self, len(self.images) - 1)
+        if len(self.images) == self.tiler.capacity:
+            self.start()
+        return tile
+
+    def start(self) -> None:
+        runner = self.detector.runner
+        assert runner is not None and self.raw is None
+        self.raw = runner.submit(self.tiler.compose(self.images))
+        self.count = len(self.images)
+        self.images = []  # the canvas holds what is needed: no frame is kept
+
+    def result(self, i: int) -> Detections:
+        if self.results is None:
+            from vision.openvino_runner import MAX_DET, candidates, nms
+
+            if self.raw is None:
+                self.start()
+            assert self.raw is not None
+            d = self.detector
+            xyxy, conf, cls = candidates(self.raw.result(), self.confidence, d.class_ids)
+            self.results = []
+            for idx, boxes in self.tiler.split(xyxy, self.count):
+                # Suppression within a tile only: boxes of two frames never compete.
+                keep = nms(xyxy[idx], conf[idx])[:MAX_DET]
+                self.results.append(
+                    Detections(boxes[keep], conf[idx][keep], cls[idx][keep], d.names)
+                    if len(keep)
+                    else Detections.empty(d.names)
+                )
+        return self.results[i]
+
+
+class _Tile:
+    """One frame's share of a ``_Pack``."""
+
+    def __init__(self, pack: _Pack, index: int) -> None:
+        self.pack, self.index = pack, index
+
+    def result(self) -> Detections:
+        return self.pack.result(self.index)
