@@ -50,6 +50,7 @@ from api.sources import FootagePolicy
 from api.state import ApiState
 from api.vendoring import served_dir
 from occupancy.config.settings import Settings, get_settings
+from occupancy.storage.rate_limits import bucket_engine
 from occupancy.storage.store import Store, now_ms
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def create_app(
     # Rate limits count in the database, which other processes may serve too, unless it
     # is this process's own (in-memory SQLite): then counting here is exact and free.
     private = store.dialect == "sqlite" and store.engine.url.database in (None, "", ":memory:")
-    shared = None if private else store.engine
+    shared = None if private else bucket_engine(store.engine)
     state = ApiState(
         settings=settings,
         store=store,

@@ -433,7 +433,7 @@ class Broadcaster:
     Beats are therefore up to ``TICK_S`` late.
     """
 
-    TICK_S = 0.25
+    TICK_S = 0.05
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None

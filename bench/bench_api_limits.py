@@ -163,6 +163,7 @@ async def load(port: int) -> dict[str, object]:
 
 
 def main() -> None:
+    load_start = os.getloadavg()[0]
     db_dir = Path(tempfile.mkdtemp(prefix="bench-limits-"))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BAYWATCH_API_JOB_WORKERS": "0"}
@@ -202,7 +203,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=20)
     result = {
-        "machine": f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at the end",
+        "machine": f"{os.cpu_count()} CPUs, load {load_start:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end",
         "command": "python bench/bench_api_limits.py"
         + (f" --heartbeat {HEARTBEAT_S:g}" if HEARTBEAT_S != 1.0 else ""),
         "idle": idle,

@@ -25,6 +25,7 @@ import anyio
 from sqlalchemy import create_engine, text
 
 from api.security import RateLimiter
+from occupancy.storage.rate_limits import bucket_engine
 from occupancy.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +52,9 @@ async def _time(call: Callable[[int], Awaitable[float] | float]) -> list[float]:
 def measure(url: str) -> dict[str, dict[str, float]]:
     store = Store(url)
     local = RateLimiter(1e9, 10**9)
-    shared = RateLimiter(1e9, 10**9, engine=store.engine)
-    flood = RateLimiter(0.001, 1, engine=store.engine)
+    buckets = bucket_engine(store.engine)
+    shared = RateLimiter(1e9, 10**9, engine=buckets)
+    flood = RateLimiter(0.001, 1, engine=buckets)
 
     async def run() -> dict[str, dict[str, float]]:
         return {
@@ -64,6 +66,7 @@ def measure(url: str) -> dict[str, dict[str, float]]:
         }
 
     out = anyio.run(run)
+    buckets.dispose()
     store.close()
     return out
 

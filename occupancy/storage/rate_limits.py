@@ -10,22 +10,39 @@ before the statement (SQL standard; SQLite and PostgreSQL alike).
 
 Times are the callers' wall clocks in seconds since the epoch: processes on one host
 share that clock, and a skew of milliseconds between hosts moves a refill by as much.
-A lost bucket (a crash before the write reached the disk) only forgives a client a
-few requests, so PostgreSQL commits these writes without waiting for the disk.
+Each take is one statement in autocommit: one round trip. A lost bucket (a crash
+before the write reached the disk) only forgives a client a few requests, so on
+PostgreSQL the buckets have their own connections, which commit without waiting for
+the disk (``bucket_engine``); the store's own writes keep waiting for it.
 """
 
 from __future__ import annotations
 
 import time
 
-from sqlalchemy import Engine, case, delete, func, text
+from sqlalchemy import Engine, case, create_engine, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from occupancy.storage.schema import rate_limits
 
 
+def bucket_engine(engine: Engine) -> Engine:
+    """The engine ``take_token`` should be given, for the database of ``engine``: autocommit;
+    on PostgreSQL a small pool of its own with ``synchronous_commit`` off."""
+    if engine.dialect.name == "postgresql":
+        return create_engine(
+            engine.url,
+            pool_size=2,
+            max_overflow=8,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"options": "-c synchronous_commit=off"},
+        )
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def take_token(engine: Engine, bucket: str, rate: float, burst: int, now_s: float) -> float:
-    """Take one token from ``bucket`` (``rate`` tokens/s, at most ``burst``) at ``now_s``.
+    """Take one token from ``bucket`` (``rate`` tokens/s, at most ``burst``) at ``now_s``,
+    through ``engine`` from ``bucket_engine``.
 
     Returns 0.0 when the token was taken, else the seconds until one will be there.
     Raises ``sqlalchemy.exc.SQLAlchemyError`` when the database cannot be written.
@@ -46,9 +63,8 @@ def take_token(engine: Engine, bucket: str, rate: float, burst: int, now_s: floa
             "granted": granted,
         },
     ).returning(old.tokens, old.granted)
+    # With bucket_engine's autocommit, begin/commit send nothing: one statement, one trip.
     with engine.begin() as conn:
-        if pg:
-            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
         tokens, was_granted = conn.execute(stmt).one()
     return 0.0 if was_granted else (1.0 - float(tokens)) / rate
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from api.security import RateLimiter
-from occupancy.storage.rate_limits import take_token
+from occupancy.storage.rate_limits import bucket_engine, take_token
 from occupancy.storage.store import Store
 from tests.api.conftest import ORIGIN, zone_rows
 from tests.api.server import free_port, server_process
@@ -62,7 +62,7 @@ def test_a_flood_is_refused_without_the_database(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'r.db'}")
     Store(str(engine.url)).close()  # migrate
     writes = 0
-    limiter = RateLimiter(0.001, 3, engine=engine)
+    limiter = RateLimiter(0.001, 3, engine=bucket_engine(engine))
     real = limiter._take_shared
 
     def counted(client: str) -> float:
@@ -84,6 +84,7 @@ def test_a_shared_refusal_is_refunded_here(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'r.db'}")
     Store(str(engine.url)).close()
     now = time.time()
+    engine = bucket_engine(engine)
     for _ in range(2):  # another process spent the shared burst
         assert take_token(engine, "public:c", 0.001, 2, now) == 0
     assert take_token(engine, "public:c", 0.001, 2, now) == pytest.approx(1000, rel=0.01)
