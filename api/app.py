@@ -163,6 +163,8 @@ def create_app(
             state.jobs.stop()
             state.profiles.stop()
             state.follower.stop()
+            if shared is not None and shared.pool is not store.engine.pool:
+                shared.dispose()  # PostgreSQL: the buckets' own connections
 
     app = FastAPI(
         title="baywatch",
