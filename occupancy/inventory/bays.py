@@ -360,10 +360,10 @@ def _finish(
         lon = np.array([c.lon for c in need])
         lat = np.array([c.lat for c in need])
         crs = metric_crs(lon, lat)
-        frames = geometry.kerb_frames(lon, lat, streets, crs)
         length = np.array(
             [c.length_cm / 100 if c.length_cm else DEFAULT_LENGTH_M for c in need], dtype=float
         )
+        frames = geometry.kerb_frames(lon, lat, streets, crs, length)
         width = np.array(
             [c.width_cm / 100 if c.width_cm else DEFAULT_WIDTH_M for c in need], dtype=float
         )

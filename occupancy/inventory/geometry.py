@@ -36,7 +36,9 @@ class KerbFrames:
     unit vector from the centre line towards the point, the kerb side of the street
     the bay is on (zero where none); ``side_known``: False where the point lies on
     the centre line (within ``ON_LINE_M``), whose side is then the right of the way's
-    drawn direction.
+    drawn direction. ``clearance_m``: the least distance, across the street, between
+    the bay's centre line and the street's centre line at the bay's two ends and at
+    the point (a curved or slanting way comes closer at one end than at the point).
     """
 
     angle_rad: np.ndarray
@@ -45,6 +47,7 @@ class KerbFrames:
     normal_x: np.ndarray
     normal_y: np.ndarray
     side_known: np.ndarray
+    clearance_m: np.ndarray
 
 
 # A point this close to a street's centre line does not tell which side its bay is on.
@@ -52,16 +55,22 @@ ON_LINE_M = 0.05
 
 
 def kerb_frames(
-    lon: np.ndarray, lat: np.ndarray, streets: gpd.GeoDataFrame | None, crs: CRS
+    lon: np.ndarray,
+    lat: np.ndarray,
+    streets: gpd.GeoDataFrame | None,
+    crs: CRS,
+    length_m: np.ndarray | None = None,
 ) -> KerbFrames:
-    """Direction, side and distance of the nearest street at each point (see ``KerbFrames``)."""
+    """Direction, side and distance of the nearest street at each point, and the
+    clearance over each bay's ``length_m`` (default: at the point only); see ``KerbFrames``."""
     n = len(lon)
     angle = np.full(n, np.deg2rad(90.0 - DEFAULT_BEARING_DEG))
     found = np.zeros(n, dtype=bool)
     dist = np.full(n, np.nan)
     nx, ny = np.zeros(n), np.zeros(n)
     known = np.zeros(n, dtype=bool)
-    out = KerbFrames(angle, found, dist, nx, ny, known)
+    clear = np.full(n, np.nan)
+    out = KerbFrames(angle, found, dist, nx, ny, known, clear)
     if streets is None or streets.empty or n == 0:
         return out
     to_m = transformer(WGS84, crs)
@@ -96,6 +105,34 @@ def kerb_frames(
     dist[idx[ok]] = d[ok]
     nx[idx[ok]], ny[idx[ok]] = sx[ok], sy[ok]
     known[idx[ok]] = off_line[ok]
+    # Across-street distance of the way from the bay's centre line at its ends and
+    # quarter points (a bend between the point and an end pokes in there).
+    half = np.zeros(len(idx)) if length_m is None else np.asarray(length_m, float)[idx] / 2.0
+    px, py = shapely.get_x(at), shapely.get_y(at)
+    least = d.copy()
+    for sign in (-1.0, -0.5, 0.5, 1.0):
+        qx, qy = px + sign * half * ux, py + sign * half * uy
+        # Where the way crosses the normal through the station: the nearest crossing.
+        reach = MAX_STREET_DISTANCE_M + 10.0
+        normal = shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([qx - reach * sx, qy - reach * sy]),
+                    np.column_stack([qx + reach * sx, qy + reach * sy]),
+                ],
+                axis=1,
+            )
+        )
+        xy, which = shapely.get_coordinates(shapely.intersection(normal, geoms), return_index=True)
+        across = np.full(len(idx), np.inf)
+        if len(which):
+            v = (qx[which] - xy[:, 0]) * sx[which] + (qy[which] - xy[:, 1]) * sy[which]
+            nearest = np.full(len(idx), np.inf)
+            np.minimum.at(nearest, which, np.abs(v))
+            pick = np.abs(v) == nearest[which]
+            across[which[pick]] = v[pick]
+        least = np.minimum(least, across)
+    clear[idx[ok]] = least[ok]
     return out
 
 
@@ -113,11 +150,12 @@ def kerb_bearings(
 
 def kerb_side_shift(frames: KerbFrames, width_m: np.ndarray) -> np.ndarray:
     """How far (m) to move each rectangle away from its street so that it lies wholly on
-    the kerb side of the centre line: ``width / 2 - distance`` where the point is
-    closer to the centre line than half the bay's width, else 0 (the point is kept as
-    the bay's centre: inventories place it on the bay). Zero where no street was found.
+    the kerb side of the centre line: ``width / 2 - clearance`` where the street comes
+    closer to the bay's centre line than half the bay's width (at the point or at
+    either end), else 0 (the point is kept as the bay's centre: inventories place it
+    on the bay). Zero where no street was found.
     """
-    need = np.asarray(width_m, float) / 2.0 - np.nan_to_num(frames.distance_m, nan=np.inf)
+    need = np.asarray(width_m, float) / 2.0 - np.nan_to_num(frames.clearance_m, nan=np.inf)
     return np.where(frames.found, np.maximum(need, 0.0), 0.0)
 
 

@@ -127,3 +127,44 @@ def test_point_bays_are_drawn_along_the_kerb_on_their_side(
     assert {b.geometry_derived for b in plain.values()} == {
         "rectangle, east-west (no street to align to)"
     }
+
+
+def test_a_bend_towards_the_bay_moves_it_clear_of_the_street(tmp_path: Path) -> None:
+    """The way bends towards the bay beyond the point: measured only at the point the
+    rectangle would cross the centre line near its end; it is moved clear of it."""
+    import shapely
+
+    # Straight to 2 m past the bay point, then turning 25 degrees to its left side: at
+    # the bay's far end (6 m) the way is 1.9 m across, past the bay's centre line.
+    bend = (2.0, 0.0)
+    far = (2.0 + 20 * math.cos(math.radians(25)), 20 * math.sin(math.radians(25)))
+    pts = [_ll(-60, 0), _ll(*bend), _ll(*far)]
+    street = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"highway": "residential"},
+                "geometry": {"type": "LineString", "coordinates": pts},
+            }
+        ],
+    }
+    streets = tmp_path / "bend.geojson"
+    streets.write_text(json.dumps(street), encoding="utf-8")
+    lon, lat = _ll(0.0, 1.5)  # 1.5 m left of the straight part; 2 m wide, 12 m long
+    f = tmp_path / "aires.csv"
+    f.write_text(
+        "ID,COLL_NOM,COLL_INSEE,ADRESSE,XY,LONGUEUR,LARGEUR,NB_PLACES,JH,REGLEMENT\n"
+        f'bend,Antibes,06004,1 rue Test,"{lon:.9f},{lat:.9f}",12,2,1,,\n',
+        encoding="utf-8",
+    )
+    (z,) = load_bays(f, streets=streets).zones
+    c = _corners(z)
+    line_xy = np.array([TO_L93.transform(x, y) for x, y in pts])
+    line = shapely.LineString(line_xy)
+    rect = shapely.Polygon(c)
+    # At the point the bay is 0.5 m clear; the bent part would cut its far end.
+    assert not rect.buffer(-0.02).intersects(line)
+    expected = 1.0 - (1.5 - 4.0 * math.tan(math.radians(25)))  # half width - clearance
+    assert z.attributes["footprint_offset_to_kerb_m"] == pytest.approx(expected, abs=0.02)
+    assert z.attributes["footprint_street_distance_m"] == pytest.approx(1.5, abs=0.01)
