@@ -79,3 +79,35 @@ def test_database_made_before_alembic_is_stamped_and_upgraded(tmp_path: Path) ->
     assert {"api_keys", "jobs"} <= set(inspect(store.engine).get_table_names())
     cols = {c["name"] for c in inspect(store.engine).get_columns("events")}
     assert "vehicle_type_confidence" in cols  # revision 0007 ran on it
+
+
+_OPEN_STORE = """
+import sys
+from occupancy.storage.store import Store
+Store(sys.argv[1])
+"""
+
+
+def test_processes_opening_one_new_database_at_once_migrate_it_once(store_url: str) -> None:
+    """Four processes open one new database together (``watch`` and ``serve`` started at
+    once): every one succeeds and the database ends at the head with one version row.
+
+    Before migrations were serialised, two of them upgraded concurrently and left two
+    version rows ("Requested revision 0007 overlaps with other requested revisions 0001").
+    """
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_STORE, store_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=180)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    engine.dispose()
+    assert versions == [(migrations.head(),)]

@@ -14,6 +14,12 @@ if not isinstance(engine, Engine):
     )
 
 with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        # Serialise concurrent upgrades: Alembic reads the current revision after this, so
+        # the second process waits and then finds nothing to do (see migrations/__init__.py).
+        from occupancy.storage.migrations import PG_LOCK_KEY
+
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
     context.configure(
         connection=connection,
         target_metadata=metadata,
