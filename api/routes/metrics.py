@@ -268,7 +268,12 @@ def aggregates_frame(
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
     comms = state.store.events_frame(end_ms=end_ms, event_types=[str(e) for e in COMMS_EVENTS])
     offline = stats.unwatched_intervals(
-        comms, state.store.runs_frame(), start_ms, end_ms, now_ms=now_ms()
+        comms,
+        state.store.runs_frame(),
+        start_ms,
+        end_ms,
+        now_ms=now_ms(),
+        tz=state.settings.api_time_zone,
     )
     wide = stats.hourly_aggregates(
         sessions,

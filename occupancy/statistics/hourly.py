@@ -820,14 +820,19 @@ def unwatched_intervals(
     end_ms: int,
     *,
     now_ms: int | None = None,
+    tz: str = DEFAULT_TZ,
 ) -> pd.DataFrame:
     """Every interval a camera did not watch: outside its runs' footage and while its
     comms were lost (``unobserved_intervals`` and ``offline_intervals``, merged).
 
     This is what statistics pass as ``offline``, so that an hour nobody watched reads
-    -1 (or is left out of averages) rather than 0.
+    -1 (or is left out of averages) rather than 0. The period is widened to whole local
+    hours of ``tz`` (``hour_grid``), the grid the statistics use: a window starting or
+    ending mid-hour must not leave the rest of its first or last hour looking watched.
     """
+    t0, n_hours = hour_grid(start_ms, end_ms, tz)
+    t1 = t0 + n_hours * HOUR_MS
     return merge_intervals(
-        offline_intervals(comms_events, end_ms),
-        unobserved_intervals(runs, start_ms, end_ms, now_ms=now_ms),
+        offline_intervals(comms_events, t1),
+        unobserved_intervals(runs, t0, t1, now_ms=now_ms),
     )

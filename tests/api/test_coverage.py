@@ -76,3 +76,40 @@ def test_a_run_covering_two_hours_makes_only_those_hours_observed(api: Api) -> N
     by_hour = {int(x["hour"]): float(x["value"]) for x in csv.DictReader(io.StringIO(r.text))}
     assert by_hour[9] == 50.0 and by_hour[10] == 0.0
     assert {h for h, v in by_hour.items() if v == -1.0} == set(range(24)) - {9, 10}
+
+
+def test_a_window_starting_and_ending_mid_hour_leaves_unwatched_partial_hours_unobserved(
+    api: Api,
+) -> None:
+    # Issue 12: the window 08:40-11:20 used to clip the unwatched 08:00-08:40 and
+    # 11:20-12:00 away, so hours 8 and 11 looked mostly watched and read 0 %, not -1.
+    store = api.store
+    attempt = store.begin_run(
+        "run-2h", device_id="cam-1", source="clip.mp4", live=False, footage_start_ms=T0, settings={}
+    )
+    store.finish_run(
+        "run-2h", attempt, status="complete", footage_end_ms=T0 + 2 * H, frames_analysed=7200
+    )
+    api.ingest(
+        [event("park_start", "b1", T0 + 60_000), event("park_end", "b1", T0 + 31 * 60_000)],
+        [session("b1", T0 + 60_000, T0 + 31 * 60_000)],
+    )
+    start, end = T0 - 20 * 60_000, T0 + 2 * H + 20 * 60_000
+    r = api.client.get(
+        "/metrics/aggregates",
+        params={"start_time": start, "end_time": end},
+        headers=api.auth("read"),
+    )
+    assert r.status_code == 200, r.text
+    cam = {zid(n) for n in ("b1", "b2", "b3")}
+    rows = [x for x in csv.DictReader(io.StringIO(r.text)) if x["curb_place_id"] in cam]
+    by_hour: dict[int, set[float]] = {}
+    for x in rows:
+        by_hour.setdefault(int(x["hour"]), set()).add(float(x["value"]))
+    assert by_hour[8] == {-1.0} and by_hour[11] == {-1.0}
+    assert -1.0 not in by_hour[9] | by_hour[10]
+    fc = api.client.get(
+        "/map/bays", params={"stat": "occupancy_percent", "start_ms": start, "end_ms": T0 + H}
+    ).json()
+    p = {f["properties"]["curb_zone_id"]: f["properties"] for f in fc["features"]}
+    assert p[zid("b1")]["value"] == 50.0  # hour 9 only; the unwatched hour 8 is left out
