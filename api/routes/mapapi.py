@@ -416,6 +416,36 @@ def basemap_layer(layer: BasemapLayer, state: ApiState = Depends(get_state)) -> 
     return Response(path.read_bytes(), media_type=GEOJSON)
 
 
+def _watching_devices(
+    state: ApiState, bays: dict[str, Any], start_ms: int, end_ms: int
+) -> set[str]:
+    """The cameras of ``bays`` that watched at least one hour of [start_ms, end_ms), by
+    the statistics' rule (``unwatched_intervals``, ``offline_hours``: an hour counts as
+    observed only where a run covered the majority of it and comms were up)."""
+    import pandas as pd
+
+    from occupancy.domain.states import COMMS_EVENTS
+    from occupancy.statistics import hourly as stats
+    from occupancy.storage.store import now_ms
+
+    devices = sorted({str(b.device_id) for b in bays.values() if b.device_id is not None})
+    if not devices:
+        return set()
+    tz = state.settings.api_time_zone
+    comms = state.store.events_frame(end_ms=end_ms, event_types=[str(e) for e in COMMS_EVENTS])
+    offline = stats.unwatched_intervals(
+        comms, state.store.runs_frame(), start_ms, end_ms, now_ms=now_ms(), tz=tz
+    )
+    # One pseudo-bay per device: its hours are the device's.
+    zones = pd.DataFrame({"curb_zone_id": devices, "device_id": devices})
+    empty = pd.DataFrame({"curb_zone_id": [], "start_ms": [], "end_ms": []})
+    p = stats.prepare(empty, zones, offline=offline)
+    t0, n_hours = stats.hour_grid(start_ms, end_ms, tz)
+    _, off = stats.offline_hours(p, t0, n_hours)
+    seen = np.flatnonzero(~off.all(axis=1))
+    return {devices[int(i)] for i in seen}
+
+
 @router.get("/activity", responses=_GJ, response_class=Response)
 def map_activity(
     start_ms: int = Query(ge=0, le=10**14, description="window start, ms since the epoch"),
@@ -485,10 +515,16 @@ def map_activity(
     if data == "simulated":
         sources = dict.fromkeys(snap.simulated, "simulated")
     else:
-        # A bay a camera watches is observed even in a window without any stop (0 is
-        # then true); a bay no camera watches has no observed count (null).
-        sources = dict.fromkeys(snap.observed, "camera")
-        sources |= {z: "camera" for z, b in bays.items() if b.device_id is not None}
+        # A bay a camera watched during the window is observed even without any stop (0
+        # is then true); a bay no camera watches, or whose camera's runs covered no hour
+        # of the window, has no observed count (null).
+        watching = _watching_devices(state, bays, start_ms, end_ms)
+        sources = {
+            z: "camera"
+            for z in snap.observed
+            if z not in bays or bays[z].device_id is None or bays[z].device_id in watching
+        }
+        sources |= {z: "camera" for z, b in bays.items() if b.device_id in watching}
     groups: dict[str, list[Any]] = {}
     for b in bays.values():
         key = group_key(b, group, resolution)

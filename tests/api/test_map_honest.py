@@ -122,3 +122,25 @@ def test_areas_h3_and_activity_do_not_mix(seeded: Api) -> None:
     assert act[zid("b1")]["sessions"] == 1 and act[zid("b1")]["stats_source"] == "simulated"
     assert act[zid("b4")]["sessions"] == 1
     assert {p["stats_source"] for p in act.values()} <= {"simulated", None}
+
+
+def test_activity_in_a_window_no_run_covered_is_null_not_zero(seeded: Api) -> None:
+    # Issue 12: cam-1's only run covered 09:00-10:00; a later day nobody watched read
+    # 0 stops per camera bay, "observed". It is no data (null), as /map/bays says.
+    store = seeded.store
+    attempt = store.begin_run(
+        "run-1h", device_id="cam-1", source="clip.mp4", live=False, footage_start_ms=T0, settings={}
+    )
+    store.finish_run(
+        "run-1h", attempt, status="complete", footage_end_ms=T0 + 60 * MIN, frames_analysed=3600
+    )
+    c = seeded.client
+    later = {"start_ms": T0 + 24 * 60 * MIN, "end_ms": T0 + 48 * 60 * MIN, "metric": "sessions"}
+    act = _props(c.get("/map/activity", params=later).json())
+    for name in ("b1", "b2", "b3"):
+        assert act[zid(name)]["value"] is None and act[zid(name)]["stats_source"] is None
+    # The window the run covered is still observed: b2's 0 is a true 0.
+    window = {**later, "start_ms": T0 - 60 * MIN, "end_ms": T0 + 24 * 60 * MIN}
+    act = _props(c.get("/map/activity", params=window).json())
+    assert act[zid("b1")]["sessions"] == 1 and act[zid("b1")]["stats_source"] == "observed"
+    assert act[zid("b2")]["value"] == 0
