@@ -137,8 +137,10 @@ def placement(
     walk_limit_m: float = typer.Option(
         walking.LIMIT_M, help="walk (m) at which a bay serves none of a point's deliveries"
     ),
-    walk_full_m: float = typer.Option(
-        walking.FULL_M, help="walk (m) up to which a bay serves all of a point's deliveries"
+    walk_full_m: float | None = typer.Option(
+        None,
+        help="walk (m) up to which a bay serves all of a point's deliveries"
+        f" (default {walking.FULL_M:g}, or --walk-limit-m if shorter; at most --walk-limit-m)",
     ),
     walk_detour_factor: float = typer.Option(
         walking.DETOUR_FACTOR, help="walking m per straight-line m without a street graph"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from optimiser import walking
 from optimiser.errors import OptimiserInputError
@@ -64,9 +65,9 @@ class Budget(BaseModel):
 
 
 class Rules(BaseModel):
-    """Hard rules every proposal keeps."""
+    """Hard rules every proposal keeps (every number finite: inf and nan are refused)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     walk_limit_m: float = Field(
         default=walking.LIMIT_M,
@@ -78,7 +79,8 @@ class Rules(BaseModel):
         default=walking.FULL_M,
         ge=0,
         description="walking distance (m) up to which a bay serves all of a point's"
-        " deliveries; linear to 0 at walk_limit_m (>= walk_limit_m: a cliff there)",
+        " deliveries; linear to 0 at walk_limit_m (equal to walk_limit_m: a cliff there;"
+        " more than walk_limit_m is refused)",
     )
     walk_detour_factor: float = Field(
         default=walking.DETOUR_FACTOR,
@@ -121,6 +123,26 @@ class Rules(BaseModel):
         ge=0,
         description="deliveries a day an 'enforce' proposal must win back to be made",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _full_within_limit(cls, data: Any) -> Any:
+        """walk_full_m not given: the default, or walk_limit_m when that is shorter."""
+        if isinstance(data, dict) and data.get("walk_full_m") is None:
+            limit = data.get("walk_limit_m")
+            data = {k: v for k, v in data.items() if k != "walk_full_m"}
+            if isinstance(limit, int | float) and limit == limit:
+                data["walk_full_m"] = min(walking.FULL_M, float(limit))
+        return data
+
+    @model_validator(mode="after")
+    def _walk_order(self) -> Rules:
+        if self.walk_full_m > self.walk_limit_m:
+            raise ValueError(
+                "walk_full_m must be <= walk_limit_m: nobody walks walk_limit_m or more"
+                f" (got walk_full_m={self.walk_full_m:g}, walk_limit_m={self.walk_limit_m:g})"
+            )
+        return self
 
     @field_validator("new_bay_range_m")
     @classmethod

@@ -1,18 +1,21 @@
 """Proposals (add, remove, move, retime, enforce) as GeoJSON, each with its reason, expected
 effect and evidence (observed | simulated | estimated: where the figures behind it come from).
 
-Effects per proposal are the Erlang-B served deliveries at the sites it touches,
-before (the bays in place, with the demand assigned optimally) and after (the
-proposed layout); a delivery not served double parks, so the change in expected
-double parking is minus the change in served deliveries. Neighbouring bays also
-shift load, so the per-proposal figures are attributions: the summary's totals are
-the exact whole-area figures.
+Effects of the layout changes (add, remove, move) are incremental: the changes are
+listed in the order they are applied (the ones that free the most kerb first, so that
+every step keeps the budget), and each one's effect is the whole area's Erlang-B
+served deliveries a day (demand assigned optimally to the bays) after it minus before
+it, the earlier changes already made. They therefore add up exactly to the run's
+total change (the summary's before -> after). A delivery not served double parks, so
+the change in expected double parking is minus the change in served deliveries.
+An ``enforce`` proposal is not part of that total: its effect is what the bay would
+win back, in the proposed layout, with its misuse removed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ from optimiser.bay_length import NewBayLength
 from optimiser.distances import Groups
 from optimiser.erlang import served_per_day
 from optimiser.inputs import Demand
-from optimiser.placement import PlacementProblem, PlacementSolution
+from optimiser.placement import PlacementProblem, PlacementSolution, evaluate_layout
 from optimiser.regimes import DAY_TYPES, DAYS_PER_WEEK
 from optimiser.timeslots import TimeslotProblem, TimeslotResult
 
@@ -39,8 +42,10 @@ class Proposal:
     site_id: str
     lonlat: tuple[float, float]
     reason: str
-    deliveries_served_delta: float  # a day
-    double_parking_delta: float  # a day
+    # a day; add/remove/move: incremental, in the order listed (they sum to the run's
+    # total); enforce: the bay's own gain with its misuse removed (not in the total)
+    deliveries_served_delta: float
+    double_parking_delta: float  # a day: minus deliveries_served_delta
     kerb_m_freed: float
     bays_before: int
     bays_after: int
@@ -218,7 +223,51 @@ def placement_proposals(
                 area_id=sites.area[i],
             )
         )
+    out = incremental_effects(problem, before, after, out)
     out += enforce_proposals(problem, after, ev)
+    return out
+
+
+def _touched(p: Proposal, index: Mapping[str, int]) -> list[int]:
+    return [index[p.site_id]] + ([index[p.from_site_id]] if p.from_site_id else [])
+
+
+def incremental_effects(
+    problem: PlacementProblem,
+    before: PlacementSolution,
+    after: PlacementSolution,
+    changes: list[Proposal],
+) -> list[Proposal]:
+    """The layout changes in the order they are applied (most kerb freed first: every
+    partial layout then keeps the kerb and count budgets the final one keeps), each with
+    its incremental effect: the area's served deliveries a day with it and the earlier
+    ones applied minus without it. The effects telescope: they sum to ``after.served -
+    before.served`` exactly (the last step is measured against ``after`` itself)."""
+    if not changes:
+        return changes
+    index = {sid: j for j, sid in enumerate(problem.sites.ids)}
+    ordered = sorted(changes, key=lambda p: -p.kerb_m_freed)
+    layout = problem.sites.existing.copy()
+    prev = before.served
+    out = []
+    for k, p in enumerate(ordered):
+        touched = _touched(p, index)
+        layout[touched] = after.bays[touched]
+        value = after.served if k == len(ordered) - 1 else evaluate_layout(problem, layout).served
+        gain = value - prev
+        prev = value
+        step = (
+            f" [effect {gain:+.2f} deliveries/day: change {k + 1} of {len(ordered)}, applied"
+            " after the ones listed before it; the changes' effects add up to the run's total]"
+        )
+        out.append(
+            replace(
+                p,
+                reason=p.reason + step,
+                deliveries_served_delta=round(gain, 2) + 0.0,
+                double_parking_delta=round(-gain, 2) + 0.0,
+            )
+        )
     return out
 
 
@@ -294,7 +343,8 @@ def retime_proposals(
                 hours_before=old.hours,
                 reason=(
                     f"{old.name} ({old.hours}) -> {new.name} ({new.hours}):"
-                    f" {freed:+.1f} h a day open to all (weekly mean); in zone"
+                    f" {signed(freed, 'h a day more open to all', 'h a day fewer open to all')}"
+                    " (weekly mean); in zone"
                     f" {problem.zone_ids[zone]} a delivery finds no free place with"
                     f" probability <= {worst:.2f} in every hour of every day type"
                     f" ({', '.join(DAY_TYPES)})"
@@ -309,6 +359,15 @@ def retime_proposals(
             )
         )
     return out
+
+
+def signed(value: float, gain: str, loss: str, fmt: str = ".1f") -> str:
+    """A change worded by its sign: ``120 m freed`` or ``120 m more kerb used``, never a
+    negative number before words that say the opposite."""
+    shown = format(abs(value), fmt)
+    if float(shown) == 0:
+        return f"0 {gain}"
+    return f"{shown} {gain if value > 0 else loss}"
 
 
 def _mask(hours: str) -> np.ndarray:
@@ -388,7 +447,7 @@ def placement_summary(
         " (permanent or fixed)",
         f"  bays: {int(problem.sites.existing.sum())} -> {int(after.bays.sum())};"
         f" kerb metres of delivery bays: {kerb_before:.0f} -> {kerb_after:.0f}"
-        f" ({kerb_before - kerb_after:+.0f} m freed)",
+        f" ({signed(kerb_before - kerb_after, 'm freed', 'm more kerb used', '.0f')})",
         f"  demand: {problem.total_daily:.1f} deliveries/day"
         f" ({problem.groups.unreachable_daily:.1f} with no kerb site within"
         f" {problem.rules.walk_limit_m:g} m)" + (" [SIMULATED weights]" if simulated else ""),

@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import Budget, Costs, Rules
@@ -67,6 +74,18 @@ class PlacementRequest(BaseModel):
     )
 
 
+def _check_regimes(hours: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Each regime must be opening_hours syntax (checked at submission, not in the run)."""
+    from optimiser.regimes import hour_mask
+
+    for h in hours or ():
+        try:
+            hour_mask(h)
+        except OptimiserInputError:
+            raise ValueError(f"not opening_hours syntax (got {h!r})") from None
+    return hours
+
+
 class TimeslotRequest(BaseModel):
     """A time-slot run: data sources, how bays are grouped (street, area, bay), rules and allowed regimes."""
 
@@ -82,6 +101,12 @@ class TimeslotRequest(BaseModel):
             " 'Mo-Sa 07:00-20:00; PH off')"
         ),
     )
+
+    @field_validator("regimes")
+    @classmethod
+    def _regimes(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _check_regimes(v)
+
     blocking_cap: float = Field(default=0.2, gt=0, lt=1)
     release_value: float = Field(default=0.1, ge=0)
     double_parking_weight: float = Field(default=1.0, ge=0)
@@ -181,6 +206,11 @@ class TimeslotJob(_AreaJob):
     regimes: tuple[str, ...] | None = Field(default=None, max_length=10)
     blocking_cap: float = Field(default=0.2, gt=0, lt=1)
 
+    @field_validator("regimes")
+    @classmethod
+    def _regimes(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _check_regimes(v)
+
 
 def placement_request(
     job: PlacementJob, db: str, shops: Path | None, streets: Path | None = None
@@ -219,4 +249,4 @@ def request_error(exc: ValidationError) -> OptimiserInputError:
     loc = ".".join(str(p) for p in err["loc"])
     msg = str(err["msg"]).removeprefix("Value error, ")
     got = "" if "got" in msg else f" (got {err.get('input')!r})"
-    return OptimiserInputError(f"{loc}: {msg}{got}")
+    return OptimiserInputError(f"{loc}: {msg}{got}" if loc else f"{msg}{got}")

@@ -18,7 +18,7 @@ from optimiser.areas import solve_by_area
 from optimiser.distances import reach_network, reach_straight
 from optimiser.errors import OptimiserInputError
 from optimiser.greedy import greedy_layout
-from optimiser.inputs import IntArray, Sites
+from optimiser.inputs import IntArray, Rules, Sites
 from optimiser.placement import SolveOptions, optimise, solve
 from optimiser.problem import build_problem
 from optimiser.proposals import (
@@ -26,6 +26,7 @@ from optimiser.proposals import (
     placement_proposals,
     placement_summary,
     retime_proposals,
+    signed,
     site_evidence,
     to_geojson,
 )
@@ -56,9 +57,22 @@ class Run:
         self.draw = draw  # (path) -> None: the map picture
 
 
+def _check_fixed(sites: Sites, rules: Rules) -> None:
+    """Refuse ``fixed_bay_ids`` naming no bay in place (a typo must not be ignored)."""
+    bays = {sites.ids[j] for j in np.flatnonzero(sites.existing > 0)}
+    unknown = sorted(rules.fixed_bay_ids - bays)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise OptimiserInputError(
+            f"fixed_bay_ids: no bay in place with id {shown}{more} ({len(bays)} bays in place)"
+        )
+
+
 def placement(request: PlacementRequest, progress: Progress = _noop) -> Run:
     """Load, solve and explain a placement request (see ``optimiser.placement``)."""
     src = load(request.sources, request.rules, request.profile, request.dwell_h, progress)
+    _check_fixed(src.sites, request.rules)
     progress(f"walking reach ({'street graph' if src.graph else 'straight line'})")
     problem = build_problem(
         src.sites,
@@ -176,6 +190,7 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
         candidates=False,
     )
     sites = src.sites
+    _check_fixed(sites, request.rules)
     bay_idx = np.flatnonzero(sites.existing > 0)
     if len(bay_idx) == 0:
         raise OptimiserInputError("timeslots: no existing bays to schedule")
@@ -224,7 +239,9 @@ def timeslots(request: TimeslotRequest, progress: Progress = _noop) -> Run:
             f"timeslots: {len(props)} of {len(bay_idx)} bays change regime"
             f" ({locked_n} kept as they are: permanent or fixed); regimes allowed: "
             + ", ".join(f"{r.name} ({r.hours})" for r in allowed),
-            f"  place-hours open to all: {res.place_hours_released:+.1f} a day (weekly mean)",
+            "  place-hours: "
+            + signed(res.place_hours_released, "a day more open to all", "a day fewer open to all")
+            + " (weekly mean)",
             f"  expected double parking: {res.double_parking_before:.2f} -> "
             f"{res.double_parking_after:.2f} deliveries/day (weekly mean)"
             + (" [SIMULATED demand]" if simulated else ""),

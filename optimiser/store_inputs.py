@@ -149,7 +149,7 @@ def read_area(db: Store | str, area: str, start_ms: int | None, end_ms: int | No
     the URL or the area when the database cannot be read or holds no bay in the area."""
     own = isinstance(db, str)
     try:
-        store = Store(db) if isinstance(db, str) else db
+        store = Store(db, must_exist=True) if isinstance(db, str) else db
     except StoreError as exc:
         raise OptimiserInputError(str(exc)) from None
     url = store.url

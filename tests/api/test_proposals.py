@@ -180,3 +180,22 @@ def test_jobs_the_optimiser_could_not_run_are_refused_at_submission(
     ok = {"area": "Paris 3e", "period": "2026-03-02/2026-03-04"}
     assert api.client.post(f"/jobs/{kind}", json=ok, headers=h).status_code == 202
     assert len(api.state.jobs.list(None, 100)) == 2  # the refused ones queued nothing
+
+
+def test_inconsistent_rules_and_bad_regimes_are_refused_at_submission(api: Api) -> None:
+    """Issue 11: 400 naming the field(s) and the bad value, and nothing queued."""
+    h = api.auth("jobs")
+
+    def refused(kind: str, body: dict[str, object]) -> str:
+        r = api.client.post(f"/jobs/{kind}", json=body, headers=h)
+        assert r.status_code == 400, r.text
+        return str(r.json()["error_description"])
+
+    walk = {"area": "75103", "rules": {"walk_full_m": 200, "walk_limit_m": 100}}
+    msg = refused("placement", walk)
+    assert "walk_full_m" in msg and "walk_limit_m" in msg and "\n" not in msg
+    assert "walk_full_m" in refused("timeslots", walk)
+    regimes = {"area": "75103", "regimes": ["not a regime"]}
+    msg = refused("timeslots", regimes)
+    assert "regimes" in msg and "not opening_hours syntax (got 'not a regime')" in msg
+    assert len(api.state.jobs.list(None, 100)) == 0

@@ -204,3 +204,77 @@ def test_out_naming_an_existing_file_is_one_line(inputs: dict[str, Path], tmp_pa
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error")]
     assert len(errors) == 1 and "names a file; give a folder" in errors[0]
     assert "Traceback" not in res.output and taken.read_text() == "keep me\n"
+
+
+def test_placement_effects_add_up_to_the_run_total(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 11: the add/remove/move effects are incremental, in the order listed, so they
+    sum to the summary's served before -> after (each side rounded to 0.1, each effect to
+    0.01: tolerance 0.1 + 0.005 per change); enforce proposals are outside that total."""
+    import re
+
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app,
+        [
+            "optimise", "placement",
+            "--bays", str(inputs["zones"]),
+            "--demand", str(inputs["demand"]),
+            "--candidates", str(inputs["cands"]),
+            "--max-changes", "6",
+            "--time-limit-s", "10",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    m = re.search(r"served \(Erlang-B\): ([\d.]+) -> ([\d.]+)", res.output)
+    assert m is not None
+    total = float(m[2]) - float(m[1])
+    geo = json.loads((out / "placement_proposals.geojson").read_text())
+    changes = [f["properties"] for f in geo["features"]]
+    changes = [p for p in changes if p["action"] in {"add", "remove", "move"}]
+    assert changes
+    summed = sum(p["effect"]["deliveries_served_per_day"] for p in changes)
+    assert abs(summed - total) <= 0.1 + 0.005 * len(changes), (summed, total)
+    for p in changes:
+        assert "add up to the run's total" in p["reason"]
+        dp = p["effect"]["double_parking_avoided_per_day"]
+        assert dp == pytest.approx(p["effect"]["deliveries_served_per_day"], abs=0.011)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--walk-full-m", "200", "--walk-limit-m", "100"], "walk_full_m must be <= walk_limit_m"),
+        (["--walk-limit-m", "inf"], "walk_limit_m: Input should be a finite number"),
+        (["--walk-full-m", "nan"], "walk_full_m: Input should be a finite number"),
+        (["--fixed", "nope-bay"], "fixed_bay_ids: no bay in place with id 'nope-bay'"),
+    ],
+)
+def test_inconsistent_rules_and_unknown_fixed_bays_are_refused(
+    inputs: dict[str, Path], args: list[str], message: str
+) -> None:
+    base = [
+        "--bays", str(inputs["zones"]),
+        "--demand", str(inputs["demand"]),
+        "--candidates", str(inputs["cands"]),
+    ]  # fmt: skip
+    res = runner.invoke(app, ["optimise", "placement", *base, *args, "--time-limit-s", "5"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: ") and message in res.output, res.output
+    assert res.output.count("\n") == 1 and "Traceback" not in res.output
+
+
+def test_optimise_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    for kind in ("placement", "timeslots"):
+        res = runner.invoke(app, ["optimise", kind, "--db", f"sqlite:///{db}", "--area", "75103"])
+        assert res.exit_code == 2, res.output
+        assert res.output.startswith("error: ") and "no database at" in res.output
+        assert not db.exists()  # nothing created
+
+
+def test_timeslots_refuses_a_regime_that_does_not_parse(inputs: dict[str, Path]) -> None:
+    base = ["--bays", str(inputs["zones"]), "--demand", str(inputs["demand"])]
+    res = runner.invoke(app, ["optimise", "timeslots", *base, "--regime", "not a regime"])
+    assert res.exit_code == 2, res.output
+    assert res.output == "error: regimes: not opening_hours syntax (got 'not a regime')\n"
