@@ -28,7 +28,10 @@ Status = Literal["pending", "accepted", "rejected"]
 class Effect(BaseModel):
     """A proposal's expected effect a day: deliveries served, double parking avoided, kerb freed (m)."""
 
-    deliveries_served_per_day: float = Field(description="expected change, + is more served")
+    deliveries_served_per_day: float = Field(
+        description="expected change, + is more served; add/remove/move: incremental, in"
+        " the run's order (they sum to the run's total); enforce: the bay's own gain"
+    )
     double_parking_avoided_per_day: float = Field(description="expected, + is fewer")
     kerb_m_freed: float = Field(description="kerb metres given back (- is taken)")
 
