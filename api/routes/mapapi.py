@@ -134,6 +134,7 @@ def map_bays(
                     # The footprint was made by the import (e.g. a rectangle from a point).
                     "geometry_derived": b.geometry_derived,
                     "state": st.state.value,
+                    "state_source": _state_source(live, b.curb_zone_id, st.state.value),
                     "since_ms": st.since_ms,
                     "max_stay_min": b.max_stay_min,
                     "length_cm": b.length_cm,
@@ -161,6 +162,14 @@ def map_bays(
     )
 
 
+def _state_source(live: Any, curb_zone_id: str, value: str) -> str | None:
+    """Where a bay's live state comes from, as ``/availability/free`` says it:
+    ``simulated`` or ``observed``; null while the state is unknown."""
+    if value == "unknown":
+        return None
+    return "simulated" if live.simulated(curb_zone_id) else "observed"
+
+
 def _summary(
     state: ApiState,
     idx: list[int],
@@ -169,7 +178,13 @@ def _summary(
     data: DataKind = "observed",
 ) -> dict[str, Any]:
     live = state.live
-    counts = Counter(live.state_of(i).state.value for i in idx)
+    # Live states of the asked data only: in an observed answer a state the simulator
+    # set is not an observation (counted in ``simulated_states``, not in free/occupied).
+    sources = [
+        (live.state_of(i).state.value, live.simulated(live.bays[i].curb_zone_id)) for i in idx
+    ]
+    want_sim = data == "simulated"
+    counts = Counter(v if v == "unknown" or sim == want_sim else "other" for v, sim in sources)
     occ = [state.profiles.occupancy(live.bays[i].curb_zone_id, hour, weekday, data) for i in idx]
     seen = [o for o in occ if o is not None]
     return {
@@ -177,6 +192,8 @@ def _summary(
         "free": counts.get("free", 0),
         "occupied": counts.get("occupied", 0),
         "unknown": counts.get("unknown", 0),
+        # bays whose live state comes from the other kind of data (left out above)
+        "other_source_states": counts.get("other", 0),
         "occupancy": round(float(np.mean(seen)), 4) if seen else None,
         "bays_with_stats": len(seen),
         "data_source": data,
@@ -286,6 +303,7 @@ def bay_profile(
         "vehicle_types": list(b.vehicle_types) if b.vehicle_types else None,
         "length_cm": b.length_cm,
         "state": st.state.value if st else "unknown",
+        "state_source": _state_source(live, curb_zone_id, st.state.value if st else "unknown"),
         "since_ms": st.since_ms if st else None,
         "data_source": data,
         "simulated": data == "simulated",

@@ -144,3 +144,25 @@ def test_activity_in_a_window_no_run_covered_is_null_not_zero(seeded: Api) -> No
     act = _props(c.get("/map/activity", params=window).json())
     assert act[zid("b1")]["sessions"] == 1 and act[zid("b1")]["stats_source"] == "observed"
     assert act[zid("b2")]["value"] == 0
+
+
+def test_live_state_carries_its_source_and_observed_counts_leave_simulated_out(
+    seeded: Api,
+) -> None:
+    # Issue 12: b4 (no camera) was set free/occupied by the simulator and shown as
+    # plain state in observed answers; /map/areas counted it as an observed free bay.
+    sim_start = event("park_start", "b4", T0 + 120 * MIN, device="sim", n=7)
+    sim_start["data_source_type"] = "simulated"
+    seeded.ingest([sim_start], [])
+    c = seeded.client
+    p = _props(c.get("/map/bays").json())
+    assert p[zid("b4")]["state"] == "occupied" and p[zid("b4")]["state_source"] == "simulated"
+    assert p[zid("b1")]["state_source"] == "observed"
+    assert c.get(f"/map/bays/{zid('b4')}").json()["state_source"] == "simulated"
+    fc = c.get("/map/areas").json()
+    south = next(f for f in fc["features"] if f["properties"]["curb_area_id"] == "a-south")
+    assert south["properties"]["occupied"] == 0  # the simulator's stop is not observed
+    assert south["properties"]["other_source_states"] == 1
+    fc = c.get("/map/areas", params={"data": "simulated"}).json()
+    south = next(f for f in fc["features"] if f["properties"]["curb_area_id"] == "a-south")
+    assert south["properties"]["occupied"] == 1
