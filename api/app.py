@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -33,6 +33,7 @@ from api.jobs import JobQueue, JobRunner
 from api.keys import KeyStore
 from api.limits import RequestGuard, StreamSlots
 from api.live import Broadcaster, LiveFollower, LiveIndex
+from api.params import known_query_params
 from api.profiles import Profiles
 from api.routes import (
     availability,
@@ -173,6 +174,8 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served below from local files: no CDN
         redoc_url=None,
+        # A misspelt filter is a 400, not an answer about everything (api.params).
+        dependencies=[Depends(known_query_params)],
     )
     app.state.api = state
 

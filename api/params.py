@@ -8,8 +8,9 @@ centimetres in the CDS endpoints). A partial set is a 400 naming what is missing
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Query, Request
 
 from api.geo import BBox
 
@@ -17,6 +18,38 @@ from api.geo import BBox
 def bad_request(msg: str) -> HTTPException:
     """An HTTP 400 with ``msg`` as its one-line detail."""
     return HTTPException(status_code=400, detail=msg)
+
+
+_KNOWN_BY_ROUTE: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """Query parameter names of a FastAPI dependant and of its dependencies, recursively."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def known_query_params(request: Request) -> None:
+    """Refuse (400) a query parameter the route does not take, naming it and the ones it does.
+
+    Why: a misspelt filter (``curb_zone_id`` for ``curb_place_id``) would otherwise be
+    ignored and the answer would cover everything, a silent wrong answer. The accepted names
+    are the route's declared query parameters, its dependencies' included.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = _KNOWN_BY_ROUTE.get(id(route))
+    if known is None:
+        known = frozenset(_query_names(dependant))
+        _KNOWN_BY_ROUTE[id(route)] = known
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no query parameters"
+        raise bad_request(f"unknown query parameter {unknown[0]!r}; this endpoint takes: {takes}")
 
 
 def bbox_param(

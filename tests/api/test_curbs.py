@@ -177,3 +177,31 @@ def test_zone_availability_follows_events(api: Api) -> None:
     assert zones[zid("b1")]["available_space_lengths"] == []
     assert zones[zid("b1")]["availability_time"] == T0
     assert zones[zid("b2")]["available_space_lengths"] == [1000]
+
+
+def test_a_query_parameter_no_endpoint_takes_is_a_400_naming_it(api: Api) -> None:
+    """A misspelt filter used to be ignored, so the answer covered everything (a newcomer's
+    ``/metrics/aggregates?curb_zone_id=...`` got all 267,004 rows). Every route refuses a
+    name it does not take, whether its parameters are its own or a dependency's."""
+    for path, params in [
+        ("/curbs/zones", {"curb_zone_id": zid("b1")}),
+        (
+            "/curbs/zones",
+            {"min_lat": 48.0, "min_lng": 2.0, "max_lat": 49.0, "max_lng": 3.0, "x": 1},
+        ),
+        ("/metrics/aggregates", {"curb_zone_id": zid("b1")}),
+        ("/availability/free", {"lat": ORIGIN[0], "lon": ORIGIN[1], "foo": "1"}),
+        ("/map/bays", {"stats": "occupancy_percent"}),
+        ("/health", {"verbose": "1"}),
+    ]:
+        r = api.client.get(
+            path, params=params, headers={"Authorization": f"Bearer {api.tokens['read']}"}
+        )
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        bad = next(k for k in params if k in {"curb_zone_id", "x", "foo", "stats", "verbose"})
+        assert repr(bad) in r.text, r.text
+    # the declared names, a dependency's included (the bounding box), still pass
+    r = api.client.get(
+        "/curbs/zones", params={"min_lat": 48.0, "min_lng": 2.0, "max_lat": 49.0, "max_lng": 3.0}
+    )
+    assert r.status_code == 200, r.text
