@@ -119,6 +119,9 @@ class LiveIndex:
         self._offline = np.zeros(0, dtype=bool)
         # device id -> (time, type) of its latest comms event
         self._comms: dict[str, tuple[int, EventType]] = {}
+        # device id -> end (ms) of its footage, for cameras whose every run has ended
+        # (recorded clips): what they saw is not live any more.
+        self._ended: dict[str, int] = {}
         self._listeners: list[Callable[[list[StateChange]], None]] = []
         self.last_updated_ms = 0
         self.zones_signature: tuple[int, int] = (0, 0)
@@ -157,13 +160,36 @@ class LiveIndex:
             self._park_ms = np.concatenate([self._park_ms, np.full(grown, -1, dtype=np.int64)])
             self._park_sim = np.concatenate([self._park_sim, np.zeros(grown, dtype=bool)])
             self._device_of = [b.device_id for b in merged]
-            self._offline = np.array(
-                [
-                    d is not None and d in self._comms and self._comms[d][1] is EventType.COMMS_LOST
-                    for d in self._device_of
-                ],
-                dtype=bool,
-            )
+            self._refresh_offline()
+
+    def _refresh_offline(self) -> None:
+        self._offline = np.array(
+            [
+                d is not None
+                and (
+                    d in self._ended
+                    or (d in self._comms and self._comms[d][1] is EventType.COMMS_LOST)
+                )
+                for d in self._device_of
+            ],
+            dtype=bool,
+        )
+
+    def set_ended(self, ended: Mapping[str, int]) -> list[StateChange]:
+        """Set the cameras whose runs have all ended (device id -> footage end ms): the
+        bays they observed read ``unknown`` since then, not their last recorded state."""
+        with self._lock:
+            if dict(ended) == self._ended:
+                return []
+            before = self.states()
+            self._counts = None
+            self._ended = dict(ended)
+            self._refresh_offline()
+            out = [a for a, b in zip(self.states(), before, strict=True) if a != b]
+        for fn in list(self._listeners):
+            if out:
+                fn(out)
+        return out
 
     def add_listener(self, fn: Callable[[list[StateChange]], None]) -> None:
         """Call ``fn(changes)`` after each ``apply`` that changed some bay's state (in the
@@ -178,6 +204,10 @@ class LiveIndex:
         dev = self._device_of[i]
         comms = self._comms.get(dev) if dev is not None else None
         park = _PARK_BY_CODE[int(self._park_code[i])]
+        ended = self._ended.get(dev) if dev is not None else None
+        if ended is not None and not self._park_sim[i]:
+            # Recorded footage only and its runs have ended: no live observation.
+            return StateChange(b.curb_zone_id, BayState.UNKNOWN, ended)
         state = bay_state(park, None if comms is None else comms[1])
         if comms is not None and comms[1] is EventType.COMMS_LOST:
             since: int | None = comms[0]  # unknown since the camera dropped
@@ -356,6 +386,21 @@ class LiveIndex:
             ]
 
 
+def ended_devices(runs: pd.DataFrame) -> dict[str, int]:
+    """Cameras none of whose runs is still going (every run has a footage end and is not
+    ``running``): device id -> the latest footage end. Devices without runs (an edge
+    analyser pushing events, the simulator) are not in it: they may be live."""
+    out: dict[str, int] = {}
+    if runs.empty:
+        return out
+    for dev, g in runs.groupby("device_id", sort=False):
+        ends = g["footage_end_ms"]
+        if ends.isna().any() or (g["status"].astype(str) == "running").any():
+            continue
+        out[str(dev)] = int(ends.max())
+    return out
+
+
 class LiveFollower:
     """Keeps a ``LiveIndex`` in step with the database from a background thread."""
 
@@ -372,6 +417,7 @@ class LiveFollower:
         started = now_ms()
         self.reload_zones(force=True)
         self.live.apply(self.store.latest_state_events())
+        self.live.set_ended(ended_devices(self.store.runs_frame()))
         self._since_ms = started - _OVERLAP_MS
 
     def reload_zones(self, *, force: bool = False) -> bool:
@@ -396,6 +442,7 @@ class LiveFollower:
         rows = self.store.events_published_since(self._since_ms)
         if rows:
             self.live.apply(rows)
+        self.live.set_ended(ended_devices(self.store.runs_frame()))
         self._since_ms = started - _OVERLAP_MS
         return len(rows)
 

@@ -166,3 +166,33 @@ def test_live_state_carries_its_source_and_observed_counts_leave_simulated_out(
     fc = c.get("/map/areas", params={"data": "simulated"}).json()
     south = next(f for f in fc["features"] if f["properties"]["curb_area_id"] == "a-south")
     assert south["properties"]["occupied"] == 1
+
+
+def test_a_recorded_runs_last_state_is_not_live_after_the_run_ended(seeded: Api) -> None:
+    # Issue 12: after a recorded clip ended, its bays stayed "occupied" forever.
+    seeded.ingest([event("park_start", "b1", T0 + 40 * MIN, n=3)], [])
+    c = seeded.client
+    assert c.get(f"/map/bays/{zid('b1')}").json()["state"] == "occupied"
+    store = seeded.store
+    attempt = store.begin_run(
+        "run-1h", device_id="cam-1", source="clip.mp4", live=False, footage_start_ms=T0, settings={}
+    )
+    store.finish_run(
+        "run-1h", attempt, status="complete", footage_end_ms=T0 + 60 * MIN, frames_analysed=3600
+    )
+    seeded.state.follower.poll()
+    bay = c.get(f"/map/bays/{zid('b1')}").json()
+    assert bay["state"] == "unknown" and bay["since_ms"] == T0 + 60 * MIN
+    assert bay["state_source"] is None
+    assert _props(c.get("/map/bays").json())[zid("b1")]["state"] == "unknown"
+    # A new live run of the camera makes its state live again.
+    store.begin_run(
+        "run-live",
+        device_id="cam-1",
+        source="rtsp://x",
+        live=True,
+        footage_start_ms=T0,
+        settings={},
+    )
+    seeded.state.follower.poll()
+    assert c.get(f"/map/bays/{zid('b1')}").json()["state"] == "occupied"
