@@ -114,6 +114,7 @@ def compute_snapshot(store: Store, tz: str, computed_ms: int) -> ProfileSnapshot
                 computed_ms - PROFILE_WINDOW_MS,
                 computed_ms,
                 now_ms=computed_ms,
+                tz=tz,
             )
             watched = zid.isin(set(cam["curb_zone_id"].dropna().astype(str)))
             if "device_id" in zones:

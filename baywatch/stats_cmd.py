@@ -157,7 +157,7 @@ def _load(
     sessions = sessions[(sessions["end_ms"] > start) & (sessions["start_ms"] < end)]
     events = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS], end_ms=end)
     # Hours a camera did not watch (no run's footage, comms lost) are unobserved, not 0.
-    offline = stats.unwatched_intervals(events, store.runs_frame(), start, end)
+    offline = stats.unwatched_intervals(events, store.runs_frame(), start, end, tz=tz)
     return zones, sessions, start, end, offline
 
 

@@ -124,7 +124,7 @@ def _from_db(
         raise OptimiserInputError("sources: a database needs an area (--area AREA)")
     start, end = parse_period(src.period, tz)
     progress(f"reading area {src.area} from the database")
-    inputs = read_area(src.db or "", src.area, start, end)
+    inputs = read_area(src.db or "", src.area, start, end, tz=tz)
     area = area_demand(inputs, rules, tz=tz, shops=src.shops)
     sites = area.sites
     notes = list(area.notes)

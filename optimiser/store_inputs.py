@@ -1,6 +1,6 @@
 """Read an area's bays, sessions, lane zones and camera coverage from the database.
 
-``read_area(url, area, start_ms, end_ms)`` returns what the optimiser needs, read with
+``read_area(url, area, start_ms, end_ms, tz=...)`` returns what the optimiser needs, read with
 the store's own tables (``occupancy.storage.store``): the ``curb_zones`` rows of the
 area (its ``area_id`` or ``area_name``), the sessions of the period at those bays or in
 the lane zones beside them, those lane zones, and the hours each camera ran
@@ -142,10 +142,13 @@ def check_area(
     return AreaCheck(area, bays, n_sess, start, end)
 
 
-def read_area(db: Store | str, area: str, start_ms: int | None, end_ms: int | None) -> AreaInputs:
+def read_area(
+    db: Store | str, area: str, start_ms: int | None, end_ms: int | None, *, tz: str
+) -> AreaInputs:
     """The area's bays, the period's sessions at them and the cameras' hours.
 
-    ``db``: an open ``Store`` or a SQLAlchemy URL. Raises ``OptimiserInputError`` naming
+    ``db``: an open ``Store`` or a SQLAlchemy URL; ``tz``: the IANA zone whose local hours
+    make the coverage grid (the statistics' own). Raises ``OptimiserInputError`` naming
     the URL or the area when the database cannot be read or holds no bay in the area."""
     own = isinstance(db, str)
     try:
@@ -181,7 +184,7 @@ def read_area(db: Store | str, area: str, start_ms: int | None, end_ms: int | No
             store.close()
     lo = int(sess["start_ms"].min()) if start_ms is None and len(sess) else start_ms or 0
     hi = int(sess["end_ms"].max()) if end_ms is None and len(sess) else end_ms or 0
-    unwatched = unwatched_intervals(comms, run_rows, lo, hi, now_ms=min(hi, now_ms()))
+    unwatched = unwatched_intervals(comms, run_rows, lo, hi, now_ms=min(hi, now_ms()), tz=tz)
     ran = frozenset(str(d) for d in run_rows["device_id"])
     hours = camera_hours(unwatched, ran, lo, hi)
     return AreaInputs(area, zones, sess, lanes, hours, lo, hi, unwatched, ran)

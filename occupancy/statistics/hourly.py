@@ -820,7 +820,7 @@ def unwatched_intervals(
     end_ms: int,
     *,
     now_ms: int | None = None,
-    tz: str = DEFAULT_TZ,
+    tz: str,
 ) -> pd.DataFrame:
     """Every interval a camera did not watch: outside its runs' footage and while its
     comms were lost (``unobserved_intervals`` and ``offline_intervals``, merged).

@@ -153,7 +153,7 @@ def shops(tmp_path: Path) -> Path:
 def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> None:
     start, end = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
     assert (start, end) == (T0, T0 + 48 * H)
-    inputs = read_area(db, "area a", start, end)  # area_name matches, any case
+    inputs = read_area(db, "area a", start, end, tz="Europe/Paris")  # area_name matches, any case
     assert inputs.camera_hours == {"cam-1": pytest.approx(48.0)}
     area = area_demand(inputs, Rules(walk_limit_m=60), shops=shops)
     sites = area.sites
@@ -193,7 +193,7 @@ def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> No
 
 def test_bad_area_and_period_are_one_line_errors(db: str) -> None:
     with pytest.raises(OptimiserInputError, match=r"no bays in area 'B'.*A"):
-        read_area(db, "B", None, None)
+        read_area(db, "B", None, None, tz="Europe/Paris")
     for bad in ("2026-03-02", "2026-03-05/2026-03-02", "yesterday/today"):
         with pytest.raises(OptimiserInputError, match="period"):
             parse_period(bad, "Europe/Paris")
@@ -257,7 +257,7 @@ def _candidates(tmp_path: Path) -> Path:
 
 
 def test_evidence_never_claims_observed_for_simulated_sessions(db: str) -> None:
-    inputs = read_area(db, "A", None, None)
+    inputs = read_area(db, "A", None, None, tz="Europe/Paris")
     area = area_demand(inputs, Rules(), shops=None)
     sim = area.sites.ids.index("sim")
     assert area.sites.evidence[sim] == "simulated"
@@ -364,7 +364,7 @@ def test_hours_no_camera_watched_are_estimated_never_zero(tmp_path: Path) -> Non
     store.close()
 
     start, end = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
-    inputs = read_area(url, "P", start, end)
+    inputs = read_area(url, "P", start, end, tz="Europe/Paris")
     assert inputs.camera_hours == {"cam-1": pytest.approx(4.0 - 0.75)}
     area = area_demand(inputs, Rules(walk_limit_m=60))
     assert area.sites.evidence == ("observed",)
