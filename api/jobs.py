@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from api.sources import FootagePolicy
+from occupancy.domain.records import time_ordered_id
 from occupancy.domain.states import JobStatus
 from occupancy.storage.schema import jobs
 from occupancy.storage.store import Store, now_ms
@@ -190,7 +191,7 @@ class JobQueue:
     def submit(self, source: str, site: Mapping[str, Any], kind: str = "footage") -> Job:
         """Queue a job of ``kind`` on ``source`` with ``site`` and wake a worker; returns it queued."""
         row = {
-            "job_id": str(uuid.uuid4()),
+            "job_id": time_ordered_id(),  # ties in submitted_ms keep submission order
             "kind": kind,
             "source": source,
             "site": dict(site),

@@ -11,13 +11,12 @@ change their mind); each review overwrites the last.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from occupancy.domain.records import stable_id
+from occupancy.domain.records import stable_id, time_ordered_id
 from occupancy.storage.schema import optimiser_runs, proposals
 from occupancy.storage.store import Store, now_ms
 
@@ -36,7 +35,7 @@ def save_run(
     ``proposals`` columns but the ids, ``run_id``, ``status`` and review fields. Returns the
     run id (random) and the proposal ids (derived from the run's id and the row's position)."""
     created = now_ms()
-    run_id = str(uuid.uuid4())  # two runs of one area may start in the same millisecond
+    run_id = time_ordered_id()  # two runs of one area may start in the same millisecond
     ids = [stable_id("proposal", run_id, i) for i in range(len(rows))]
     for r in rows:
         if r["kind"] not in KINDS or r["evidence"] not in EVIDENCE:

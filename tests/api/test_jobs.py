@@ -294,6 +294,22 @@ def test_expired_lease_is_taken_over_and_a_live_one_is_not(store_url: str) -> No
     store2.close()
 
 
+def test_jobs_submitted_in_one_millisecond_run_in_submission_order(store_url: str) -> None:
+    """FIFO even when submissions share ``submitted_ms``.
+
+    CI once failed the lease test above because two jobs were submitted in the same
+    millisecond and the tie was broken by a random UUIDv4; job ids are now UUIDv7.
+    """
+    store = Store(store_url)
+    q = JobQueue(store, {"footage": stand_in}, lease_s=60.0)
+    submitted = [q.submit(f"https://example.org/{i}.mp4", SITE).job_id for i in range(40)]
+    same_ms = len(submitted) - len({q.get(j).submitted_ms for j in submitted})  # type: ignore[union-attr]
+    claimed = [q.claim().job_id for _ in submitted]  # type: ignore[union-attr]
+    assert claimed == submitted, f"{same_ms} submissions shared a millisecond"
+    assert q.claim() is None
+    store.close()
+
+
 def test_two_server_processes_run_each_job_once(tmp_path: Path, store_url: str) -> None:
     """Two ``serve`` processes on one database: each job runs once (leases, no requeue).
 
