@@ -167,6 +167,7 @@ def _map_figures(
         if area_m is not None:
             area_m.boundary.plot(ax=ax, color="#888", lw=0.6)
         if kind == "occupancy":
+            observed = t["occupancy_percent"].dropna().to_numpy(float)  # unobserved bays: NaN
             order = np.argsort(t["occupancy_percent"].to_numpy())
             sc = ax.scatter(
                 x[order],
@@ -175,7 +176,7 @@ def _map_figures(
                 s=5,
                 cmap="viridis_r",
                 vmin=0,
-                vmax=max(1.0, float(np.nanpercentile(t["occupancy_percent"], 98))),
+                vmax=max(1.0, float(np.percentile(observed, 98))) if len(observed) else 1.0,
             )
             fig.colorbar(sc, ax=ax, shrink=0.8, label="occupancy % over the period")
             ax.set_title("Delivery bays coloured by occupancy")

@@ -240,7 +240,7 @@ def test_planner_question_filters_export(city: City, tmp_path: Path) -> None:
     local = _local(t["start_ms"])
     # French public holidays in the window (none: 2026-02-28 .. 03-13); Easter is April 5.
     hol: set[object] = set()
-    working = (local.dt.weekday < 5) & ~local.dt.date.isin(hol)
+    working = (local.dt.day_of_week < 5) & ~local.dt.date.isin(hol)
     with chromium() as (page, errors, _requested):
         _open(page, city.url)
         _change(page, "#data-source", "simulated")
