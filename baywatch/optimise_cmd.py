@@ -1,6 +1,6 @@
 """``baywatch optimise placement|timeslots``: the optimiser on the command line.
 
-From the database (``--db URL --area AREA [--period START/END]``: bays, sessions and
+From the database (``--db URL --area AREA [--period PERIOD]``: bays, sessions and
 camera coverage; proposals are stored for planners unless ``--no-store``) or from files
 (``--bays`` inventory in any format, ``--demand`` or ``--sessions`` + ``--zones``).
 User mistakes print one ``error: ...`` line and exit 2, never a traceback.
@@ -42,7 +42,11 @@ Area = Annotated[
     str | None, typer.Option(help="area_id or area_name of the bays (e.g. 75103 or 'Paris 3e')")
 ]
 Period = Annotated[
-    str | None, typer.Option(help="START/END, ISO dates in local time (default: every session)")
+    str | None,
+    typer.Option(
+        help="START/END (ISO 8601; START..END too; an end date is included), YYYY-MM-DD,"
+        " YYYY-MM, last<N>d or all, local time (default: every session)"
+    ),
 ]
 Shops = Annotated[
     Path | None,

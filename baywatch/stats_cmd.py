@@ -7,8 +7,9 @@ errors print one ``error: ...`` line and exit with status 2.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +30,7 @@ from occupancy.domain.states import COMMS_EVENTS
 if TYPE_CHECKING:
     import pandas as pd
 
+    import occupancy.domain.period as period_mod
     import occupancy.inventory.bays as bays_mod
     import occupancy.inventory.opening_hours as opening_hours_mod
     import occupancy.statistics.exports as exports
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     import occupancy.storage.store as store_mod
 else:
     bays_mod = lazy_import("occupancy.inventory.bays")
+    period_mod = lazy_import("occupancy.domain.period")
     opening_hours_mod = lazy_import("occupancy.inventory.opening_hours")
     store_mod = lazy_import("occupancy.storage.store")
     pd = lazy_import("pandas")
@@ -56,7 +59,8 @@ PeriodOpt = Annotated[
     str,
     typer.Option(
         "--period",
-        help="all | YYYY-MM-DD | YYYY-MM-DD..YYYY-MM-DD (inclusive) | YYYY-MM | last<N>d",
+        help="all | YYYY-MM-DD | YYYY-MM | START/END (ISO 8601; START..END too; an end date"
+        " is included) | last<N>d",
     ),
 ]
 
@@ -96,54 +100,28 @@ def _tz(tz: str | None) -> str:
     return name
 
 
-def _local_ms(day: str, tz: str) -> int:
-    return int(pd.Timestamp(day).tz_localize(tz).value // 1_000_000)
-
-
-# A century: longer than any observation, short enough for 64-bit ms and pandas times.
-MAX_PERIOD_DAYS = 36_500
-
-
-def parse_period(period: str, sessions: pd.DataFrame, tz: str) -> tuple[int, int]:
-    """[start_ms, end_ms) of a period written as on the command line."""
-    p = period.strip()
+def _period(text: str, tz: str) -> period_mod.Period:
     try:
-        if p == "all":
-            if sessions.empty:
-                fail("no sessions in the database (import footage or run 'baywatch simulate')")
-            return (
-                stats.floor_local_hour(int(sessions["start_ms"].min()), tz),
-                stats.ceil_local_hour(int(sessions["end_ms"].max()), tz),
-            )
-        m = re.fullmatch(r"last(\d+)d", p)
-        if m:
-            days = int(m.group(1))
-            if not 1 <= days <= MAX_PERIOD_DAYS:
-                fail(f"bad --period {period!r}: last<N>d needs 1 <= N <= {MAX_PERIOD_DAYS}")
-            if sessions.empty:
-                fail("no sessions in the database")
-            end = stats.ceil_local_hour(int(sessions["end_ms"].max()), tz)
-            return end - days * 86_400_000, end
-        if re.fullmatch(r"\d{4}-\d{2}", p):
-            a = pd.Timestamp(p + "-01")
-            return _local_ms(str(a.date()), tz), _local_ms(
-                str((a + pd.offsets.MonthBegin(1)).date()), tz
-            )
-        if ".." in p:
-            a, b = p.split("..", 1)
-            end_day = (pd.Timestamp(b) + pd.Timedelta(days=1)).date()
-            start, end = _local_ms(a, tz), _local_ms(str(end_day), tz)
-        else:
-            start = _local_ms(p, tz)
-            end = _local_ms(str((pd.Timestamp(p) + pd.Timedelta(days=1)).date()), tz)
-    except (ValueError, OverflowError):
-        # OverflowError: a date pandas cannot hold in nanoseconds (before 1677 or after 2262).
-        fail(f"bad --period {period!r}: use all, YYYY-MM-DD, A..B, YYYY-MM or last<N>d")
-    if start < 0:
-        fail(f"bad --period {period!r}: CDS times start at 1970-01-01")
-    if end <= start:
-        fail(f"bad --period {period!r}: it ends before it starts")
-    return start, end
+        return period_mod.parse_period(text, tz)
+    except period_mod.PeriodError as exc:
+        fail(f"bad --period {text!r}: {exc.why}")
+
+
+def observed_span(sessions: pd.DataFrame, runs: pd.DataFrame) -> tuple[int | None, int | None]:
+    """[first, last] epoch ms of what the database observed: its sessions and its camera
+    runs' footage (a live run without an end runs until now). (None, None) when empty."""
+    starts = [int(sessions["start_ms"].min())] if len(sessions) else []
+    ends = [int(sessions["end_ms"].max())] if len(sessions) else []
+    if len(runs):
+        a = pd.to_numeric(runs["footage_start_ms"], errors="coerce")
+        b = pd.to_numeric(runs["footage_end_ms"], errors="coerce")
+        ran = a.notna()
+        if ran.any():
+            starts.append(int(a[ran].min()))
+            ends.append(int(b[ran].fillna(store_mod.now_ms()).max()))
+    if not starts:
+        return None, None
+    return min(starts), max(ends)
 
 
 def _load(
@@ -152,12 +130,24 @@ def _load(
     zones = store.zones_frame()
     if zones.empty:
         fail("no bays in the database: run 'baywatch import-bays FILE' first")
+    wanted = _period(period, tz)
     sessions = store.sessions_frame()
-    start, end = parse_period(period, sessions, tz)
+    runs = store.runs_frame()
+    first, last = observed_span(sessions, runs)
+    if first is None and wanted.start_ms is None:
+        fail(
+            "nothing observed in the database: no session and no camera run (analyse "
+            "footage with 'baywatch analyse', or run 'baywatch simulate')"
+        )
+    start, end = wanted.resolve(first, last)
+    # Bays nothing ever observed (no camera, no session of any source): unobserved, not 0.
+    unsourced = stats.unsourced_intervals(zones, sessions, start, end, tz=tz)
     sessions = sessions[(sessions["end_ms"] > start) & (sessions["start_ms"] < end)]
     events = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS], end_ms=end)
     # Hours a camera did not watch (no run's footage, comms lost) are unobserved, not 0.
-    offline = stats.unwatched_intervals(events, store.runs_frame(), start, end, tz=tz)
+    offline = stats.unwatched_intervals(events, runs, start, end, tz=tz)
+    if len(unsourced):
+        offline = pd.concat([offline, unsourced], ignore_index=True)
     return zones, sessions, start, end, offline
 
 
@@ -172,7 +162,7 @@ def _banner(prov: str) -> None:
 def _print_table(frame: pd.DataFrame, title: str, limit: int) -> None:
     t = Table(title=title, show_lines=False)
     for c in frame.columns:
-        numeric = frame[c].dtype.kind in "fiu"
+        numeric = frame[c].dtype.kind in "fiu" or all(isinstance(v, numbers.Real) for v in frame[c])
         t.add_column(
             str(c),
             justify="right" if numeric else "left",
@@ -181,14 +171,29 @@ def _print_table(frame: pd.DataFrame, title: str, limit: int) -> None:
             max_width=None if numeric else 26,
         )
     for rec in frame.head(limit).itertuples(index=False):
-        t.add_row(
-            *[f"{v:,.1f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in rec]
-        )
+        t.add_row(*[_cell(v) for v in rec])
     # Piped output has no terminal width: do not squeeze numbers into 80 columns.
     wide = console if console.is_terminal else Console(width=max(console.width, 150))
     wide.print(t)
     if len(frame) > limit:
         console.print(f"... {len(frame) - limit:,} more rows (use --limit or --format csv)")
+    if any(isinstance(v, float) and math.isnan(v) for v in frame.head(limit).to_numpy().ravel()):
+        console.print(NO_VALUE_NOTE, highlight=False)
+
+
+# A figure that has no value is marked, never printed as "nan" nor as 0.
+NO_VALUE = "—"
+NO_VALUE_NOTE = (
+    f"{NO_VALUE} no value: dwell times and shares need at least one session; every figure "
+    "needs at least one observed hour ('obs h': an hour counts as observed when a camera "
+    "watched most of it, CDS's offline rule; an unobserved hour is not 0 %)"
+)
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float):  # numpy's float64 too
+        return NO_VALUE if math.isnan(v) else f"{v:,.1f}"
+    return "" if v is None else str(v)
 
 
 def import_bays(
@@ -372,12 +377,17 @@ def stats_cmd(
                 "overstay_share",
                 "misuse_share",
                 "double_park_sessions",
+                "observed_hours",
             )
             if c in result.columns
         ]
         shown = pd.DataFrame(result[cols]).sort_values("occupancy_percent", ascending=False)
         for c in ("overstay_share", "misuse_share"):
             shown[c] = shown[c] * 100.0
+        # No observed hour: no figure at all (0 sessions would read as an empty bay).
+        unseen = shown["observed_hours"].to_numpy() == 0
+        for c in cols[2:-1]:
+            shown[c] = shown[c].astype(object).where(~unseen, math.nan)
         shown = shown.rename(
             columns={
                 "area_name": "area",
@@ -389,11 +399,13 @@ def stats_cmd(
                 "overstay_share": "overstay %",
                 "misuse_share": "misuse %",
                 "double_park_sessions": "dbl parks",
+                "observed_hours": "obs h" if by == By.bay else "obs bay-h",
             }
         )
         _print_table(
             shown, f"by {by} - {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} {zone_tz}", limit
         )
+        _note_uncounted(sessions, totals, start, end)
     elif fmt == OutFormat.csv:
         _write_csv(pd.DataFrame(result.drop(columns="geometry")), output)
     elif fmt == OutFormat.geojson:
@@ -404,6 +416,21 @@ def stats_cmd(
         assert output is not None
         exports.write_geoparquet(result, output)
         console.print(f"wrote {output}")
+
+
+def _note_uncounted(sessions: pd.DataFrame, totals: pd.DataFrame, start: int, end: int) -> None:
+    """Say so when stops were seen in hours that count as unobserved (a clip shorter
+    than half an hour): they are stored, not lost, but no rate can be drawn from them."""
+    park = sessions["kind"] == "park" if "kind" in sessions else True
+    seen = sessions[park & (sessions["start_ms"] >= start) & (sessions["start_ms"] < end)]
+    seen = seen[seen["curb_zone_id"].isin(totals["curb_zone_id"])]
+    missing = len(seen) - int(totals["total_sessions"].sum())
+    if missing > 0:
+        console.print(
+            f"{missing:,} parking session(s) started in hours no camera watched for most of "
+            "the hour: stored, but not counted above (--format cds-sessions lists them)",
+            highlight=False,
+        )
 
 
 def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:

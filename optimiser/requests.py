@@ -23,12 +23,20 @@ from pydantic import (
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import Budget, Costs, Rules
 
+PERIOD_HELP = (
+    "local time: START/END (ISO 8601 interval of dates or date-times; an end date is"
+    " included), START..END, YYYY-MM-DD, YYYY-MM, last<N>d (the N days up to the area's"
+    " latest session) or all; default: all sessions"
+)
+
 
 class Sources(BaseModel):
     """Where the bays, demand, candidates and streets come from.
 
     Database: ``db`` (SQLAlchemy URL) with ``area`` (an ``area_id`` or ``area_name`` of
-    ``curb_zones``) and optionally ``period`` ("START/END", ISO dates, local time); bays,
+    ``curb_zones``) and optionally ``period`` (``occupancy.domain.period``'s forms, local
+    time: ``START/END`` ISO 8601 interval, ``START..END``, ``YYYY-MM-DD``, ``YYYY-MM``,
+    ``last<N>d``, ``all``); bays,
     sessions and camera coverage are read from it, and ``shops`` (a declared demand
     layer) covers the bays no camera watches. Files: ``instance``, or ``bays`` (any
     inventory format ``occupancy.inventory`` reads) with ``demand`` or ``sessions`` +
@@ -38,7 +46,7 @@ class Sources(BaseModel):
 
     db: str | None = Field(default=None, description="SQLAlchemy URL of the database")
     area: str | None = Field(default=None, max_length=200, description="area_id or area_name")
-    period: str | None = Field(default=None, max_length=80, description="START/END, ISO dates")
+    period: str | None = Field(default=None, max_length=80, description=PERIOD_HELP)
     shops: Path | None = Field(default=None, description="declared shops GeoJSON (demand)")
     instance: Literal["paris-3e"] | None = Field(
         default=None, description="the bundled real instance (reads ../shared/geodata)"
@@ -174,9 +182,7 @@ class _AreaJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     area: str = Field(min_length=1, max_length=200, description="area_id or area_name")
-    period: str | None = Field(
-        default=None, max_length=80, description="START/END (ISO dates); default: all sessions"
-    )
+    period: str | None = Field(default=None, max_length=80, description=PERIOD_HELP)
     rules: Rules = Rules()
     time_limit_s: float = Field(default=30.0, gt=0, le=600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

@@ -118,11 +118,11 @@ def _from_db(
     candidates: bool,
 ) -> Loaded:
     from optimiser.observed import area_demand, session_bays
-    from optimiser.store_inputs import parse_period, read_area
+    from optimiser.store_inputs import parse_period, period_bounds, read_area
 
     if not src.area:
         raise OptimiserInputError("sources: a database needs an area (--area AREA)")
-    start, end = parse_period(src.period, tz)
+    start, end = period_bounds(src.db or "", src.area, parse_period(src.period, tz))
     progress(f"reading area {src.area} from the database")
     inputs = read_area(src.db or "", src.area, start, end, tz=tz)
     area = area_demand(inputs, rules, tz=tz, shops=src.shops)

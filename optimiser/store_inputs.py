@@ -10,12 +10,12 @@ the lane zones beside them, those lane zones, and the hours each camera ran
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
+from occupancy.domain.period import Period, PeriodError
+from occupancy.domain.period import parse_period as read_period
 from occupancy.domain.states import COMMS_EVENTS
 from occupancy.statistics.hourly import unwatched_intervals
 from occupancy.storage.schema import curb_zones, events, lane_zones, runs, sessions
@@ -44,31 +44,57 @@ class AreaInputs:
     run_devices: frozenset[str] = frozenset()
 
 
-def parse_period(text: str | None, tz: str) -> tuple[int | None, int | None]:
-    """``START/END`` (ISO dates or date-times; a date means its local midnight, an end
-    date is included whole) as epoch ms; None or "" means every session."""
-    if not text:
-        return None, None
-    parts = text.split("/")
-    if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise OptimiserInputError(f"period: expected START/END (ISO dates), got {text!r}")
-    zone = ZoneInfo(tz)
-    out = []
-    for i, p in enumerate(parts):
-        try:
-            if len(p.strip()) == 10:
-                d = datetime.fromisoformat(p.strip()).date()
-                day = d + timedelta(days=1) if i == 1 else d
-                t = datetime.combine(day, time(0), zone)
-            else:
-                t = datetime.fromisoformat(p.strip())
-                t = t if t.tzinfo else t.replace(tzinfo=zone)
-        except ValueError:
-            raise OptimiserInputError(f"period: {p!r} is not an ISO date") from None
-        out.append(int(t.timestamp() * 1000))
-    if out[1] <= out[0]:
-        raise OptimiserInputError(f"period: {text!r} ends before it starts")
-    return out[0], out[1]
+def parse_period(text: str | None, tz: str) -> Period:
+    """``text`` read by the project's one period parser (``occupancy.domain.period``:
+    ``all``, ``YYYY-MM-DD``, ``YYYY-MM``, ``START/END`` ISO 8601 interval, ``START..END``,
+    ``last<N>d``) in ``tz``'s local time; None or "" means every session. Raises
+    ``OptimiserInputError`` whose one line starts with ``period: ``."""
+    try:
+        return read_period(text, tz)
+    except PeriodError as exc:
+        raise OptimiserInputError(f"period: {exc.why}") from None
+
+
+def _in_area(area: str) -> ColumnElement[bool]:
+    key = area.strip().lower()
+    return or_(func.lower(curb_zones.c.area_id) == key, func.lower(curb_zones.c.area_name) == key)
+
+
+def _area_sessions(area: str) -> ColumnElement[bool]:
+    """Sessions at the area's bays or in the lane zones beside them."""
+    ids = select(curb_zones.c.curb_zone_id).where(_in_area(area)).scalar_subquery()
+    lanes = select(lane_zones.c.lane_zone_id).where(lane_zones.c.curb_zone_id.in_(ids))
+    return or_(
+        sessions.c.curb_zone_id.in_(ids), sessions.c.lane_zone_id.in_(lanes.scalar_subquery())
+    )
+
+
+def period_bounds(store: Store | str, area: str, period: Period) -> tuple[int | None, int | None]:
+    """``[start_ms, end_ms)`` of ``period`` for ``area``: its own bounds, (None, None) for
+    ``all`` (every session), and for ``last<N>d`` the N days up to the end of the area's
+    latest session. ``store``: an open ``Store`` or a SQLAlchemy URL. Raises
+    ``OptimiserInputError`` (``period: ...``) when ``last<N>d`` finds no session of the
+    area to anchor on."""
+    if period.start_ms is not None or period.is_all:
+        return period.start_ms, period.end_ms
+    try:
+        st = Store(store, must_exist=True) if isinstance(store, str) else store
+    except StoreError as exc:
+        raise OptimiserInputError(str(exc)) from None
+    try:
+        with st.engine.connect() as conn:
+            first, last = conn.execute(
+                select(func.min(sessions.c.start_ms), func.max(sessions.c.end_ms)).where(
+                    _area_sessions(area)
+                )
+            ).one()
+    finally:
+        if isinstance(store, str):
+            st.close()
+    try:
+        return period.resolve(first, last, nothing="no session of the area to end it on")
+    except PeriodError as exc:
+        raise OptimiserInputError(f"period: area {area!r}: {exc.why}") from None
 
 
 @dataclass(frozen=True)
@@ -91,16 +117,14 @@ def check_area(
     Counts in SQL (no frame is loaded): the bays whose ``area_id`` or ``area_name``
     equals ``area`` (any case, as ``select_area``) and their sessions in ``period``.
     Raises ``OptimiserInputError`` whose one line starts with the field at fault:
-    ``period: ...`` (not START/END ISO dates, or ending before it starts), ``area: ...``
+    ``period: ...`` (not a period of ``parse_period``'s forms, or ending before it
+    starts, or ``last<N>d`` with no session of the area to end on), ``area: ...``
     (the database holds no bay at all, or none in that area: the message lists some
     known area ids), or ``period: ...`` when the area has no session in the period and
     ``declared_demand`` is False (no declared layer to estimate demand from). The
     database URL never appears in a message (an API client reads them)."""
-    start, end = parse_period(period, tz)
-    key = area.strip().lower()
-    in_area = or_(
-        func.lower(curb_zones.c.area_id) == key, func.lower(curb_zones.c.area_name) == key
-    )
+    wanted = parse_period(period, tz)
+    in_area = _in_area(area)
     with store.engine.connect() as conn:
         bays = int(conn.execute(select(func.count()).where(in_area)).scalar_one())
         if bays == 0:
@@ -120,18 +144,13 @@ def check_area(
             raise OptimiserInputError(
                 f"area: no bays in area {area!r} (area ids include: {', '.join(map(str, known))})"
             )
-        ids = select(curb_zones.c.curb_zone_id).where(in_area).scalar_subquery()
-        lanes = select(lane_zones.c.lane_zone_id).where(lane_zones.c.curb_zone_id.in_(ids))
-        q = select(func.count()).where(
-            or_(
-                sessions.c.curb_zone_id.in_(ids),
-                sessions.c.lane_zone_id.in_(lanes.scalar_subquery()),
-            )
-        )
-        if start is not None:
-            q = q.where(sessions.c.start_ms >= start)
-        if end is not None:
-            q = q.where(sessions.c.start_ms < end)
+    start, end = period_bounds(store, area, wanted)
+    q = select(func.count()).where(_area_sessions(area))
+    if start is not None:
+        q = q.where(sessions.c.start_ms >= start)
+    if end is not None:
+        q = q.where(sessions.c.start_ms < end)
+    with store.engine.connect() as conn:
         n_sess = int(conn.execute(q).scalar_one())
     if n_sess == 0 and not declared_demand:
         span = f"the period {period}" if period else "the database"

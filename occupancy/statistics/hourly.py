@@ -246,14 +246,34 @@ def prepare(
     oz = np.zeros(0, np.int32)
     ost = np.zeros(0, np.int64)
     oen = np.zeros(0, np.int64)
-    if offline is not None and len(offline) and "device_id" in zones:
+    if offline is not None and len(offline):
         _require(offline, ["data_source_device_id", "start_ms", "end_ms"], "offline")
-        dev = zones["device_id"].astype(object).to_numpy()
-        zmap = pd.DataFrame({"z": np.arange(n_b, dtype=np.int32), "dev": dev}).dropna()
-        m = offline.merge(zmap, left_on="data_source_device_id", right_on="dev")
-        oz = m["z"].to_numpy(np.int32)
-        ost = m["start_ms"].to_numpy(np.int64)
-        oen = m["end_ms"].to_numpy(np.int64)
+        parts = [(oz, ost, oen)]
+        if "device_id" in zones:
+            dev = zones["device_id"].astype(object).to_numpy()
+            zmap = pd.DataFrame({"z": np.arange(n_b, dtype=np.int32), "dev": dev}).dropna()
+            m = offline.merge(zmap, left_on="data_source_device_id", right_on="dev")
+            parts.append(
+                (
+                    m["z"].to_numpy(np.int32),
+                    m["start_ms"].to_numpy(np.int64),
+                    m["end_ms"].to_numpy(np.int64),
+                )
+            )
+        if "curb_zone_id" in offline:  # rows of one bay (``unsourced_intervals``)
+            own = offline[offline["curb_zone_id"].notna()]
+            codes = codes_in(own["curb_zone_id"], pd.Index(zone_ids))
+            keep = codes >= 0
+            parts.append(
+                (
+                    codes[keep],
+                    own["start_ms"].to_numpy(np.int64)[keep],
+                    own["end_ms"].to_numpy(np.int64)[keep],
+                )
+            )
+        oz = np.concatenate([p[0] for p in parts]).astype(np.int32)
+        ost = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        oen = np.concatenate([p[2] for p in parts]).astype(np.int64)
 
     # Grouped by start day, a time chunk's sessions are one contiguous slice
     # (searchsorted on the day); a radix sort on small day numbers is O(n).
@@ -811,6 +831,35 @@ def merge_intervals(*frames: pd.DataFrame) -> pd.DataFrame:
         else:
             out.append((dev, int(a), int(b)))
     return pd.DataFrame(out, columns=cols).astype({"start_ms": "int64", "end_ms": "int64"})
+
+
+def unsourced_intervals(
+    zones: pd.DataFrame, sessions: pd.DataFrame, start_ms: int, end_ms: int, *, tz: str
+) -> pd.DataFrame:
+    """The whole period (widened to whole local hours) for each bay with no source of
+    statistics: no camera (``device_id`` empty) and no session of any kind or source in
+    ``sessions`` (pass them all, not only the period's: a simulated bay with no stop on
+    one day was still simulated). Nobody watched such a bay, so its hours are unobserved, not 0 %
+    (``api.activity``'s rule for the map). Rows carry the bay's ``curb_zone_id`` (and
+    no ``data_source_device_id``); ``prepare`` maps them to that bay alone, so they
+    concatenate with ``unwatched_intervals``."""
+    cols = ["data_source_device_id", "curb_zone_id", "start_ms", "end_ms"]
+    ids = zones["curb_zone_id"].astype(str)
+    lone = ids[~ids.isin(set(sessions["curb_zone_id"].dropna().astype(str)))]
+    if "device_id" in zones:
+        lone = lone[zones.loc[lone.index, "device_id"].isna()]
+    if lone.empty or end_ms <= start_ms:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if "ms" in c else object) for c in cols})
+    t0, n_hours = hour_grid(start_ms, end_ms, tz)
+    n = len(lone)
+    return pd.DataFrame(
+        {
+            "data_source_device_id": [None] * n,
+            "curb_zone_id": lone.to_numpy(),
+            "start_ms": np.full(n, t0, np.int64),
+            "end_ms": np.full(n, t0 + n_hours * HOUR_MS, np.int64),
+        }
+    )
 
 
 def unwatched_intervals(

@@ -181,6 +181,7 @@ def aggregate_totals(
             "misuse_share": g["_mis"].sum() / g["total_sessions"].sum(),
             "double_park_sessions": g["double_park_sessions"].sum(),
             "double_park_minutes": g["double_park_minutes"].sum(),
+            "observed_hours": g["observed_hours"].sum(),
         }
     ).reset_index()
     if polygons is not None:

@@ -161,11 +161,14 @@ def test_jobs_the_optimiser_could_not_run_are_refused_at_submission(
     assert refused({"area": "99999"}) == (
         "area: no bays in area '99999' (area ids include: 75103, a-north, a-south)"
     )
-    assert refused({"area": "75103", "period": "2026-03-02"}).startswith(
-        "period: expected START/END"
+    assert refused({"area": "75103", "period": "2026-03-02/"}).startswith(
+        "period: an interval is START/END (or START..END); use all, YYYY-MM-DD"
     )
     assert refused({"area": "75103", "period": "2026-03-02/yesterday"}) == (
-        "period: 'yesterday' is not an ISO date"
+        "period: 'yesterday' is not an ISO date or date-time"
+    )
+    assert refused({"area": "75103", "period": "last0d"}) == (
+        "period: last<N>d needs 1 <= N <= 36500"
     )
     assert refused({"area": "75103", "period": "2026-03-05/2026-03-02"}).endswith(
         "ends before it starts"
@@ -176,10 +179,12 @@ def test_jobs_the_optimiser_could_not_run_are_refused_at_submission(
     assert api.client.post(f"/jobs/{kind}", json=quiet, headers=h).status_code == 202
     monkeypatch.setattr("api.jobs.SHOPS", Path("/nonexistent/shops.geojson"))
     assert refused(quiet).startswith("period: area '75103' has 248 bays but no session in")
-    # The sessions' own period is accepted.
-    ok = {"area": "Paris 3e", "period": "2026-03-02/2026-03-04"}
-    assert api.client.post(f"/jobs/{kind}", json=ok, headers=h).status_code == 202
-    assert len(api.state.jobs.list(None, 100)) == 2  # the refused ones queued nothing
+    # The sessions' own period is accepted, in every spelling of the one period parser
+    # (the statistics' A..B, a day, last<N>d: the days up to the area's latest session).
+    for period in ("2026-03-02/2026-03-04", "2026-03-02..2026-03-04", "2026-03-03", "last2d"):
+        ok = {"area": "Paris 3e", "period": period}
+        assert api.client.post(f"/jobs/{kind}", json=ok, headers=h).status_code == 202, period
+    assert len(api.state.jobs.list(None, 100)) == 5  # the refused ones queued nothing
 
 
 def test_inconsistent_rules_and_bad_regimes_are_refused_at_submission(api: Api) -> None:

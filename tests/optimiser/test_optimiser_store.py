@@ -151,7 +151,8 @@ def shops(tmp_path: Path) -> Path:
 
 
 def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> None:
-    start, end = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
+    p = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
+    start, end = p.start_ms, p.end_ms
     assert (start, end) == (T0, T0 + 48 * H)
     inputs = read_area(db, "area a", start, end, tz="Europe/Paris")  # area_name matches, any case
     assert inputs.camera_hours == {"cam-1": pytest.approx(48.0)}
@@ -194,7 +195,7 @@ def test_area_inputs_label_evidence_and_count_misuse(db: str, shops: Path) -> No
 def test_bad_area_and_period_are_one_line_errors(db: str) -> None:
     with pytest.raises(OptimiserInputError, match=r"no bays in area 'B'.*A"):
         read_area(db, "B", None, None, tz="Europe/Paris")
-    for bad in ("2026-03-02", "2026-03-05/2026-03-02", "yesterday/today"):
+    for bad in ("2026-03-02/", "2026-03-05/2026-03-02", "yesterday/today", "last0d"):
         with pytest.raises(OptimiserInputError, match="period"):
             parse_period(bad, "Europe/Paris")
 
@@ -290,6 +291,22 @@ def test_check_area_refuses_what_could_not_run(db: str, tmp_path: Path) -> None:
     # 6 simulated at sim
     got = check_area(store, "Area A", "2026-03-02/2026-03-03", "Europe/Paris", False)
     assert (got.bays, got.sessions) == (3, 18)
+    # The statistics' spellings are the same periods (one parser): A..B, a day, last<N>d
+    # (the N days up to the area's latest session).
+    same = check_area(store, "Area A", "2026-03-02..2026-03-03", "Europe/Paris", False)
+    assert (same.start_ms, same.end_ms, same.sessions) == (got.start_ms, got.end_ms, 18)
+    # The second day: 6 camera sessions and 4 simulated ones (at 24, 31, 38 and 45 h).
+    assert check_area(store, "A", "2026-03-03", "Europe/Paris", False).sessions == 10
+    last = check_area(store, "A", "last1d", "Europe/Paris", False)
+    assert last.end_ms == T0 + 46 * H and last.start_ms == T0 + 22 * H  # latest ends 45:12
+    assert last.sessions == 10
+    assert check_area(store, "A", "all", "Europe/Paris", False).sessions == 18
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("delete from sessions")
+    with pytest.raises(
+        OptimiserInputError, match=r"^period: area 'A': no session of the area to end it on$"
+    ):
+        check_area(store, "A", "last3d", "Europe/Paris", True)
     store.close()
 
 
@@ -363,7 +380,8 @@ def test_hours_no_camera_watched_are_estimated_never_zero(tmp_path: Path) -> Non
     store.write_sessions_frame(pd.DataFrame(rows))
     store.close()
 
-    start, end = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
+    p = parse_period("2026-03-02/2026-03-03", "Europe/Paris")
+    start, end = p.start_ms, p.end_ms
     inputs = read_area(url, "P", start, end, tz="Europe/Paris")
     assert inputs.camera_hours == {"cam-1": pytest.approx(4.0 - 0.75)}
     area = area_demand(inputs, Rules(walk_limit_m=60))
@@ -410,7 +428,8 @@ def test_public_holidays_are_sunday_hours() -> None:
     the Paris rules ("PH off") and the map's day types have it."""
     from optimiser.observed import _grid
 
-    start, end = parse_period("2026-11-10/2026-11-12", "Europe/Paris")
+    p = parse_period("2026-11-10/2026-11-12", "Europe/Paris")
+    start, end = p.start_ms, p.end_ms
     grid = _grid(start, end, "Europe/Paris", "FR")
     assert grid.n_hours == 72
     assert list(grid.day_type[::24]) == [0, 2, 0]  # Tue working, Wed holiday, Thu working
