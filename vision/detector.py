@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -73,6 +73,14 @@ def check_device(device: str, model: str) -> str:
             "give PyTorch weights (.pt) with --model for a CUDA device"
         )
     return d
+
+
+class Pending(Protocol):
+    """A detection in progress: ``result()`` waits for its Detections."""
+
+    def result(self) -> Detections:
+        """The frame's Detections (waits for them)."""
+        ...
 
 
 class _Done:
@@ -148,10 +156,12 @@ class Detector:
         device: str = "cpu",
         throughput: bool = True,
         runner: OpenVinoRunner | None = None,
+        warm_up: bool = True,
     ) -> None:
         # ``loaded``: weights already loaded (``load_model(model)``), shared with other
         # detectors; then nothing is loaded and no warm-up inference is run here.
         # ``runner``: an OpenVINO throughput runner shared the same way (watch's cameras).
+        # ``warm_up=False``: the model was warmed up already (a shared runner).
         self.model_name = model
         self.device = check_device(device, model)
         self.runner = runner
@@ -180,7 +190,7 @@ class Detector:
         self.confidence = confidence
         self.imgsz = imgsz
         self._pack: _Pack | None = None
-        if loaded is None:
+        if loaded is None and warm_up:
             # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
             self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
 
@@ -226,6 +236,15 @@ class Detector:
         """How many frames may be submitted before the first result is collected."""
         return 1 if self.runner is None else self.runner.in_flight
 
+    batches_across_sources = False
+    """Whether frames of several sources share inferences (``watch``'s cameras): then a
+    source's frames are tiled one at a time even when live (see ``frames_ahead``)."""
+
+    def frames_ahead(self, tiler: Tiler | None) -> int:
+        """How many frames to submit before collecting the first result: ``in_flight``
+        inferences, of ``tiler.capacity`` frames each when tiled."""
+        return max(1, self.in_flight) * (1 if tiler is None else tiler.capacity)
+
     @property
     def low_confidence(self) -> float:
         """The least confidence of the boxes ``submit(..., low=True)`` keeps for the tracker."""
@@ -253,7 +272,7 @@ class Detector:
 
         return Tiler.for_zones(frame_size, polygons, self.runner.imgsz)
 
-    def submit_tile(self, image: Image, tiler: Tiler, *, low: bool = False) -> _Tile:
+    def submit_tile(self, image: Image, tiler: Tiler, *, low: bool = False) -> Pending:
         """Start detecting the zones' region of ``image`` (a frame of ``tiler.frame_size``)
         together with the frames submitted next: their crops share one inference when
         ``tiler.capacity`` of them are in, or when a ``result()`` is asked for first.

@@ -114,17 +114,35 @@ class Tiler:
         origins = tuple((ox, oy) for oy in ys for ox in xs)
         return cls((w, h), (new_w, new_h), (pad_x, pad_y), (x0, y0, x1, y1), origins, canvas)
 
+    @property
+    def tile_size(self) -> tuple[int, int]:
+        """(width, height) of one tile, model pixels."""
+        x0, y0, x1, y1 = self.region
+        return x1 - x0, y1 - y0
+
+    @property
+    def phase(self) -> tuple[int, int]:
+        """(x, y) of the region's corner in the whole letterboxed frame, modulo ``STRIDE``: a
+        tile placed at an origin with this phase meets the anchor grid as the frame does."""
+        return (self.pad[0] + self.region[0]) % STRIDE, (self.pad[1] + self.region[1]) % STRIDE
+
+    def cut(self, image: Image) -> Image:
+        """The region of ``image`` (a BGR frame of ``frame_size``), resized as the whole-frame
+        letterbox resizes it: ``(tile height, tile width, 3)`` ``uint8``."""
+        if image.shape[1::-1] != self.resized:
+            image = np.asarray(cv2.resize(image, self.resized, interpolation=cv2.INTER_LINEAR))
+        x0, y0, x1, y1 = self.region
+        return image[y0:y1, x0:x1]
+
     def compose(self, images: Sequence[Image]) -> Image:
         """The model input: the region of each of ``images`` (at most ``capacity`` BGR frames
         of ``frame_size``), resized as the letterbox resizes the whole frame, placed at
         ``origins`` on grey."""
         assert 0 < len(images) <= self.capacity
         canvas = np.full((*self.canvas, 3), PAD_VALUE, np.uint8)
-        x0, y0, x1, y1 = self.region
+        tw, th = self.tile_size
         for image, (ox, oy) in zip(images, self.origins, strict=False):
-            if image.shape[1::-1] != self.resized:
-                image = np.asarray(cv2.resize(image, self.resized, interpolation=cv2.INTER_LINEAR))
-            canvas[oy : oy + y1 - y0, ox : ox + x1 - x0] = image[y0:y1, x0:x1]
+            canvas[oy : oy + th, ox : ox + tw] = self.cut(image)
         return canvas
 
     def split(
@@ -133,17 +151,24 @@ class Tiler:
         """For each of the first ``n`` tiles: the indices of the canvas boxes ``xyxy``
         (``(N, 4)``, model pixels) whose centre lies on it, and those boxes clipped to the
         tile and mapped to frame pixels."""
+        return [self.boxes_at(origin, xyxy) for origin in self.origins[:n]]
+
+    def boxes_at(
+        self, origin: tuple[int, int], xyxy: NDArray[np.float32]
+    ) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+        """For a tile of this region placed at ``origin`` (x, y) on a canvas (anywhere, with
+        this tiler's ``phase``): the indices of the canvas boxes ``xyxy`` (``(N, 4)``, model
+        pixels) whose centre lies on it, and those boxes clipped to it and mapped to frame
+        pixels (x1, y1, x2, y2)."""
         cx = (xyxy[:, 0] + xyxy[:, 2]) / 2
         cy = (xyxy[:, 1] + xyxy[:, 3]) / 2
-        x0, y0, x1, y1 = self.region
-        tw, th = x1 - x0, y1 - y0
-        out = []
-        for ox, oy in self.origins[:n]:
-            idx = np.flatnonzero((cx >= ox) & (cx < ox + tw) & (cy >= oy) & (cy < oy + th))
-            b = xyxy[idx].copy()
-            # Tile pixels -> the whole letterboxed frame's pixels -> the frame's.
-            b[:, [0, 2]] = b[:, [0, 2]].clip(ox, ox + tw) - ox + self.pad[0] + x0
-            b[:, [1, 3]] = b[:, [1, 3]].clip(oy, oy + th) - oy + self.pad[1] + y0
-            h, w = self.frame_size[1], self.frame_size[0]
-            out.append((idx, scale_boxes(self.canvas, b, (h, w))))
-        return out
+        x0, y0, _, _ = self.region
+        tw, th = self.tile_size
+        ox, oy = origin
+        idx = np.flatnonzero((cx >= ox) & (cx < ox + tw) & (cy >= oy) & (cy < oy + th))
+        b = xyxy[idx].copy()
+        # Tile pixels -> the whole letterboxed frame's pixels -> the frame's.
+        b[:, [0, 2]] = b[:, [0, 2]].clip(ox, ox + tw) - ox + self.pad[0] + x0
+        b[:, [1, 3]] = b[:, [1, 3]].clip(oy, oy + th) - oy + self.pad[1] + y0
+        h, w = self.frame_size[1], self.frame_size[0]
+        return idx, scale_boxes(self.canvas, b, (h, w))

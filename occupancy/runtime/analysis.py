@@ -239,10 +239,11 @@ def analyse(
 
     depth = 0 if source.info.live else (DEFAULT_DEPTH if prefetch is None else prefetch)
     tiler = None
-    # Several frames per inference only pays with frames submitted ahead (not for watch's
-    # cameras, which take one request at a time).
+    # Several frames per inference: a file's frames submitted ahead, or (watch) the frames
+    # of several cameras, live ones too, packed together by the detector.
     size = source.info.frame_size
-    if tile and not exact and not source.info.live and size is not None and detector.in_flight > 1:
+    ahead = not source.info.live and detector.in_flight > 1
+    if tile and not exact and size is not None and (ahead or detector.batches_across_sources):
         tiler = detector.tiler(size, [z.pixels for z in zones])
     try:
         for item, fresh in detect_ahead(prefetched(source, depth), gate, detector, tiler):
@@ -348,9 +349,10 @@ def detect_ahead(
     ahead: with OpenVINO's throughput mode two frames are detected at once, one per core,
     while the state machine consumes the results in footage order. With a ``tiler``
     (``vision.tiling``) the zones' region of ``tiler.capacity`` frames is detected in one
-    inference, so that many more frames are submitted ahead.
+    inference, so that many more frames are submitted ahead (``Detector.frames_ahead``;
+    one at a time where the detector packs frames of several sources instead).
     """
-    window = max(1, detector.in_flight) * (1 if tiler is None else tiler.capacity)
+    window = detector.frames_ahead(tiler)
     pending: deque[tuple[Frame | SourceGap | SourceLost, Any]] = deque()
     in_flight = 0
     look = True  # at the start and after an outage, look afresh

@@ -1,8 +1,10 @@
 """The live multi-camera service behind ``baywatch watch SITES_DIR``.
 
 One process follows every camera described in a folder of site files, each in its own
-thread, all sharing ONE loaded detector model (its calls serialised by a lock: the
-model already uses every core for one frame, so running two at once gains nothing).
+thread, all sharing ONE loaded detector model. With an OpenVINO model (the CPU default)
+it runs without PyTorch and the zone regions of several cameras' frames share one
+inference (``vision.batching``); PyTorch weights detect one frame at a time under a
+lock (the model already uses every core for one frame).
 A stream that drops is reopened with backoff by ``LiveSource`` and the outage stored
 as CDS ``comms_lost``/``comms_restored``; a camera that cannot be opened, a bad site
 file or a failing analysis is reported and retried, and never stops the others.
@@ -24,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -39,8 +42,10 @@ from occupancy.domain.states import CameraState
 from occupancy.observe.machine import OccupancyMachine
 from occupancy.runtime.analysis import EventSink, analyse, resolve_source
 from occupancy.storage.store import Store
-from vision.detector import Detector, check_device, load_model
+from vision.batching import BATCH_WAIT_S, CrossCameraBatcher
+from vision.detector import Detector, Pending, check_device, load_model
 from vision.sources import STREAM_SCHEMES, FrameSource, LiveSource, SourceError, open_source
+from vision.tiling import Tiler
 from vision.types import Detections, Frame, Image
 
 log = logging.getLogger(__name__)
@@ -51,27 +56,52 @@ SITE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class SharedModel:
-    """A detector model loaded once; ``detector(site)`` gives each camera its view of it."""
+    """A detector model loaded once; ``detector(site)`` gives each camera its view of it.
 
-    def __init__(self, model: str, device: str = "cpu") -> None:
+    An OpenVINO model on the CPU runs without PyTorch (``vision.openvino_runner``) and the
+    cameras' frames share inferences: the zone regions of several cameras' frames packed
+    on one model input (``vision.batching``; ``batch_wait_s``: how long a frame waits for
+    others). Other weights (PyTorch, a CUDA device) are ultralytics' model, one frame at a
+    time under a lock.
+    """
+
+    def __init__(
+        self, model: str, device: str = "cpu", *, batch_wait_s: float = BATCH_WAIT_S
+    ) -> None:
         from vision.openvino_runner import OpenVinoRunner, is_openvino_model
 
         self.model_name = model
         self.device = check_device(device, model)
-        self.model = load_model(model)
-        # An OpenVINO model runs in throughput mode with a pool of requests: cameras' frames
-        # are detected side by side (one per stream, i.e. per core) with no lock of ours.
-        self.runner = (
-            OpenVinoRunner(model) if self.device == "cpu" and is_openvino_model(model) else None
-        )
+        self.runner: OpenVinoRunner | None = None
+        self.batcher: CrossCameraBatcher | None = None
+        self.model: Any = None
+        if self.device == "cpu" and is_openvino_model(model):
+            self.runner = OpenVinoRunner(model)
+            self.runner.submit(np.zeros((*self.runner.imgsz, 3), np.uint8)).result()  # warm-up
+            self.batcher = CrossCameraBatcher(self.runner, max_wait_s=batch_wait_s)
+        else:
+            self.model = load_model(model)
         self.lock = threading.Lock()
-        # Time spent detecting: busy_s / wall time = the model's load (1 = saturated; with an
-        # OpenVINO runner, saturated at its number of requests in flight).
-        self.busy_s = 0.0
+        self._busy_s = 0.0
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds the model spent detecting: busy_s / wall time = the model's load (1 =
+        saturated; with an OpenVINO runner, saturated at its number of requests in flight)."""
+        return self._busy_s + (0.0 if self.batcher is None else self.batcher.busy_s)
+
+    def add_busy(self, seconds: float) -> None:
+        """Count ``seconds`` of detection outside the batcher."""
+        self._busy_s += seconds
 
     def detector(self, site: Site) -> Detector:
         """A camera's detector (its site's classes and thresholds) over the shared model."""
         return SharedDetector(self, site)
+
+    def close(self) -> None:
+        """Detect what waits for company and stop the batcher's threads."""
+        if self.batcher is not None:
+            self.batcher.close()
 
 
 class SharedDetector(Detector):
@@ -87,15 +117,35 @@ class SharedDetector(Detector):
             loaded=shared.model,
             device=shared.device,
             runner=shared.runner,
+            warm_up=False,
         )
         self.shared = shared
 
     @property
-    def in_flight(self) -> int:
+    def batches_across_sources(self) -> bool:  # type: ignore[override]
+        """True with the OpenVINO runner: this camera's frames share inferences with the
+        others' (``vision.batching``)."""
+        return self.shared.batcher is not None
+
+    def frames_ahead(self, tiler: Tiler | None) -> int:
         """One frame at a time per camera (see the comment)."""
-        # One frame at a time per camera: the cameras together fill the runner's streams, and
-        # a camera holding one request while waiting for another could deadlock with the next.
+        # The cameras together fill the runner's requests and the batcher's canvases; a
+        # camera holding frames back to fill a canvas of its own would add its frame period
+        # (0.5 s at 2 fps) of latency per frame, and could deadlock with the next camera.
         return 1
+
+    def submit_tile(self, image: Image, tiler: Tiler, *, low: bool = False) -> Pending:
+        """The zones' region of ``image`` on the shared batcher's canvas with other cameras'
+        (``Detector.submit_tile`` without a batcher)."""
+        if self.shared.batcher is None:
+            return super().submit_tile(image, tiler, low=low)
+        return self.shared.batcher.submit(
+            tiler,
+            image,
+            confidence=self.low_confidence if low else self.confidence,
+            classes=self.class_ids,
+            names=self.names,
+        )
 
     def detect(self, image: Image) -> Detections:
         """``Detector.detect``, serialised with the other cameras on the shared model (or
@@ -106,13 +156,13 @@ class SharedDetector(Detector):
             try:
                 return super().detect(image)
             finally:
-                self.shared.busy_s += time.perf_counter() - t0
+                self.shared.add_busy(time.perf_counter() - t0)
         with self.shared.lock:
             t0 = time.perf_counter()
             try:
                 return super().detect(image)
             finally:
-                self.shared.busy_s += time.perf_counter() - t0
+                self.shared.add_busy(time.perf_counter() - t0)
 
 
 # -- sites -----------------------------------------------------------------------------
@@ -315,7 +365,12 @@ class CameraRunner(threading.Thread):
                 max_backoff_s=self.max_backoff_s,
                 frame_timeout_s=get_settings().live_frame_timeout_s,
             )
-        return open_source(uri, analysis_fps=self.analysis_fps, start_ms=None)
+        return open_source(
+            uri,
+            analysis_fps=self.analysis_fps,
+            start_ms=None,
+            folder_fps=self.spec.site.source.fps,  # a folder of frames says its rate
+        )
 
     def run(self) -> None:
         """The thread's loop (see the class docstring)."""
@@ -387,13 +442,14 @@ class WatchService:
         metrics_host: str = "127.0.0.1",
         max_backoff_s: float = 30.0,
         push_factory: Callable[[str], EventSink] | None = None,
+        batch_wait_s: float = BATCH_WAIT_S,
     ) -> None:
         self.cameras, self.problems = load_sites(sites_dir)
         if not self.cameras:
             raise SiteError(f"{sites_dir}: no usable site file")
         self.store = store
         self.metrics = Metrics()
-        self.model = SharedModel(model, device)
+        self.model = SharedModel(model, device, batch_wait_s=batch_wait_s)
         Gauge(
             "baywatch_model_busy_seconds",
             "Seconds the shared model spent detecting (its rate is the model's load; 1 = saturated)",
@@ -444,6 +500,7 @@ class WatchService:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        self.model.close()
 
     def health(self) -> dict[str, Any]:
         """The ``/healthz`` document: ``ok`` (some camera is up), uptime (s), each camera's
