@@ -122,7 +122,8 @@ def reencode(
             "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs, *extra,
             "-c:v", "libx264", "-preset", "veryfast", "-b:v", bits, "-maxrate", bits,
             "-bufsize", f"{2 * kbps}k", "-g", str(round(gop_s * fps)), "-pix_fmt", "yuv420p",
-            str(out),
+            # one thread: libx264's threaded rate control is not reproducible run to run
+            "-threads", "1", str(out),
         ],
         check=True,
     )  # fmt: skip

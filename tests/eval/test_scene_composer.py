@@ -11,7 +11,7 @@ import pytest
 
 from occupancy.config.site import load_site
 from occupancy.evaluation.evaluate import check_against_site
-from occupancy.evaluation.scenes import SceneSpec, compose_scene
+from occupancy.evaluation.scenes import SceneSpec, compose_scene, kerb_spec
 from occupancy.evaluation.scenes.compose import Renderer
 from occupancy.evaluation.scenes.footage import load_backdrop
 from occupancy.evaluation.scenes.plan import (
@@ -61,6 +61,24 @@ def test_same_seed_same_scene_other_seed_other_scene(tmp_path: Path) -> None:
     )
     assert a.truth != c.truth
     assert a.frames == 240 and a.truth.duration_s == 60
+
+
+def test_h264_scene_is_the_same_stream_on_every_run(tmp_path: Path) -> None:
+    """Benchmarks compose their camera-like H.264 scenes afresh: two runs must decode to the
+    same pixels (libx264's threaded rate control did not: frames differed from the 4th)."""
+    import av
+
+    spec = kerb_spec("busy", 3.0)
+
+    def pixels(d: str) -> list[np.ndarray]:
+        scene = compose_scene(spec, tmp_path / d, seed=1)
+        with av.open(str(scene.video_path)) as c:
+            return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+
+    a, b = pixels("a"), pixels("b")
+    assert len(a) == len(b) == 75
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if not np.array_equal(x, y)]
+    assert differ == []
 
 
 def test_truth_is_consistent_with_the_plan_and_the_pixels() -> None:
@@ -143,7 +161,6 @@ def test_720p_scene_site_and_truth_fit_together(tmp_path: Path) -> None:
 
 
 def test_busy_kerb_adds_street_traffic_without_changing_the_truth(tmp_path: Path) -> None:
-    from occupancy.evaluation.scenes import kerb_spec
     from occupancy.evaluation.scenes.compose import truth_of
     from occupancy.evaluation.scenes.plan import PlanSpec, plan_visits
 

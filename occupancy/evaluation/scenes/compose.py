@@ -239,6 +239,10 @@ class _H264Writer:
         self.stream.pix_fmt = "yuv420p"
         self.stream.bit_rate = bit_rate
         kbit = bit_rate // 1000
+        # One encoder thread: libx264's threaded rate control (VBV) makes a different
+        # stream on every run (measured: two encodes of one scene differed from frame 3),
+        # so a benchmark or test on a composed scene would not be reproducible.
+        self.stream.codec_context.thread_count = 1
         self.stream.options = {
             "g": str(gop),
             "keyint_min": str(gop),
