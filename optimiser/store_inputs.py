@@ -110,7 +110,12 @@ class AreaCheck:
 
 
 def check_area(
-    store: Store, area: str, period: str | None, tz: str, declared_demand: bool
+    store: Store,
+    area: str,
+    period: str | None,
+    tz: str,
+    declared_demand: bool,
+    fixed_bay_ids: frozenset[str] = frozenset(),
 ) -> AreaCheck:
     """Refuse, before any work is queued, a job the optimiser could not run.
 
@@ -121,7 +126,9 @@ def check_area(
     starts, or ``last<N>d`` with no session of the area to end on), ``area: ...``
     (the database holds no bay at all, or none in that area: the message lists some
     known area ids), or ``period: ...`` when the area has no session in the period and
-    ``declared_demand`` is False (no declared layer to estimate demand from). The
+    ``declared_demand`` is False (no declared layer to estimate demand from), or
+    ``rules.fixed_bay_ids: ...`` naming the ``fixed_bay_ids`` that are no bay of the area
+    (the runner would refuse them too, ``optimiser.runners``: better before queueing). The
     database URL never appears in a message (an API client reads them)."""
     wanted = parse_period(period, tz)
     in_area = _in_area(area)
@@ -144,6 +151,16 @@ def check_area(
             raise OptimiserInputError(
                 f"area: no bays in area {area!r} (area ids include: {', '.join(map(str, known))})"
             )
+        if fixed_bay_ids:
+            ids = set(conn.execute(select(curb_zones.c.curb_zone_id).where(in_area)).scalars())
+            unknown = sorted(fixed_bay_ids - ids)
+            if unknown:
+                shown = ", ".join(repr(u) for u in unknown[:10])
+                more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+                raise OptimiserInputError(
+                    f"rules.fixed_bay_ids: no bay of area {area!r} has id {shown}{more}"
+                    f" ({bays} bays in the area)"
+                )
     start, end = period_bounds(store, area, wanted)
     q = select(func.count()).where(_area_sessions(area))
     if start is not None:

@@ -123,22 +123,30 @@ def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
     return _out(state.jobs.submit(source, job.site))
 
 
-def _check_area(area: str, period: str | None, state: ApiState) -> None:
+def _check_area(request: PlacementJob | TimeslotJob, state: ApiState) -> None:
     """400 naming the field when the job could not run: a malformed ``period``, an
-    ``area`` with no bays in this database (or no bays at all), or an area with no
-    session in the period and no declared demand layer (``optimiser.store_inputs.check_area``)."""
+    ``area`` with no bays in this database (or no bays at all), an area with no
+    session in the period and no declared demand layer, or ``rules.fixed_bay_ids``
+    naming no bay of the area (``optimiser.store_inputs.check_area``)."""
     from api.jobs import SHOPS
     from optimiser.errors import OptimiserInputError
     from optimiser.store_inputs import check_area
 
     try:
-        check_area(state.store, area, period, state.settings.api_time_zone, SHOPS.is_file())
+        check_area(
+            state.store,
+            request.area,
+            request.period,
+            state.settings.api_time_zone,
+            SHOPS.is_file(),
+            request.rules.fixed_bay_ids,
+        )
     except OptimiserInputError as exc:
         raise bad_request(str(exc)) from None
 
 
 _REFUSED: dict[int | str, dict[str, Any]] = {
-    400: {"description": "a path, a malformed period, an unknown or empty area"}
+    400: {"description": "a path, a malformed period, an unknown or empty area, unknown fixed bays"}
 }
 
 
@@ -147,9 +155,10 @@ def submit_placement(request: PlacementJob, state: ApiState = Depends(get_state)
     """Queue an optimiser run on the database's bays and sessions of an area: where
     delivery bays should be. Its proposals land in ``GET /proposals`` (pending review).
     A body naming a file path or an output folder (``sources``, ``out_dir``) is a 400;
-    so is a malformed ``period``, an ``area`` with no bays in the database, or one with
-    no session in the period and no declared demand layer."""
-    _check_area(request.area, request.period, state)
+    so is a malformed ``period``, an ``area`` with no bays in the database, one with
+    no session in the period and no declared demand layer, or ``rules.fixed_bay_ids``
+    naming no bay of the area."""
+    _check_area(request, state)
     payload = request.model_dump(mode="json")
     return _out(state.jobs.submit(f"optimiser:placement:{request.area}", payload, kind="placement"))
 
@@ -159,7 +168,7 @@ def submit_timeslots(request: TimeslotJob, state: ApiState = Depends(get_state))
     """Queue an optimiser run on an area: which of the city's delivery regimes each bay
     should have. Its proposals land in ``GET /proposals`` (pending review). Refused
     (400) like a placement job."""
-    _check_area(request.area, request.period, state)
+    _check_area(request, state)
     payload = request.model_dump(mode="json")
     return _out(state.jobs.submit(f"optimiser:timeslots:{request.area}", payload, kind="timeslots"))
 

@@ -204,3 +204,21 @@ def test_inconsistent_rules_and_bad_regimes_are_refused_at_submission(api: Api) 
     msg = refused("timeslots", regimes)
     assert "regimes" in msg and "not opening_hours syntax (got 'not a regime')" in msg
     assert len(api.state.jobs.list(None, 100)) == 0
+
+
+@pytest.mark.parametrize("kind", ["placement", "timeslots"])
+def test_unknown_fixed_bays_are_refused_at_submission(api: Api, kind: str) -> None:
+    """Before: 202, then a job failing when it ran. Now a 400 naming the unknown ids (and
+    only those) at submission, and nothing queued; real 3e bay ids are accepted."""
+    h = api.auth("jobs")
+    real = sorted(api.store.zones_frame()["curb_zone_id"].astype(str))[:2]
+    body = {"area": "75103", "rules": {"fixed_bay_ids": [*real, "nope-1", "nope-2"]}}
+    r = api.client.post(f"/jobs/{kind}", json=body, headers=h)
+    assert r.status_code == 400, r.text
+    assert r.json()["error_description"] == (
+        "rules.fixed_bay_ids: no bay of area '75103' has id 'nope-1', 'nope-2' (248 bays in"
+        " the area)"
+    )
+    assert api.state.jobs.list(None, 10) == []
+    ok = {"area": "Paris 3e", "rules": {"fixed_bay_ids": real}}
+    assert api.client.post(f"/jobs/{kind}", json=ok, headers=h).status_code == 202
