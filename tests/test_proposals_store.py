@@ -57,3 +57,30 @@ def test_save_filter_and_review(store_url: str) -> None:
     with pytest.raises(ValueError, match="kind"):
         sp.save_run(store, run, [_row("demolish", "observed", "75103")])
     store.close()
+
+
+def test_latest_run_of_each_area_and_kind(store_url: str) -> None:
+    """``latest`` keeps the newest run of each (area, kind); an older run is superseded."""
+    store = Store(store_url)
+
+    def run(kind: str, area: str) -> str:
+        row = {
+            "kind": kind,
+            "area_id": area,
+            "request": {},
+            "status": "OPTIMAL",
+            "evidence_shares": {"observed": 1.0},
+        }
+        return sp.save_run(store, row, [_row("add", "observed", area)])[0]
+
+    old = run("placement", "75103")
+    new = run("placement", "75103")
+    slots = run("timeslots", "75103")
+    other = run("placement", "75104")
+    latest = {r["run_id"]: r["latest"] for r in sp.list_runs(store)}
+    assert latest == {old: False, new: True, slots: True, other: True}
+    got = {r["run_id"] for r in sp.list_proposals(store, status="pending", latest=True)}
+    assert got == {new, slots, other}
+    assert {r["run_id"] for r in sp.list_proposals(store, latest=True, run_id=old)} == {old}
+    assert len(sp.list_proposals(store, status="pending")) == 4
+    store.close()

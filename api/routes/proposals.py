@@ -36,11 +36,33 @@ class Effect(BaseModel):
     kerb_m_freed: float = Field(description="kerb metres given back (- is taken)")
 
 
+class RunInfo(BaseModel):
+    """The optimiser run a proposal comes from: what it answered, where, over which
+    period, when, and whether it is the newest run of its area and kind."""
+
+    run_id: str
+    kind: Literal["placement", "timeslots"] = Field(
+        description="placement: where bays should be; timeslots: each bay's delivery regime"
+    )
+    area_id: str | None
+    created_at: str = Field(description="ISO 8601 UTC time the run was stored")
+    period_start: str | None = Field(description="ISO 8601 UTC start of the sessions read")
+    period_end: str | None = Field(description="ISO 8601 UTC end of the sessions read")
+    solver_status: str = Field(description="OPTIMAL or FEASIBLE")
+    evidence_shares: dict[str, float] | None = Field(
+        description="share of demand observed / simulated / estimated"
+    )
+    latest: bool = Field(
+        description="the newest run of this area and kind: a later run supersedes its proposals"
+    )
+
+
 class ProposalProperties(BaseModel):
     """What a proposal is, where, why, its effect and its review."""
 
     id: str
     run_id: str
+    run: RunInfo = Field(description="the optimiser run the proposal belongs to")
     kind: Kind
     curb_zone_id: str | None = Field(description="the bay, or the candidate kerb site")
     area_id: str | None
@@ -73,9 +95,11 @@ class ProposalFeature(BaseModel):
 
 
 class ProposalCollection(BaseModel):
-    """Proposals as a GeoJSON FeatureCollection."""
+    """Proposals as a GeoJSON FeatureCollection; ``runs`` (a foreign member, RFC 7946
+    section 6.1) lists the runs its features come from, newest first."""
 
     type: Literal["FeatureCollection"] = "FeatureCollection"
+    runs: list[RunInfo]
     features: list[ProposalFeature]
 
 
@@ -98,13 +122,28 @@ def _iso(ms: int | None) -> str | None:
     )
 
 
-def _feature(row: dict[str, Any]) -> ProposalFeature:
+def _run(row: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=row["run_id"],
+        kind=row["kind"],
+        area_id=row["area_id"],
+        created_at=_iso(row["created_ms"]) or "",
+        period_start=_iso(row["period_start_ms"]),
+        period_end=_iso(row["period_end_ms"]),
+        solver_status=row["status"],
+        evidence_shares=row["evidence_shares"],
+        latest=row["latest"],
+    )
+
+
+def _feature(row: dict[str, Any], run: RunInfo) -> ProposalFeature:
     return ProposalFeature(
         id=row["proposal_id"],
         geometry=row["geometry"],
         properties=ProposalProperties(
             id=row["proposal_id"],
             run_id=row["run_id"],
+            run=run,
             kind=row["kind"],
             curb_zone_id=row["curb_zone_id"],
             area_id=row["area_id"],
@@ -121,20 +160,45 @@ def _feature(row: dict[str, Any]) -> ProposalFeature:
     )
 
 
+def _features(state: ApiState, rows: list[dict[str, Any]]) -> list[ProposalFeature]:
+    runs = {
+        r["run_id"]: _run(r)
+        for r in store_proposals.list_runs(state.store, sorted({r["run_id"] for r in rows}))
+    }
+    return [_feature(r, runs[r["run_id"]]) for r in rows]
+
+
 @router.get("", response_model=ProposalCollection, dependencies=[Depends(public)])
 def list_proposals(
     status: Status | None = Query(None),
     kind: Kind | None = Query(None),
     area: str | None = Query(None, max_length=100, description="area_id"),
-    run_id: str | None = Query(None, max_length=64),
+    run_id: str | None = Query(None, max_length=64, description="one run's proposals"),
+    runs: Literal["latest", "all"] = Query(
+        "latest",
+        description="latest: the newest run of each area and kind (placement, timeslots),"
+        " what a planner reviews; all: every run's, older ones superseded (ignored with run_id)",
+    ),
     limit: int = Query(1000, ge=1, le=10_000),
     state: ApiState = Depends(get_state),
 ) -> ProposalCollection:
-    """Proposals as a GeoJSON FeatureCollection, newest run first."""
+    """Proposals as a GeoJSON FeatureCollection, newest run first. By default only the
+    newest run of each area and kind: rerunning the optimiser supersedes a run's
+    proposals instead of stacking them. Every feature names its run (``run``), and
+    ``runs`` lists the runs in the answer."""
     rows = store_proposals.list_proposals(
-        state.store, status=status, kind=kind, area_id=area, run_id=run_id, limit=limit
+        state.store,
+        status=status,
+        kind=kind,
+        area_id=area,
+        run_id=run_id,
+        latest=runs == "latest",
+        limit=limit,
     )
-    return ProposalCollection(features=[_feature(r) for r in rows])
+    features = _features(state, rows)
+    shown = {f.properties.run_id: f.properties.run for f in features}
+    ordered = sorted(shown.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)
+    return ProposalCollection(runs=ordered, features=features)
 
 
 @router.get("/{proposal_id}", response_model=ProposalFeature, dependencies=[Depends(public)])
@@ -145,7 +209,7 @@ def get_proposal(
     row = store_proposals.get_proposal(state.store, proposal_id)
     if row is None:
         raise HTTPException(404, f"no proposal with id {proposal_id!r}")
-    return _feature(row)
+    return _features(state, [row])[0]
 
 
 @router.post("/{proposal_id}/review", response_model=ProposalFeature)
@@ -159,4 +223,4 @@ def review_proposal(
     row = store_proposals.review(state.store, proposal_id, body.decision, principal.name, body.note)
     if row is None:
         raise HTTPException(404, f"no proposal with id {proposal_id!r}")
-    return _feature(row)
+    return _features(state, [row])[0]

@@ -4,8 +4,9 @@
 ``../shared/geodata/``), simulates ``days`` days of delivery stops up to ``now`` with
 ``occupancy.evaluation.simulate`` (rows marked ``data_source_type="simulated"``), and gives
 each bay a simulated live state (its latest simulated stop as a ``park_start`` or
-``park_end`` event, also marked simulated). The map shows those bays' statistics as
-simulated. Observed sessions from footage are written by the analyser, not here.
+``park_end`` event, also marked simulated). Seeding again replaces the earlier
+simulation of those bays (one simulation, never two stacked). The map shows those bays'
+statistics as simulated. Observed sessions from footage are written by the analyser, not here.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def seed_inventory_demo(
     sims.loc[ongoing, "end_ms"] = now  # still parked: the stop so far, marked censored
     sims.loc[ongoing, "end_censored"] = True
     sims["dwell_s"] = (sims["end_ms"] - sims["start_ms"]) / 1000.0
-    written = store.write_sessions_frame(sims)
     events = _latest_events(sims[sims["kind"] == "park"], now)
-    store.ingest_events(events)
+    # A second demo replaces the first one's simulation of these bays (its window has
+    # slid): the database holds one simulation, never two stacked.
+    written = store.replace_simulated(ids, sims, events)
     return DemoSummary(len(res.zones), len(res.rejected), written, len(events))
 
 

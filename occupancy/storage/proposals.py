@@ -59,6 +59,25 @@ def save_run(
     return run_id, ids
 
 
+def list_runs(store: Store, run_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Optimiser runs (every column but ``request``), newest first, each with ``latest``:
+    whether it is the newest run of its area and kind (placement or time slots answer
+    different questions, so each kind has its own latest). ``run_ids`` keeps those only."""
+    cols = [c for c in optimiser_runs.c if c.name != "request"]
+    q = select(*cols).order_by(optimiser_runs.c.created_ms.desc(), optimiser_runs.c.run_id.desc())
+    with store.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    seen: set[tuple[str | None, str]] = set()
+    for r in rows:  # newest first: the first of each (area, kind) is its latest
+        key = (r["area_id"], r["kind"])
+        r["latest"] = key not in seen
+        seen.add(key)
+    if run_ids is not None:
+        wanted = set(run_ids)
+        rows = [r for r in rows if r["run_id"] in wanted]
+    return rows
+
+
 def list_proposals(
     store: Store,
     *,
@@ -66,9 +85,12 @@ def list_proposals(
     kind: str | None = None,
     area_id: str | None = None,
     run_id: str | None = None,
+    latest: bool = False,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Proposals, newest run first, filtered by status, kind, area and run."""
+    """Proposals, newest run first, filtered by status, kind, area and run; ``latest``
+    (ignored with ``run_id``) keeps the proposals of the newest run of each area and kind
+    (``list_runs``), the ones a planner reviews: an older run's are superseded."""
     q = select(proposals)
     if status is not None:
         q = q.where(proposals.c.status == status)
@@ -78,6 +100,9 @@ def list_proposals(
         q = q.where(proposals.c.area_id == area_id)
     if run_id is not None:
         q = q.where(proposals.c.run_id == run_id)
+    elif latest:
+        newest = [r["run_id"] for r in list_runs(store) if r["latest"]]
+        q = q.where(proposals.c.run_id.in_(newest))
     q = q.order_by(proposals.c.created_ms.desc(), proposals.c.proposal_id).limit(limit)
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]

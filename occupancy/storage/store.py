@@ -410,6 +410,13 @@ class Store:
         Uses executemany in chunks (one transaction per chunk), far faster than
         building one statement per batch of 500 rows. Returns rows written.
         """
+        written = 0
+        for i in range(0, len(frame), chunk_rows):
+            with self.engine.begin() as conn:
+                written += self._write_sessions(conn, frame.iloc[i : i + chunk_rows])
+        return written
+
+    def _write_sessions(self, conn: Connection, frame: pd.DataFrame) -> int:
         cols = [c.name for c in sessions.columns if c.name in frame.columns]
         missing = {"session_id", "kind", "data_source_device_id", "start_ms", "end_ms"} - set(cols)
         if missing:
@@ -420,14 +427,38 @@ class Store:
             index_elements=["session_id"],
             set_={c: stmt.excluded[c] for c in cols if c != "session_id"},
         )
+        part = frame[cols]
+        rows = part.astype(object).where(part.notna(), None).to_dict("records")
+        if rows:
+            conn.execute(stmt, rows)
+        return len(rows)
+
+    def replace_simulated(
+        self,
+        curb_zone_ids: Iterable[str],
+        frame: pd.DataFrame,
+        event_rows: Sequence[Mapping[str, Any]] = (),
+        *,
+        chunk_rows: int = 20_000,
+    ) -> int:
+        """Replace the simulated sessions and events of the bays ``curb_zone_ids`` by
+        ``frame`` (``sessions`` columns) and ``event_rows``, in one transaction: running
+        a simulation again leaves one simulation's rows, never two stacked, and a failure
+        leaves the previous ones. Observed rows are never touched. Returns sessions written."""
+        ids = sorted({str(z) for z in curb_zone_ids})
         written = 0
-        for i in range(0, len(frame), chunk_rows):
-            part = frame.iloc[i : i + chunk_rows][cols]
-            part = part.astype(object).where(part.notna(), None)
-            rows = part.to_dict("records")
-            with self.engine.begin() as conn:
-                conn.execute(stmt, rows)
-            written += len(rows)
+        with self.engine.begin() as conn:
+            for i in range(0, len(ids), 500):  # within every database's bound-parameter limit
+                for table in (sessions, events):
+                    conn.execute(
+                        delete(table).where(
+                            table.c.data_source_type == "simulated",
+                            table.c.curb_zone_id.in_(ids[i : i + 500]),
+                        )
+                    )
+            for i in range(0, len(frame), chunk_rows):
+                written += self._write_sessions(conn, frame.iloc[i : i + chunk_rows])
+            self._upsert(conn, events, list(event_rows))
         return written
 
     def delete_sessions(self, *, data_source_type: str) -> int:

@@ -330,22 +330,47 @@ def test_proposals_review_layer(city: City) -> None:
         if httpx.get(f"{city.url}/proposals").status_code == 404:
             assert "no proposals" in page.inner_text("#proposals-status")
             pytest.skip("this build has no /proposals endpoint")
-        r = httpx.post(
-            f"{city.url}/jobs/placement",
-            json={"area": "75103", "budget": {"max_changes": 6}, "time_limit_s": 8},
-            headers=h,
+
+        def placement(max_changes: int) -> dict[str, Any]:
+            r = httpx.post(
+                f"{city.url}/jobs/placement",
+                json={"area": "75103", "budget": {"max_changes": max_changes}, "time_limit_s": 8},
+                headers=h,
+            )
+            assert r.status_code == 202, r.text
+            city.state.jobs.run_one()
+            job = httpx.get(f"{city.url}/jobs/{r.json()['job_id']}", headers=h).json()
+            assert job["status"] == "done", job.get("error")
+            result: dict[str, Any] = job["result"]
+            return result
+
+        def shown(n: int) -> str:
+            page.uncheck("#show-proposals")
+            page.check("#show-proposals")
+            page.wait_for_function(f"window.__baywatchProposals === {n}", timeout=30_000)
+            return page.inner_text("#proposals-status")
+
+        old_run = placement(6)
+        n_old = len(httpx.get(f"{city.url}/proposals").json()["features"])
+        assert n_old == old_run["proposals"] and f"{n_old} proposals, {n_old} pending" in shown(
+            n_old
         )
-        assert r.status_code == 202, r.text
-        city.state.jobs.run_one()
-        job = httpx.get(f"{city.url}/jobs/{r.json()['job_id']}", headers=h).json()
-        assert job["status"] == "done", job.get("error")
+        # A rerun supersedes the first run: the map shows the newest run of the area only,
+        # names it, and shows the superseded one on request.
+        run = placement(3)
         fc = httpx.get(f"{city.url}/proposals").json()
-        assert fc["features"]
-        page.uncheck("#show-proposals")
-        page.check("#show-proposals")
         n = len(fc["features"])
+        assert n == run["proposals"] and {f["properties"]["run_id"] for f in fc["features"]} == {
+            run["run_id"]
+        }
+        text = shown(n)
+        assert f"{n} proposals, {n} pending" in text and "Runs: placement 75103 of " in text
+        assert "superseded" not in text
+        page.check("#proposals-all-runs")
+        page.wait_for_function(f"window.__baywatchProposals === {n + n_old}", timeout=30_000)
+        assert "(superseded)" in page.inner_text("#proposals-status")
+        page.uncheck("#proposals-all-runs")
         page.wait_for_function(f"window.__baywatchProposals === {n}", timeout=30_000)
-        assert f"{n} proposals, {n} pending" in page.inner_text("#proposals-status")
         target = next(f for f in fc["features"] if f["geometry"]["type"] == "Point")
         lon, lat = target["geometry"]["coordinates"]
         page.evaluate(f"window.baywatchMap.jumpTo({{center: [{lon}, {lat}], zoom: 18}})")
@@ -361,7 +386,9 @@ def test_proposals_review_layer(city: City) -> None:
         )
         page.mouse.click(x, y)
         page.wait_for_selector("#proposal-panel:not([hidden])", timeout=10_000)
-        assert target["properties"]["reason"] in page.inner_text("#proposal-details")
+        details = page.inner_text("#proposal-details")
+        assert target["properties"]["reason"] in details
+        assert "(latest for this area)" in details and run["run_id"] in details
         page.fill("#review-key", city.admin)
         page.fill("#proposal-note", "kerb needed for the bus stop")
         page.click("#proposal-reject")

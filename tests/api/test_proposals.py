@@ -222,3 +222,49 @@ def test_unknown_fixed_bays_are_refused_at_submission(api: Api, kind: str) -> No
     assert api.state.jobs.list(None, 10) == []
     ok = {"area": "Paris 3e", "rules": {"fixed_bay_ids": real}}
     assert api.client.post(f"/jobs/{kind}", json=ok, headers=h).status_code == 202
+
+
+def test_listing_defaults_to_the_latest_run_of_each_area_and_kind(api: Api) -> None:
+    """Before: ``/proposals?status=pending`` listed every run's pending proposals
+    together, with nothing but a bare ``run_id`` to tell them apart. A planner reviews
+    the newest run of an area (a rerun supersedes the last one's proposals) and needs to
+    see which run, of what kind and when, each proposal comes from."""
+    first = _run_job(
+        api, "placement", {"area": "75103", "budget": {"max_changes": 6}, "time_limit_s": 5}
+    )
+    second = _run_job(
+        api, "placement", {"area": "75103", "budget": {"max_changes": 3}, "time_limit_s": 5}
+    )
+    slots = _run_job(api, "timeslots", {"area": "75103", "time_limit_s": 5})
+    assert first["run_id"] != second["run_id"] and first["proposals"] and second["proposals"]
+
+    fc = api.client.get("/proposals", params={"status": "pending"}).json()
+    by_run = {f["properties"]["run_id"] for f in fc["features"]}
+    # The newest placement run and the (only) time-slot run of the 3e: not the first one.
+    latest = {second["run_id"]} | ({slots["run_id"]} if slots["proposals"] else set())
+    assert by_run == latest
+    n_latest = int(str(second["proposals"])) + int(str(slots["proposals"]))
+    assert len(fc["features"]) == n_latest
+    runs = {r["run_id"]: r for r in fc["runs"]}
+    assert set(runs) == by_run and all(r["latest"] for r in runs.values())
+    placement = runs[second["run_id"]]
+    assert placement["kind"] == "placement" and placement["area_id"] == "75103"
+    assert placement["created_at"].endswith("Z") and placement["solver_status"] in {
+        "OPTIMAL",
+        "FEASIBLE",
+    }
+    assert placement["evidence_shares"] == second["evidence_shares"]
+    for f in fc["features"]:
+        assert f["properties"]["run"] == runs[f["properties"]["run_id"]]
+
+    # Every run on request, the superseded one marked so; one run by its id.
+    every = api.client.get("/proposals", params={"status": "pending", "runs": "all"}).json()
+    assert len(every["features"]) == n_latest + int(str(first["proposals"]))
+    old = {r["run_id"]: r for r in every["runs"]}[str(first["run_id"])]
+    assert old["latest"] is False
+    one = api.client.get("/proposals", params={"run_id": first["run_id"]}).json()
+    assert {f["properties"]["run_id"] for f in one["features"]} == {first["run_id"]}
+    assert len(one["features"]) == first["proposals"]
+    single = api.client.get(f"/proposals/{one['features'][0]['id']}").json()
+    assert single["properties"]["run"]["latest"] is False
+    assert api.client.get("/proposals", params={"runs": "newest"}).status_code == 400

@@ -281,13 +281,15 @@ function addLayers() {
   map.addLayer({ id: "proposals-line", type: "line", source: "proposals",
     filter: ["!=", ["geometry-type"], "Point"],
     paint: { "line-color": ["match", ["get", "kind"], ...Object.entries(PROPOSAL_COLOURS).flat(), "#111"],
-      "line-width": 3, "line-opacity": ["match", ["get", "status"], "pending", 1, 0.4] } });
+      "line-width": 3, "line-opacity": ["case", ["!", ["get", "run_latest"]], 0.25,
+        ["match", ["get", "status"], "pending", 1, 0.4]] } });
   map.addLayer({ id: "proposals", type: "circle", source: "proposals",
     filter: ["==", ["geometry-type"], "Point"],
     paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"], 12, 6, 17, 12], "circle-color": "rgba(255,255,255,0.35)",
       "circle-stroke-width": 4,
       "circle-stroke-color": ["match", ["get", "kind"], ...Object.entries(PROPOSAL_COLOURS).flat(), "#111"],
-      "circle-stroke-opacity": ["match", ["get", "status"], "pending", 1, 0.4] } });
+      "circle-stroke-opacity": ["case", ["!", ["get", "run_latest"]], 0.25,
+        ["match", ["get", "status"], "pending", 1, 0.4]] } });
   map.on("click", "bays", (e) => openPanel(e.features[0].properties.curb_zone_id));
   map.on("click", "proposals", (e) => openProposal(e.features[0].properties.id));
   map.on("click", "proposals-line", (e) => openProposal(e.features[0].properties.id));
@@ -583,7 +585,10 @@ async function loadProposals() {
     status.textContent = "";
     return;
   }
-  const resp = await fetch("/proposals");
+  // By default the server lists the newest run of each area and kind (a rerun of the
+  // optimiser supersedes the last one's proposals); earlier runs only on request, faded.
+  const allRuns = $("proposals-all-runs").checked;
+  const resp = await fetch(allRuns ? "/proposals?runs=all" : "/proposals");
   if (resp.status === 404) {
     status.textContent = "This server has no proposals yet (no /proposals endpoint): run the optimiser.";
     state.proposals = null;
@@ -592,10 +597,19 @@ async function loadProposals() {
   if (!resp.ok) { status.textContent = `proposals: HTTP ${resp.status}`; return; }
   const fc = await resp.json();
   state.proposals = new Map(fc.features.map((f) => [String(f.properties.id), f]));
-  src.setData(fc);
+  // MapLibre cannot style on nested properties: lift the run's "latest" flag.
+  src.setData({ type: "FeatureCollection", features: fc.features.map((f) => ({
+    ...f, properties: { ...f.properties, run_latest: f.properties.run ? f.properties.run.latest : true } })) });
   const pending = fc.features.filter((f) => f.properties.status === "pending").length;
-  status.textContent = `${fc.features.length} proposals, ${pending} pending review.`;
+  const runs = (fc.runs || []).map(runLabel).join("; ");
+  status.textContent = `${fc.features.length} proposals, ${pending} pending review.`
+    + (runs ? ` Runs: ${runs}.` : "");
   window.__baywatchProposals = fc.features.length;
+}
+
+function runLabel(r) {
+  const when = r.created_at ? r.created_at.replace("T", " ").replace(/:\d\dZ$/, " UTC") : "";
+  return `${r.kind} ${r.area_id || ""} of ${when}${r.latest ? "" : " (superseded)"}`.replace(/\s+/g, " ");
 }
 
 function openProposal(id) {
@@ -613,7 +627,8 @@ function openProposal(id) {
   const rows = [["reason", p.reason], ["effect (a day)", fmtObj(p.effect)],
     ["evidence", EVIDENCE[p.evidence] || p.evidence], ["details", fmtObj(p.details)],
     ["status", p.status], ["reviewed by", p.reviewed_by], ["reviewed at", p.reviewed_at],
-    ["review note", p.review_note], ["run", p.run_id]];
+    ["review note", p.review_note],
+    ["run", p.run ? `${runLabel(p.run)}${p.run.latest ? " (latest for this area)" : ""} · ${p.run_id}` : p.run_id]];
   const dl = $("proposal-details");
   dl.innerHTML = "";
   for (const [k, v] of rows) {
@@ -747,6 +762,7 @@ async function main() {
   $("panel-close").addEventListener("click", () => { $("panel").hidden = true; });
   $("proposal-close").addEventListener("click", () => { $("proposal-panel").hidden = true; });
   $("show-proposals").addEventListener("change", onChange(loadProposals));
+  $("proposals-all-runs").addEventListener("change", onChange(loadProposals));
   $("proposal-accept").addEventListener("click", onChange(() => review("accept")));
   $("proposal-reject").addEventListener("click", onChange(() => review("reject")));
   listen();
