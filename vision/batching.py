@@ -15,9 +15,10 @@ so region size and phase), as their frames arrive:
 * ``CrossCameraBatcher`` keeps one open canvas; a camera's ``submit`` puts its frame's
   region on it and returns a handle at once. The canvas is detected (one inference,
   in a worker thread: as many workers as the OpenVINO runner has requests) when the
-  next region does not fit, when no further region of the same size would, or
-  ``max_wait_s`` after its first region arrived, whichever comes first: a camera waits
-  at most that long for others to share its inference. Boxes go to the tile holding
+  next region does not fit, when no further region of the same size would, when it
+  holds as many regions as there are cameras (``register``), or ``max_wait_s`` after
+  its first region arrived, whichever comes first: a camera waits at most that long for
+  others to share its inference. Boxes go to the tile holding
   their centre, with each camera's own confidence and classes, suppressed (NMS) only
   within their tile, and mapped back to that camera's frame pixels
   (``Tiler.boxes_at``), so a camera gets what ``Detector.submit_tile`` gives it alone.
@@ -128,12 +129,20 @@ class CrossCameraBatcher:
         self.busy_s = 0.0
         self.inferences = 0
         self.tiles = 0
+        self.sources = 0
         self._cond = threading.Condition()
         self._open: _Canvas | None = None
         self._closed = False
         self._workers = ThreadPoolExecutor(max(1, runner.in_flight), "batch-detect")
         self._timer = threading.Thread(target=self._expire, name="batch-timer", daemon=True)
         self._timer.start()
+
+    def register(self) -> None:
+        """Count one more source (camera) submitting frames: a canvas holding as many regions
+        as there are sources is detected at once (one frame per camera and analysis tick
+        is what a canvas can expect before ``max_wait_s``)."""
+        with self._cond:
+            self.sources += 1
 
     def submit(
         self,
@@ -165,8 +174,9 @@ class CrossCameraBatcher:
                     raise ValueError(f"a zone region of {size} does not fit the model's input")
             tile = BatchedTile(tiler, origin, crop, confidence, tuple(classes), names)
             canvas.tiles.append(tile)
-            if canvas.packer.place(size, phase, commit=False) is None:
-                self._seal()  # full for regions of this size: no reason to wait
+            full = canvas.packer.place(size, phase, commit=False) is None
+            if full or len(canvas.tiles) >= self.sources > 0:
+                self._seal()  # full for regions of this size, or every camera is in
         return tile
 
     def close(self) -> None:

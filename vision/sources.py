@@ -297,6 +297,7 @@ class _Arrival:
     wall_s: float
     image: np.ndarray
     conn: int  # which connection of the reader delivered it
+    stream_ms: int | None = None  # presentation time since the connection's first frame
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,7 @@ class LiveSource(FrameSource):
             reason = "stream ended"
             try:
                 s = container.streams.video[0]
+                first_pts: int | None = None
                 for pkt in container.demux(s):
                     if self._stop.is_set():
                         break
@@ -421,11 +423,18 @@ class LiveSource(FrameSource):
                         # by now, and stamping them with the wall clock would fake a return.
                         continue
                     for f in pkt.decode():
+                        if first_pts is None and f.pts is not None:
+                            first_pts = f.pts
                         now = self._now()
                         if now + 1e-6 < next_t:
                             continue
                         rotation = int(getattr(f, "rotation", 0) or 0)
-                        self._put(_Arrival(now, to_image(f, rotation), conn))
+                        stream_ms = (
+                            round(1000 * float((f.pts - first_pts) * f.time_base))
+                            if f.pts is not None and first_pts is not None and f.time_base
+                            else None
+                        )
+                        self._put(_Arrival(now, to_image(f, rotation), conn, stream_ms))
                         next_t = max(next_t + period, now)
                         backoff = 0.5
             except (av.FFmpegError, OSError) as exc:
@@ -488,6 +497,7 @@ class LiveSource(FrameSource):
                     n,
                     round((item.wall_s - opened_at) * 1000),
                     round(item.wall_s * 1000),
+                    item.stream_ms,
                 )
                 n += 1
                 continue

@@ -16,12 +16,16 @@ class Frame:
 
     ``pos_ms`` is the position in the footage (recorded) or since the stream
     opened (live); ``t_ms`` is the wall-clock time it shows, ms since the epoch.
+    ``stream_ms`` (live only, when the stream has timestamps): its presentation time in
+    the stream, ms since the stream's first frame on this connection: where in a served
+    recording the frame is, whatever the network and decoding delays.
     """
 
     image: Image
     index: int
     pos_ms: int
     t_ms: int
+    stream_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

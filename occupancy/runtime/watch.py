@@ -61,12 +61,18 @@ class SharedModel:
     An OpenVINO model on the CPU runs without PyTorch (``vision.openvino_runner``) and the
     cameras' frames share inferences: the zone regions of several cameras' frames packed
     on one model input (``vision.batching``; ``batch_wait_s``: how long a frame waits for
-    others). Other weights (PyTorch, a CUDA device) are ultralytics' model, one frame at a
-    time under a lock.
+    others; ``batch=False``: each camera's frames whole, one per inference, as before
+    batching, for comparison). Other weights (PyTorch, a CUDA device) are ultralytics'
+    model, one frame at a time under a lock.
     """
 
     def __init__(
-        self, model: str, device: str = "cpu", *, batch_wait_s: float = BATCH_WAIT_S
+        self,
+        model: str,
+        device: str = "cpu",
+        *,
+        batch: bool = True,
+        batch_wait_s: float = BATCH_WAIT_S,
     ) -> None:
         from vision.openvino_runner import OpenVinoRunner, is_openvino_model
 
@@ -78,7 +84,8 @@ class SharedModel:
         if self.device == "cpu" and is_openvino_model(model):
             self.runner = OpenVinoRunner(model)
             self.runner.submit(np.zeros((*self.runner.imgsz, 3), np.uint8)).result()  # warm-up
-            self.batcher = CrossCameraBatcher(self.runner, max_wait_s=batch_wait_s)
+            if batch:
+                self.batcher = CrossCameraBatcher(self.runner, max_wait_s=batch_wait_s)
         else:
             self.model = load_model(model)
         self.lock = threading.Lock()
@@ -120,6 +127,7 @@ class SharedDetector(Detector):
             warm_up=False,
         )
         self.shared = shared
+        self._registered = False
 
     @property
     def batches_across_sources(self) -> bool:  # type: ignore[override]
@@ -137,9 +145,13 @@ class SharedDetector(Detector):
     def submit_tile(self, image: Image, tiler: Tiler, *, low: bool = False) -> Pending:
         """The zones' region of ``image`` on the shared batcher's canvas with other cameras'
         (``Detector.submit_tile`` without a batcher)."""
-        if self.shared.batcher is None:
+        batcher = self.shared.batcher
+        if batcher is None:
             return super().submit_tile(image, tiler, low=low)
-        return self.shared.batcher.submit(
+        if not self._registered:  # this camera is one of the batcher's sources from now on
+            batcher.register()
+            self._registered = True
+        return batcher.submit(
             tiler,
             image,
             confidence=self.low_confidence if low else self.confidence,
@@ -428,7 +440,11 @@ class CameraRunner(threading.Thread):
 
 
 class WatchService:
-    """Every camera of a sites folder, one thread each, one model, one HTTP endpoint."""
+    """Every camera of a sites folder, one thread each, one model, one HTTP endpoint.
+
+    ``batch``/``batch_wait_s``: whether the cameras' frames share inferences, and how long
+    (s) a frame waits for others (``SharedModel``).
+    """
 
     def __init__(
         self,
@@ -442,6 +458,7 @@ class WatchService:
         metrics_host: str = "127.0.0.1",
         max_backoff_s: float = 30.0,
         push_factory: Callable[[str], EventSink] | None = None,
+        batch: bool = True,
         batch_wait_s: float = BATCH_WAIT_S,
     ) -> None:
         self.cameras, self.problems = load_sites(sites_dir)
@@ -449,7 +466,7 @@ class WatchService:
             raise SiteError(f"{sites_dir}: no usable site file")
         self.store = store
         self.metrics = Metrics()
-        self.model = SharedModel(model, device, batch_wait_s=batch_wait_s)
+        self.model = SharedModel(model, device, batch=batch, batch_wait_s=batch_wait_s)
         Gauge(
             "baywatch_model_busy_seconds",
             "Seconds the shared model spent detecting (its rate is the model's load; 1 = saturated)",
