@@ -316,6 +316,8 @@ def stats_cmd(
     store = _store(db, must_exist=True)  # reading: a mistyped path is an error
     zones, sessions, start, end, offline = _load(store, period, zone_tz)
     prov = stats.provenance(sessions)
+    if prov == "none" and not store.runs_frame().empty:
+        prov = "camera"  # cameras ran and saw no stop: their zeros are observations
 
     if fmt == OutFormat.cds_sessions:
         out = exports.cds_sessions(sessions, zones)

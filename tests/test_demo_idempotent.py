@@ -41,8 +41,10 @@ def _simulated(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     return sim, ev
 
 
-def test_a_second_demo_replaces_the_first_simulation(paris_3e: Path, tmp_path: Path) -> None:
-    twice = Store(f"sqlite:///{tmp_path / 'twice.db'}")
+def test_a_second_demo_replaces_the_first_simulation(
+    paris_3e: Path, tmp_path: Path, store_url: str
+) -> None:
+    twice = Store(store_url)  # SQLite, then PostgreSQL where configured
     first = seed_inventory_demo(twice, paris_3e, fmt="paris", days=3, now=T0)
     assert first.bays == 248 and first.sessions > 248
     # An observed stop at one of the bays must survive a re-seed.
@@ -73,8 +75,10 @@ def test_a_second_demo_replaces_the_first_simulation(paris_3e: Path, tmp_path: P
     assert len(got_s) == alone.sessions and len(got_e) == alone.live_events == 248
     # (dtype aside: the camera row has no vehicle_length, so that column reads as float)
     pd.testing.assert_frame_equal(got_s, want_s, check_dtype=False)
-    pd.testing.assert_frame_equal(got_e, want_e)
+    pd.testing.assert_frame_equal(got_e, want_e, check_dtype=False)
     assert (got_s["data_source_device_id"] == "simulator").all()
     assert twice.sessions_frame().set_index("session_id").loc["cam-stop-1", "data_source_type"] == (
         "camera"
     )
+    twice.close()
+    once.close()

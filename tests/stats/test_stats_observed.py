@@ -88,6 +88,7 @@ def test_runs_without_a_stop_give_zeros_for_watched_hours_only(tmp_path: Path) -
     assert t["observed_hours"].tolist() == [2, 2]
     assert t["occupancy_percent"].tolist() == [0.0, 0.0] and t["turnover"].tolist() == [0.0, 0.0]
     assert t["total_sessions"].tolist() == [0, 0]
+    assert set(t["data_source_type"]) == {"camera"}  # the zeros are camera observations
     rep = tmp_path / "report.html"
     r = runner.invoke(app, ["report", "--db", url, "--tz", LA, "-o", str(rep)])
     assert r.exit_code == 0, r.output
