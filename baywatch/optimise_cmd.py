@@ -120,7 +120,10 @@ def _report(run: Run, kind: str, out: Path, db: str | None, store: bool, req: An
             run_id, ids = save(st, kind, run, req.model_dump(mode="json"))
         finally:
             st.close()
-        typer.echo(f"  stored: run {run_id}, {len(ids)} proposals pending review")
+        typer.echo(
+            f"  stored: run {run_id}, {len(ids)} proposals pending review (GET /proposals"
+            f" lists the newest {kind} run of each area: this one supersedes earlier ones)"
+        )
 
 
 @app.command()
