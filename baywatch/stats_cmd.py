@@ -361,6 +361,16 @@ def stats_cmd(
     except spatial.SpatialError as exc:
         fail(str(exc))
     result = result.assign(data_source_type=prov)
+    # A bay or area no camera watched for most of any hour has no count either: empty,
+    # not 0 (its occupancy and rates are already empty: 0 observed hours).
+    unseen = result["observed_hours"].to_numpy() == 0
+    for c, dtype in (
+        ("total_sessions", "Int64"),
+        ("double_park_sessions", "Int64"),
+        ("double_park_minutes", "Float64"),
+    ):
+        if c in result:
+            result[c] = result[c].astype(dtype).mask(unseen)
 
     if fmt == OutFormat.table:
         _banner(prov)

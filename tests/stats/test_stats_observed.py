@@ -132,6 +132,8 @@ def test_bays_nothing_observes_stay_unobserved(tmp_path: Path) -> None:
     paris_rows = t.drop(index=["left-stalls", "right-stalls"])
     assert (paris_rows["observed_hours"] == 0).all()
     assert paris_rows["occupancy_percent"].isna().all()
+    assert paris_rows["total_sessions"].isna().all()  # no count either: empty, not 0
+    assert (watched["total_sessions"] == 0).all()
 
 
 def test_nothing_observed_is_one_line(tmp_path: Path) -> None:
