@@ -42,7 +42,18 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   driving away) stands for in the same zone continues that track's history: a door
   opening makes the detector draw a second, wider box with a new id, and the vehicle
   has not just arrived.
+* A box whose ground footprint lies mostly within that of a parked vehicle
+  (``_NESTED_SHARE``), and that stood still since it was first seen, is part of that
+  vehicle (the detector boxes the half a passer-by leaves visible, or the front of a
+  long vehicle): it supports the vehicle's session and opens none of its own, however
+  far its bottom centre is from the vehicle's. Two vehicles cannot stand on one patch
+  of ground; one that drove in is judged by the rules above.
 * Time a track was not seen does not count as time at rest.
+* No stay starts before a session that ended at the same spot (in the same zone, within
+  the continuation radius) ended: two vehicles do not stand on one spot at once. A box
+  that stood beside a parked vehicle (a second box on it, or a tracker id it is handed
+  later) must be at rest for the minimum time *after* that session ended, not
+  back-dated into it.
 * A vehicle already at rest within the first analysed second (``_CENSOR_WINDOW_MS``)
   has a left-censored session; one still there when it ends (or when the camera
   drops) a right-censored one.
@@ -56,6 +67,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
 
 from occupancy.domain.records import (
     CurbEvent,
@@ -108,6 +120,11 @@ _SIDE_MAX_M = 1.5
 # session, stands is a second box (or a new id) on that vehicle: it takes over its history.
 _FRAGMENT_MS = 1000
 _MEDIAN_OF = 3
+# Share of a new box's ground footprint inside a parked vehicle's footprint above which it
+# is a box on that vehicle, not another vehicle: a part box (half of a side-on SUV with a
+# pedestrian in front) lies wholly inside; a vehicle double-parked beside or behind
+# another overlaps it by a strip of its lower box at most.
+_NESTED_SHARE = 0.6
 # Fraction of the rest radius by which a vehicle at rest may have drifted since it came
 # to rest (its first sighting at rest to the median of its last), never less than
 # ``_JITTER_PX`` pixels on the ground: a creep at walking pace into a bay
@@ -177,6 +194,8 @@ class _Occupant:
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
     sightings: int = 0  # observations that voted
     lengths: list[float] = field(default_factory=list)
+    # Ground footprint of its vehicle, from its own sightings at rest (None: unknown).
+    footprint: shapely.Polygon | None = None
 
     def vehicle_type(self) -> VehicleType:
         base = (
@@ -294,6 +313,8 @@ class OccupancyMachine:
         self._censor_until: int | None = None
         # Tracks seen driving off a spot and not yet out of its zone, by track id.
         self._departures: dict[int, _Departure] = {}
+        # Sessions closed recently: (zone key, anchor, end ms, continuation radius m).
+        self._ended: list[tuple[str, XY, int, float]] = []
 
     # -- public ----------------------------------------------------------------------
 
@@ -510,6 +531,8 @@ class OccupancyMachine:
         for tid in [k for k, tr in self.tracks.items() if tr.last_seen < horizon and k not in held]:
             del self.tracks[tid]
             self._departures.pop(tid, None)
+        # A rest history reaches back _REST_HISTORY sightings: older ends cannot matter.
+        self._ended = [e for e in self._ended if e[2] >= horizon]
         open_starts = {(occ.zone.key, occ.start_ms) for occ in self.occupants}
         for key in [k for k in self._opened if k[1] < horizon and k not in open_starts]:
             del self._opened[key]
@@ -521,6 +544,20 @@ class OccupancyMachine:
             and _dist(tr.first_pos, anchor) <= match_r
             and tr.at_rest_ms(t) >= _REBORN_REST_MS
         )
+
+    def _nested_in(self, o: TrackObservation, occ: _Occupant) -> bool:
+        """Whether ``o`` is a part box on ``occ``'s vehicle: its footprint lies mostly within
+        the vehicle's (``_NESTED_SHARE``) and its track stood still since it was first seen
+        after the session began (a vehicle that drove onto the spot is not a part box)."""
+        if o.footprint is None or occ.footprint is None:
+            return False
+        tr = self.tracks[o.track_id]
+        if tr.first_seen < occ.start_ms or _dist(tr.first_pos, tr.anchor) > 1.5 * occ.tol:
+            return False
+        box = shapely.Polygon(o.footprint)
+        if not box.is_valid or box.area <= 0:
+            return False
+        return bool(box.intersection(occ.footprint).area >= _NESTED_SHARE * box.area)
 
     def _support_occupants(
         self, t: int, observations: Sequence[TrackObservation], where: Sequence[int | None]
@@ -556,10 +593,13 @@ class OccupancyMachine:
                     o.track_id in occ.track_ids
                     and _pose_dist(o.pose, occ.anchor_pose) <= _REST_FRACTION * occ.tol
                 )
-                reborn = (
+                fresh = (
                     o.track_id not in occ.track_ids
                     and o.track_id not in occ.departed
                     and o_zone in (None, zi)  # a track in another zone is another vehicle
+                )
+                reborn = (
+                    fresh
                     and _dist(o.ground, occ.anchor) <= match_r
                     and self._born_at(o.track_id, occ.anchor, occ.start_ms, t, match_r)
                 )
@@ -568,6 +608,15 @@ class OccupancyMachine:
                     occ.track_ids.add(o.track_id)
                     present = True
                     self._observe(occ, o)
+                elif (
+                    fresh
+                    and self.tracks[o.track_id].at_rest_ms(t) >= _REBORN_REST_MS
+                    and self._nested_in(o, occ)
+                ):
+                    # A part box on the vehicle: it shows the vehicle is there, and is judged
+                    # again each step (not one of its own tracks, whose pose is the spot's).
+                    claimed.add(o.track_id)
+                    present = True
             if present:
                 occ.last_present = t
             elif (
@@ -581,6 +630,11 @@ class OccupancyMachine:
         return claimed
 
     def _observe(self, occ: _Occupant, o: TrackObservation) -> None:
+        if o.footprint is not None:
+            ring = shapely.Polygon(o.footprint)
+            # The largest box seen on it: part boxes must not shrink what it covers.
+            if ring.is_valid and (occ.footprint is None or ring.area > occ.footprint.area):
+                occ.footprint = ring
         occ.votes[o.vehicle_type] += o.confidence
         occ.sightings += 1
         if o.edge is not None:
@@ -623,7 +677,7 @@ class OccupancyMachine:
             self._departures.pop(o.track_id, None)
             if any(
                 occ.zone.key == zone.key
-                and _dist(o.ground, occ.anchor) <= 1.5 * occ.tol
+                and (_dist(o.ground, occ.anchor) <= 1.5 * occ.tol or self._nested_in(o, occ))
                 and occ.last_present == t
                 for occ in self.occupants
             ):
@@ -633,6 +687,19 @@ class OccupancyMachine:
                 if occ.zone.key == zone.key and _dist(o.ground, occ.anchor) <= 1.5 * occ.tol:
                     self._close(occ, censored=False, events=events, sessions=sessions)
             start = max(tr.still_since, tr.first_seen)
+            floor = max(
+                (
+                    end
+                    for key, anchor, end, radius in self._ended
+                    if key == zone.key and _dist(o.ground, anchor) <= radius
+                ),
+                default=start,
+            )
+            if floor > start:
+                if t - floor - tr.unseen_ms < zone.min_stationary_ms:
+                    self._arriving.add(zone.key)
+                    continue  # at rest beside a vehicle that has just left, not yet alone
+                start = floor
             twins = self._opened.get((zone.key, start), 0)
             self._opened[(zone.key, start)] = twins + 1
             occ = _Occupant(
@@ -698,6 +765,8 @@ class OccupancyMachine:
     ) -> None:
         self.occupants.remove(occ)
         end = max(occ.last_present, occ.start_ms)
+        if not censored:  # an outage hid the vehicle; it did not leave
+            self._ended.append((occ.zone.key, occ.anchor, end, 1.5 * occ.tol))
         if not censored:
             events.append(self._park_event(occ, EventType.PARK_END, end))
         lon, lat = self.to_lonlat(occ.anchor)
