@@ -9,7 +9,10 @@ service does what it does with IP cameras: one ``LiveSource`` per camera decodin
 frame of 25 fps, the analysis at 2 fps, one shared OpenVINO model, the zone regions of
 several cameras' frames detected together (``vision.batching``; ``--whole N`` adds rows
 of N cameras each detecting its whole frames, one per inference, as before batching,
-side by side in the same run). ``WatchService`` runs
+side by side in the same run). The cameras start 1 / (2 fps x cameras) s apart, so
+their analysed frames come at phases spread over the analysis period, as independent
+cameras' do (started together, they would all pick a frame at the same instants).
+``WatchService`` runs
 in this process for ``--seconds``; for each number of cameras the benchmark reports the
 CPU the service used (all its threads: ``getrusage``) per second of wall time, i.e. the
 cores it keeps busy, the analysed frames against the 2 per second and camera the footage
@@ -43,6 +46,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +94,37 @@ def _serve(video: Path, port: int) -> subprocess.Popen[bytes]:
         f"http://127.0.0.1:{port}/cam.ts",
     ]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _thread_cpu() -> dict[int, float] | None:
+    """CPU seconds of each thread of this process (Linux /proc), by native thread id."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for task in tasks.iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
+
+
+def _thread_group(name: str | None) -> str:
+    """Which part of the service a thread is: LiveSource readers decode (demux, decode every
+    frame, convert the analysed ones); camera threads analyse (motion gate, region cut,
+    tracking, state machine, storing); threads Python did not start are OpenVINO's
+    inference threads (watch decodes with one FFmpeg thread, in the reader), and the
+    batcher's threads compose canvases and post-process their boxes: detection."""
+    if name is None or name.startswith("batch-"):
+        return "detection"
+    if name.startswith("read-"):
+        return "decoding"
+    if name.startswith("camera-"):
+        return "analysis"
+    return "other"
 
 
 def exact_occupancy(video: Path, site_path: Path) -> dict[str, np.ndarray]:
@@ -210,17 +245,26 @@ def run(
                 batch=batch,
             )
             batcher = service.model.batcher
-            service.start()
+            # Real cameras are not in step: each one's analysed frames come at its own phase
+            # of the analysis period. Started together, these would all pick their frames at
+            # the same instants; started 1 / (fps x n) s apart, their phases spread evenly.
+            for runner in service.runners:
+                runner.start()
+                time.sleep(1 / (FPS * n))
             # Cameras connect and the model warms up; measure after.
             time.sleep(5.0)
             lags.clear()
             frames.clear()
             b0 = (0, 0) if batcher is None else (batcher.inferences, batcher.tiles)
+            names = {t.native_id: t.name for t in threading.enumerate()}
+            c0 = _thread_cpu()
             r0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.time()
             time.sleep(seconds)
             r1 = resource.getrusage(resource.RUSAGE_SELF)
+            c1 = _thread_cpu()
             wall = time.time() - t0
+            names.update({t.native_id: t.name for t in threading.enumerate()})
             b1 = (0, 0) if batcher is None else (batcher.inferences, batcher.tiles)
             got = dict(frames)
             window_lags = list(lags)
@@ -244,6 +288,12 @@ def run(
     kept_up = min(per_camera) >= KEEP_UP
     lag = np.array(window_lags) if window_lags else np.array([np.nan])
     inferences, tiles = b1[0] - b0[0], b1[1] - b0[1]
+    split: dict[str, float] | None = None
+    if c0 is not None and c1 is not None:
+        split = {"decoding": 0.0, "detection": 0.0, "analysis": 0.0, "other": 0.0}
+        for tid, c in c1.items():
+            split[_thread_group(names.get(tid))] += c - c0.get(tid, 0.0)
+        split = {k: round(1000 * v / (wall * n), 1) for k, v in split.items()}
     return {
         "cameras": n,
         "batched": batch,
@@ -252,6 +302,7 @@ def run(
         "cores_busy": round(cores, 2),
         "cpu_ms_per_camera_s": round(1000 * cpu / (wall * n), 1),
         "frames_per_inference": round(tiles / inferences, 2) if inferences else None,
+        "cpu_ms_per_camera_s_by_part": split,
         "agreement_with_exact": None if agree is None else round(agree, 4),
         "frames_analysed_share_min": round(min(per_camera), 3),
         "frames_analysed_share_mean": round(float(np.mean(per_camera)), 3),
@@ -264,6 +315,12 @@ def run(
     }
 
 
+def _parts(split: dict[str, float] | None) -> str:
+    if not split:
+        return "—"
+    return f"{split['decoding']} / {split['detection']} / {split['analysis']}"
+
+
 def render(report: dict[str, Any]) -> str:
     md = [
         f"`{report['command']}` on {report['machine']}, model {report['model']}, "
@@ -272,9 +329,10 @@ def render(report: dict[str, Any]) -> str:
         f"analysed at {FPS:g} fps, {report['seconds']} s measured per row.",
         "",
         "| cameras | detection | cores busy (CPU s per s) | CPU ms per camera-second "
+        "| of which decoding / detection / analysis "
         "| frames per inference | frames analysed, worst camera | kept up | cameras per core "
         "| latency frame → stored p50 / p95 / max s | agreement with `--exact` |",
-        "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in report["rows"]:
         per_core = "—" if r["cameras_per_core"] is None else r["cameras_per_core"]
@@ -283,6 +341,7 @@ def render(report: dict[str, Any]) -> str:
         md.append(
             f"| {r['cameras']} | {'batched across cameras' if r.get('batched') else 'whole frames'} "
             f"| {r['cores_busy']} | {r.get('cpu_ms_per_camera_s', '—')} "
+            f"| {_parts(r.get('cpu_ms_per_camera_s_by_part'))} "
             f"| {'1' if fpi is None else fpi} "
             f"| {100 * r['frames_analysed_share_min']:.0f} % "
             f"| {'yes' if r['kept_up'] else 'no'} | {per_core} "
@@ -297,7 +356,10 @@ def render(report: dict[str, Any]) -> str:
         "the oldest frames when the analysis lags). Latency: from a frame's arrival to the "
         "commit of what it produced. CPU ms per camera-second: CPU time of the service per "
         "camera and second of wall time (it holds better than wall-time figures on a shared "
-        "machine; decoding a 25 fps stream alone costs about 40 of them). Frames per "
+        "machine), split by thread (Linux /proc): decoding = the streams' reader threads "
+        "(demux, decode every frame, convert the analysed ones), detection = OpenVINO's "
+        "threads and the batcher's (canvases, boxes), analysis = the cameras' threads "
+        "(motion gate, tracking, state machine, storing). Frames per "
         "inference: camera frames whose zone regions shared one detector inference "
         "(`vision.batching`). Agreement: share of (zone, second) pairs whose occupancy in "
         "the stored sessions matches `baywatch analyse --exact` of the same file, over the "

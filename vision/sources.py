@@ -314,7 +314,8 @@ class LiveSource(FrameSource):
     longer than ``frame_timeout_s`` (or the stream closing) yields one ``SourceLost``
     stamped with the last good frame's time, when it is noticed; the first frame after
     yields ``SourceGap(lost, restored)``. ``give_up_after_s``: raise SourceError once
-    the outage lasts that long (``None``: keep trying).
+    the outage lasts that long (``None``: keep trying). ``decoder_threads``: FFmpeg's
+    decoding threads for this stream (``None``: FFmpeg's choice).
     """
 
     clock = "wall"
@@ -329,6 +330,7 @@ class LiveSource(FrameSource):
         give_up_after_s: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        decoder_threads: int | None = None,
     ) -> None:
         if frame_timeout_s <= 0:
             raise SourceError(f"frame timeout must be positive, got {frame_timeout_s}")
@@ -339,6 +341,7 @@ class LiveSource(FrameSource):
         self.give_up_after_s = give_up_after_s
         self._now = clock
         self.sleep = sleep
+        self.decoder_threads = decoder_threads
         self._stop = threading.Event()
         container = self._open()
         if container is None:
@@ -381,6 +384,9 @@ class LiveSource(FrameSource):
         if not c.streams.video:
             c.close()
             return None
+        if self.decoder_threads is not None:
+            # Before the first decode: PyAV opens the decoder then, with this thread count.
+            c.streams.video[0].codec_context.thread_count = self.decoder_threads
         return c
 
     def stop(self) -> None:

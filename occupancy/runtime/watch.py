@@ -50,6 +50,11 @@ from vision.types import Detections, Frame, Image
 
 log = logging.getLogger(__name__)
 SITE_SUFFIXES = (".yaml", ".yml", ".json")
+# One decoding thread per stream: watch already decodes its cameras side by side, one
+# reader thread each, so FFmpeg's own threads per stream (three per camera by default
+# here) add threads and hand-offs, not cores; decoding a 720p25 stream takes about a
+# twentieth of a core (bench/bench_watch.py reports the decoding share).
+DECODER_THREADS = 1
 
 
 # -- one model for every camera --------------------------------------------------------
@@ -376,6 +381,7 @@ class CameraRunner(threading.Thread):
                 self.analysis_fps,
                 max_backoff_s=self.max_backoff_s,
                 frame_timeout_s=get_settings().live_frame_timeout_s,
+                decoder_threads=DECODER_THREADS,
             )
         return open_source(
             uri,
