@@ -163,3 +163,24 @@ def test_tiles_map_boxes_back_to_their_frame() -> None:
     # At scale 1/2 with no horizontal padding: frame x = 2 * (tile x + region x0).
     np.testing.assert_allclose(b1[0, [0, 2]], [2 * (x0 + 10), 2 * (x0 + 60)])
     np.testing.assert_allclose(b1[0, [1, 3]], [2 * (y0 + 20), 2 * (y0 + 70)])
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_cutting_the_region_first_gives_the_whole_resized_frames_pixels(scale: int) -> None:
+    """``Tiler.cut`` at an integer scale resizes only the region: the very pixels resizing the
+    whole frame gives there (on real pixels, a MEVA frame tiled up to the frame size)."""
+    import cv2
+
+    from tests.conftest import FOOTAGE
+
+    real = cv2.imread(str(FOOTAGE / "meva" / "rvmot-c4f6" / "frame-0000.jpg"))
+    if real is None:
+        pytest.skip("../shared/footage is not on this machine")
+    w, h = 640 * scale, 360 * scale
+    image = np.ascontiguousarray(np.tile(real, (4, 4, 1))[:h, :w])
+    bays = [np.array([[0.42 * w, 0.8 * h], [0.65 * w, 0.8 * h], [0.65 * w, 0.9 * h]], float)]
+    t = Tiler.for_zones((w, h), bays, (640, 640))
+    assert t is not None and t.resized == (640, 360)
+    x0, y0, x1, y1 = t.region
+    whole = cv2.resize(image, t.resized, interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+    np.testing.assert_array_equal(t.cut(image), whole)

@@ -129,9 +129,18 @@ class Tiler:
     def cut(self, image: Image) -> Image:
         """The region of ``image`` (a BGR frame of ``frame_size``), resized as the whole-frame
         letterbox resizes it: ``(tile height, tile width, 3)`` ``uint8``."""
+        x0, y0, x1, y1 = self.region
+        (w, h), (rw, rh) = self.frame_size, self.resized
+        k = w // rw
+        if k > 1 and (w, h) == (k * rw, k * rh) and image.shape[1::-1] == (w, h):
+            # An integer scale (1280x720 -> 640x360): bilinear resizing maps output pixel
+            # (x, y) to input (k x + (k-1)/2, k y + (k-1)/2), so the region's own pixels, cut
+            # at (k x0, k y0), resize to exactly the whole frame's pixels there, four to ten
+            # times cheaper (tests/test_tiling.py compares them).
+            part = image[k * y0 : k * y1, k * x0 : k * x1]
+            return np.asarray(cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR))
         if image.shape[1::-1] != self.resized:
             image = np.asarray(cv2.resize(image, self.resized, interpolation=cv2.INTER_LINEAR))
-        x0, y0, x1, y1 = self.region
         return image[y0:y1, x0:x1]
 
     def compose(self, images: Sequence[Image]) -> Image:
