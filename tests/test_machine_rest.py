@@ -253,3 +253,19 @@ def test_no_stay_is_back_dated_into_a_session_that_ended_at_the_same_spot() -> N
     lane = [x for x in s.sessions if x.kind is SessionKind.DOUBLE_PARK]
     assert len(lane) == 1, lane
     assert abs(lane[0].dwell_s - 40.0) <= 0.5, lane[0]
+
+
+def test_a_passer_by_in_front_of_a_parked_vehicle_does_not_restart_its_rest() -> None:
+    # A pedestrian crossing in front of a van at rest stretches its box's bottom edge
+    # towards the camera (the whole bottom: both corners move) for two analysed frames;
+    # then the box is back. The stay started at the first sighting, not after the passer-by.
+    for n_off in (1, 2, 3):  # 0.5 to 1.5 s off the spot, all under _AWAY_MS
+        s = Script()
+        s.run(4, [at(1, 6.0)])
+        s.run(n_off * FRAME_MS / 1000, [at(1, 6.0, 0.4)])
+        s.run(20, [at(1, 6.0)])
+        s.run(8)
+        s.finish()
+        bay = [x for x in s.sessions if x.kind is SessionKind.PARK]
+        assert len(bay) == 1, (n_off, bay)
+        assert bay[0].start_ms == T0, (n_off, (bay[0].start_ms - T0) / 1000)

@@ -48,7 +48,8 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   long vehicle): it supports the vehicle's session and opens none of its own, however
   far its bottom centre is from the vehicle's. Two vehicles cannot stand on one patch
   of ground; one that drove in is judged by the rules above.
-* Time a track was not seen does not count as time at rest.
+* Time a track was not seen does not count as time at rest, and boxes off the spot for
+  less than ``_AWAY_MS`` between sightings on it do not end it (a passer-by in front).
 * No stay starts before a session that ended at the same spot (in the same zone, within
   the continuation radius) ended: two vehicles do not stand on one spot at once. A box
   that stood beside a parked vehicle (a second box on it, or a tracker id it is handed
@@ -458,10 +459,16 @@ class OccupancyMachine:
             while k > 0:
                 if _pose_dist(recent[k - 1][1], now) <= radius:
                     k -= 1
-                elif k >= 2 and _pose_dist(recent[k - 2][1], now) <= radius:
-                    k -= 2  # one outlier box between sightings at rest is not a move
-                else:
+                    continue
+                # Boxes off the spot for under _AWAY_MS between sightings on it are not a
+                # move: a passer-by in front stretches the box's bottom edge for a second
+                # or so, a vehicle that leaves and another that comes take longer.
+                j = k - 2
+                while j >= 0 and _pose_dist(recent[j][1], now) > radius:
+                    j -= 1
+                if j < 0 or recent[k][0] - recent[j][0] > _AWAY_MS:
                     break
+                k = j
             # A creep stays within the radius for a while: at rest means no trend either,
             # from its first sighting at rest to where it is now; a drift within a pixel's
             # jitter is no trend.
