@@ -29,8 +29,9 @@ the share of (zone, second) pairs whose occupancy matches (``bench_speed``'s mea
 over the footage seconds the camera analysed (less the last ``min_stationary_s``, where a stay
 that began is not confirmed yet when the service stops). A live frame is placed in the footage by
 its stream timestamp (``Frame.stream_ms``: the server sends the file from its first
-frame), so each camera's wall clock maps to footage time by the median of (arrival time
-- stream time) over its frames. Writes bench/results/watch.md and watch.json with the
+frame), so a stored time (an analysed frame's arrival) maps to footage time through the
+camera's analysed frames (linear between them), whatever delay the shared machine put
+on their decoding. Writes bench/results/watch.md and watch.json with the
 machine, the load (os.getloadavg before and after) and the command.
 """
 
@@ -164,21 +165,22 @@ def agreement(
     length = len(next(iter(reference.values())))
     scores = []
     for cam, site in sites.items():
-        got = [(t, st) for t, st in stamps.get(cam, []) if st is not None]
+        got = sorted((t, st) for t, st in stamps.get(cam, []) if st is not None)
         if not got:
             continue
-        offset_ms = float(np.median([t - st for t, st in got]))
-        first_s = min(st for _, st in got) / 1000
-        last_s = max(st for _, st in got) / 1000
+        wall_ms = np.array([t for t, _ in got], float)
+        stream_ms = np.array([st for _, st in got], float)
+        first_s, last_s = stream_ms.min() / 1000, stream_ms.max() / 1000
         local = {site.curb_zone_id(b): b.id for b in site.bays}
         local.update({site.lane_zone_id(z): z.id for z in site.lane_zones})
         spans = []
         for row in sessions[sessions.data_source_device_id == cam].itertuples():
             key = row.lane_zone_id if isinstance(row.lane_zone_id, str) else row.curb_zone_id
             if key in local:
-                a = (int(row.start_ms) - offset_ms) / 1000
-                b = (int(row.end_ms) - offset_ms) / 1000
-                spans.append(Span(local[key], str(row.kind), a, b))
+                # Session times are analysed frames' arrival times: each maps to its frame's
+                # place in the stream, whatever delay the shared machine put on its decoding.
+                a, b = np.interp([int(row.start_ms), int(row.end_ms)], wall_ms, stream_ms) / 1000
+                spans.append(Span(local[key], str(row.kind), float(a), float(b)))
         # The seconds this camera analysed, within one pass of the looped file, but for the
         # last min_stationary_s: a stay begun there is not confirmed yet when the service
         # stops (the exact run, which reads on, knows it and dates it back to its start).

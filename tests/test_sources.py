@@ -105,6 +105,35 @@ def test_live_source_reopens_and_reports_the_gap() -> None:
 
 
 @needs_footage
+def test_live_frames_carry_their_place_in_the_stream() -> None:
+    """``Frame.stream_ms``: a live frame's presentation time since the stream's first frame,
+    whatever the wall clock says (here a clock that runs twice as fast as the footage)."""
+    clock = [1000.0]
+
+    def now() -> float:
+        clock[0] += 0.16  # two frame periods of the 12.5 fps clip per decoded frame
+        return clock[0]
+
+    src = LiveSource(str(CLIP), 2.0, clock=now, sleep=lambda s: None, decoder_threads=1)
+    frames: list[Frame] = []
+    for item in src:
+        if isinstance(item, Frame):
+            frames.append(item)
+        if len(frames) == 8:
+            src.stop()
+    file_ms = {f.index: f.pos_ms for f in open_source(str(CLIP), analysis_fps=25, start_ms=0)}
+    stream = [f.stream_ms for f in frames]
+    assert stream[0] == 0
+    # On the clip's own frame instants (80 ms apart), forward; the wall clock, which runs
+    # faster than the footage, moves on by more than the stream between frames.
+    assert all(s is not None and s % 80 == 0 for s in stream), stream
+    assert all(s in file_ms.values() for s in stream if s is not None)
+    steps = np.diff(np.array(stream, float))
+    walls = np.diff(np.array([f.t_ms for f in frames], float))
+    assert np.all(steps > 0) and np.all(walls > steps), (steps, walls)
+
+
+@needs_footage
 @pytest.mark.parametrize(
     "watch",
     [
