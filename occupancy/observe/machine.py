@@ -48,6 +48,18 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   long vehicle): it supports the vehicle's session and opens none of its own, however
   far its bottom centre is from the vehicle's. Two vehicles cannot stand on one patch
   of ground; one that drove in is judged by the rules above.
+* A box cut by the frame's side border has one real side: its footprint point is the
+  middle of the visible part, and a door, tailgate or person beside the vehicle on its
+  inner side moves that point by half of what it moves the side (up to ``_SIDE_MAX_M``).
+  Its rest radius is at least ``_SIDE_MAX_M / 2``, and its drift is judged median to
+  median (``_CLIPPED_CREEP_FRACTION``): the box of a half-hidden parked vehicle flips
+  between the vehicle alone and the vehicle with what stands beside it (heavily
+  compressed footage), a vehicle leaving through the border drifts steadily.
+* Sightings from before the tracker confirmed a track (``TrackObservation.earlier``: its
+  first sighting, and weaker boxes at the same place just before it) count as the
+  track's history, judged by the same rules: a vehicle the detector saw only faintly at
+  first (the starved first keyframe of a compressed stream) was there all the same.
+  They never start a track: only the tracker does.
 * Time a track was not seen does not count as time at rest, and boxes off the spot for
   less than ``_AWAY_MS`` between sightings on it do not end it (a passer-by in front).
 * No stay starts before a session that ended at the same spot (in the same zone, within
@@ -132,6 +144,11 @@ _NESTED_SHARE = 0.6
 # drifts more, a parked vehicle's jitter averages out (seen obliquely, one pixel of a
 # box's bottom edge can span 0.15 m, more than a quarter of a 0.5-m radius).
 _CREEP_FRACTION = 0.25
+# For a box cut by the frame's side border: fraction of the rest radius by which the
+# median of its first sightings at rest may lie from the median of its last. A parked
+# vehicle's box flipping on its one real side averages out; a vehicle leaving through the
+# border at 0.6 m/s moves its visible middle 0.3 m a second and fails it within 2 s.
+_CLIPPED_CREEP_FRACTION = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +171,12 @@ class TrackObservation:
     # The vehicle's ground footprint, a ring of ground points (the lower part of its box
     # projected); a point that misses every zone is placed by the zone holding most of it.
     footprint: tuple[XY, ...] | None = None
+    # Its box touches the frame's left or right border: one side is the border's (``edge``
+    # is None then), the other the only real one.
+    clipped: bool = False
+    # Sightings of this vehicle from before its track was confirmed, oldest first: (time in
+    # ms since the epoch, observation); only on the step the track is first reported.
+    earlier: tuple[tuple[int, TrackObservation], ...] = ()
 
     @property
     def pose(self) -> Pose:
@@ -431,6 +454,8 @@ class OccupancyMachine:
         r = _REST_FRACTION * self.tol
         if o.metres_per_px is not None:
             r = max(r, _JITTER_PX * o.metres_per_px)
+        if o.clipped:
+            r = max(r, _SIDE_MAX_M / 2)  # its one real side may move by a door's width
         return r
 
     def _tolerance(self, o: TrackObservation) -> float:
@@ -444,11 +469,21 @@ class OccupancyMachine:
             # may have handed it to another vehicle, and nothing is known of the gap.
             heir = self._fragment_of(t, o, zone)
             if heir is None:
-                tr = _Track(t, o.ground, o.ground, t, t, o.ground, o.pose, zone=zone)
-                tr.recent.append((t, o.pose))
+                prior = [(u, e) for u, e in o.earlier if u < t]
+                if not prior:
+                    tr = _Track(t, o.ground, o.ground, t, t, o.ground, o.pose, zone=zone)
+                    tr.recent.append((t, o.pose))
+                    self.tracks[o.track_id] = tr
+                    return
+                # Seen before the tracker confirmed it: that history is judged as any other.
+                u0, e0 = prior[0]
+                tr = _Track(u0, e0.ground, e0.ground, u0, u0, e0.ground, e0.pose, zone=zone)
                 self.tracks[o.track_id] = tr
-                return
-            tr = self.tracks[o.track_id] = heir
+                for u, e in prior:
+                    tr.recent.append((u, e.pose))
+                    tr.last_seen = u
+            else:
+                tr = self.tracks[o.track_id] = heir
         tr.zone = zone
         tr.recent.append((t, o.pose))
         recent = list(tr.recent)
@@ -472,11 +507,20 @@ class OccupancyMachine:
             # A creep stays within the radius for a while: at rest means no trend either,
             # from its first sighting at rest to where it is now; a drift within a pixel's
             # jitter is no trend.
-            creep = _CREEP_FRACTION * radius
-            if o.metres_per_px is not None:
-                creep = max(creep, _JITTER_PX * o.metres_per_px)
-            while k < len(recent) - 1 and _pose_dist(recent[k][1], now) > creep:
-                k += 1
+            if o.clipped:
+                # Median to median: its visible middle jitters by half a side's flip.
+                creep = _CLIPPED_CREEP_FRACTION * radius
+                while (
+                    k < len(recent) - 1
+                    and _pose_dist(_median(recent[k : k + _MEDIAN_OF]), now) > creep
+                ):
+                    k += 1
+            else:
+                creep = _CREEP_FRACTION * radius
+                if o.metres_per_px is not None:
+                    creep = max(creep, _JITTER_PX * o.metres_per_px)
+                while k < len(recent) - 1 and _pose_dist(recent[k][1], now) > creep:
+                    k += 1
         full = len(recent) == tr.recent.maxlen
         if k == 0 and full and tr.still_since <= recent[0][0]:
             # At rest over the whole history: it came to rest earlier still; keep that.

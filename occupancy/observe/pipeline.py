@@ -10,7 +10,8 @@ module docstring has a runnable end-to-end example (site → analyse → session
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -53,15 +54,31 @@ def observations(
     proj: GroundProjection,
     class_map: Mapping[str, VehicleType],
     frame_size: tuple[int, int] | None = None,
+    earlier: Mapping[int, Sequence[tuple[int, Detections]]] | None = None,
 ) -> list[TrackObservation]:
     """Ground footprints of tracked vehicles (bottom centre and bottom corners), with the
     ground span of one pixel at each footprint (the machine's rest radius follows it).
 
     ``frame_size`` (width, height in pixels): a box touching the frame's left or right
-    border has no bottom corners (``edge`` None): its side there is the frame's, which
-    stays put while the vehicle drives out of view, and its width is not the vehicle's."""
+    border has no bottom corners (``edge`` None, ``clipped`` True): its side there is the
+    frame's, which stays put while the vehicle drives out of view, and its width is not
+    the vehicle's. ``earlier``: by track id, the boxes of that vehicle before its track was
+    confirmed, as (time in ms, one-box ``Detections``) oldest first
+    (``VehicleTracker.earlier``); they become the observation's ``earlier``."""
     if len(vehicles) == 0 or vehicles.tracker_id is None:
         return []
+    if earlier:
+        return [
+            dataclasses.replace(
+                o,
+                earlier=tuple(
+                    (t, e)
+                    for t, box in earlier.get(o.track_id, ())
+                    for e in observations(box, proj, class_map, frame_size)
+                ),
+            )
+            for o in observations(vehicles, proj, class_map, frame_size)
+        ]
     bl = np.column_stack([vehicles.xyxy[:, 0], vehicles.xyxy[:, 3]])
     br = np.column_stack([vehicles.xyxy[:, 2], vehicles.xyxy[:, 3]])
     bc = vehicles.bottom_center
@@ -107,6 +124,7 @@ def observations(
                     (float(pts[n + i, 0]), float(pts[n + i, 1])),
                     (float(pts[2 * n + i, 0]), float(pts[2 * n + i, 1])),
                 ),
+                clipped=bool(clipped[i]),
                 metres_per_px=float(mpp[i]) if np.isfinite(mpp[i]) else None,
                 footprint=tuple(
                     (float(pts[k * n + i, 0]), float(pts[k * n + i, 1])) for k in (1, 2, 5, 6)

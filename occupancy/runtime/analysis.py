@@ -267,8 +267,10 @@ def analyse(
                 # detections for a few frames after each change.
                 settle -= 1
                 vehicles, persons = detections
-                tracked = tracker.update(vehicles)
-                seen = observations(tracked, proj, class_map, source.info.frame_size)
+                tracked = tracker.update(vehicles, item.t_ms)
+                seen = observations(
+                    tracked, proj, class_map, source.info.frame_size, tracker.earlier
+                )
             # Otherwise nothing changed around the zones and the tracks have settled: the same
             # vehicles stand where they stood, and the tracker and projection would only
             # repeat themselves. The state machine still sees every tick, so its timers run.
