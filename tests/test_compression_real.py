@@ -10,7 +10,9 @@ under the new-track threshold for a second or two and its track is confirmed lat
 (``VehicleTracker.earlier``); and its box, cut by the border, flips between the SUV
 alone and the SUV with its tailgate and the person beside it (the machine's rule for
 clipped boxes). The sites take a 3-s minimum stop on these 5-s clips: a session needs
-the SUV at rest by 1.5 s.
+the SUV at rest by 1.5 s. Not reached: a1c9 at 80 kbit/s with a 10-s GOP (its box's
+bottom edge moves by 12 px and its inner side by 47 px between 1 s and 4.5 s, which the
+machine takes as a drift; see occupancy/EVALUATION.md).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def reencode(sample: str, kbps: int, gop_s: float, tmp: Path) -> Path:
             "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs,
             "-c:v", "libx264", "-preset", "veryfast", "-b:v", rate, "-maxrate", rate,
             "-bufsize", f"{2 * kbps}k", "-g", str(round(gop_s * fps)), "-pix_fmt", "yuv420p",
-            str(out),
+            # one thread: libx264's threaded rate control is not reproducible run to run
+            "-threads", "1", str(out),
         ],
         check=True,
     )  # fmt: skip
@@ -75,7 +78,12 @@ def analysed(site_path: Path, tmp: Path) -> list:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize(
     ("sample", "kbps", "gop_s"),
-    [("meva-a1c9", 150, 2.0), ("meva-a1c9", 80, 2.0), ("meva-b7e2", 80, 10.0)],
+    [
+        ("meva-a1c9", 150, 2.0),
+        ("meva-a1c9", 150, 10.0),
+        ("meva-a1c9", 80, 2.0),
+        ("meva-b7e2", 80, 10.0),
+    ],
 )
 def test_the_parked_suv_keeps_its_session_at_low_bit_rates(
     sample: str, kbps: int, gop_s: float, tmp_path: Path

@@ -97,6 +97,15 @@ def test_earlier_sightings_stop_at_a_move_a_gap_or_another_vehicle() -> None:
     t.update(at(100, 0.7), 1500)
     t.update(at(100, 0.7), 2000)
     assert [ts for ts, _ in t.earlier[1]] == [1500]
+    # ... but the same detections fed again while the picture did not change (the
+    # analysis repeats them) are one missed frame, however many times they were fed.
+    t = VehicleTracker(2.0, lost_buffer_s=3.0, high=0.25)
+    nothing = Detections.empty(NAMES)
+    for i, d in enumerate([at(100, 0.2), nothing, nothing, nothing]):
+        t.update(d, 500 * i)
+    t.update(at(100, 0.7), 2000)
+    t.update(at(100, 0.7), 2500)
+    assert [ts for ts, _ in t.earlier[1]] == [0, 2000]
     # A box of another confirmed track is never chained, however well it overlaps (the
     # machine, not the tracker, decides whether a second box on a parked vehicle continues
     # its history): car A parked at x=100 from 0 s, a second box at x=110 from 1.5 s.

@@ -41,7 +41,8 @@ class VehicleTracker:
     time, the boxes of the same vehicle in the frames before (oldest first): its first,
     unconfirmed sighting and the weaker boxes (down to the detector's low threshold, never
     a box of another confirmed track) chained backwards at IoU >= ``EARLIER_IOU``, with at
-    most ``EARLIER_MISSES`` frame missing in a row, over at most the lost-track buffer. On
+    most ``EARLIER_MISSES`` frame missing in a row (detections fed again unchanged are one
+    frame), over at most the lost-track buffer. On
     footage whose first keyframe is starved of bits a parked vehicle scores under the
     new-track threshold for a second or two: it was there, and the occupancy machine
     judges those sightings by its rest rules. They start no track.
@@ -105,13 +106,17 @@ class VehicleTracker:
         """The boxes of earlier frames chained backwards from ``box`` (oldest first)."""
         found: list[tuple[int, Detections]] = []
         misses = 0
+        newer: Detections | None = None
         for t, dets, held in reversed(self._history):
+            # The same detections fed again (the analysis repeats them while the picture
+            # does not change): one missed frame, however many times it was fed.
+            repeat, newer = dets is newer, dets
             free = np.ones(len(dets), bool)
             free[held] = False
             iou = _iou(box, dets.xyxy) * free
             j = int(np.argmax(iou)) if len(iou) else -1
             if j < 0 or iou[j] < EARLIER_IOU:
-                misses += 1
+                misses += 0 if repeat else 1
                 if misses > EARLIER_MISSES:
                     break
                 continue

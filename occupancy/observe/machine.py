@@ -59,7 +59,8 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   first sighting, and weaker boxes at the same place just before it) count as the
   track's history, judged by the same rules: a vehicle the detector saw only faintly at
   first (the starved first keyframe of a compressed stream) was there all the same.
-  They never start a track: only the tracker does.
+  They never start a track: only the tracker does. A new box on a vehicle that another
+  track stands for takes over that track's history only if its own goes back less far.
 * Time a track was not seen does not count as time at rest, and boxes off the spot for
   less than ``_AWAY_MS`` between sightings on it do not end it (a passer-by in front).
 * No stay starts before a session that ended at the same spot (in the same zone, within
@@ -468,8 +469,10 @@ class OccupancyMachine:
             # Unseen for longer than the grace period, an id is as good as new: the tracker
             # may have handed it to another vehicle, and nothing is known of the gap.
             heir = self._fragment_of(t, o, zone)
+            prior = [(u, e) for u, e in o.earlier if u < t]
+            if heir is not None and prior and prior[0][0] < heir.first_seen:
+                heir = None  # its own sightings go back further than the other box's track
             if heir is None:
-                prior = [(u, e) for u, e in o.earlier if u < t]
                 if not prior:
                     tr = _Track(t, o.ground, o.ground, t, t, o.ground, o.pose, zone=zone)
                     tr.recent.append((t, o.pose))
