@@ -12,6 +12,8 @@ from occupancy.observe.zones import Zone
 
 T0 = 1_700_000_000_000
 STEP = 500  # 2 analysed frames per second
+# A session ends halfway between its last supported frame and the next analysed one.
+HALF = STEP // 2
 
 
 def _zone(
@@ -103,14 +105,14 @@ def test_arrival_dwell_departure() -> None:
     s.run(4, move=drive(1, -14, 6, 1.2, arrive))  # 20 m at 5 m/s: at rest at arrive+4 s
     stopped = arrive + 4000  # the first frame at rest (x=6)
     s.run(80, [obs(1, 6, 1.2)])
-    last = s.t - STEP
+    last = s.t - STEP + HALF  # it left between its last frame at rest and the next
     s.run(10)  # gone
     assert len(s.sessions) == 1
     sess = s.sessions[0]
     assert sess.kind is SessionKind.PARK and sess.curb_zone_id == "bay"
     assert sess.start_ms == stopped
     assert sess.end_ms == last
-    assert sess.dwell_s == pytest.approx(79.5)
+    assert sess.dwell_s == pytest.approx(79.75)
     assert sess.overstay  # max_stay is one minute
     assert not sess.start_censored and not sess.end_censored
     assert sess.vehicle_length == 440
@@ -127,7 +129,7 @@ def test_occlusion_gap_keeps_one_session() -> None:
     s.run(20, [obs(1, 6, 1.2)])
     s.run(10)
     assert len(s.sessions) == 1
-    assert s.sessions[0].dwell_s == pytest.approx(41.5)
+    assert s.sessions[0].dwell_s == pytest.approx(41.75)
 
 
 def test_occlusion_with_new_track_id_keeps_one_session() -> None:
@@ -154,7 +156,7 @@ def test_short_stop_and_drive_through_make_no_session() -> None:
 def test_back_to_back_vehicles_make_two_sessions() -> None:
     s = Script()
     s.run(30, [obs(1, 6, 1.2)])
-    a_last = s.t - STEP
+    a_last = s.t - STEP + HALF
     s.run(3)
     t = s.t
     s.run(4, move=drive(2, -14, 6.2, 1.2, t))

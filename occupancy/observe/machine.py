@@ -16,7 +16,8 @@ Rules (each a reason a naive per-frame "box centre in polygon" test is wrong):
   ``_JITTER_PX`` pixels at the vehicle's range if larger (far from the camera one
   pixel spans metres). Drive-throughs and shorter stops make no session.
 * A session ends when no observation has supported it for ``grace_s``; its end is
-  the last supported time. Expiry is decided before support in each step, so a
+  halfway between the last supported frame and the next analysed one (the vehicle left
+  in between), at most half of ``_END_SPAN_MAX_MS`` after the last. Expiry is decided before support in each step, so a
   vehicle arriving in the step in which the previous one's grace runs out cannot
   continue its session. Support comes from the vehicle's own tracks while they
   stay within the rest radius of where it parked (the first metre of pulling away is
@@ -134,6 +135,9 @@ _SIDE_MAX_M = 1.5
 # session, stands is a second box (or a new id) on that vehicle: it takes over its history.
 _FRAGMENT_MS = 1000
 _MEDIAN_OF = 3
+# A session ends halfway between its last supported frame and the next analysed frame, but
+# never more than half of this after the last (a gap in the footage is not a stay).
+_END_SPAN_MAX_MS = 1000
 # Share of a new box's ground footprint inside a parked vehicle's footprint above which it
 # is a box on that vehicle, not another vehicle: a part box (half of a side-on SUV with a
 # pedestrian in front) lies wholly inside; a vehicle double-parked beside or behind
@@ -215,6 +219,7 @@ class _Occupant:
     departed: set[int] = field(default_factory=set)  # own tracks seen driving away
     away_since: dict[int, int] = field(default_factory=dict)  # own tracks seen off the spot
     left: int | None = None  # the step its vehicle was seen leaving an empty spot
+    absent_from: int = 0  # the first analysed frame after last_present without it
     seq: int = 0  # how many sessions opened before it in this zone with the same start
     votes: dict[VehicleType, float] = field(default_factory=lambda: defaultdict(float))
     sightings: int = 0  # observations that voted
@@ -673,7 +678,10 @@ class OccupancyMachine:
                     present = True
             if present:
                 occ.last_present = t
-            elif (
+                continue
+            if occ.absent_from <= occ.last_present:
+                occ.absent_from = t  # the first analysed frame without it
+            if (
                 not occ.track_ids
                 and occ.departed
                 and not any(_dist(o.ground, occ.anchor) <= match_r for o in observations)
@@ -818,7 +826,13 @@ class OccupancyMachine:
         sessions: list[OccupancySession],
     ) -> None:
         self.occupants.remove(occ)
-        end = max(occ.last_present, occ.start_ms)
+        end = occ.last_present
+        if not censored and occ.absent_from > end:
+            # It left between its last sighting and the next analysed frame: the middle of
+            # that interval is the unbiased estimate (the last sighting is early by half an
+            # analysis step on average, and a whole one at worst).
+            end += min(occ.absent_from - end, _END_SPAN_MAX_MS) // 2
+        end = max(end, occ.start_ms)
         if not censored:  # an outage hid the vehicle; it did not leave
             self._ended.append((occ.zone.key, occ.anchor, end, 1.5 * occ.tol))
         if not censored:
