@@ -195,3 +195,30 @@ def test_a_basemap_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
     env = tmp_path / "bad.env"
     env.write_text("BAYWATCH_API_TILE_URL=javascript:alert(1)\n")
     one_line_error(["serve", "--config", str(env)], "BAYWATCH_API_TILE_URL", "http(s) URL")
+
+
+# -- second newcomer's list: numbers, output files, model runtimes, truth, partial runs --
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("detector:", "occupancy: {min_stationary_s: 1e308}\ndetector:", "occupancy.min_stationary_s"),
+        ("detector:", "occupancy: {grace_s: .inf}\ndetector:", "occupancy.grace_s"),
+        (
+            "detector:",
+            "occupancy: {stationary_tolerance_m: 1e300}\ndetector:",
+            "occupancy.stationary_tolerance_m",
+        ),
+        ("control_points:", "max_error_m: 1e308\n  control_points:", "calibration.max_error_m"),
+        ("[[0, 100], [140, 100]", "[[-1e308, 100], [140, 100]", "bays.0.pixels"),
+        ("frame_size: [768, 432]", "frame_size: [768, 99999999999]", "frame_size"),
+        ("{id: left-stalls,", "{id: left-stalls, max_stay: 1e308,", "bays.0.max_stay"),
+        ("{id: left-stalls,", "{id: left-stalls, min_stationary_s: 1e308,", "bays.0.min_stationary_s"),
+    ],
+)
+def test_site_numbers_out_of_range_name_the_field(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    site = _site_with(tmp_path, old, new)
+    one_line_error(["analyse", "--site", str(site), "-q"], str(site), field)

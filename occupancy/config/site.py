@@ -31,7 +31,16 @@ from occupancy.domain.records import LaneType, VehicleType, stable_id
 
 # NaN or infinity in a coordinate would pass every comparison and break the geometry later.
 Coordinate = Annotated[float, Field(allow_inf_nan=False)]
-Pixel = tuple[Coordinate, Coordinate]
+# A pixel may lie a little outside the frame (a bay's corner hidden by the edge), not 1e308 off.
+PixelCoordinate = Annotated[float, Field(allow_inf_nan=False, ge=-100_000, le=100_000)]
+Pixel = tuple[PixelCoordinate, PixelCoordinate]
+
+# Upper bounds of the site's numbers: far beyond any real camera, low enough that a typo
+# (1e308 s) is refused by name instead of overflowing a millisecond clock later on.
+MAX_DURATION_S = 86_400.0  # a day: no stop needs longer to count, no gap longer to bridge
+MAX_DISTANCE_M = 100.0  # a calibration error or a jitter tolerance above this is no calibration
+MAX_STAY_MIN = 1_440.0  # a day, in minutes (Paris delivery bays: 30)
+MAX_FRAME_SIDE = 16_384  # pixels: wider than any camera sensor
 LonLat = tuple[Coordinate, Coordinate]
 
 DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
@@ -61,7 +70,9 @@ class SourceSpec(_Strict):
     uri: str | None = Field(
         None, description="video file, frame folder, rtsp/http URL or webcam index"
     )
-    fps: float | None = Field(None, gt=0, le=240, description="frame rate of a folder of frames")
+    fps: float | None = Field(
+        None, gt=0, le=240, allow_inf_nan=False, description="frame rate of a folder of frames"
+    )
     start_time: AwareDatetime | None = Field(
         None,
         description="wall-clock time of the first frame of recorded footage (ISO 8601, with offset)",
@@ -94,7 +105,11 @@ class Calibration(_Strict):
 
     control_points: list[ControlPoint] = Field(min_length=4)
     max_error_m: float = Field(
-        1.0, gt=0, description="largest accepted reprojection error of a control point, metres"
+        1.0,
+        gt=0,
+        le=MAX_DISTANCE_M,
+        allow_inf_nan=False,
+        description="largest accepted reprojection error of a control point, metres",
     )
 
 
@@ -108,7 +123,7 @@ class DetectorSpec(_Strict):
     model: str | None = Field(
         None, description="weights for this camera; else BAYWATCH_MODEL, else yolo11n.pt"
     )
-    confidence: float = Field(0.25, gt=0, lt=1)
+    confidence: float = Field(0.25, gt=0, lt=1, allow_inf_nan=False)
     imgsz: int = Field(
         640, ge=160, le=1920, description="inference size; exported models fix their own"
     )
@@ -122,14 +137,26 @@ class DetectorSpec(_Strict):
 class OccupancySpec(_Strict):
     """How tracks become sessions."""
 
-    min_stationary_s: float = Field(10.0, gt=0, description="stationary time before a stop counts")
+    min_stationary_s: float = Field(
+        10.0,
+        gt=0,
+        le=MAX_DURATION_S,
+        allow_inf_nan=False,
+        description="stationary time before a stop counts",
+    )
     grace_s: float = Field(
         5.0,
         ge=0,
+        le=MAX_DURATION_S,
+        allow_inf_nan=False,
         description="absence bridged (occlusions, missed detections) before a session ends",
     )
     stationary_tolerance_m: float = Field(
-        1.0, gt=0, description="ground movement still counted as stationary"
+        1.0,
+        gt=0,
+        le=MAX_DISTANCE_M,
+        allow_inf_nan=False,
+        description="ground movement still counted as stationary",
     )
 
 
@@ -163,7 +190,11 @@ class _ZoneBase(_Strict):
         None, description="GeoJSON Polygon, EPSG:4326 [lon, lat]"
     )
     min_stationary_s: float | None = Field(
-        None, gt=0, description="overrides occupancy.min_stationary_s"
+        None,
+        gt=0,
+        le=MAX_DURATION_S,
+        allow_inf_nan=False,
+        description="overrides occupancy.min_stationary_s",
     )
 
     @model_validator(mode="after")
@@ -189,7 +220,9 @@ class Bay(_ZoneBase):
     curb_zone_id: str | None = Field(
         None, description="CDS UUID; derived from camera and id if absent"
     )
-    max_stay: float | None = Field(30, gt=0, description="minutes (Paris: 30)")
+    max_stay: float | None = Field(
+        30, gt=0, le=MAX_STAY_MIN, allow_inf_nan=False, description="minutes (Paris: 30)"
+    )
     vehicle_types: list[VehicleType] | None = Field(
         None, description="vehicle types allowed; absent = any"
     )
@@ -214,7 +247,13 @@ class Site(_Strict):
     description: str | None = None
     timezone: str = "Europe/Paris"
     source: SourceSpec = Field(default_factory=SourceSpec)
-    frame_size: tuple[int, int] | None = Field(
+    frame_size: (
+        tuple[
+            Annotated[int, Field(ge=1, le=MAX_FRAME_SIDE)],
+            Annotated[int, Field(ge=1, le=MAX_FRAME_SIDE)],
+        ]
+        | None
+    ) = Field(
         None,
         description="[width, height] the pixel coordinates refer to; checked against the footage",
     )
