@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from baywatch.console import (
+    check_output_file,
     console,
     err_console,
     fail,
@@ -184,7 +185,9 @@ def analyse_command(
     ] = DEFAULT_ANALYSIS_FPS,
     annotate: Annotated[
         Path | None,
-        typer.Option(help="write a review video (people blurred); nothing is written otherwise"),
+        typer.Option(
+            help="write a review video (people blurred) to this .mp4/.m4v/.mov/.avi/.mkv file, checked before the run starts; nothing is written otherwise"
+        ),
     ] = None,
     start: Annotated[
         datetime | None,
@@ -240,6 +243,11 @@ def analyse_command(
     """Analyse footage of one camera into occupancy sessions and CDS events."""
     if not site.exists():
         fail(f"{site}: site file not found (give it with --site)")
+    if annotate is not None and backend is Backend.LOCAL and len(sources or []) <= 1:
+        # Checked before the run starts: a writer failing mid-run would leave it interrupted.
+        from occupancy.runtime.review import VIDEO_SUFFIXES
+
+        check_output_file(annotate, "--annotate", VIDEO_SUFFIXES, "the review video")
     if backend is Backend.RAY:
         _analyse_on_ray(
             sources or [],

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo
@@ -39,6 +40,32 @@ def fail(message: str, code: int = 2) -> NoReturn:
     # The message is text, not markup: "[lat, lon]" in a message must print as written.
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def check_output_file(path: Path, option: str, suffixes: Collection[str], what: str) -> None:
+    """Before any work starts: ``path`` (given with ``option``) must be a file name ending in
+    one of ``suffixes`` (lower case, with the dot), in a folder that exists and can be
+    written; otherwise :func:`fail` with one line saying which. An existing file is left
+    as it is (opened for appending, not truncated); a probe file is removed again.
+    """
+    if path.is_dir():
+        fail(
+            f"{option} {path}: is a folder; give a file name, e.g. {path / ('out' + next(iter(suffixes)))}"
+        )
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        found = f"'{path.suffix}'" if path.suffix else "no extension"
+        fail(f"{option} {path}: {what} must end in {', '.join(suffixes)} ({found} given)")
+    if not path.parent.is_dir():
+        fail(f"{option} {path}: folder {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("ab" if existed else "xb"):
+            pass
+    except OSError as exc:
+        fail(f"{option} {path}: cannot write here ({exc.strerror or exc})")
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def _term(_sig: int, _frame: FrameType | None) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from baywatch.console import console, fail
+from baywatch.console import check_output_file, console, fail
 from occupancy.domain.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -133,7 +133,10 @@ def evaluate_command(
     fps: Annotated[float, typer.Option(min=0.05, max=60, help="analysed frames per second")] = 2.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     plot: Annotated[
-        Path | None, typer.Option(help="also draw true and found sessions on a timeline (PNG)")
+        Path | None,
+        typer.Option(
+            help="also draw true and found sessions on a timeline (.png; or .svg, .pdf, any format matplotlib writes), checked before the analysis"
+        ),
     ] = None,
     schema: Annotated[
         bool, typer.Option("--truth-schema", help="print the truth file's JSON schema and exit")
@@ -147,6 +150,10 @@ def evaluate_command(
         fail("give a TRUTH file (see --truth-schema for its format)")
     if not site.exists():
         fail(f"{site}: site file not found (give it with --site)")
+    if plot is not None:  # before the analysis, which can take minutes
+        from occupancy.evaluation.plot import picture_suffixes
+
+        check_output_file(plot, "--plot", picture_suffixes(), "the picture")
     try:
         site_obj = site_mod.load_site(site)
         truth_obj = truth_mod.load_truth(truth)

@@ -203,7 +203,11 @@ def test_a_basemap_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "field"),
     [
-        ("detector:", "occupancy: {min_stationary_s: 1e308}\ndetector:", "occupancy.min_stationary_s"),
+        (
+            "detector:",
+            "occupancy: {min_stationary_s: 1e308}\ndetector:",
+            "occupancy.min_stationary_s",
+        ),
         ("detector:", "occupancy: {grace_s: .inf}\ndetector:", "occupancy.grace_s"),
         (
             "detector:",
@@ -214,7 +218,11 @@ def test_a_basemap_url_that_is_not_http_is_refused(tmp_path: Path) -> None:
         ("[[0, 100], [140, 100]", "[[-1e308, 100], [140, 100]", "bays.0.pixels"),
         ("frame_size: [768, 432]", "frame_size: [768, 99999999999]", "frame_size"),
         ("{id: left-stalls,", "{id: left-stalls, max_stay: 1e308,", "bays.0.max_stay"),
-        ("{id: left-stalls,", "{id: left-stalls, min_stationary_s: 1e308,", "bays.0.min_stationary_s"),
+        (
+            "{id: left-stalls,",
+            "{id: left-stalls, min_stationary_s: 1e308,",
+            "bays.0.min_stationary_s",
+        ),
     ],
 )
 def test_site_numbers_out_of_range_name_the_field(
@@ -222,3 +230,43 @@ def test_site_numbers_out_of_range_name_the_field(
 ) -> None:
     site = _site_with(tmp_path, old, new)
     one_line_error(["analyse", "--site", str(site), "-q"], str(site), field)
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("rev.txt", "must end in .mp4"),
+        ("rev", "no extension"),
+        ("folder", "is a folder"),
+        ("missing/rev.mp4", "does not exist"),
+        ("/proc/rev.mp4", "cannot write here"),
+    ],
+)
+def test_annotate_target_is_checked_before_the_run(tmp_path: Path, name: str, needle: str) -> None:
+    (tmp_path / "folder").mkdir()
+    # An absolute name replaces tmp_path; /proc refuses new files even to root.
+    target = tmp_path / name
+    db = tmp_path / "a.db"
+    args = ["analyse", "--site", str(SITE), "--annotate", str(target), "--db", f"sqlite:///{db}"]
+    one_line_error([*args, "-q"], "--annotate", needle)
+    assert not db.exists()  # refused before any run was opened
+    assert not (tmp_path / "rev.txt").exists() and not Path("/proc/rev.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("plot.txt", "'.txt' given"),
+        ("folder", "is a folder"),
+        ("missing/plot.png", "does not exist"),
+        ("/proc/plot.png", "cannot write here"),
+    ],
+)
+def test_evaluate_plot_target_is_checked_first(tmp_path: Path, name: str, needle: str) -> None:
+    (tmp_path / "folder").mkdir()
+    truth = ROOT / "sample_videos" / "truth" / "intel-aisle.json"
+    one_line_error(
+        ["evaluate", str(truth), "--site", str(SITE), "--plot", str(tmp_path / name)],
+        "--plot",
+        needle,
+    )

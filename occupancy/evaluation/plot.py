@@ -8,6 +8,15 @@ from pathlib import Path
 from occupancy.evaluation.evaluate import Report, Span
 
 
+def picture_suffixes() -> tuple[str, ...]:
+    """The file extensions (``.png`` first, lower case with the dot) matplotlib can save a
+    figure as, e.g. ``.png``, ``.svg``, ``.pdf``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    kinds = sorted(FigureCanvasAgg.get_supported_filetypes())
+    return (".png", *(f".{k}" for k in kinds if k != "png"))
+
+
 def timeline_png(report: Report, path: str | Path, title: str) -> Path:
     """Draw the evaluation timeline (one row per zone: true and found sessions, misses and
     false detections marked) as a PNG at ``path``; returns it.

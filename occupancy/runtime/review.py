@@ -18,6 +18,10 @@ from occupancy.observe.machine import OccupancyMachine
 from occupancy.observe.zones import Zone
 from vision.types import Detections, Frame, Image
 
+# Containers OpenCV's FFmpeg writer accepts the "mp4v" codec in (checked with OpenCV 5.0:
+# .webm and anything else fail to open, which would only show once the analysis has begun).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
+
 # BGR colours per zone state.
 STATE_COLOURS = {
     ZoneViewState.FREE: (80, 200, 80),
