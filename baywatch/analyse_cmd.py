@@ -80,9 +80,9 @@ def run_analysis(
         watch=None if exact else [z.pixels for z in zones],
         frame_timeout_s=get_settings().live_frame_timeout_s,
     )
-    store = store_mod.Store(db or get_settings().db)
-    if detector is None:
+    if detector is None:  # before the store: a model that cannot load leaves no database
         detector = Detector.for_site(site, model, device=device)
+    store = store_mod.Store(db or get_settings().db)
     observer = None
     if annotate is not None:
         observer = ReviewWriter(annotate, fps, zones)

@@ -270,3 +270,29 @@ def test_evaluate_plot_target_is_checked_first(tmp_path: Path, name: str, needle
         "--plot",
         needle,
     )
+
+
+TFLITE = ROOT / ".." / "shared" / "models" / "yolov8n_int8.tflite"
+
+
+@pytest.mark.skipif(not TFLITE.exists(), reason="../shared/models/yolov8n_int8.tflite absent")
+def test_model_whose_runtime_is_not_installed(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        pytest.skip("ai_edge_litert is installed here: the model loads")
+    one_line_error(
+        [
+            "analyse",
+            "--site",
+            str(SITE),
+            "--model",
+            str(TFLITE),
+            "--db",
+            f"sqlite:///{tmp_path / 'a.db'}",
+            "-q",
+        ],
+        ".tflite models need the Python package 'ai-edge-litert'",
+        "pip install ai-edge-litert",
+    )
+    assert not (tmp_path / "a.db").exists()

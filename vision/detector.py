@@ -99,6 +99,34 @@ MODEL_SUFFIXES = frozenset(
 )
 
 
+# Import name -> the pip package that provides it, for the runtimes ultralytics imports only
+# when it first runs an exported model (ultralytics.nn.autobackend).
+RUNTIME_PACKAGES = {
+    "ai_edge_litert": "ai-edge-litert",
+    "tflite_runtime": "tflite-runtime",
+    "tensorflow": "tensorflow",
+    "onnxruntime": "onnxruntime",
+    "tensorrt": "tensorrt",
+    "coremltools": "coremltools",
+    "MNN": "MNN",
+    "openvino": "openvino",
+    "paddle": "paddlepaddle",
+    "ncnn": "ncnn",
+}
+
+
+def missing_runtime(model: str, exc: ModuleNotFoundError) -> ModelNotFoundError:
+    """The one-line error for an exported ``model`` whose runtime module is not installed."""
+    module = (exc.name or "").split(".")[0] or str(exc)
+    package = RUNTIME_PACKAGES.get(module, module.replace("_", "-"))
+    kind = Path(model).suffix or "this"
+    return ModelNotFoundError(
+        f"model {model!r}: {kind} models need the Python package {package!r} (module "
+        f"{module!r}), which is not installed: pip install {package}, or use a .pt or "
+        "OpenVINO (*_openvino_model) model"
+    )
+
+
 def resolve_model(explicit: str | None, site_model: str | None, env_default: str) -> str:
     """The weights to load: the explicit option, else the site's ``detector.model``, else
     ``env_default`` (``BAYWATCH_MODEL``); the first one that is set wins.
@@ -171,6 +199,19 @@ class Detector:
             if is_openvino_model(model):
                 self.runner = OpenVinoRunner(model)
         self._model = loaded
+        try:
+            self._init_classes(model, vehicle_classes)
+            self.confidence = confidence
+            self.imgsz = imgsz
+            self._pack: _Pack | None = None
+            if loaded is None and warm_up:
+                # The first inference imports and compiles lazily (seconds); pay it here, not
+                # mid-run.
+                self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
+        except ModuleNotFoundError as exc:  # an exported model's runtime, imported late
+            raise missing_runtime(model, exc) from None
+
+    def _init_classes(self, model: str, vehicle_classes: Iterable[str]) -> None:
         if self.runner is not None and self.runner.names:
             # The class names come with the IR: ultralytics' YOLO object is not needed (asking
             # it for names would compile a second copy of the model, a second of start-up).
@@ -187,12 +228,6 @@ class Detector:
         self.vehicle_ids = sorted(by_name[n] for n in wanted)
         self.person_id = by_name.get(PERSON)
         self.class_ids = self.vehicle_ids + ([self.person_id] if self.person_id is not None else [])
-        self.confidence = confidence
-        self.imgsz = imgsz
-        self._pack: _Pack | None = None
-        if loaded is None and warm_up:
-            # The first inference imports and compiles lazily (seconds); pay it here, not mid-run.
-            self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
 
     @classmethod
     def for_site(
