@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from baywatch.console import check_output_file, console, fail
+from baywatch.console import check_output_file, console, err_console, fail
 from occupancy.domain.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -36,9 +36,14 @@ def _found(
     db: str | None,
     run: str | None,
     fps: float,
-) -> tuple[list[evaluate_mod.Span], str]:
+) -> tuple[list[evaluate_mod.Span], evaluate_mod.Coverage]:
     if db is not None:
-        return evaluate_mod.spans_from_store(store_mod.Store(db), site, run)
+        stored = store_mod.Store(db)
+        try:
+            spans, run_id = evaluate_mod.spans_from_store(stored, site, run)
+            return spans, _coverage(stored, run_id)
+        finally:
+            stored.close()
     from baywatch.analyse_cmd import run_analysis
 
     with tempfile.TemporaryDirectory(prefix="baywatch-eval-") as tmp:
@@ -56,9 +61,17 @@ def _found(
         )
         store = store_mod.Store(url)
         try:
-            return evaluate_mod.spans_from_store(store, site, result.run_id)
+            spans, run_id = evaluate_mod.spans_from_store(store, site, result.run_id)
+            return spans, _coverage(store, run_id)
         finally:
             store.close()
+
+
+def _coverage(store: store_mod.Store, run_id: str) -> evaluate_mod.Coverage:
+    record = store.get_run(run_id)
+    if record is None:  # spans_from_store found it a moment ago
+        raise truth_mod.TruthError(f"--run: no run {run_id!r} in this database")
+    return evaluate_mod.coverage(record)
 
 
 def _pct(x: float | None) -> str:
@@ -122,7 +135,9 @@ def evaluate_command(
     ),
     db: Annotated[
         str | None,
-        typer.Option(help="read sessions a run stored in this database instead of analysing"),
+        typer.Option(
+            help="read sessions a run stored in this database instead of analysing; an incomplete run is scored on the footage it analysed, with a notice"
+        ),
     ] = None,
     run: Annotated[
         str | None, typer.Option(help="run id in --db; default the camera's latest run")
@@ -142,7 +157,13 @@ def evaluate_command(
         bool, typer.Option("--truth-schema", help="print the truth file's JSON schema and exit")
     ] = False,
 ) -> None:
-    """Accuracy of the sessions baywatch finds, against a truth file."""
+    """Accuracy of the sessions baywatch finds, against a truth file.
+
+    With --db, a run that did not complete (interrupted, failed, still running) is
+    evaluated on the footage it analysed only (truth cut at its last analysed frame), with
+    a notice naming its status and that span; a truth much longer than a complete run's
+    footage is refused.
+    """
     if schema:
         typer.echo(json.dumps(truth_mod.truth_json_schema(), indent=2))
         return
@@ -158,7 +179,8 @@ def evaluate_command(
         site_obj = site_mod.load_site(site)
         truth_obj = truth_mod.load_truth(truth)
         evaluate_mod.check_against_site(truth_obj, site_obj, str(truth))
-        found, run_id = _found(site_obj, site, source, db, run, fps)
+        found, cov = _found(site_obj, site, source, db, run, fps)
+        evaluate_mod.check_coverage(truth_obj, cov, str(truth))
     except (
         truth_mod.TruthError,
         site_mod.SiteError,
@@ -169,6 +191,18 @@ def evaluate_command(
         fail(str(exc))
     except ValueError as exc:  # e.g. detector classes the model does not have
         fail(str(exc))
+    run_id = cov.run_id
+    full_s = truth_obj.duration_s
+    if not cov.complete:
+        # Seconds the run never analysed are not misses: evaluate the span it covered.
+        truth_obj, found = evaluate_mod.clip_to(truth_obj, found, cov.covered_s)
+        err_console.print(
+            f"[yellow]incomplete run:[/] run {run_id[:8]} is {cov.status}: it analysed "
+            f"{cov.covered_s:.1f} s of footage ({cov.frames} frames); evaluated on those "
+            f"{truth_obj.duration_s:.1f} s of the truth's {full_s:g} s only. Run the same "
+            "analyse command again to complete it.",
+            highlight=False,
+        )
     report = evaluate_mod.evaluate(truth_obj, found, iou_min=iou)
     if plot is not None:
         from occupancy.evaluation.plot import timeline_png
@@ -180,7 +214,15 @@ def evaluate_command(
     if as_json:
         typer.echo(
             json.dumps(
-                {"camera_id": site_obj.camera_id, "run_id": run_id, **report.as_dict()}, indent=2
+                {
+                    "camera_id": site_obj.camera_id,
+                    "run_id": run_id,
+                    "run_status": cov.status,
+                    "footage_analysed_s": cov.covered_s,
+                    "truth_duration_s": full_s,
+                    **report.as_dict(),
+                },
+                indent=2,
             )
         )
         return

@@ -296,3 +296,117 @@ def test_model_whose_runtime_is_not_installed(tmp_path: Path) -> None:
         "pip install ai-edge-litert",
     )
     assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('"duration_s": 30.16', '"duration_s": 5e9', "duration_s"),
+        ('"duration_s": 30.16', '"duration_s": Infinity', "duration_s"),
+    ],
+)
+def test_truth_duration_beyond_a_week_is_refused(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    truth = tmp_path / "truth.json"
+    text = (ROOT / "sample_videos" / "truth" / "intel-aisle.json").read_text()
+    assert old in text
+    truth.write_text(text.replace(old, new))
+    one_line_error(
+        ["evaluate", str(truth), "--site", str(SITE), "--db", f"sqlite:///{tmp_path / 'a.db'}"],
+        str(truth),
+        field,
+    )
+
+
+@pytest.fixture(scope="module")
+def interrupted_scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """A composed busy kerb (30 s, exact truth) whose analysis was interrupted (as by
+    Ctrl-C) after 24 analysed frames, 12 s of footage at 2 fps: (site, truth, db URL)."""
+    from occupancy.config.site import load_site
+    from occupancy.evaluation.scenes import compose_scene, kerb_spec
+    from occupancy.runtime.analysis import analyse
+    from occupancy.storage.store import Store
+    from vision.detector import Detector
+
+    tmp = tmp_path_factory.mktemp("interrupted")
+    scene = compose_scene(kerb_spec("busy", 30.0), tmp, seed=0)
+    site = load_site(scene.site_path)
+    url = f"sqlite:///{tmp / 'part.db'}"
+    store = Store(url)
+
+    def stop_at_24(done: int, total: int | None) -> None:
+        if done >= 24:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyse(
+            str(scene.video_path),
+            site,
+            store,
+            detector=Detector.for_site(site, None),
+            analysis_fps=2.0,
+            progress=stop_at_24,
+        )
+    store.close()
+    return scene.site_path, scene.truth_path, url
+
+
+@needs_footage
+def test_evaluate_an_interrupted_run_says_so_and_scores_its_span(
+    interrupted_scene: tuple[Path, Path, str],
+) -> None:
+    import json
+
+    site, truth, url = interrupted_scene
+    r = runner.invoke(app, ["evaluate", str(truth), "--site", str(site), "--db", url, "--json"])
+    assert r.exit_code == 0, r.output
+    assert "incomplete run" in r.stderr and "interrupted" in r.stderr, r.stderr
+    report = json.loads(r.stdout)
+    assert report["run_status"] == "interrupted"
+    assert report["truth_duration_s"] == pytest.approx(30.0, abs=0.5)
+    # Scored on the footage the run analysed (24 frames at 2 fps: 11.5 s), not on 30 s.
+    assert report["duration_s"] == pytest.approx(report["footage_analysed_s"])
+    assert 9.0 <= report["duration_s"] <= 12.5
+    sessions = json.loads(truth.read_text())["sessions"]
+    assert report["sessions"]["true"] == sum(s["start_s"] < report["duration_s"] for s in sessions)
+
+
+def test_clip_to_cuts_truth_and_found_sessions_at_the_analysed_span() -> None:
+    from occupancy.evaluation.evaluate import Span, clip_to, evaluate
+    from occupancy.evaluation.truth import parse_truth
+
+    truth = parse_truth(
+        {
+            "duration_s": 600,
+            "bays": ["b"],
+            "sessions": [
+                {"bay": "b", "start_s": 10, "end_s": 50, "kind": "park"},
+                {"bay": "b", "start_s": 60, "end_s": 200, "kind": "park"},
+                {"bay": "b", "start_s": 300, "end_s": 400, "kind": "park"},
+            ],
+        },
+        Path("t.json"),
+    )
+    found = [Span("b", "park", 11, 49), Span("b", "park", 61, 65.5, open_end=True)]
+    whole = evaluate(truth, found)
+    assert whole.n_true == 3 and whole.recall == pytest.approx(1 / 3)  # 535 s never analysed
+    cut, spans = clip_to(truth, found, 65.5)
+    assert cut.duration_s == 65.5 and [(t.start_s, t.end_s) for t in cut.sessions] == [
+        (10, 50),
+        (60, 65.5),
+    ]
+    part = evaluate(cut, spans)
+    assert (part.n_true, part.n_matched, part.f1) == (2, 2, 1.0)
+
+
+def test_truth_far_longer_than_a_complete_runs_footage_is_refused() -> None:
+    from occupancy.evaluation.evaluate import Coverage, check_coverage
+    from occupancy.evaluation.truth import TruthError, parse_truth
+
+    truth = parse_truth({"duration_s": 600, "bays": ["b"]}, Path("t.json"))
+    check_coverage(truth, Coverage("r" * 32, "complete", 599.5, 1199), "t.json")  # one frame short
+    with pytest.raises(TruthError, match=r"t.json: duration_s: 600 s is longer .* \(30.0 s\)"):
+        check_coverage(truth, Coverage("r" * 32, "complete", 30.0, 60), "t.json")
+    with pytest.raises(TruthError, match="is interrupted and analysed no footage"):
+        check_coverage(truth, Coverage("r" * 32, "interrupted", 0.0, 0), "t.json")

@@ -19,22 +19,28 @@ A found session still in progress when the analysis ended (right-censored) ends
 at the last analysed frame, up to one analysis period before the footage ends;
 it is taken to last to the end of the footage, as a truth session of a vehicle
 still there does.
+
+A run that did not complete (interrupted, failed, still running) covered only the
+footage up to its last analysed frame: :func:`coverage` says how much, and
+:func:`clip_to` cuts the truth and the found sessions to that span, so seconds
+nobody analysed are not counted as misses.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sqlalchemy import select
 
 from occupancy.config.site import Site
+from occupancy.domain.states import RunStatus
 from occupancy.evaluation.truth import Truth, TruthError
 from occupancy.storage.schema import runs
-from occupancy.storage.store import Store
+from occupancy.storage.store import RunRecord, Store
 
 DEFAULT_IOU = 0.5
 
@@ -305,3 +311,73 @@ def spans_from_store(store: Store, site: Site, run_id: str | None) -> tuple[list
                 )
             )
     return spans, run_id
+
+
+# A complete run ends at its last analysed frame, up to one analysis period (and any
+# trailing frames the decoder drops) before the footage does: a truth longer than the run
+# by more than this is for other footage (or a typo), not a rounding of the same.
+DURATION_SLACK_S = 10.0
+DURATION_SLACK_SHARE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How much footage a stored run analysed: its ``status`` (``RunStatus`` value),
+    ``covered_s`` (seconds from the first to the last analysed frame) and ``frames``
+    (frames analysed)."""
+
+    run_id: str
+    status: str
+    covered_s: float
+    frames: int
+
+    @property
+    def complete(self) -> bool:
+        """True when the run read its source to the end."""
+        return self.status == RunStatus.COMPLETE
+
+
+def coverage(run: RunRecord) -> Coverage:
+    """The footage ``run`` covered (0 s when it stored no frame)."""
+    end, start = run.footage_end_ms, run.footage_start_ms
+    covered = 0.0 if end is None or start is None else max(0.0, (end - start) / 1000)
+    return Coverage(run.run_id, str(run.status), covered, run.frames_analysed or 0)
+
+
+def check_coverage(truth: Truth, cov: Coverage, truth_path: str) -> None:
+    """``TruthError`` (one line naming the file and field) when the truth's ``duration_s`` is
+    far longer than the footage a complete run covered, or when an incomplete run covered
+    nothing to evaluate."""
+    if cov.complete:
+        slack = max(DURATION_SLACK_S, DURATION_SLACK_SHARE * cov.covered_s)
+        if cov.covered_s > 0 and truth.duration_s > cov.covered_s + slack:
+            raise TruthError(
+                f"{truth_path}: duration_s: {truth.duration_s:g} s is longer than the footage "
+                f"run {cov.run_id[:8]} analysed ({cov.covered_s:.1f} s): is it the truth of "
+                "this footage?"
+            )
+    elif cov.covered_s <= 0:
+        raise TruthError(
+            f"run {cov.run_id[:8]} is {cov.status} and analysed no footage: nothing to "
+            "evaluate; complete it by running the same analyse command again"
+        )
+
+
+def clip_to(truth: Truth, found: Sequence[Span], span_s: float) -> tuple[Truth, list[Span]]:
+    """``truth`` and ``found`` cut to the first ``span_s`` seconds of footage: sessions that
+    start later are dropped, longer ones end at ``span_s`` (a found one marked open-ended,
+    as at the end of footage)."""
+    if span_s >= truth.duration_s:
+        return truth, list(found)
+    sessions = [
+        t.model_copy(update={"end_s": min(t.end_s, span_s)})
+        for t in truth.sessions
+        if t.start_s < span_s
+    ]
+    cut = truth.model_copy(update={"duration_s": span_s, "sessions": sessions})
+    spans = [
+        replace(f, end_s=min(f.end_s, span_s), open_end=f.open_end or f.end_s >= span_s)
+        for f in found
+        if f.start_s < span_s
+    ]
+    return cut, spans

@@ -31,6 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from occupancy.config.documents import read_document, validate_document
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
+# Longest footage a truth file may describe: a week. Evaluation holds a per-second array per
+# zone, so a typo (5e9 s) must be refused here, not found as a 37 GiB allocation.
+MAX_DURATION_S = 7 * 86_400.0
 
 
 class TruthError(ValueError):
@@ -46,8 +49,17 @@ class TruthSession(_Strict):
 
     bay: str | None = Field(None, pattern=_ID, description="bay id (for kind park)")
     lane: str | None = Field(None, pattern=_ID, description="lane zone id (for kind double_park)")
-    start_s: float = Field(ge=0, description="when the vehicle came to rest, s from footage start")
-    end_s: float = Field(description="when it started to leave, s from footage start")
+    start_s: float = Field(
+        ge=0,
+        le=MAX_DURATION_S,
+        allow_inf_nan=False,
+        description="when the vehicle came to rest, s from footage start",
+    )
+    end_s: float = Field(
+        le=MAX_DURATION_S,
+        allow_inf_nan=False,
+        description="when it started to leave, s from footage start",
+    )
     kind: Literal["park", "double_park"]
     note: str | None = Field(None, description="free text, e.g. which vehicle")
 
@@ -73,7 +85,9 @@ class Truth(_Strict):
     """What happened in front of one camera during one piece of footage."""
 
     camera_id: str | None = Field(None, description="the site's camera_id, checked if given")
-    duration_s: float = Field(gt=0, description="footage length in seconds")
+    duration_s: float = Field(
+        gt=0, le=MAX_DURATION_S, allow_inf_nan=False, description="footage length in seconds"
+    )
     bays: list[str] = Field(default_factory=list, description="bay ids evaluated")
     lane_zones: list[str] = Field(default_factory=list, description="lane zone ids evaluated")
     sessions: list[TruthSession] = Field(default_factory=list)
