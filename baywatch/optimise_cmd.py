@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from baywatch.console import err_console, fail
+from baywatch.files import check_input_file, check_output_folder
 from optimiser import walking
 from optimiser.errors import OptimiserInputError
 from optimiser.inputs import Budget, Costs, Rules
@@ -85,6 +86,23 @@ def _guard(run: Callable[[], T]) -> T:
         fail(str(request_error(exc)))
     except OptimiserInputError as exc:
         fail(str(exc))
+
+
+# What each file option must hold: text formats are sniffed (a photo given as --shops is
+# named, not a UnicodeDecodeError); binary ones (Parquet, OSM PBF) are only checked readable.
+_TEXT = {"shops": "GeoJSON", "candidates": "GeoJSON", "demand": "GeoJSON or CSV"}
+_OPTION = {"streets_pbf": "--streets"}
+
+
+def _check_files(out: Path, **files: Path | None) -> None:
+    """One ``error:`` line, before any work, for an input file that is missing, unreadable
+    or not text where text is due, and for an --out folder that cannot be made or written.
+    A file given is always checked, even where the run would not read it."""
+    for name, path in files.items():
+        if path is not None:
+            option = _OPTION.get(name, "--" + name.replace("_", "-"))
+            check_input_file(path, option, text=_TEXT.get(name))
+    check_output_folder(out, "--out")
 
 
 def _sources(**kw: Any) -> Sources:
@@ -179,6 +197,17 @@ def placement(
 ) -> None:
     """Where bays should be: add, remove, move and enforce proposals with expected effects."""
 
+    _check_files(
+        out,
+        shops=shops,
+        bays=bays,
+        demand=demand,
+        sessions=sessions,
+        zones=zones,
+        candidates=candidates,
+        streets_pbf=streets,
+    )
+
     def go() -> None:
         from optimiser.runners import placement as run_placement
 
@@ -261,6 +290,16 @@ def timeslots(
     out: Out = Path("out/optimiser"),
 ) -> None:
     """Which of the city's delivery regimes each bay should have, per day type."""
+
+    _check_files(
+        out,
+        shops=shops,
+        bays=bays,
+        demand=demand,
+        sessions=sessions,
+        zones=zones,
+        streets_pbf=streets,
+    )
 
     def go() -> None:
         from optimiser.runners import timeslots as run_timeslots

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from baywatch.console import fail
+from baywatch.files import check_input_file
 from occupancy.config.settings import Settings, describe_error, get_settings
 
 if TYPE_CHECKING:  # the store pulls pandas/SQLAlchemy: import it only when a command runs
@@ -30,6 +31,8 @@ def _settings(db: str | None, env_file: Path | None) -> Settings:
 
     if env_file is not None and not env_file.is_file():
         fail(f"settings file {env_file} does not exist")
+    if env_file is not None:  # readable .env text, or one line naming the file
+        check_input_file(env_file, "--config", text=".env settings")
     try:
         base = Settings(_env_file=env_file) if env_file is not None else get_settings()
     except (ValidationError, SettingsError) as exc:

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from baywatch.console import fail
+from baywatch.files import check_input_file, check_output_file, check_output_folder
 from occupancy.config.settings import get_settings
 from occupancy.domain.lazy import lazy_import
 from occupancy.domain.states import COMMS_EVENTS
@@ -211,9 +212,22 @@ def import_bays(
             "--area", help="GeoJSON polygon the inventory covers; bays outside are rejected"
         ),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="store nothing and exit 2 if any record is rejected (default: skip)"
+        ),
+    ] = False,
     db: DbOpt = None,
 ) -> None:
-    """Import a city's delivery-bay inventory; bad records are listed and skipped."""
+    """Import a city's delivery-bay inventory; bad records are listed and skipped.
+
+    Each rejected record is printed with its line (or feature) number, field and value, and
+    is not stored; the other bays are. A bay is an independent record: one typo in a city's
+    9,000-row file should not keep the 8,999 good bays off the map, and nothing wrong is
+    stored. With --strict, any rejected record stores nothing and exits 2 (for pipelines
+    that must take a file whole or not at all).
+    """
     if fmt not in bays_mod.FORMATS:
         fail(f"unknown --format {fmt!r}; choose one of {', '.join(bays_mod.FORMATS)}")
     try:
@@ -225,6 +239,9 @@ def import_bays(
     if not res.zones:
         first = f" (first: {res.rejected[0]})" if res.rejected else ""
         fail(f"{file}: no valid bay{first}")
+    if strict and res.rejected:
+        more = f" (and {len(res.rejected) - 1:,} more)" if len(res.rejected) > 1 else ""
+        fail(f"{file}: {res.rejected[0]}{more}; nothing stored (--strict)")
     store = _store(db)
     store.upsert_zones(res.zones)
     console.print(
@@ -303,7 +320,7 @@ def stats_cmd(
     ] = None,
     area_id: Annotated[str | None, typer.Option(help="id column of --areas")] = None,
     h3_res: Annotated[int, typer.Option("--h3-res", min=0, max=15)] = 9,
-    limit: Annotated[int, typer.Option(help="rows shown by the table format")] = 25,
+    limit: Annotated[int, typer.Option(min=1, help="rows shown by the table format")] = 25,
     tz: TzOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -313,6 +330,10 @@ def stats_cmd(
         fail(f"--format {fmt} needs --output FILE")
     if fmt == OutFormat.cds_aggregates and by != By.bay:
         fail("--format cds-aggregates is per bay (CDS zone): use --by bay")
+    if output is not None:
+        check_output_file(output, "--output")
+    if areas is not None:
+        check_input_file(areas, "--areas")
     store = _store(db, must_exist=True)  # reading: a mistyped path is an error
     zones, sessions, start, end, offline = _load(store, period, zone_tz)
     prov = stats.provenance(sessions)
@@ -470,6 +491,11 @@ def report_cmd(
     from occupancy.statistics.report import build_report, write_report
 
     zone_tz = _tz(tz)
+    check_output_file(output, "--output")
+    if figures_dir is not None:
+        check_output_folder(figures_dir, "--figures-dir")
+    if areas is not None:
+        check_input_file(areas, "--areas")
     store = _store(db, must_exist=True)  # reading: a mistyped path is an error
     zones, sessions, start, end, offline = _load(store, period, zone_tz)
     try:

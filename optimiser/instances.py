@@ -112,10 +112,17 @@ def shop_demand(path: Path, boundary: shapely.Geometry) -> Demand:
     """
     if not path.is_file():
         raise OptimiserInputError(f"{path}: file not found")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        features = data["features"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError too
+        raise OptimiserInputError(f"{path}: not a GeoJSON FeatureCollection ({exc})") from exc
     ids, pts, daily, labels = [], [], [], []
-    for n, f in enumerate(data["features"]):
-        lon, lat = f["geometry"]["coordinates"][:2]
+    for n, f in enumerate(features):
+        try:
+            lon, lat = f["geometry"]["coordinates"][:2]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OptimiserInputError(f"{path}: feature {n} has no point geometry") from exc
         if not boundary.contains(shapely.Point(lon, lat)):
             continue
         p = f["properties"]

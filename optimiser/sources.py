@@ -125,9 +125,24 @@ def _from_db(
     start, end = period_bounds(src.db or "", src.area, parse_period(src.period, tz))
     progress(f"reading area {src.area} from the database")
     inputs = read_area(src.db or "", src.area, start, end, tz=tz)
+    # No stop stored (observed or simulated) and no camera watching: the period says nothing
+    # about this area. Zero stops seen by a running camera are data; this is its absence.
+    unseen = inputs.sessions.empty and not any(h > 0 for h in inputs.camera_hours.values())
+    if unseen and not candidates:
+        raise OptimiserInputError(
+            f"area {src.area}: no data in the period {src.period or 'all'}: no session"
+            " (observed or simulated) and no camera hour; nothing to schedule, nothing stored"
+        )
     area = area_demand(inputs, rules, tz=tz, shops=src.shops)
     sites = area.sites
     notes = list(area.notes)
+    if unseen:
+        notes.insert(
+            0,
+            f"NOTHING OBSERVED in the period {src.period or 'all'}: no session (observed or"
+            " simulated) and no camera hour in this area; every proposal rests on estimated"
+            " demand only",
+        )
     new_bay = for_rules(inputs.sessions, rules)
     bays = sites
     bay_of = session_bays(inputs)

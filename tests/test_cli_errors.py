@@ -410,3 +410,85 @@ def test_truth_far_longer_than_a_complete_runs_footage_is_refused() -> None:
         check_coverage(truth, Coverage("r" * 32, "complete", 30.0, 60), "t.json")
     with pytest.raises(TruthError, match="is interrupted and analysed no footage"):
         check_coverage(truth, Coverage("r" * 32, "interrupted", 0.0, 0), "t.json")
+
+
+# -- a newcomer's second run: files the commands write or read, one line each --
+
+
+def _stats_db(tmp_path: Path) -> str:
+    from tests.stats.test_stats_cli import CEREMA
+
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    (tmp_path / "bays.csv").write_text(CEREMA, encoding="utf-8")
+    r = runner.invoke(app, ["import-bays", str(tmp_path / "bays.csv"), "--db", db])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["simulate", "--db", db, "--days", "2", "--start", "2025-06-02"])
+    assert r.exit_code == 0, r.output
+    return db
+
+
+def test_output_files_are_checked_before_any_work(tmp_path: Path) -> None:
+    db = _stats_db(tmp_path)
+    for fmt in ("geojson", "geoparquet", "csv", "cds-sessions", "cds-aggregates"):
+        one_line_error(
+            ["stats", "--db", db, "--format", fmt, "-o", "/proc/x.out"],
+            "--output /proc/x.out",
+            "cannot write in /proc",
+        )
+        one_line_error(
+            ["stats", "--db", db, "--format", fmt, "-o", str(tmp_path / "no" / "x.out")],
+            "cannot write: folder",
+        )
+        one_line_error(["stats", "--db", db, "--format", fmt, "-o", str(tmp_path)], "is a folder")
+    one_line_error(["report", "--db", db, "-o", "/proc/r.html"], "--output /proc/r.html")
+    one_line_error(
+        ["report", "--db", db, "--figures-dir", str(tmp_path / "bays.csv" / "figs")],
+        "--figures-dir",
+        "is a file, not a folder",
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_binary_file_given_as_settings_is_named(tmp_path: Path) -> None:
+    photo = tmp_path / "still.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)))
+    one_line_error(["serve", "--config", str(photo)], "--config", "still.jpg", "not a .env")
+
+
+def test_a_table_limit_below_one_is_refused(tmp_path: Path) -> None:
+    db = _stats_db(tmp_path)
+    r = runner.invoke(app, ["stats", "--db", db, "--limit", "-5"])
+    assert (
+        r.exit_code == 2
+        and "--limit" in r.output
+        and ">= 1" in r.output.replace("greater than or equal to", ">=")
+    ), r.output
+    assert "more rows" not in r.output
+
+
+MIXLEN = """ID,LONGITUDE,LATITUDE,LONGUEUR,LARGEUR,TEMPORALITE_OSM,COMMUNE,CODE_POSTAL
+b1,2.3601,48.8601,1000,200,Mo-Sa 07:00-20:00,Paris,75003
+b2,2.3622,48.8612,-5,200,,Paris,75003
+b3,2.3643,48.8623,800,200,Mo-Fr 08:00-12:00,Paris,75004
+"""
+
+
+def test_a_bound_broken_names_line_field_and_value(tmp_path: Path) -> None:
+    """A CEREMA length below 0 (a bound with no upper one): the row is listed by line,
+    field and value and left out, the others stored; --strict stores nothing."""
+    f = tmp_path / "mixlen.csv"
+    f.write_text(MIXLEN, encoding="utf-8")
+    strict = f"sqlite:///{tmp_path / 'strict.db'}"
+    one_line_error(
+        ["import-bays", str(f), "--strict", "--db", strict],
+        "mixlen.csv: line 3: LONGUEUR '-5': must be 0 or more",
+        "nothing stored (--strict)",
+    )
+    assert not (tmp_path / "strict.db").exists()
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    r = runner.invoke(app, ["import-bays", str(f), "--db", db])
+    assert r.exit_code == 0, r.output
+    assert "imported 2 bays" in r.output and "rejected 1" in r.output
+    assert "rejected: line 3: LONGUEUR '-5': must be 0 or more" in r.output
+    r = runner.invoke(app, ["demo-inventory", "--inventory", str(f), "--days", "1", "--db", db])
+    assert r.exit_code == 0 and "2 bays (1 rejected)" in r.output, r.output

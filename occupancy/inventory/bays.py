@@ -125,8 +125,11 @@ def number(value: Any, what: str, *, lo: float | None = None, hi: float | None =
         raise RecordError(f"{what} is not a number: {value!r}") from None
     if not np.isfinite(v):
         raise RecordError(f"{what} is not a number: {value!r}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise RecordError(f"{what} {v:g} outside [{lo:g}, {hi:g}]")
+    # Either bound may be absent: name the one broken (a length has only ``lo=0``).
+    if lo is not None and v < lo:
+        raise RecordError(f"{what} {value!r}: must be {lo:g} or more")
+    if hi is not None and v > hi:
+        raise RecordError(f"{what} {value!r}: must be {hi:g} or less")
     return v
 
 

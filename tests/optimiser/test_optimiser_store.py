@@ -216,7 +216,7 @@ def test_cli_from_the_database_stores_explained_proposals(
             "--time-limit-s", "5", "--out", str(tmp_path / "out"),
         ],
     )  # fmt: skip
-    assert res.exit_code == 2 and "none.pbf: file not found" in res.output
+    assert res.exit_code == 2 and "none.pbf: no such file" in res.output
     res = CliRunner().invoke(
         app,
         [
@@ -436,3 +436,69 @@ def test_public_holidays_are_sunday_hours() -> None:
     assert list(grid.hour[:3]) == [0, 1, 2]
     # A country with no calendar keeps the weekday.
     assert list(_grid(start, end, "Europe/Paris", "ZZ").day_type[::24]) == [0, 0, 0]
+
+
+def _one_line(res: object, *needles: str) -> str:
+    out = res.output  # type: ignore[attr-defined]
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, out  # type: ignore[attr-defined]
+    assert lines[0].startswith("error: ") and "Traceback" not in out
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def test_a_period_with_no_data_stores_no_run(db: str, shops: Path, tmp_path: Path) -> None:
+    """April: no session, observed or simulated, and no camera hour in area A. The time
+    slots refuse (an empty run would supersede the planners' proposals); placement runs on
+    declared shops and says first that nothing was observed."""
+    from baywatch.cli import app
+    from occupancy.storage.proposals import list_proposals
+
+    quiet = "2026-04-01/2026-04-02"
+    out = str(tmp_path / "out")
+    res = CliRunner().invoke(
+        app, ["optimise", "timeslots", "--db", db, "--area", "A", "--period", quiet, "--out", out]
+    )
+    _one_line(res, "no data in the period 2026-04-01/2026-04-02", "nothing stored")
+    store = Store(db)
+    assert list_proposals(store) == []
+    store.close()
+    res = CliRunner().invoke(
+        app,
+        [
+            "optimise", "placement", "--db", db, "--area", "A", "--period", quiet,
+            "--shops", str(shops), "--time-limit-s", "5", "--no-store", "--out", out,
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "note: NOTHING OBSERVED in the period 2026-04-01/2026-04-02" in res.output
+
+
+def test_file_options_are_checked_before_the_run(db: str, tmp_path: Path) -> None:
+    from baywatch.cli import app
+
+    photo = tmp_path / "still.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)))
+    args = ["--db", db, "--area", "A", "--period", "2026-03-02/2026-03-03"]
+    for kind in ("placement", "timeslots"):
+        cmd = ["optimise", kind, *args, "--out", str(tmp_path / "out")]
+        missing = tmp_path / "nonexist.geojson"
+        # Named although the run needs no shops (the camera and simulator cover the area).
+        _one_line(
+            CliRunner().invoke(app, [*cmd, "--shops", str(missing)]),
+            f"--shops {missing}: no such file",
+        )
+        _one_line(
+            CliRunner().invoke(app, [*cmd, "--shops", str(photo)]), "still.jpg: not a GeoJSON file"
+        )
+        _one_line(
+            CliRunner().invoke(app, [*cmd, "--streets", str(tmp_path)]), "--streets", "not a file"
+        )
+        for out, why in (
+            (Path("/proc/xx"), "cannot write in /proc"),
+            (photo / "sub", "still.jpg is a file, not a folder"),
+        ):
+            res = CliRunner().invoke(app, ["optimise", kind, *args, "--out", str(out)])
+            _one_line(res, f"--out {out}", why)
+    assert not (tmp_path / "out").exists()
