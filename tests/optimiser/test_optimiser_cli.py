@@ -151,7 +151,10 @@ def test_timeslots_cli_keeps_permanent_bays_unless_allowed(
     ("args", "message"),
     [
         (["--max-changes", "-1"], "max_changes"),
-        (["--demand", "/nonexistent/demand.geojson"], "file not found"),
+        (
+            ["--demand", "/nonexistent/demand.geojson"],
+            "--demand /nonexistent/demand.geojson: no such file",
+        ),
         (["--walk-limit-m", "1"], "no candidate within reach"),
     ],
 )
