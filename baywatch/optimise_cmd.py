@@ -94,14 +94,25 @@ _TEXT = {"shops": "GeoJSON", "candidates": "GeoJSON", "demand": "GeoJSON or CSV"
 _OPTION = {"streets_pbf": "--streets"}
 
 
-def _check_files(out: Path, **files: Path | None) -> None:
+# Read from files only: with --db the database's bays and sessions are used instead.
+_FILES_ONLY = ("bays", "demand", "sessions", "zones")
+
+
+def _check_files(out: Path, db: str | None, **files: Path | None) -> None:
     """One ``error:`` line, before any work, for an input file that is missing, unreadable
-    or not text where text is due, and for an --out folder that cannot be made or written.
-    A file given is always checked, even where the run would not read it."""
+    or not text where text is due, for a file option that --db would leave unread, and for
+    an --out folder that cannot be made or written. A file given is always checked, even
+    where the run would not read it."""
     for name, path in files.items():
-        if path is not None:
-            option = _OPTION.get(name, "--" + name.replace("_", "-"))
-            check_input_file(path, option, text=_TEXT.get(name))
+        if path is None:
+            continue
+        option = _OPTION.get(name, "--" + name.replace("_", "-"))
+        if db is not None and name in _FILES_ONLY:
+            fail(f"{option} {path}: not read with --db (the database's bays and sessions are)")
+        text = _TEXT.get(name)
+        if name in ("sessions", "zones") and path.suffix.lower() != ".parquet":
+            text = "CSV"
+        check_input_file(path, option, text=text)
     check_output_folder(out, "--out")
 
 
@@ -199,6 +210,7 @@ def placement(
 
     _check_files(
         out,
+        db,
         shops=shops,
         bays=bays,
         demand=demand,
@@ -293,6 +305,7 @@ def timeslots(
 
     _check_files(
         out,
+        db,
         shops=shops,
         bays=bays,
         demand=demand,

@@ -501,4 +501,10 @@ def test_file_options_are_checked_before_the_run(db: str, tmp_path: Path) -> Non
         ):
             res = CliRunner().invoke(app, ["optimise", kind, *args, "--out", str(out)])
             _one_line(res, f"--out {out}", why)
+        # A file option the database run would not read is refused, not ignored.
+        _one_line(
+            CliRunner().invoke(app, [*cmd, "--sessions", str(photo)]),
+            "--sessions",
+            "not read with --db",
+        )
     assert not (tmp_path / "out").exists()
