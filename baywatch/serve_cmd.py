@@ -161,9 +161,9 @@ def demo_inventory(
     from occupancy.inventory.bays import InventoryError
     from occupancy.runtime.demo import seed_inventory_demo
 
-    store = _store(_settings(db, None))
-    if not inventory.exists():
+    if not inventory.exists():  # before the store: a typo makes no empty database
         fail(f"{inventory}: no such inventory file")
+    store = _store(_settings(db, None))
     try:
         s = seed_inventory_demo(store, inventory, fmt=fmt, days=days, seed=seed)
     except InventoryError as exc:

@@ -492,3 +492,9 @@ def test_a_bound_broken_names_line_field_and_value(tmp_path: Path) -> None:
     assert "rejected: line 3: LONGUEUR '-5': must be 0 or more" in r.output
     r = runner.invoke(app, ["demo-inventory", "--inventory", str(f), "--days", "1", "--db", db])
     assert r.exit_code == 0 and "2 bays (1 rejected)" in r.output, r.output
+    typo = f"sqlite:///{tmp_path / 'typo.db'}"
+    missing = tmp_path / "nb3.csv"
+    one_line_error(
+        ["demo-inventory", "--inventory", str(missing), "--db", typo], "no such inventory file"
+    )
+    assert not (tmp_path / "typo.db").exists()
