@@ -15,14 +15,14 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec
+from typing import TYPE_CHECKING, Annotated, NamedTuple, ParamSpec
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from baywatch.console import fail
+from baywatch.console import err_console, fail
 from baywatch.files import check_input_file, check_output_file, check_output_folder
 from occupancy.config.settings import get_settings
 from occupancy.domain.lazy import lazy_import
@@ -125,31 +125,78 @@ def observed_span(sessions: pd.DataFrame, runs: pd.DataFrame) -> tuple[int | Non
     return min(starts), max(ends)
 
 
-def _load(
-    store: store_mod.Store, period: str, tz: str
-) -> tuple[pd.DataFrame, pd.DataFrame, int, int, pd.DataFrame]:
+class Source(StrEnum):
+    """Which sessions statistics are drawn from: never observed and simulated together."""
+
+    auto = "auto"
+    observed = "observed"
+    simulated = "simulated"
+
+
+SourceOpt = Annotated[
+    Source,
+    typer.Option(
+        "--source",
+        help="observed | simulated | auto (observed when anything was observed, else "
+        "simulated); the two are never mixed",
+    ),
+]
+
+
+class Loaded(NamedTuple):
+    """What statistics are computed from: bays, one source's sessions, the period (epoch
+    ms), the unobserved intervals and the label of every figure."""
+
+    zones: pd.DataFrame
+    sessions: pd.DataFrame
+    start: int
+    end: int
+    offline: pd.DataFrame
+    prov: str  # the data_source_type of every figure drawn from ``sessions``
+
+
+def _load(store: store_mod.Store, period: str, tz: str, source: Source = Source.auto) -> Loaded:
     zones = store.zones_frame()
     if zones.empty:
         fail("no bays in the database: run 'baywatch import-bays FILE' first")
     wanted = _period(period, tz)
-    sessions = store.sessions_frame()
     runs = store.runs_frame()
+    picked = stats.select_source(store.sessions_frame(), str(source), camera_runs=len(runs))
+    sessions = picked.sessions
+    simulated = picked.source == stats.SIMULATED
+    if simulated:
+        # The simulator covers its own days: cameras' runs and comms do not bound it.
+        runs = runs.iloc[0:0]
+    if picked.left_out:
+        other = "observed" if simulated else "simulated"
+        err_console.print(  # stderr: stdout may be a CSV
+            f"{picked.left_out:,} {other} session(s) left out: observed and simulated "
+            f"figures are never mixed (--source {other} shows them)",
+            highlight=False,
+        )
     first, last = observed_span(sessions, runs)
     if first is None and wanted.start_ms is None:
+        if picked.left_out:
+            fail(f"no {picked.source} session and no camera run in the database")
         fail(
             "nothing observed in the database: no session and no camera run (analyse "
             "footage with 'baywatch analyse', or run 'baywatch simulate')"
         )
     start, end = wanted.resolve(first, last)
     # Bays nothing ever observed (no camera, no session of any source): unobserved, not 0.
-    unsourced = stats.unsourced_intervals(zones, sessions, start, end, tz=tz)
+    unsourced = stats.unsourced_intervals(
+        zones.assign(device_id=None) if simulated else zones, sessions, start, end, tz=tz
+    )
     sessions = sessions[(sessions["end_ms"] > start) & (sessions["start_ms"] < end)]
-    events = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS], end_ms=end)
-    # Hours a camera did not watch (no run's footage, comms lost) are unobserved, not 0.
-    offline = stats.unwatched_intervals(events, runs, start, end, tz=tz)
-    if len(unsourced):
-        offline = pd.concat([offline, unsourced], ignore_index=True)
-    return zones, sessions, start, end, offline
+    if simulated:
+        offline = unsourced
+    else:
+        events = store.events_frame(event_types=[str(e) for e in COMMS_EVENTS], end_ms=end)
+        # Hours a camera did not watch (no run's footage, comms lost) are unobserved, not 0.
+        offline = stats.unwatched_intervals(events, runs, start, end, tz=tz)
+        if len(unsourced):
+            offline = pd.concat([offline, unsourced], ignore_index=True)
+    return Loaded(zones, sessions, start, end, offline, picked.label)
 
 
 def _banner(prov: str) -> None:
@@ -321,6 +368,7 @@ def stats_cmd(
     area_id: Annotated[str | None, typer.Option(help="id column of --areas")] = None,
     h3_res: Annotated[int, typer.Option("--h3-res", min=0, max=15)] = 9,
     limit: Annotated[int, typer.Option(min=1, help="rows shown by the table format")] = 25,
+    source: SourceOpt = Source.auto,
     tz: TzOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -335,10 +383,7 @@ def stats_cmd(
     if areas is not None:
         check_input_file(areas, "--areas")
     store = _store(db, must_exist=True)  # reading: a mistyped path is an error
-    zones, sessions, start, end, offline = _load(store, period, zone_tz)
-    prov = stats.provenance(sessions)
-    if prov == "none" and not store.runs_frame().empty:
-        prov = "camera"  # cameras ran and saw no stop: their zeros are observations
+    zones, sessions, start, end, offline, prov = _load(store, period, zone_tz, source)
 
     if fmt == OutFormat.cds_sessions:
         out = exports.cds_sessions(sessions, zones)
@@ -484,6 +529,7 @@ def report_cmd(
         Path | None, typer.Option("--figures-dir", help="also save the pictures as PNG files")
     ] = None,
     title: Annotated[str, typer.Option()] = "Delivery bay occupancy",
+    source: SourceOpt = Source.auto,
     tz: TzOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -497,7 +543,7 @@ def report_cmd(
     if areas is not None:
         check_input_file(areas, "--areas")
     store = _store(db, must_exist=True)  # reading: a mistyped path is an error
-    zones, sessions, start, end, offline = _load(store, period, zone_tz)
+    zones, sessions, start, end, offline, _prov = _load(store, period, zone_tz, source)
     try:
         polys = spatial.read_polygons(areas) if areas else None
     except spatial.SpatialError as exc:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -885,3 +885,51 @@ def unwatched_intervals(
         offline_intervals(comms_events, t1),
         unobserved_intervals(runs, t0, t1, now_ms=now_ms),
     )
+
+
+# -- keeping observed and simulated apart ------------------------------------------------
+
+SIMULATED = "simulated"
+# What ``select_source`` accepts: observed (every source but the simulator), simulated, or
+# auto (observed when anything was observed, else simulated).
+SOURCES = ("auto", "observed", "simulated")
+
+
+class SourceSelection(NamedTuple):
+    """The sessions of one kind of source and how to label them.
+
+    ``source`` is "observed" or "simulated"; ``label`` is the ``data_source_type`` every
+    figure drawn from ``sessions`` carries ("camera", "simulated", ... or "none");
+    ``left_out`` counts the sessions of the other kind, which are not in ``sessions``.
+    """
+
+    sessions: pd.DataFrame
+    source: str
+    label: str
+    left_out: int
+
+
+def select_source(sessions: pd.DataFrame, source: str, *, camera_runs: int) -> SourceSelection:
+    """Observed or simulated sessions, never both (README: "Observed and simulated numbers
+    are never mixed"): one figure drawn from both would pass simulated stops for observed
+    ones and dilute or inflate every rate.
+
+    ``source`` is one of ``SOURCES``; "auto" picks observed when there is any observed
+    session or any camera run (``camera_runs`` > 0: cameras that ran and saw no stop
+    observed zeros), else simulated. Raises ``StatsError`` for another ``source``.
+    """
+    if source not in SOURCES:
+        raise StatsError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    if "data_source_type" in sessions:
+        sim = sessions["data_source_type"].astype(str).to_numpy() == SIMULATED
+    else:
+        sim = np.zeros(len(sessions), dtype=bool)
+    if source == "auto":
+        only_sim = camera_runs == 0 and len(sim) > 0 and bool(sim.all())
+        source = SIMULATED if only_sim else "observed"
+    keep = sim if source == SIMULATED else ~sim
+    chosen = sessions[keep]
+    label = provenance(chosen)
+    if label == "none":
+        label = SIMULATED if source == SIMULATED else ("camera" if camera_runs > 0 else "none")
+    return SourceSelection(chosen, source, label, int((~keep).sum()))

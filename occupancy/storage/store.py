@@ -14,6 +14,11 @@ A running attempt holds a lease on its run (``runs.lease_until_ms``, renewed by 
 refused (``RunBusyError``). An attempt whose lease lapsed (a crashed process) can be
 taken over; from then on it writes nothing and deletes nothing, so cleanup never
 removes a newer attempt's rows.
+
+A new attempt never shrinks what earlier attempts cover: their rows stay until an
+attempt completes, so the run's ``footage_end_ms`` (the footage the camera watched, which
+statistics count as observed hours) only grows until then, and a complete attempt's
+status stands while a later attempt runs or after it stops early (``COMPLETE_KEY``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ColumnElement,
     Engine,
     Table,
+    case,
     create_engine,
     delete,
     event,
@@ -67,6 +74,20 @@ class StoreError(RuntimeError):
 
 class RunBusyError(StoreError):
     """Another attempt holds this run's lease (it is running now); one line names it."""
+
+
+# The key, in a running or stopped attempt's ``settings``, of the complete attempt whose
+# rows still stand ({"attempt", "frames_analysed", "footage_end_ms"}): an attempt that stops
+# early leaves the run complete, with that attempt's figures (re-running a finished analysis
+# and pressing Ctrl-C must not turn its observed hours into unobserved ones).
+COMPLETE_KEY = "complete_attempt"
+
+
+def _furthest(end_ms: int | None) -> ColumnElement[Any]:
+    """The run's stored footage end or ``end_ms``, whichever is later (NULL counts as none)."""
+    if end_ms is None:
+        return runs.c.footage_end_ms
+    return case((runs.c.footage_end_ms > end_ms, runs.c.footage_end_ms), else_=end_ms)
 
 
 # How long a running attempt holds its run without renewing it. Analyses renew it with
@@ -275,9 +296,14 @@ class Store:
             with self.engine.begin() as conn:
                 prev = (
                     conn.execute(
-                        select(runs.c.attempt, runs.c.status, runs.c.lease_until_ms).where(
-                            runs.c.run_id == run_id
-                        )
+                        select(
+                            runs.c.attempt,
+                            runs.c.status,
+                            runs.c.lease_until_ms,
+                            runs.c.footage_end_ms,
+                            runs.c.frames_analysed,
+                            runs.c.settings,
+                        ).where(runs.c.run_id == run_id)
                     )
                     .mappings()
                     .first()
@@ -297,6 +323,19 @@ class Store:
                     )
                 attempt = int(prev["attempt"]) + 1
                 row["attempt"] = attempt
+                # Earlier attempts' rows stay until this one completes: so does their coverage.
+                row["footage_end_ms"] = prev["footage_end_ms"]
+                before = dict(prev["settings"] or {})
+                standing = before.pop(COMPLETE_KEY, None)
+                if standing is None and prev["status"] == RunStatus.COMPLETE:
+                    standing = {
+                        "attempt": int(prev["attempt"]),
+                        "frames_analysed": prev["frames_analysed"],
+                        "footage_end_ms": prev["footage_end_ms"],
+                        "settings": before,
+                    }
+                if standing is not None:
+                    row["settings"] = {**settings, COMPLETE_KEY: standing}
                 done = conn.execute(
                     update(runs)
                     .where(runs.c.run_id == run_id, runs.c.attempt == prev["attempt"])
@@ -339,24 +378,53 @@ class Store:
         """Close an attempt; a complete one drops rows only earlier attempts produced.
 
         An attempt that no longer holds its run (another took it over after its lease
-        lapsed) changes nothing: the newer attempt's rows and record are left alone.
+        lapsed) changes nothing: the newer attempt's rows and record are left alone. An
+        attempt that did not complete shrinks nothing: the run keeps the furthest footage
+        end stored, and if a complete attempt's rows still stand (``COMPLETE_KEY``), the
+        run stays complete with that attempt's frame count, and ``error`` says this
+        attempt stopped.
         """
+        complete = RunStatus(status) is RunStatus.COMPLETE
         with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    select(runs.c.settings).where(
+                        runs.c.run_id == run_id, runs.c.attempt == attempt
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return
+            settings = dict(row["settings"] or {})
+            standing = settings.pop(COMPLETE_KEY, None)
+            values: dict[str, Any] = {
+                "status": status,
+                "footage_end_ms": footage_end_ms if complete else _furthest(footage_end_ms),
+                "frames_analysed": frames_analysed,
+                "error": error,
+                "finished_ms": now_ms(),
+                "lease_until_ms": None,
+            }
+            if complete:
+                values["settings"] = settings  # its own rows now stand
+            elif standing is not None:
+                values["status"] = RunStatus.COMPLETE
+                values["frames_analysed"] = standing.get("frames_analysed")
+                values["error"] = (
+                    f"attempt {attempt} {RunStatus(status)}"
+                    + (f" ({error})" if error else "")
+                    + f"; the complete attempt {standing.get('attempt')}'s results stand"
+                )
             owned = conn.execute(
                 update(runs)
                 .where(runs.c.run_id == run_id, runs.c.attempt == attempt)
-                .values(
-                    status=status,
-                    footage_end_ms=footage_end_ms,
-                    frames_analysed=frames_analysed,
-                    error=error,
-                    finished_ms=now_ms(),
-                    lease_until_ms=None,
-                )
+                .values(**values)
             )
             if owned.rowcount != 1:
                 return
-            if RunStatus(status) is RunStatus.COMPLETE:
+            if complete:
                 for table in (events, sessions):
                     conn.execute(
                         delete(table).where(table.c.run_id == run_id, table.c.attempt < attempt)
@@ -391,7 +459,7 @@ class Store:
                     update(runs)
                     .where(mine)
                     .values(
-                        footage_end_ms=end_ms,
+                        footage_end_ms=_furthest(end_ms),
                         frames_analysed=frames,
                         lease_until_ms=now_ms() + round(self.lease_s * 1000),
                     )
