@@ -18,6 +18,7 @@ opened through ``api.sources.FootagePolicy`` (uploads, media roots, allowed URLs
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -80,6 +81,21 @@ def _job(r: Mapping[str, Any]) -> Job:
     )
 
 
+# An absolute POSIX path not inside a URL: "/" not after a word character, ":" or "/".
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])/[^\s'\"(),;]+")
+
+
+def public_error(exc: BaseException, opened: str, source: str) -> str:
+    """A failed job's error as its submitter sees it: ``Type: message`` without any
+    server file-system path. The file the job opened (``opened``: an upload's or a
+    download's place in the data folder) is named by the job's ``source``
+    (``upload:<id>``, the URL); any other absolute path becomes ``<server path>``."""
+    text = f"{type(exc).__name__}: {exc}"
+    if opened != source and opened:
+        text = text.replace(opened, source)
+    return _SERVER_PATH.sub("<server path>", text)
+
+
 def pipeline_runner(
     source: str, site: Mapping[str, Any], store: Store, progress: Progress
 ) -> Mapping[str, Any]:
@@ -90,6 +106,8 @@ def pipeline_runner(
     from vision.detector import Detector
 
     parsed = parse_site(dict(site), Path("<job site>"))
+    if parsed.detector.model is not None:  # a job stored before the API refused it
+        raise ValueError("site.detector.model: not accepted from a client")
     detector = Detector.for_site(parsed)
 
     def on_progress(done: int, total: int | None) -> None:
@@ -315,7 +333,7 @@ class JobQueue:
             log.exception("job %s failed", job.job_id)
             values: dict[str, Any] = {
                 "status": JobStatus.FAILED,
-                "error": f"{type(exc).__name__}: {exc}",
+                "error": public_error(exc, source, job.source),
             }
         else:
             values = {"status": JobStatus.DONE, "progress": 1.0, "result": dict(result)}

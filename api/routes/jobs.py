@@ -13,6 +13,7 @@ from api.jobs import Job
 from api.keys import Scope
 from api.params import bad_request
 from api.security import require
+from api.site_policy import SiteRefused, check_client_site
 from api.sources import SourceRefused
 from api.state import ApiState, get_state
 from occupancy.domain.states import JobStatus
@@ -105,7 +106,11 @@ async def upload_footage(request: Request, state: ApiState = Depends(get_state))
 
 @router.post("", status_code=202, response_model=JobOut)
 def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
-    """Queue footage for analysis; poll ``GET /jobs/{job_id}`` for progress."""
+    """Queue footage for analysis; poll ``GET /jobs/{job_id}`` for progress.
+
+    400 naming the field for a bad ``source`` or site, and for a site naming a path:
+    ``detector.model`` is never accepted, ``source.uri`` only under the footage policy
+    (``api.site_policy``)."""
     from occupancy.config.site import SiteError, parse_site
 
     policy = state.jobs.footage
@@ -117,8 +122,8 @@ def submit_job(job: JobIn, state: ApiState = Depends(get_state)) -> JobOut:
         raise bad_request(str(exc)) from None
 
     try:
-        parse_site(job.site, Path("site"))
-    except SiteError as exc:
+        check_client_site(parse_site(job.site, Path("site")), policy)
+    except (SiteError, SiteRefused) as exc:
         raise bad_request(str(exc)) from None
     return _out(state.jobs.submit(source, job.site))
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from api.keys import Scope
 from api.params import bad_request
 from api.security import require
+from api.site_policy import SiteRefused, check_client_site
 from api.state import ApiState, get_state
 from occupancy.config.site import Calibration, ControlPoint, Site, SiteError
 
@@ -274,14 +275,17 @@ def validate_site(
     state: ApiState = Depends(get_state),
 ) -> SiteOut:
     """Validate a site document with the CLI's ``Site`` model and zone compilation;
-    400 with one line naming the field when it is wrong."""
+    400 with one line naming the field when it is wrong, or when it names a path the
+    server would open: ``detector.model`` never, ``source.uri`` only under the footage
+    policy of jobs (``api.site_policy``)."""
     from occupancy.config.site import parse_site
     from occupancy.observe.pipeline import prepare
 
     try:
         site = parse_site(body, Path("site"))
+        check_client_site(site, state.jobs.footage)
         proj, _zones = prepare(site)
-    except SiteError as exc:
+    except (SiteError, SiteRefused) as exc:
         raise bad_request(str(exc)) from None
     text = site_yaml(site)
     if save:
