@@ -288,10 +288,12 @@ def summarise(
     else:
         kinds = {sources.get(b.curb_zone_id) for b in covered} - {None}
         source = ("simulated" if kinds == {"simulated"} else "observed") if kinds else None
+    # A group no camera (or simulation) covered has no counts: unobserved is not 0.
+    counts: dict[str, int | None] = dict(totals) if covered else dict.fromkeys(COUNTS, None)
     return {
         "bays": len(members),
         "bays_with_stats": len(covered),
-        **totals,
+        **counts,
         "dwell_min_mean": round(dwell / totals["sessions"] / 60.0, 2)
         if totals["sessions"]
         else None,

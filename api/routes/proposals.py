@@ -185,7 +185,14 @@ def list_proposals(
     """Proposals as a GeoJSON FeatureCollection, newest run first. By default only the
     newest run of each area and kind: rerunning the optimiser supersedes a run's
     proposals instead of stacking them. Every feature names its run (``run``), and
-    ``runs`` lists the runs in the answer."""
+    ``runs`` lists the runs in the answer. An ``area`` that is neither a current curb
+    area nor the area of any stored proposal is a 404 naming it, as on ``/map/bays``."""
+    if (
+        area is not None
+        and area not in state.areas()
+        and not store_proposals.list_proposals(state.store, area_id=area, latest=False, limit=1)
+    ):
+        raise HTTPException(404, f"no area with id {area!r}")
     rows = store_proposals.list_proposals(
         state.store,
         status=status,

@@ -196,3 +196,18 @@ def test_a_recorded_runs_last_state_is_not_live_after_the_run_ended(seeded: Api)
     )
     seeded.state.follower.poll()
     assert c.get(f"/map/bays/{zid('b1')}").json()["state"] == "occupied"
+
+
+def test_activity_counts_of_unobserved_bays_are_null_not_zero(seeded: Api) -> None:
+    # b4 (no camera) and b5 (nothing at all): no observed count, so every count is null
+    # with the value, not 0; b2 (watched by cam-1, no stop) keeps its true 0.
+    window = {"start_ms": T0 - 60 * MIN, "end_ms": T0 + 24 * 60 * MIN, "data": "observed"}
+    act = _props(seeded.client.get("/map/activity", params=window).json())
+    counts = ("sessions", "double_parking", "overstays", "misuse")
+    for name in ("b4", "b5"):
+        assert act[zid(name)]["value"] is None and act[zid(name)]["stats_source"] is None
+        assert [act[zid(name)][k] for k in counts] == [None] * 4, act[zid(name)]
+    assert [act[zid("b2")][k] for k in counts] == [0] * 4
+    fc = seeded.client.get("/map/activity", params={**window, "group": "area"}).json()
+    south = next(f["properties"] for f in fc["features"] if f["properties"]["area_id"] == "a-south")
+    assert south["sessions"] is None and south["bays_with_stats"] == 0
