@@ -202,7 +202,9 @@ def calibrate(body: CalibrationIn, state: ApiState = Depends(get_state)) -> Cali
     from occupancy.observe.calibration import GroundProjection
 
     # Fit without the error ceiling so every point's error can be shown, then judge.
-    cal = Calibration(control_points=body.control_points, max_error_m=1e9)
+    # model_construct: the site model caps max_error_m (a typo guard for files); the
+    # points were validated as CalibrationIn.
+    cal = Calibration.model_construct(control_points=body.control_points, max_error_m=1e9)
     try:
         proj = GroundProjection.from_calibration(cal)
     except SiteError as exc:
