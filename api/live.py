@@ -17,7 +17,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -78,16 +78,21 @@ def _build_grid(
 # The API's read model of a bay is the stored record itself.
 Bay = CurbZoneRecord
 
+# Where a live state comes from: a camera's event or the simulator's.
+StateSource = Literal["observed", "simulated"]
+
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
     """A bay's state (``BayState``) since ``since_ms`` (ms since the epoch: the event that
-    set it; None for a bay never observed).
+    set it; None for a bay never observed) and where it comes from: ``state_source``
+    ``"observed"`` (a camera's event) or ``"simulated"`` (the simulator's).
     """
 
     curb_zone_id: str
     state: BayState
     since_ms: int | None
+    state_source: StateSource
 
 
 def bays_from_frame(df: pd.DataFrame) -> list[Bay]:
@@ -100,7 +105,7 @@ class LiveIndex:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._counts: dict[str, int] | None = None  # cached; None when state changed
+        self._counts: dict[str, dict[str, int]] | None = None  # cached; None when state changed
         self.bays: list[Bay] = []
         self.index: dict[str, int] = {}
         self.lon: npt.NDArray[np.float64] = np.zeros(0)
@@ -207,13 +212,14 @@ class LiveIndex:
         ended = self._ended.get(dev) if dev is not None else None
         if ended is not None and not self._park_sim[i]:
             # Recorded footage only and its runs have ended: no live observation.
-            return StateChange(b.curb_zone_id, BayState.UNKNOWN, ended)
+            return StateChange(b.curb_zone_id, BayState.UNKNOWN, ended, "observed")
         state = bay_state(park, None if comms is None else comms[1])
         if comms is not None and comms[1] is EventType.COMMS_LOST:
             since: int | None = comms[0]  # unknown since the camera dropped
         else:
             since = int(self._park_ms[i]) if park is not None else None
-        return StateChange(b.curb_zone_id, state, since)
+        source: StateSource = "simulated" if self._park_sim[i] else "observed"
+        return StateChange(b.curb_zone_id, state, since, source)
 
     def apply(self, rows: Iterable[Mapping[str, Any]]) -> list[StateChange]:
         """Apply event rows (any order, repeats allowed); return and announce changes."""
@@ -287,19 +293,21 @@ class LiveIndex:
             c = self._comms.get(device_id)
             return c is None or c[1] is not EventType.COMMS_LOST
 
-    def counts(self) -> dict[str, int]:
-        """How many bays are in each state: ``{'free': n, 'occupied': n, 'unknown': n}``.
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many bays are in each state, by where the state comes from:
+        ``{'observed': {'free': n, 'occupied': n, 'unknown': n}, 'simulated': {...}}``
+        (a simulated free bay is not an observed one, so they are never summed).
 
         Kept until the state changes: ``/health`` and every new stream's ``hello`` ask for
         it, and counting a city's 9,000 bays each time would hold the event loop.
         """
         with self._lock:
             if self._counts is None:
-                out = {s.value: 0 for s in BayState}
+                out = {src: {s.value: 0 for s in BayState} for src in ("observed", "simulated")}
                 for s in self.states():
-                    out[s.state.value] += 1
+                    out[s.state_source][s.state.value] += 1
                 self._counts = out
-            return dict(self._counts)
+            return {src: dict(n) for src, n in self._counts.items()}
 
     # -- queries ---------------------------------------------------------------------
 
@@ -379,7 +387,10 @@ class LiveIndex:
                     self.bays[idx[k]],
                     math.sqrt(float(d2[k])),
                     StateChange(
-                        self.bays[idx[k]].curb_zone_id, BayState.FREE, int(self._park_ms[idx[k]])
+                        self.bays[idx[k]].curb_zone_id,
+                        BayState.FREE,
+                        int(self._park_ms[idx[k]]),
+                        "simulated" if self._park_sim[idx[k]] else "observed",
                     ),
                 )
                 for k in order

@@ -167,7 +167,12 @@ def _sse(event: str, data: Any) -> bytes:
 
 
 def _change(c: StateChange) -> dict[str, Any]:
-    return {"curb_zone_id": c.curb_zone_id, "state": c.state.value, "since_ms": c.since_ms}
+    return {
+        "curb_zone_id": c.curb_zone_id,
+        "state": c.state.value,
+        "since_ms": c.since_ms,
+        "state_source": c.state_source,
+    }
 
 
 @router.get(
@@ -190,7 +195,9 @@ async def stream(
 ) -> Response:
     """Server-Sent Events: one ``state`` event per batch of bay state changes.
 
-    The first event, ``hello``, carries the counts of bays by state; comments are sent
+    The first event, ``hello``, carries the counts of bays by state, split by source
+    (``{"observed": {"free": n, ...}, "simulated": {...}}``); every ``state`` item has
+    ``state_source`` (``observed`` or ``simulated``); comments are sent
     every ``heartbeat_s`` so proxies keep the connection open. Streams are capped
     (settings ``api_max_streams*``: per API key, per anonymous address, in total) and
     each client may open ``api_stream_opens_per_s`` per second: past a cap the answer

@@ -163,12 +163,36 @@ def test_push_stream_delivers_state_changes(api: Api) -> None:
     deadline = time.monotonic() + 5
     while not any(line.startswith("event: hello") for line in got) and time.monotonic() < deadline:
         time.sleep(0.02)
-    api.ingest([event("park_start", "b3", T0)])
+    sim = {**event("park_start", "b4", T0, device="sim"), "data_source_type": "simulated"}
+    api.ingest([event("park_start", "b3", T0), sim])
     t.join(timeout=5)
     assert not t.is_alive()
     data = [json.loads(line[6:]) for line in got if line.startswith("data: ")]
-    assert data[0]["counts"] == {"free": 0, "occupied": 0, "unknown": 5}
-    assert data[1] == [{"curb_zone_id": zid("b3"), "state": "occupied", "since_ms": T0}]
+    nothing = {"free": 0, "occupied": 0, "unknown": 0}
+    assert data[0]["counts"] == {"observed": {**nothing, "unknown": 5}, "simulated": nothing}
+    # every state says where it comes from; a simulated stop is never counted as observed
+    assert sorted(data[1], key=lambda c: c["curb_zone_id"]) == sorted(
+        [
+            {
+                "curb_zone_id": zid("b3"),
+                "state": "occupied",
+                "since_ms": T0,
+                "state_source": "observed",
+            },
+            {
+                "curb_zone_id": zid("b4"),
+                "state": "occupied",
+                "since_ms": T0,
+                "state_source": "simulated",
+            },
+        ],
+        key=lambda c: c["curb_zone_id"],
+    )
+    states = api.client.get("/health").json()["states"]
+    assert states == {
+        "observed": {**nothing, "occupied": 1, "unknown": 3},
+        "simulated": {**nothing, "occupied": 1},
+    }
 
 
 def test_cors_is_configurable(tmp_path: Path) -> None:

@@ -38,7 +38,9 @@ def test_paris_inventory_with_simulated_statistics(tmp_path: Path) -> None:
         sources = {f["properties"]["stats_source"] for f in fc["features"]}
         assert sources <= {"simulated", None} and "simulated" in sources
         counts = c.get("/health").json()["states"]
-        assert counts["free"] + counts["occupied"] == summary.live_events
+        sim, obs = counts["simulated"], counts["observed"]
+        assert sim["free"] + sim["occupied"] == summary.live_events  # the demo is simulated
+        assert obs["free"] + obs["occupied"] == 0
         # Rue de Rivoli at Hôtel de Ville: free bays, nearest first, with a probability.
         r = c.get(
             "/availability/free",

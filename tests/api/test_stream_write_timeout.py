@@ -18,7 +18,10 @@ import pytest
 from api.live import BayState, StateChange
 from tests.api.test_limits import Served
 
-BATCH = [StateChange(f"zone-{i:05d}-" + "x" * 40, BayState.OCCUPIED, 10**12) for i in range(2000)]
+BATCH = [
+    StateChange(f"zone-{i:05d}-" + "x" * 40, BayState.OCCUPIED, 10**12, "observed")
+    for i in range(2000)
+]
 
 
 def _stalled_stream(s: Served) -> socket.socket:
