@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from occupancy.runtime.analysis import detect_ahead
-from occupancy.runtime.prefetch import prefetched
 from tests.conftest import MODEL, SAMPLES, needs_footage
 from vision.detector import Detector, DeviceError, check_device
 from vision.motion import MotionGate, region_mask
+from vision.prefetch import prefetched
 from vision.types import Frame, SourceGap
 
 CLASSES = ("car", "truck", "bus", "motorcycle")

@@ -156,6 +156,32 @@ def test_sparse_decoding_samples_the_same_instants(watch: list[np.ndarray]) -> N
     assert src.truncated is None
 
 
+@needs_footage
+def test_keyframes_decoded_ahead_give_the_same_frames_and_stop_with_the_consumer() -> None:
+    """The keyframe thread changes when keyframes are decoded, never what is emitted."""
+    import threading
+
+    watch = [np.array([[0, 100], [140, 100], [140, 330], [0, 330]], float)]
+
+    def frames(key_ahead: int) -> list[tuple[int, int, bytes]]:
+        src = open_source(str(CLIP), analysis_fps=2, start_ms=0, watch=watch)
+        assert isinstance(src, SparseVideoSource)
+        src.key_ahead = key_ahead
+        out = [(f.index, f.pos_ms, f.image.tobytes()) for f in src if isinstance(f, Frame)]
+        assert src.truncated is None
+        return out
+
+    serial, ahead = frames(0), frames(3)
+    assert len(serial) > 20
+    assert ahead == serial  # same frames, same instants, same pixels
+
+    src = open_source(str(CLIP), analysis_fps=2, start_ms=0, watch=watch)
+    it = iter(src)
+    next(it)
+    it.close()  # the consumer leaves after one frame: the keyframe thread must end too
+    assert not [t for t in threading.enumerate() if t.name == "keyframes-ahead"]
+
+
 def test_motion_gate_ignores_noise_and_sees_a_vehicle() -> None:
     rng = np.random.default_rng(1)
     base = rng.integers(60, 200, (360, 640, 3), dtype=np.uint8)

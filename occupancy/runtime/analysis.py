@@ -53,11 +53,12 @@ from occupancy.observe.pipeline import (
     resolve_start_ms,
 )
 from occupancy.observe.zones import Zone, zone_rows
-from occupancy.runtime.prefetch import DEFAULT_DEPTH, prefetched
 from occupancy.storage.store import LEASE_RENEW_S, Store
 from vision.detector import Detector
 from vision.motion import MotionGate, region_mask
+from vision.prefetch import DEFAULT_DEPTH, prefetched
 from vision.sources import FrameSource, LiveSource, SourceError, open_source
+from vision.sparse import SparseVideoSource
 from vision.tiling import Tiler
 from vision.tracker import VehicleTracker
 from vision.types import Detections, Frame, SourceGap, SourceLost
@@ -147,7 +148,8 @@ def analyse(
     By default video files are decoded sparsely and the detector is skipped on
     frames where nothing changed around the zones (``vision.motion``).
     ``prefetch``: frames of recorded footage decoded ahead in a thread while the
-    detector runs (default ``prefetch.DEFAULT_DEPTH``; 0: decode in this thread).
+    detector runs (default ``prefetch.DEFAULT_DEPTH``; 0: decode in this thread,
+    the sparse source's keyframes too).
     A live source is never read ahead: its frames must be the newest.
     ``tile``: on recorded footage, detect the region around the zones of several frames
     in one inference (``vision.tiling``) where it fits; never with ``exact``.
@@ -238,6 +240,8 @@ def analyse(
             all_sessions.extend(out.sessions)
 
     depth = 0 if source.info.live else (DEFAULT_DEPTH if prefetch is None else prefetch)
+    if depth == 0 and isinstance(source, SparseVideoSource):
+        source.key_ahead = 0
     tiler = None
     # Several frames per inference: a file's frames submitted ahead, or (watch) the frames
     # of several cameras, live ones too, packed together by the detector.

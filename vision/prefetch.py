@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -25,7 +25,9 @@ class _Failed:
         self.exc = exc
 
 
-def prefetched(items: Iterable[T], depth: int = DEFAULT_DEPTH) -> Iterator[T]:
+def prefetched(
+    items: Iterable[T], depth: int = DEFAULT_DEPTH, *, name: str = "decode-ahead"
+) -> Generator[T, None, None]:
     """Iterate ``items`` in a background thread, at most ``depth`` items ahead.
 
     An exception raised by ``items`` is re-raised here, in the consumer, at the point
@@ -62,7 +64,7 @@ def prefetched(items: Iterable[T], depth: int = DEFAULT_DEPTH) -> Iterator[T]:
             if close is not None:
                 close()
 
-    thread = threading.Thread(target=produce, name="decode-ahead", daemon=True)
+    thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()
     try:
         while True:
