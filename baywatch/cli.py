@@ -129,12 +129,20 @@ class LazyGroup(TyperGroup):
 
 
 def check_settings() -> None:
-    """Validate ``BAYWATCH_*`` once; a bad value ends the command with one line (exit 2)."""
+    """Validate ``BAYWATCH_*`` once; a bad value ends the command with one line (exit 2).
+
+    A ``BAYWATCH_*`` variable baywatch does not read (a misspelt name) is a one-line
+    warning on stderr naming the closest setting; the command goes on.
+    """
+    import os
+
     from pydantic import ValidationError
     from pydantic_settings.exceptions import SettingsError
 
-    from occupancy.config.settings import describe_error, get_settings
+    from occupancy.config.settings import describe_error, get_settings, unknown_variables
 
+    for line in unknown_variables(os.environ):
+        typer.echo(f"warning: {line}", err=True)
     try:
         get_settings()
     except (ValidationError, SettingsError) as exc:

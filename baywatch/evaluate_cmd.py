@@ -38,7 +38,7 @@ def _found(
     fps: float,
 ) -> tuple[list[evaluate_mod.Span], evaluate_mod.Coverage]:
     if db is not None:
-        stored = store_mod.Store(db)
+        stored = store_mod.Store(db, must_exist=True)  # reading: a mistyped path is an error
         try:
             spans, run_id = evaluate_mod.spans_from_store(stored, site, run)
             return spans, _coverage(stored, run_id)

@@ -52,8 +52,17 @@ def test_read_command_refuses_a_database_that_does_not_exist(tmp_path: Path) -> 
     for args in (
         ["stats", "--db", f"sqlite:///{missing}"],
         ["keys", "list", "--db", f"sqlite:///{missing}"],
+        [
+            "evaluate",
+            str(ROOT / "sample_videos" / "truth" / "intel-aisle.json"),
+            "--site",
+            str(SITE),
+            "--db",
+            f"sqlite:///{missing}",
+        ],
     ):
         one_line_error(args, "no database at", "typo.db")
+        assert not missing.exists()  # nothing made for the typo
     assert not missing.exists()  # no empty database made
 
 
@@ -498,3 +507,20 @@ def test_a_bound_broken_names_line_field_and_value(tmp_path: Path) -> None:
         ["demo-inventory", "--inventory", str(missing), "--db", typo], "no such inventory file"
     )
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_misspelt_setting_is_named_not_silently_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from occupancy.config.settings import Settings, unknown_variables
+
+    known = {f"BAYWATCH_{f.upper()}": "x" for f in Settings.model_fields}
+    assert unknown_variables({**known, "BAYWATCH_TEST_PG_URL": "x", "PATH": "/bin"}) == []
+    monkeypatch.setenv("BAYWATCH_DBB", f"sqlite:///{tmp_path / 'meant.db'}")
+    r = runner.invoke(app, ["stats", "--db", f"sqlite:///{tmp_path / 'typo.db'}"])
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 2 and len(lines) == 2, r.output
+    assert lines[0] == (
+        "warning: BAYWATCH_DBB is not a baywatch setting and is ignored (did you mean BAYWATCH_DB?)"
+    )
+    assert lines[1].startswith("error: no database at")

@@ -79,6 +79,7 @@ def test_every_command_loads_and_shows_help(name: str, tmp_path: Path) -> None:
     [
         ("BAYWATCH_API_JOB_WORKERS", "-1", "BAYWATCH_API_JOB_WORKERS=-1"),
         ("BAYWATCH_TZ", "Mars/Olympus", "unknown IANA time zone 'Mars/Olympus'"),
+        ("BAYWATCH_LIVE_FRAME_TIMEOUT_S", "inf", "BAYWATCH_LIVE_FRAME_TIMEOUT_S=inf"),
     ],
 )
 def test_a_bad_setting_is_one_line_in_every_command(

@@ -7,8 +7,10 @@ describe one camera and are validated separately.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -39,8 +41,9 @@ class Settings(BaseSettings):
     when online.
     """
 
+    # allow_inf_nan off: "inf" or "nan" for a timeout or a rate is a typo, not a setting.
     model_config = SettingsConfigDict(
-        env_prefix="BAYWATCH_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="BAYWATCH_", env_file=".env", extra="ignore", frozen=True, allow_inf_nan=False
     )
 
     db: str = Field(default=DEFAULT_DB, description="SQLAlchemy database URL")
@@ -194,6 +197,28 @@ class Settings(BaseSettings):
             if u.scheme not in ("http", "https", "rtsp", "rtsps") or not u.hostname:
                 raise ValueError(f"{entry!r} is not a scheme://host[:port][/path] prefix")
         return v
+
+
+# BAYWATCH_* variables read outside Settings: a command option's envvar, the compiled-model
+# cache (vision.openvino_runner, below this layer) and the test suite's PostgreSQL URL.
+OTHER_VARIABLES = frozenset({"BAYWATCH_PUSH_KEY", "BAYWATCH_CACHE", "BAYWATCH_TEST_PG_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line for each ``BAYWATCH_*`` variable in ``environ`` that baywatch does not read.
+
+    pydantic-settings ignores them, so a misspelt ``BAYWATCH_DBB`` would silently leave
+    the default database in use; each line names the closest known variable, e.g.
+    ``BAYWATCH_DBB is not a baywatch setting (did you mean BAYWATCH_DB?)``.
+    """
+    known = {f"BAYWATCH_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    lines = []
+    for name in sorted(environ):
+        if name.upper().startswith("BAYWATCH_") and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            lines.append(f"{name} is not a baywatch setting and is ignored{hint}")
+    return lines
 
 
 @lru_cache(maxsize=1)
