@@ -390,6 +390,16 @@ def test_proposals_review_layer(city: City) -> None:
         assert target["properties"]["reason"] in details
         assert "(latest for this area)" in details and run["run_id"] in details
         page.fill("#review-key", city.admin)
+        page.click("#proposal-accept")  # the "a click accepts one"
+        page.wait_for_function(
+            "document.querySelector('#proposal-result').textContent.startsWith('accepted')",
+            timeout=30_000,
+        )
+        accepted = httpx.get(f"{city.url}/proposals/{target['properties']['id']}").json()
+        assert accepted["properties"]["status"] == "accepted"
+        assert accepted["properties"]["reviewed_by"] == "map test"
+        assert accepted["properties"]["reviewed_at"]
+        # A planner may change the decision; the last one, with its note, is what stands.
         page.fill("#proposal-note", "kerb needed for the bus stop")
         page.click("#proposal-reject")
         page.wait_for_function(
