@@ -131,17 +131,27 @@ class LazyGroup(TyperGroup):
 def check_settings() -> None:
     """Validate ``BAYWATCH_*`` once; a bad value ends the command with one line (exit 2).
 
-    A ``BAYWATCH_*`` variable baywatch does not read (a misspelt name) is a one-line
-    warning on stderr naming the closest setting; the command goes on.
+    A ``BAYWATCH_*`` variable baywatch does not read (a misspelt name), in the environment
+    or in ``./.env``, is a one-line warning on stderr naming the closest setting; the
+    command goes on.
     """
     import os
+    from pathlib import Path
 
     from pydantic import ValidationError
     from pydantic_settings.exceptions import SettingsError
 
-    from occupancy.config.settings import describe_error, get_settings, unknown_variables
+    from occupancy.config.settings import (
+        describe_error,
+        get_settings,
+        unknown_in_env_file,
+        unknown_variables,
+    )
 
-    for line in unknown_variables(os.environ):
+    lines = unknown_variables(os.environ)
+    if Path(".env").is_file():  # read by Settings too (env_file=".env")
+        lines += unknown_in_env_file(Path(".env"))
+    for line in lines:
         typer.echo(f"warning: {line}", err=True)
     try:
         get_settings()

@@ -14,7 +14,12 @@ from rich.table import Table
 
 from baywatch.console import fail
 from baywatch.files import check_input_file
-from occupancy.config.settings import Settings, describe_error, get_settings
+from occupancy.config.settings import (
+    Settings,
+    describe_error,
+    get_settings,
+    unknown_in_env_file,
+)
 
 if TYPE_CHECKING:  # the store pulls pandas/SQLAlchemy: import it only when a command runs
     from occupancy.storage.store import Store
@@ -33,6 +38,8 @@ def _settings(db: str | None, env_file: Path | None) -> Settings:
         fail(f"settings file {env_file} does not exist")
     if env_file is not None:  # readable .env text, or one line naming the file
         check_input_file(env_file, "--config", text=".env settings")
+        for line in unknown_in_env_file(env_file):
+            typer.echo(f"warning: {line}", err=True)
     try:
         base = Settings(_env_file=env_file) if env_file is not None else get_settings()
     except (ValidationError, SettingsError) as exc:

@@ -524,3 +524,28 @@ def test_a_misspelt_setting_is_named_not_silently_ignored(
         "warning: BAYWATCH_DBB is not a baywatch setting and is ignored (did you mean BAYWATCH_DB?)"
     )
     assert lines[1].startswith("error: no database at")
+
+
+def test_a_misspelt_key_in_a_settings_file_is_named(tmp_path: Path) -> None:
+    env = tmp_path / "city.env"
+    env.write_text("BAYWATCH_API_RATE_LIMIT_PER_SEC=5\n")
+    # --workers 2 is refused right after the settings are read: nothing starts.
+    r = runner.invoke(app, ["serve", "--config", str(env), "--workers", "2"])
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 2 and len(lines) == 2 and lines[1].startswith("error: --workers")
+    assert lines[0] == (
+        f"warning: BAYWATCH_API_RATE_LIMIT_PER_SEC in {env} is not a baywatch setting and is"
+        " ignored (did you mean BAYWATCH_API_RATE_LIMIT_PER_S?)"
+    ), r.output
+
+
+def test_a_misspelt_key_in_the_working_folders_env_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("BAYWATCH_MODLE=yolo11s.pt\n")
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["stats", "--db", f"sqlite:///{tmp_path / 'typo.db'}"])
+    assert r.output.splitlines()[0] == (
+        "warning: BAYWATCH_MODLE in .env is not a baywatch setting and is ignored"
+        " (did you mean BAYWATCH_MODEL?)"
+    ), r.output

@@ -204,12 +204,13 @@ class Settings(BaseSettings):
 OTHER_VARIABLES = frozenset({"BAYWATCH_PUSH_KEY", "BAYWATCH_CACHE", "BAYWATCH_TEST_PG_URL"})
 
 
-def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+def unknown_variables(environ: Mapping[str, object], where: str = "") -> list[str]:
     """One line for each ``BAYWATCH_*`` variable in ``environ`` that baywatch does not read.
 
     pydantic-settings ignores them, so a misspelt ``BAYWATCH_DBB`` would silently leave
     the default database in use; each line names the closest known variable, e.g.
-    ``BAYWATCH_DBB is not a baywatch setting (did you mean BAYWATCH_DB?)``.
+    ``BAYWATCH_DBB is not a baywatch setting and is ignored (did you mean BAYWATCH_DB?)``.
+    ``where``: said after the name (``" in .env"`` for a settings file's keys).
     """
     known = {f"BAYWATCH_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
     lines = []
@@ -217,8 +218,19 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         if name.upper().startswith("BAYWATCH_") and name.upper() not in known:
             close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            lines.append(f"{name} is not a baywatch setting and is ignored{hint}")
+            lines.append(f"{name}{where} is not a baywatch setting and is ignored{hint}")
     return lines
+
+
+def unknown_in_env_file(path: Path) -> list[str]:
+    """``unknown_variables`` for the keys of a ``.env`` settings file (python-dotenv's parser,
+    the one pydantic-settings reads it with); a file that cannot be read gives none."""
+    from dotenv import dotenv_values
+
+    try:
+        return unknown_variables(dotenv_values(path), f" in {path}")
+    except (OSError, UnicodeDecodeError):
+        return []  # reading the settings themselves reports it
 
 
 @lru_cache(maxsize=1)
