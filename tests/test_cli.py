@@ -100,6 +100,7 @@ def test_unreadable_stream(tmp_path: Path) -> None:
     assert_one_line_error(p, "rtsp://127.0.0.1:9/cam", "cannot open stream")
 
 
+@needs_footage  # the site's source is checked before the weights
 def test_missing_weights_names_the_setting(tmp_path: Path) -> None:
     p = baywatch(
         "analyse",

@@ -19,8 +19,10 @@ from occupancy.evaluation.scenes import ComposedScene, compose_scene, kerb_spec
 from occupancy.runtime.analysis import analyse
 from occupancy.statistics.hourly import unobserved_intervals
 from occupancy.storage.store import Store
-from tests.conftest import MODEL
+from tests.conftest import MODEL, needs_footage
 from vision.detector import Detector
+
+pytestmark = needs_footage  # composes scenes from ../shared/footage
 
 STOP_AFTER = 20  # analysed frames of the second attempt before its "Ctrl-C"
 FPS = 5.0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -133,6 +134,11 @@ ERRATA: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], None], str]] = {
 
 def available() -> bool:
     return all((STANDARDS / f"cds-openapi-{v}" / "APIs").is_dir() for v in ("1.0", "1.1"))
+
+
+needs_standards = pytest.mark.skipif(
+    not available(), reason="../shared/standards (the OMF OpenAPI files) is absent"
+)
 
 
 class CdsOpenApi:

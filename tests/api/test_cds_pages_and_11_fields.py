@@ -67,6 +67,7 @@ def test_kerb_line_runs_the_long_axis(deg: float) -> None:
     assert kerb_line({"type": "Polygon", "coordinates": [[[2.0, 48.0]] * 4]}) is None
 
 
+@cds_openapi.needs_standards
 def test_geometry_line_in_11_only_validated_and_marked_derived(api: Api) -> None:
     rect = _rotated_rect(2.3655, 48.8557, 10.0, 2.0, 30.0)
     api.store.upsert_zones([dataclasses.replace(zone_rows()[0], geometry=rect)])
@@ -94,6 +95,7 @@ def test_geometry_line_in_11_only_validated_and_marked_derived(api: Api) -> None
     assert "geometry_line_source" not in z10.get("custom_attributes", {})
 
 
+@cds_openapi.needs_standards
 def test_vehicle_type_confidence_stored_and_served_in_11(api: Api) -> None:
     e = event("park_start", "b1", T0, n=1)
     e["vehicle_type_confidence"] = 87
@@ -122,6 +124,7 @@ def test_vehicle_type_confidence_stored_and_served_in_11(api: Api) -> None:
     assert r.status_code == 400 and "vehicle_type_confidence" in r.text
 
 
+@cds_openapi.needs_standards
 def test_pushed_vehicle_type_confidence_is_kept(api: Api) -> None:
     zone = api.client.get("/curbs/zones", headers=_accept("1.1")).json()["data"]["zones"][0]
     pushed = {
@@ -172,6 +175,7 @@ def _walk(api: Api, path: str, key: str, headers: dict[str, str], **params: Any)
     return seen
 
 
+@cds_openapi.needs_standards
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
 def test_zones_areas_policies_paginated_with_links(api: Api, version: str) -> None:
     h = _accept(version)
@@ -201,6 +205,7 @@ def test_page_size_over_the_limit_is_a_400_naming_it(api: Api) -> None:
         assert "limit" in r.text and "10000" in r.text, (path, r.text)
 
 
+@cds_openapi.needs_standards
 def test_events_pages_have_a_last_link(api: Api) -> None:
     evs = [event("park_start", name, T0 + i * 1000, n=i) for i, name in enumerate(["b1"] * 7)]
     api.ingest(evs)

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 
 from occupancy.storage import migrations
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, needs_footage
 from tests.test_cli import assert_one_line_error, baywatch
 
 SITE = SAMPLES / "meva-a1c9.yaml"
@@ -44,6 +44,7 @@ def test_watch_rejects_a_missing_or_empty_sites_folder(tmp_path: Path) -> None:
     assert "no usable site file" in p.stderr
 
 
+@needs_footage  # the site's source must exist before the backend options are judged
 def test_analyse_options_that_need_the_ray_backend(tmp_path: Path) -> None:
     # Several files are analysed locally with one loaded model; each must exist.
     p = baywatch("analyse", "a.mp4", "b.mp4", "--site", str(SITE), cwd=tmp_path)

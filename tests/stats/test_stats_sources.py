@@ -21,8 +21,10 @@ from occupancy.config.site import load_site
 from occupancy.evaluation.scenes import compose_scene, kerb_spec
 from occupancy.runtime.analysis import analyse
 from occupancy.storage.store import Store
-from tests.conftest import MODEL
+from tests.conftest import MODEL, needs_footage
 from vision.detector import Detector
+
+pytestmark = needs_footage  # composes scenes from ../shared/footage
 
 runner = CliRunner()
 
