@@ -113,6 +113,14 @@ def _check_files(out: Path, db: str | None, **files: Path | None) -> None:
         if name in ("sessions", "zones") and path.suffix.lower() != ".parquet":
             text = "CSV"
         check_input_file(path, option, text=text)
+        if name == "streets_pbf":  # binary: GDAL's OSM driver is the judge of its content
+            from optimiser.errors import OptimiserInputError
+            from optimiser.sources import read_pbf_info
+
+            try:
+                read_pbf_info(path)
+            except OptimiserInputError as exc:
+                fail(f"{option} {exc}")
     check_output_folder(out, "--out")
 
 

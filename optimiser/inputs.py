@@ -39,7 +39,7 @@ DEFAULT_DWELL_H = 0.25
 class Budget(BaseModel):
     """Limits on changes. ``None`` means no limit on that count."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     max_added: int | None = Field(default=None, description="bays added (a move counts one)")
     max_removed: int | None = Field(default=None, description="bays removed (a move counts one)")
@@ -62,6 +62,11 @@ class Budget(BaseModel):
             name = getattr(info, "field_name", "budget")
             raise ValueError(f"budget {name} must be >= 0, got {v}")
         return v
+
+
+# No delivery bay is longer: an articulated lorry is 16.5 m (EU 96/53/EC), CEREMA's bays
+# 12-15 m. A longer value is a unit mistake (cm for m), refused with the field's name.
+MAX_BAY_LENGTH_M = 40.0
 
 
 class Rules(BaseModel):
@@ -91,11 +96,13 @@ class Rules(BaseModel):
     min_bay_length_m: float = Field(
         default=10.0,
         gt=0,
+        le=MAX_BAY_LENGTH_M,
         description="shortest bay: a zone in place with no num_spaces holds length // this",
     )
     new_bay_length_m: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_BAY_LENGTH_M,
         description=(
             "kerb metres of one new bay; None: sized from the delivery vehicles seen in the"
             " area (optimiser.bay_length: the new_bay_share quantile of their lengths plus a"
@@ -155,7 +162,7 @@ class Rules(BaseModel):
 class Costs(BaseModel):
     """Objective weights, in deliveries a day (the objective's unit)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     double_parking_weight: float = Field(default=1.0, ge=0)
     add_cost: float = Field(default=0.5, ge=0, description="per bay added")
@@ -274,9 +281,10 @@ class Demand:
         return "simulated" if self.simulated else "estimated"
 
     def shares(self) -> dict[str, float]:
-        """Share of the deliveries a day by evidence (observed, simulated, estimated)."""
+        """Share of the deliveries a day by evidence: all three of observed, simulated and
+        estimated, 0 included (published rounded, ``optimiser.publish.rounded_shares``)."""
         total = float(self.daily.sum()) or 1.0
-        out: dict[str, float] = {}
+        out = dict.fromkeys(("observed", "simulated", "estimated"), 0.0)
         for i in range(len(self.ids)):
             e = self.evidence_of(i)
             out[e] = out.get(e, 0.0) + float(self.daily[i]) / total

@@ -9,9 +9,10 @@ never a file path or an output folder (a server never takes one from a client).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -61,10 +62,17 @@ class Sources(BaseModel):
     streets_pbf: Path | None = Field(default=None, description="OSM PBF for walking distance")
 
 
+# Solver limits: a day of solving, and 64 workers, are more than any planning run needs; larger
+# values are typos (1e300 s overflows OR-Tools' int64 milliseconds, 100,000 workers make an
+# invalid CP-SAT model), refused with the field's name.
+MAX_TIME_LIMIT_S = 86_400.0
+MAX_WORKERS = 64
+
+
 class PlacementRequest(BaseModel):
     """A bay placement run: data sources, budget, rules, costs, and optional stop profile and dwell (hours)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     sources: Sources
     budget: Budget = Budget()
@@ -72,8 +80,8 @@ class PlacementRequest(BaseModel):
     costs: Costs = Costs()
     dwell_h: float | None = Field(default=None, gt=0, le=24)
     profile: tuple[float, ...] | None = None
-    time_limit_s: float = Field(default=30.0, gt=0)
-    num_workers: int = Field(default=8, ge=1)
+    time_limit_s: float = Field(default=30.0, gt=0, le=MAX_TIME_LIMIT_S)
+    num_workers: int = Field(default=8, ge=1, le=MAX_WORKERS)
     seed: int = 0
     solver: Literal["scip", "cp-sat"] = "scip"
     relative_gap: float = Field(default=1e-4, ge=0)
@@ -97,7 +105,7 @@ def _check_regimes(hours: tuple[str, ...] | None) -> tuple[str, ...] | None:
 class TimeslotRequest(BaseModel):
     """A time-slot run: data sources, how bays are grouped (street, area, bay), rules and allowed regimes."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     sources: Sources
     zone_by: Literal["street", "area", "bay"] = "street"
@@ -121,10 +129,16 @@ class TimeslotRequest(BaseModel):
     change_cost: float = Field(default=0.05, ge=0)
     dwell_h: float | None = Field(default=None, gt=0, le=24)
     profile: tuple[float, ...] | None = None
-    time_limit_s: float = Field(default=20.0, gt=0)
-    num_workers: int = Field(default=8, ge=1)
+    time_limit_s: float = Field(default=20.0, gt=0, le=MAX_TIME_LIMIT_S)
+    num_workers: int = Field(default=8, ge=1, le=MAX_WORKERS)
     seed: int = 0
     deterministic: bool = False
+
+
+EvidenceShares = Annotated[
+    dict[str, float],
+    AfterValidator(lambda d: {k: round(v, 4) for k, v in d.items()}),
+]  # published as 1, not 0.9999999999999997: a share of deliveries is not known to 1e-16
 
 
 class PlacementResult(BaseModel):
@@ -147,7 +161,7 @@ class PlacementResult(BaseModel):
     kerb_m_after: float
     permanent_bays: int
     demand_simulated: bool
-    evidence_shares: dict[str, float]
+    evidence_shares: EvidenceShares
     proposals: dict[str, Any]
     summary: str
     notes: list[str]
@@ -166,7 +180,7 @@ class TimeslotResultModel(BaseModel):
     double_parking_after: float
     unreachable_cap: list[tuple[str, str, int]]
     demand_simulated: bool
-    evidence_shares: dict[str, float]
+    evidence_shares: EvidenceShares
     proposals: dict[str, Any]
     summary: str
     notes: list[str]
@@ -179,7 +193,7 @@ _NO_PATHS = (
 
 
 class _AreaJob(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     area: str = Field(min_length=1, max_length=200, description="area_id or area_name")
     period: str | None = Field(default=None, max_length=80, description=PERIOD_HELP)

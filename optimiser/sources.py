@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -287,8 +288,7 @@ def _streets(pbf: Path | None) -> tuple[object | None, list[np.ndarray]]:
     from optimiser.distances import street_graph
     from optimiser.instances import WALK_HIGHWAYS
 
-    if not pbf.is_file():
-        raise OptimiserInputError(f"{pbf}: file not found")
+    require_pbf(pbf)
     lines_df = pyogrio.read_dataframe(pbf, layer="lines")
     lines_df = lines_df[lines_df["highway"].isin(WALK_HIGHWAYS)]
     streets_xy = [np.asarray(g.coords) for g in lines_df.to_crs(2154).geometry]
@@ -313,8 +313,7 @@ def _osm_candidates(
 
     from optimiser.kerb import kerb_candidates
 
-    if not pbf.is_file():
-        raise OptimiserInputError(f"{pbf}: file not found")
+    require_pbf(pbf)
     lines = pyogrio.read_dataframe(pbf, layer="lines")
     points = pyogrio.read_dataframe(pbf, layer="points")
     hull = shapely.convex_hull(shapely.multipoints(sites.xy)).buffer(30.0)
@@ -340,15 +339,34 @@ def _osm_candidates(
 COVER_SHARE = 0.9
 
 
+def require_pbf(pbf: Path) -> None:
+    """Raise ``OptimiserInputError`` unless ``pbf`` is an OSM PBF extract GDAL reads."""
+    if not pbf.is_file():
+        raise OptimiserInputError(f"{pbf}: file not found")
+    read_pbf_info(pbf)
+
+
+def read_pbf_info(pbf: Path) -> dict[str, Any]:
+    """GDAL's description of an OSM PBF's ``lines`` layer (pyogrio.read_info); a file GDAL
+    cannot read as OSM is an ``OptimiserInputError`` naming it, not a driver traceback."""
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        return dict(pyogrio.read_info(pbf, layer="lines"))
+    except (DataSourceError, DataLayerError) as exc:
+        why = " ".join(str(exc).split())
+        raise OptimiserInputError(f"{pbf}: not an OSM PBF extract GDAL can read ({why})") from None
+
+
 def _covers(pbf: Path, lonlat: np.ndarray) -> bool:
     """Whether at least ``COVER_SHARE`` of the bays lie inside the extract's street extent
     (its lines' bounding box): a city-wide database with a one-district extract must not
     route walks through streets it lacks."""
-    import pyogrio
 
     if not pbf.is_file():
         raise OptimiserInputError(f"{pbf}: file not found")
-    bounds = pyogrio.read_info(pbf, layer="lines").get("total_bounds")
+    bounds = read_pbf_info(pbf).get("total_bounds")
     if bounds is None:  # the driver could not tell: trust the user's extract
         return True
     x0, y0, x1, y1 = bounds

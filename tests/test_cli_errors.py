@@ -549,3 +549,27 @@ def test_a_misspelt_key_in_the_working_folders_env_is_named(
         "warning: BAYWATCH_MODLE in .env is not a baywatch setting and is ignored"
         " (did you mean BAYWATCH_MODEL?)"
     ), r.output
+
+
+def test_a_key_request_is_checked_before_a_database_is_made(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    for args, says in (
+        (["keys", "create", "contractor", "--scope", "admn"], "admn"),
+        (["keys", "create", " ", "--scope", "read"], "non-empty name"),
+    ):
+        one_line_error([*args, "--db", f"sqlite:///{db}"], says)
+        assert not db.exists() and not list(tmp_path.iterdir())  # nothing made for a typo
+
+
+@pytest.mark.parametrize("view", ["[500,100,0,0]", "[2.4,48.9,2.3,48.8]", "[2.3,48.8,2.4,95]"])
+def test_a_map_view_outside_the_globe_or_inside_out_is_refused(
+    view: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAYWATCH_API_DEFAULT_VIEW", view)
+    from occupancy.config.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        one_line_error(["stats"], "BAYWATCH_API_DEFAULT_VIEW", "[west, south, east, north]")
+    finally:
+        get_settings.cache_clear()

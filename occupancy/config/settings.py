@@ -156,6 +156,22 @@ class Settings(BaseSettings):
         """Folder of the local basemap layers (``baywatch basemap build``)."""
         return self.data_dir / "basemap"
 
+    @field_validator("api_default_view")
+    @classmethod
+    def _view(
+        cls, v: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        # RFC 7946 bbox order; a view across the antimeridian is not a kerb-side city's.
+        if v is None:
+            return v
+        w, south, e, n = v
+        if not (-180 <= w < e <= 180 and -90 <= south < n <= 90):
+            raise ValueError(
+                "expected [west, south, east, north] in degrees (lon/lat, WGS 84),"
+                f" west < east and south < north, got {list(v)}"
+            )
+        return v
+
     @field_validator("api_tile_url")
     @classmethod
     def _web_url(cls, v: str | None) -> str | None:

@@ -92,3 +92,36 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
         "(another server runs there: choose --port)"
     ]
     assert not (tmp_path / "b.db").exists()  # nothing was opened or created
+
+
+def test_serve_on_a_new_database_says_so(tmp_path: Path) -> None:
+    """A server may start on an empty database, but a mistyped --db must not pass unseen."""
+    from baywatch.serve_cmd import _new_sqlite_file
+
+    new = tmp_path / "typo.db"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baywatch.cli", "serve", "--port", str(port), "--db",
+         f"sqlite:///{new}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    assert stderr.splitlines()[0] == (
+        f"note: no database at {new}: a new, empty one is created"
+        " (check --db or BAYWATCH_DB if you meant another)"
+    ), stderr
+    assert new.exists() and _new_sqlite_file(f"sqlite:///{new}") is None  # now it exists
+    assert _new_sqlite_file("postgresql+psycopg://u@h/db") is None

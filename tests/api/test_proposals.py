@@ -66,7 +66,11 @@ def test_placement_job_stores_proposals_planners_review(api: Api) -> None:
     # Every bay with simulated sessions is "simulated"; the few bays with no session in
     # the three days get the declared shops' demand, "estimated"; nothing is "observed".
     shares = res["evidence_shares"]
-    assert res["proposals"] and shares["simulated"] > 0.9 and "observed" not in shares
+    assert res["proposals"] and shares["simulated"] > 0.9 and shares["observed"] == 0
+    # All three named, published to 4 decimals, summing to 1 (was 0.9999999999999997).
+    assert set(shares) == {"observed", "simulated", "estimated"}
+    assert all(round(v, 4) == v for v in shares.values())
+    assert sum(shares.values()) == pytest.approx(1, abs=2e-4)
     r = api.client.get("/proposals", params={"area": "75103"})
     assert r.status_code == 200
     coll = r.json()

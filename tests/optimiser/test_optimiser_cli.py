@@ -267,6 +267,44 @@ def test_inconsistent_rules_and_unknown_fixed_bays_are_refused(
     assert res.output.count("\n") == 1 and "Traceback" not in res.output
 
 
+@pytest.mark.parametrize(
+    ("kind", "args", "message"),
+    [
+        # Found by a newcomer: each of these was a traceback (OverflowError, NaN to int) or
+        # an error blaming the data (MODEL_INVALID) instead of the option.
+        ("placement", ["--time-limit-s", "inf"], "time_limit_s: Input should be a finite number"),
+        ("placement", ["--time-limit-s", "1e300"], "time_limit_s: Input should be less than"),
+        ("timeslots", ["--release-value", "inf"], "release_value: Input should be a finite"),
+        ("timeslots", ["--workers", "100000"], "num_workers: Input should be less than"),
+        ("placement", ["--max-new-kerb-m", "inf"], "max_new_kerb_m: Input should be a finite"),
+        ("placement", ["--new-bay-length-m", "1e9"], "new_bay_length_m: Input should be less"),
+        ("placement", ["--double-parking-weight", "nan"], "Input should be a finite number"),
+    ],
+)
+def test_solver_and_model_numbers_are_bounded_and_finite(
+    inputs: dict[str, Path], kind: str, args: list[str], message: str
+) -> None:
+    base = ["--bays", str(inputs["zones"]), "--demand", str(inputs["demand"])]
+    if kind == "placement":
+        base += ["--candidates", str(inputs["cands"])]
+    res = runner.invoke(app, ["optimise", kind, *base, *args])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: ") and message in res.output, res.output
+    assert res.output.count("\n") == 1 and "Traceback" not in res.output
+
+
+def test_streets_that_are_not_an_osm_extract_are_one_line(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    notes = tmp_path / "streets.osm.pbf"
+    notes.write_text("not an OSM extract\n")
+    base = ["--bays", str(inputs["zones"]), "--demand", str(inputs["demand"])]
+    res = runner.invoke(app, ["optimise", "placement", *base, "--streets", str(notes)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith(f"error: --streets {notes}: not an OSM PBF extract"), res.output
+    assert res.output.count("\n") == 1 and "Traceback" not in res.output
+
+
 def test_optimise_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
     db = tmp_path / "typo.db"
     for kind in ("placement", "timeslots"):
