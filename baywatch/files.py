@@ -83,3 +83,31 @@ def check_input_file(path: Path, option: str, *, text: str | None = None) -> Non
         fail(f"{option} {path}: not a {text} file (byte {exc.start} is not UTF-8 text)")
     if b"\x00" in head:
         fail(f"{option} {path}: not a {text} file (binary content)")
+    if text == "GeoJSON":
+        _check_geojson(path, option)
+
+
+def _check_geojson(path: Path, option: str) -> None:
+    """One line unless ``path`` parses as JSON whose ``type`` is a GeoJSON object (RFC 7946
+    section 1.4); the line names the JSON error's line and column."""
+    import json
+
+    try:
+        with path.open(encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except json.JSONDecodeError as exc:
+        fail(f"{option} {path}: not GeoJSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{option} {path}: cannot read as GeoJSON ({exc})")
+    kind = doc.get("type") if isinstance(doc, dict) else None
+    if kind not in _GEOJSON_TYPES:
+        fail(
+            f'{option} {path}: not GeoJSON (its top-level "type" is {kind!r},'
+            " not FeatureCollection, Feature or a geometry)"
+        )
+
+
+_GEOJSON_TYPES = {
+    "FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString",
+    "Polygon", "MultiPolygon", "GeometryCollection",
+}  # fmt: skip

@@ -492,6 +492,20 @@ def test_file_options_are_checked_before_the_run(db: str, tmp_path: Path) -> Non
         _one_line(
             CliRunner().invoke(app, [*cmd, "--shops", str(photo)]), "still.jpg: not a GeoJSON file"
         )
+        # Text that is not GeoJSON was accepted and went unread (newcomer): named, with where.
+        notes = tmp_path / "notes.geojson"
+        notes.write_text("shops:\n  - boulangerie\n")
+        _one_line(
+            CliRunner().invoke(app, [*cmd, "--shops", str(notes)]),
+            f"--shops {notes}: not GeoJSON (line 1, column 1",
+        )
+        table = tmp_path / "table.geojson"
+        table.write_text('{"rows": []}')
+        _one_line(
+            CliRunner().invoke(app, [*cmd, "--shops", str(table)]),
+            f"--shops {table}: not GeoJSON",
+            "top-level",
+        )
         _one_line(
             CliRunner().invoke(app, [*cmd, "--streets", str(tmp_path)]), "--streets", "not a file"
         )
