@@ -77,6 +77,14 @@ def parse_scopes(names: list[str]) -> tuple[Scope, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def check_key_request(name: str, scopes: list[str]) -> tuple[Scope, ...]:
+    """The scopes of a key request for ``name``; ``KeyRequestError`` for an empty name or a
+    bad scope (checked before any database is opened: a typo leaves nothing behind)."""
+    if not name.strip():
+        raise KeyRequestError("a key needs a non-empty name")
+    return parse_scopes(scopes)
+
+
 class KeyStore:
     """Create, list, revoke and verify keys; verified keys are cached briefly."""
 
@@ -90,9 +98,7 @@ class KeyStore:
 
     def create(self, name: str, scopes: list[str]) -> tuple[KeyInfo, str]:
         """Return the new key's info and its token; the token is shown once, never stored."""
-        if not name.strip():
-            raise KeyRequestError("a key needs a non-empty name")
-        sc = parse_scopes(scopes)
+        sc = check_key_request(name, scopes)
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         created = now_ms()

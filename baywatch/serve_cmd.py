@@ -76,7 +76,9 @@ def serve(
             "per host (jobs and rate limits are kept in the database, so several hosts are safe)"
         )
     sock = _listen(host, port)  # before the database and the app: a busy port is one line
-    new_db = _new_sqlite_file(settings.db)
+    from occupancy.storage.store import missing_sqlite_file
+
+    new_db = missing_sqlite_file(settings.db)
     if new_db is not None:  # a server may start on a new database; a typo should be visible
         typer.echo(
             f"note: no database at {new_db}: a new, empty one is created"
@@ -87,20 +89,6 @@ def serve(
     app = create_app(settings, store=store)
     server = uvicorn.Server(server_config(app, settings, host, port, log_level="info"))
     server.run(sockets=[sock])
-
-
-def _new_sqlite_file(url: str) -> str | None:
-    """The path of the SQLite file ``url`` names when it does not exist yet, else None."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        u = make_url(url)
-    except ArgumentError:
-        return None  # the store says what is wrong with the URL
-    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
-        return None
-    return None if Path(u.database).exists() else u.database
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -131,12 +119,10 @@ def keys_create(
     db: str | None = typer.Option(None),
 ) -> None:
     """Create a key and print it (the only time it is shown)."""
-    from api.keys import KeyRequestError, KeyStore, parse_scopes
+    from api.keys import KeyRequestError, KeyStore, check_key_request
 
     try:  # the request first: a mistyped scope must not leave a new database behind
-        if not name.strip():
-            raise KeyRequestError("a key needs a non-empty name")
-        parse_scopes(scope)
+        check_key_request(name, scope)
     except KeyRequestError as exc:
         fail(str(exc))
     store = _store(_settings(db, None))

@@ -282,7 +282,7 @@ class Demand:
 
     def shares(self) -> dict[str, float]:
         """Share of the deliveries a day by evidence: all three of observed, simulated and
-        estimated, 0 included (published rounded, ``optimiser.publish.rounded_shares``)."""
+        estimated, 0 included (published to 4 decimals, ``optimiser.requests.EvidenceShares``)."""
         total = float(self.daily.sum()) or 1.0
         out = dict.fromkeys(("observed", "simulated", "estimated"), 0.0)
         for i in range(len(self.ids)):

@@ -283,13 +283,11 @@ def _from_files(
 def _streets(pbf: Path | None) -> tuple[object | None, list[np.ndarray]]:
     if pbf is None:
         return None, []
-    import pyogrio
 
     from optimiser.distances import street_graph
     from optimiser.instances import WALK_HIGHWAYS
 
-    require_pbf(pbf)
-    lines_df = pyogrio.read_dataframe(pbf, layer="lines")
+    lines_df = read_pbf_layer(pbf, "lines")
     lines_df = lines_df[lines_df["highway"].isin(WALK_HIGHWAYS)]
     streets_xy = [np.asarray(g.coords) for g in lines_df.to_crs(2154).geometry]
     return street_graph(streets_xy), streets_xy
@@ -308,14 +306,12 @@ def _osm_candidates(
 ) -> tuple[Sites, str, list[NewBayLength]]:
     """Existing bays plus candidate kerb cut from the OSM extract (``optimiser.kerb``) inside
     the bays' convex hull, grown by 30 m, each with the length ``lengths`` gives it."""
-    import pyogrio
     import shapely
 
     from optimiser.kerb import kerb_candidates
 
-    require_pbf(pbf)
-    lines = pyogrio.read_dataframe(pbf, layer="lines")
-    points = pyogrio.read_dataframe(pbf, layer="points")
+    lines = read_pbf_layer(pbf, "lines")
+    points = read_pbf_layer(pbf, "points")
     hull = shapely.convex_hull(shapely.multipoints(sites.xy)).buffer(30.0)
     cid, clines, usable, skipped = kerb_candidates(lines, points, hull, sites.xy)
     per = lengths(clines)
@@ -339,21 +335,29 @@ def _osm_candidates(
 COVER_SHARE = 0.9
 
 
-def require_pbf(pbf: Path) -> None:
-    """Raise ``OptimiserInputError`` unless ``pbf`` is an OSM PBF extract GDAL reads."""
-    if not pbf.is_file():
-        raise OptimiserInputError(f"{pbf}: file not found")
-    read_pbf_info(pbf)
-
-
 def read_pbf_info(pbf: Path) -> dict[str, Any]:
-    """GDAL's description of an OSM PBF's ``lines`` layer (pyogrio.read_info); a file GDAL
-    cannot read as OSM is an ``OptimiserInputError`` naming it, not a driver traceback."""
+    """GDAL's description of an OSM PBF's ``lines`` layer (pyogrio.read_info); raises
+    ``OptimiserInputError`` as ``read_pbf_layer`` does."""
     import pyogrio
+
+    return dict(_osm(pbf, lambda: pyogrio.read_info(pbf, layer="lines")))
+
+
+def read_pbf_layer(pbf: Path, layer: str) -> Any:
+    """One layer of an OSM PBF extract as a GeoDataFrame (pyogrio); a missing file or one
+    GDAL cannot read as OSM is an ``OptimiserInputError`` naming it, not a driver traceback."""
+    import pyogrio
+
+    return _osm(pbf, lambda: pyogrio.read_dataframe(pbf, layer=layer))
+
+
+def _osm(pbf: Path, read: Callable[[], Any]) -> Any:
     from pyogrio.errors import DataLayerError, DataSourceError
 
+    if not pbf.is_file():
+        raise OptimiserInputError(f"{pbf}: file not found")
     try:
-        return dict(pyogrio.read_info(pbf, layer="lines"))
+        return read()
     except (DataSourceError, DataLayerError) as exc:
         why = " ".join(str(exc).split())
         raise OptimiserInputError(f"{pbf}: not an OSM PBF extract GDAL can read ({why})") from None
@@ -363,9 +367,6 @@ def _covers(pbf: Path, lonlat: np.ndarray) -> bool:
     """Whether at least ``COVER_SHARE`` of the bays lie inside the extract's street extent
     (its lines' bounding box): a city-wide database with a one-district extract must not
     route walks through streets it lacks."""
-
-    if not pbf.is_file():
-        raise OptimiserInputError(f"{pbf}: file not found")
     bounds = read_pbf_info(pbf).get("total_bounds")
     if bounds is None:  # the driver could not tell: trust the user's extract
         return True

@@ -142,6 +142,19 @@ def _chunks(rows: Sequence[Mapping[str, Any]], n: int = _BATCH_ROWS) -> Iterator
         yield list(rows[i : i + n])
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The file a SQLite ``url`` names when it does not exist yet (opening it would make an
+    empty database), else None: another backend, an in-memory database, an invalid URL (the
+    store reports that one) or a file that is there."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return None
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    return None if Path(u.database).is_file() else u.database
+
+
 class Store:
     """The one gateway to the database; create one per process."""
 
@@ -161,12 +174,7 @@ class Store:
             raise StoreError(f"invalid database URL {masked_url(url)!r}: {why}") from None
         shown = self.engine.url.render_as_string(hide_password=True)
         if self.engine.dialect.name == "sqlite":
-            database = self.engine.url.database
-            if (
-                must_exist
-                and database not in (None, "", ":memory:")
-                and not Path(database).is_file()
-            ):
+            if must_exist and missing_sqlite_file(url) is not None:
                 raise StoreError(f"no database at {shown!r} (check --db or BAYWATCH_DB)")
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:

@@ -96,7 +96,7 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
 
 def test_serve_on_a_new_database_says_so(tmp_path: Path) -> None:
     """A server may start on an empty database, but a mistyped --db must not pass unseen."""
-    from baywatch.serve_cmd import _new_sqlite_file
+    from occupancy.storage.store import missing_sqlite_file
 
     new = tmp_path / "typo.db"
     port = free_port()
@@ -123,5 +123,5 @@ def test_serve_on_a_new_database_says_so(tmp_path: Path) -> None:
         f"note: no database at {new}: a new, empty one is created"
         " (check --db or BAYWATCH_DB if you meant another)"
     ), stderr
-    assert new.exists() and _new_sqlite_file(f"sqlite:///{new}") is None  # now it exists
-    assert _new_sqlite_file("postgresql+psycopg://u@h/db") is None
+    assert new.exists() and missing_sqlite_file(f"sqlite:///{new}") is None  # now it exists
+    assert missing_sqlite_file("postgresql+psycopg://u@h/db") is None
