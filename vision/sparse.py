@@ -8,8 +8,8 @@ analysis frames of that group of pictures (GOP) reuse the first keyframe's
 image. Where the region changed, the GOP is decoded in full (PyAV, threaded).
 
 The keyframe pass runs in its own thread, a few keyframes ahead of the GOP
-decoding (``key_ahead``): a 3 Mbit/s 720p keyframe takes about 17-22 ms of CABAC
-decoding here, so on a quiet kerb that pass is most of the work, and on a busy one
+decoding (``key_ahead``): a 3 Mbit/s 720p keyframe takes 18-26 ms to decode on a 2-core
+x86 VM (``bench/bench_decode.py``), so on a quiet kerb that pass is most of the work, and on a busy one
 it would otherwise sit in series with the decoding of every GOP.
 
 Which frames are analysed, their indices and times come from the same
