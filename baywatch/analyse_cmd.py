@@ -12,6 +12,7 @@ import typer
 
 from baywatch.console import (
     check_output_file,
+    check_push,
     console,
     err_console,
     fail,
@@ -248,6 +249,7 @@ def analyse_command(
         from occupancy.runtime.review import VIDEO_SUFFIXES
 
         check_output_file(annotate, "--annotate", VIDEO_SUFFIXES, "the review video")
+    check_push(push, push_key)
     if backend is Backend.RAY:
         _analyse_on_ray(
             sources or [],

@@ -68,6 +68,21 @@ def check_output_file(path: Path, option: str, suffixes: Collection[str], what: 
         path.unlink(missing_ok=True)
 
 
+def check_push(push: str | None, push_key: str | None) -> None:
+    """Before any work, one line unless ``--push`` is an http(s) URL with a host and a key
+    is given (``--push-key`` or ``BAYWATCH_PUSH_KEY``): the push client would otherwise
+    find out only when the server answers, after the analysis."""
+    if push is None:
+        return
+    from urllib.parse import urlsplit
+
+    u = urlsplit(push)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        fail(f"--push {push}: not an http(s) URL of a baywatch server (e.g. https://host:8000)")
+    if not (push_key or "").strip():
+        fail("--push needs an API key with the ingest scope (--push-key or BAYWATCH_PUSH_KEY)")
+
+
 def _term(_sig: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from baywatch.console import console, err_console, fail
+from baywatch.console import check_push, console, err_console, fail
 from occupancy.config.settings import get_settings
 from occupancy.domain.lazy import lazy_import
 
@@ -68,6 +68,7 @@ def watch_command(
     from occupancy.runtime.watch import WatchService
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    check_push(push, push_key)
     push_factory = None
     if push is not None:
         try:

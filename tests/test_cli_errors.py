@@ -573,3 +573,29 @@ def test_a_map_view_outside_the_globe_or_inside_out_is_refused(
         one_line_error(["stats"], "BAYWATCH_API_DEFAULT_VIEW", "[west, south, east, north]")
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("push", "key", "says"),
+    [
+        ("notaurl", "bw_k", "--push notaurl: not an http(s) URL"),
+        ("ftp://x/", "bw_k", "--push ftp://x/: not an http(s) URL"),
+        ("http://127.0.0.1:9", None, "--push needs an API key with the ingest scope"),
+    ],
+)
+@pytest.mark.parametrize("command", ["analyse", "watch"])
+def test_push_options_are_checked_before_any_work(
+    command: str,
+    push: str,
+    key: str | None,
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by a newcomer: these ran the whole analysis, then exited 0 having pushed nothing."""
+    monkeypatch.delenv("BAYWATCH_PUSH_KEY", raising=False)
+    db = tmp_path / "x.db"
+    target = ["--site", str(SITE)] if command == "analyse" else [str(tmp_path)]
+    args = [command, *target, "--db", f"sqlite:///{db}", "--push", push]
+    one_line_error([*args, *(["--push-key", key] if key else [])], says)
+    assert not db.exists()

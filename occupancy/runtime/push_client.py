@@ -8,8 +8,9 @@ retries with exponential backoff and full jitter (``tenacity``), waiting at leas
 the server's ``Retry-After`` asks (seconds or an HTTP date, at most
 ``RETRY_AFTER_MAX_S``); batches stay on disk, so a crash of either side loses nothing,
 and a restarted client resumes the spool it finds. A server refusing the key (401,
-403) stops the sender with one logged line (``stopped`` says why): retrying cannot
-help until an operator fixes the key, and the spool is kept for the next run. The server stores
+403), or a URL with no ingest endpoint (404, 405: a typo), stops the sender with one
+logged line (``stopped`` says why): retrying cannot
+help until an operator fixes the key or URL, and the spool is kept for the next run. The server stores
 by ``event_id``/``session_id``, so a batch re-sent after a lost acknowledgement is
 not doubled. A batch the server rejects as invalid (other 4xx) is moved to
 ``rejected/`` with the server's answer, never retried forever, never deleted.
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 _RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 _KEY_REFUSED = {401, 403}
+# No ingest endpoint at that URL (a typo in --push): every batch would fail alike, so this is
+# the setup's fault, not a batch's; stop as for a refused key, keeping the whole spool.
+_NO_ENDPOINT = {404, 405}
 # A server asking for more than this is probably misconfigured; the spool waits anyway.
 RETRY_AFTER_MAX_S = 600.0
 
@@ -205,6 +209,14 @@ class PushClient:
             self.stopped = (
                 f"{self.endpoint} refused the API key (HTTP {resp.status_code}); "
                 f"pushing stopped, {len(self.pending())} batch(es) kept in {self.spool_dir}"
+            )
+            log.error("%s", self.stopped)
+            return _Outcome("stop")
+        if resp.status_code in _NO_ENDPOINT:
+            self.stopped = (
+                f"{self.endpoint} is not a baywatch ingest endpoint (HTTP {resp.status_code});"
+                f" check --push; pushing stopped, {len(self.pending())} batch(es) kept in"
+                f" {self.spool_dir}"
             )
             log.error("%s", self.stopped)
             return _Outcome("stop")

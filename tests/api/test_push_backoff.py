@@ -114,3 +114,22 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s("99999") == 600.0  # capped
     assert retry_after_s(formatdate(1000.0 + 30, usegmt=True), now=1000.0) == 30.0
     assert retry_after_s("soon") == 0.0 and retry_after_s(None) == 0.0
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_url_with_no_ingest_endpoint_stops_and_quarantines_nothing(
+    server: str, tmp_path: Path, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A typo in --push (a 404 for every batch) used to move the whole backlog to rejected/."""
+    Script.answers = [(status, {})] * 10
+    caplog.set_level(logging.INFO, logger="occupancy.runtime.push_client")
+    c = PushClient(server, "k", tmp_path, backoff_initial_s=0.01, backoff_max_s=0.02)
+    for _ in range(3):
+        c.send([one_event()], [])
+    assert not c.flush(3)
+    c.close(flush_timeout_s=1)
+    assert len(Script.arrivals) == 1 and len(c.pending()) == 3
+    assert not (tmp_path / "rejected").exists()
+    assert c.stopped is not None and c.stopped.startswith(
+        f"{server}/ingest/batch is not a baywatch ingest endpoint (HTTP {status}); check --push"
+    )
