@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope as AsgiScope
@@ -206,6 +207,14 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_req: Request, exc: StarletteHTTPException) -> Response:
         return _json_error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _refused_value(_req: Request, exc: DataError) -> Response:
+        # PostgreSQL refuses NUL in text (SQLite stores it): a client's value, not a fault of
+        # the server. Anything else the database calls bad data is a server error as before.
+        if "NUL" not in str(exc.orig):
+            raise exc
+        return _json_error(400, "invalid request: text may not contain NUL (\\u0000) characters")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs import Job
 from api.keys import Scope
@@ -24,6 +24,9 @@ router = APIRouter(prefix="/jobs", tags=["Batch jobs"], dependencies=[Depends(re
 
 class JobIn(BaseModel):
     """A footage analysis job: the footage to analyse and the site (camera, bays, calibration)."""
+
+    # A misspelt field is a 400 naming it (as in the site and the optimiser jobs), not ignored.
+    model_config = ConfigDict(extra="forbid")
 
     source: str = Field(
         min_length=1,

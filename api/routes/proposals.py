@@ -109,7 +109,9 @@ class ReviewIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     decision: Literal["accept", "reject"]
-    note: str | None = Field(default=None, max_length=2000)
+    # No NUL or other control character but tab and newline: PostgreSQL cannot store NUL in
+    # text, and a note is read by people; the same note is refused on every backend.
+    note: str | None = Field(default=None, max_length=2000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")
 
 
 def _iso(ms: int | None) -> str | None:

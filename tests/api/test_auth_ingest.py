@@ -215,3 +215,18 @@ def test_cors_is_configurable(tmp_path: Path) -> None:
 def test_no_cors_headers_by_default(api: Api) -> None:
     r = api.client.get("/curbs/zones", headers={"Origin": "https://planner.example"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+
+def test_text_with_nul_is_a_400_on_every_backend_never_a_500(api: Api) -> None:
+    """PostgreSQL cannot store NUL in text: an ingested device id holding one was a 500 there;
+    nothing of the batch is stored."""
+    h = api.auth("ingest")
+    before = len(api.store.events_frame())
+    nul = event("park_start", "b1", T0, device="cam-\x00-1")
+    r = api.client.post("/ingest/batch", json={"events": [nul]}, headers=h)
+    if api.store.engine.dialect.name == "sqlite":
+        assert r.status_code == 200, r.text  # SQLite stores NUL
+    else:
+        assert r.status_code == 400, r.text
+        assert "NUL" in r.json()["error_description"]
+        assert len(api.store.events_frame()) == before

@@ -192,6 +192,13 @@ def test_submission_errors(tmp_path: Path) -> None:
         "http://media.paris.example/cams/a.mp4",
     ):
         assert refused(url).endswith(rule), url
+    # A misspelt top-level field was accepted (202) and ignored (newcomer).
+    r = c.post(
+        "/jobs",
+        json={"source": "https://media.paris.example/cams/a.mp4", "site": SITE, "bogus": 1},
+        headers=h,
+    )
+    assert r.status_code == 400 and "bogus" in r.json()["error_description"], r.text
     bad_site = {**SITE, "bays": []}
     r = c.post(
         "/jobs",

@@ -123,6 +123,16 @@ def test_placement_job_stores_proposals_planners_review(api: Api) -> None:
         "/proposals/nope/review", json={"decision": "reject"}, headers=api.auth("review")
     )
     assert missing.status_code == 404
+    # A NUL in the note was stored by SQLite and a 500 from PostgreSQL: refused on both.
+    nul = api.client.post(
+        f"/proposals/{pid}/review",
+        json={"decision": "reject", "note": "a\u0000b"},
+        headers=api.auth("review"),
+    )
+    assert nul.status_code == 400 and "note" in nul.text, nul.text
+    assert api.client.get(f"/proposals/{pid}").json()["properties"]["review_note"] == (
+        "checked on site"
+    )
 
 
 def test_timeslot_job_keeps_permanent_bays(api: Api) -> None:
