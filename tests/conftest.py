@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ SAMPLES = ROOT / "sample_videos"
 
 os.environ.setdefault("YOLO_OFFLINE", "True")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+# The suite never writes into the user's data folder (~/.local/share/baywatch: basemaps,
+# uploads, saved sites): a test that builds Settings without a data_dir, a CLI run or a
+# server subprocess gets this session's own folder, removed by the OS's /tmp cleaning.
+os.environ["BAYWATCH_DATA_DIR"] = tempfile.mkdtemp(prefix="baywatch-test-data-")
 
 needs_footage = pytest.mark.skipif(
     not (MODEL.exists() and FOOTAGE.exists()),

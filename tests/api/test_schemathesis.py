@@ -57,3 +57,11 @@ def test_no_server_error(case: schemathesis.Case) -> None:
 def test_ingest_no_server_error(case: schemathesis.Case) -> None:
     response = case.call(headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
+
+
+def test_fuzzed_uploads_land_in_the_suites_data_folder_not_the_users() -> None:
+    """The fuzzer PUTs random bodies to /jobs/uploads with default Settings: they used to pile
+    up in ~/.local/share/baywatch/uploads (and, once, in the repository)."""
+    data = Settings().data_dir.resolve()
+    assert not data.is_relative_to(Path.home().resolve()), data
+    assert not data.is_relative_to(Path(__file__).resolve().parents[2]), data
